@@ -1,0 +1,67 @@
+// A small HTTP client carried by the echo image, so `devcluster exec ns/pod -- echo-client ...`
+// can send requests from inside a pod. Prints one JSON line per request.
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+const USAGE = `usage: echo-client URL [-n COUNT] [--keepalive] [-H 'name: value']... [-X METHOD] [--timeout 5s]
+Sends COUNT requests (default 1) one after another and prints one JSON line each:
+{"status":200,"pod":"...","body":{...}} or {"error":"..."}. Exit code 0 when every
+request got a response (any status), 1 otherwise.`;
+
+const { values, positionals } = parseArgs({
+  options: {
+    n: { type: 'string', short: 'n', default: '1' },
+    H: { type: 'string', short: 'H', multiple: true, default: [] },
+    X: { type: 'string', short: 'X', default: 'GET' },
+    timeout: { type: 'string', default: '5s' },
+    keepalive: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  allowPositionals: true,
+});
+if (values.help || positionals.length !== 1) {
+  process.stdout.write(USAGE + '\n');
+  process.exit(values.help ? 0 : 2);
+}
+const url = new URL(positionals[0]);
+const count = Number(values.n);
+const timeoutMs = Number(/^(\d+)s$/.exec(values.timeout)?.[1] ?? 5) * 1000;
+const headers: Record<string, string> = {};
+for (const h of values.H) {
+  const i = h.indexOf(':');
+  if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+}
+// A new connection per request by default, so a Service's load balancing shows across requests.
+const agent = new http.Agent({ keepAlive: values.keepalive ?? false });
+
+function once(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: values.X, headers, agent, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* not JSON: keep the text */
+        }
+        const pod = typeof body === 'object' && body !== null ? (body as { pod?: string }).pod : undefined;
+        process.stdout.write(JSON.stringify({ status: res.statusCode, pod, headers: res.headers, body }) + '\n');
+        resolve(true);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${values.timeout}`)));
+    req.on('error', (err) => {
+      process.stdout.write(JSON.stringify({ error: err.message }) + '\n');
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+let ok = true;
+for (let i = 0; i < count; i++) ok = (await once()) && ok;
+agent.destroy();
+process.exit(ok ? 0 : 1);

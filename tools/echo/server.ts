@@ -1,0 +1,82 @@
+// The echo app the devcluster runs for the image trellis/echo. It answers every request with
+// JSON describing the pod and the request, and obeys a few headers so tests can provoke
+// delays, errors and failures that clear after N tries.
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { parseDurationMs } from '../../src/util/duration.js';
+
+const ports = (process.env.ECHO_PORTS ?? process.env.PORT ?? '8080')
+  .split(',')
+  .map((p) => Number(p.trim()))
+  .filter((p) => Number.isInteger(p) && p > 0);
+const labelsFile = process.env.ECHO_LABELS_FILE ?? '/etc/podinfo/labels';
+const failures = new Map<string, number>();
+
+function podLabels(): Record<string, string> {
+  // A downward API volume writes labels as lines of key="value".
+  try {
+    const out: Record<string, string> = {};
+    for (const line of fs.readFileSync(labelsFile, 'utf8').split('\n')) {
+      const m = /^([^=]+)="(.*)"$/.exec(line.trim());
+      if (m) out[m[1]] = JSON.parse(`"${m[2]}"`) as string;
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function handle(port: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    let status = 200;
+    const wanted = header(req, 'x-echo-status');
+    if (wanted && /^[1-5]\d\d$/.test(wanted)) status = Number(wanted);
+    const failFirst = Number(header(req, 'x-echo-fail-first') ?? '0');
+    if (failFirst > 0) {
+      const key = header(req, 'x-echo-key') ?? '';
+      const seen = failures.get(key) ?? 0;
+      failures.set(key, seen + 1);
+      if (seen < failFirst) status = 503;
+    }
+    const body = JSON.stringify({
+      pod: process.env.POD_NAME ?? os.hostname(),
+      namespace: process.env.POD_NAMESPACE ?? '',
+      labels: podLabels(),
+      ip: req.socket.localAddress,
+      port,
+      method: req.method,
+      path: req.url,
+      host: req.headers.host ?? '',
+      headers: req.headers,
+      remote: req.socket.remoteAddress,
+      body: Buffer.concat(chunks).toString('utf8'),
+    });
+    const delay = parseDurationMs(header(req, 'x-echo-delay') ?? '') ?? 0;
+    setTimeout(() => {
+      res.writeHead(status, { 'content-type': 'application/json', 'x-echo-pod': process.env.POD_NAME ?? os.hostname() });
+      res.end(body + '\n');
+    }, delay);
+  });
+}
+
+const servers = ports.map((port) => {
+  const server = http.createServer((req, res) => handle(port, req, res));
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '0.0.0.0', () => process.stdout.write(`echo listening on :${port}\n`));
+  return server;
+});
+
+function stop(): void {
+  for (const s of servers) s.close();
+  setTimeout(() => process.exit(0), 200).unref();
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
