@@ -3,6 +3,7 @@
 // delays, errors and failures that clear after N tries.
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import { parseDurationMs } from '../../src/util/duration.js';
 
@@ -32,10 +33,40 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+interface AdmissionReview {
+  apiVersion?: string;
+  request?: { uid?: string; object?: { metadata?: { labels?: Record<string, string> } } };
+}
+
+// POST /admission answers an AdmissionReview, so tests can prove the API server reaches a
+// webhook served by a pod: objects labelled echo-deny=<reason> are denied, naming this pod.
+function admission(body: string, res: http.ServerResponse): void {
+  let review: AdmissionReview;
+  try {
+    review = JSON.parse(body) as AdmissionReview;
+  } catch {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('body is not an AdmissionReview\n');
+    return;
+  }
+  const deny = review.request?.object?.metadata?.labels?.['echo-deny'];
+  const pod = process.env.POD_NAME ?? os.hostname();
+  const response = {
+    uid: review.request?.uid ?? '',
+    allowed: deny === undefined,
+    status: deny === undefined ? undefined : { code: 403, message: `denied by ${pod}: ${deny}` },
+  };
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+}
+
 function handle(port: number, req: http.IncomingMessage, res: http.ServerResponse): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
+    if (req.method === 'POST' && req.url?.split('?')[0] === '/admission') {
+      admission(Buffer.concat(chunks).toString('utf8'), res);
+      return;
+    }
     let status = 200;
     const wanted = header(req, 'x-echo-status');
     if (wanted && /^[1-5]\d\d$/.test(wanted)) status = Number(wanted);
@@ -67,12 +98,23 @@ function handle(port: number, req: http.IncomingMessage, res: http.ServerRespons
   });
 }
 
-const servers = ports.map((port) => {
+const servers: (http.Server | https.Server)[] = ports.map((port) => {
   const server = http.createServer((req, res) => handle(port, req, res));
   server.keepAliveTimeout = 65_000;
   server.listen(port, '0.0.0.0', () => process.stdout.write(`echo listening on :${port}\n`));
   return server;
 });
+
+// ECHO_TLS_PORT with ECHO_TLS_CERT and ECHO_TLS_KEY (PEM files) adds an HTTPS listener.
+const tlsPort = Number(process.env.ECHO_TLS_PORT ?? 0);
+if (tlsPort > 0) {
+  const server = https.createServer(
+    { cert: fs.readFileSync(process.env.ECHO_TLS_CERT ?? ''), key: fs.readFileSync(process.env.ECHO_TLS_KEY ?? '') },
+    (req, res) => handle(tlsPort, req, res),
+  );
+  server.listen(tlsPort, '0.0.0.0', () => process.stdout.write(`echo listening on :${tlsPort} (TLS)\n`));
+  servers.push(server);
+}
 
 function stop(): void {
   for (const s of servers) s.close();

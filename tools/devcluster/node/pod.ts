@@ -449,7 +449,7 @@ export class PodWorker {
       this.statusTimer = undefined;
       this.statusWrite = this.statusWrite
         .then(() => this.writeStatus())
-        .catch((err: Error) => this.ctx.log.debug(`pod ${this.key}: status: ${err.message}`));
+        .catch((err: Error) => this.ctx.log.warn(`pod ${this.key}: status: ${err.message}`));
     }, 50);
   }
 
@@ -498,7 +498,6 @@ export class PodWorker {
       ],
       initContainerStatuses: this.ctrs.filter((c) => c.init).map((c) => this.containerStatus(c)),
       containerStatuses: main.map((c) => this.containerStatus(c)),
-      qosClass: 'BestEffort',
     };
     await this.ctx.api.mergePatch(`/api/v1/namespaces/${this.ns}/pods/${this.name}/status`, { metadata: { uid: this.uid }, status });
   }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make deploy`: install (or upgrade) Trellis into the running devcluster with its Helm chart.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/tools/devcluster/versions.env"
+helm="$root/.devcluster/cache/helm-$HELM_VERSION/helm"
+kubectl="$root/.devcluster/cache/kubernetes-$KUBE_VERSION/kubectl"
+export KUBECONFIG="${KUBECONFIG:-$root/.devcluster/kubeconfig}"
+"$root/tools/devcluster/devcluster" status >/dev/null || { echo "deploy: the devcluster is not running (make cluster-up)" >&2; exit 1; }
+"$helm" upgrade --install trellis "$root/charts/trellis" --namespace trellis-system --create-namespace --wait --timeout 3m "$@"
+"$kubectl" -n trellis-system rollout status deployment/trellis --timeout 120s

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make test`: every test that exists — unit, integration (real API server, real Envoy), e2e,
+# then the devcluster's own start/stop tests — on the devcluster, which it starts if it is not
+# running (and stops again at the end). Ends with one line: `tests: N passed, M failed`.
+# Extra arguments go to jest (e.g. scripts/test.sh --selectProjects unit).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+out="$root/.devcluster/test-results"
+mkdir -p "$out"
+rm -f "$out"/*.json
+jest=(node --experimental-vm-modules node_modules/jest/bin/jest.js)
+
+started=0
+if ! tools/devcluster/devcluster status >/dev/null 2>&1; then
+  tools/devcluster/devcluster up || { echo "tests: 0 passed, 1 failed"; exit 1; }
+  started=1
+fi
+
+code=0
+if (($# > 0)); then
+  "${jest[@]}" --json --outputFile="$out/selected.json" "$@" || code=1
+else
+  "${jest[@]}" --selectProjects unit integration e2e --json --outputFile="$out/main.json" || code=1
+  # Last and alone: these stop and start the cluster under everyone's feet.
+  "${jest[@]}" --selectProjects lifecycle --json --outputFile="$out/lifecycle.json" || code=1
+fi
+
+if [[ "$started" == 1 && -z "${KEEP_CLUSTER:-}" ]]; then tools/devcluster/devcluster down; fi
+
+node -e '
+  const fs = require("fs"), path = require("path");
+  const dir = process.argv[1];
+  let passed = 0, failed = 0, files = 0;
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+    const r = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+    files++;
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    // A suite that failed to run counts as one failure: its tests never ran.
+    failed += r.testResults.filter((s) => s.status === "failed" && s.assertionResults.length === 0).length;
+  }
+  if (files === 0) failed = 1;
+  console.log(`tests: ${passed} passed, ${failed} failed`);
+  process.exit(failed > 0 ? 1 : 0);
+' "$out" || code=1
+exit "$code"

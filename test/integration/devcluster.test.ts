@@ -1,0 +1,108 @@
+// The devcluster behaves like a Kubernetes cluster: Deployments become Ready pods with IPs,
+// EndpointSlices fill in, Services answer by DNS name and ClusterIP from inside a pod, and
+// deleting a namespace removes everything, processes included.
+import fs from 'node:fs';
+import type { V1Pod } from '@kubernetes/client-node';
+import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, podExec, testNamespace, waitFor } from '../support/cluster.js';
+
+const ns = testNamespace('dc');
+const { core, discovery } = kube();
+
+function ready(p: V1Pod): boolean {
+  return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+beforeAll(async () => {
+  if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await applyAll([
+    echoDeployment(ns, 'echo', 2),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } as never,
+    clientPod(ns),
+  ]);
+});
+
+afterAll(async () => {
+  await core.deleteNamespace({ name: ns }).catch(() => undefined);
+});
+
+test('a Deployment of 2 echo replicas becomes Running and Ready with pod IPs', async () => {
+  const pods = await waitFor('2 ready echo pods', async () => {
+    const list = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=echo' });
+    return list.items.length === 2 && list.items.every(ready) ? list.items : undefined;
+  });
+  for (const p of pods) expect(p.status?.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  expect(new Set(pods.map((p) => p.status?.podIP)).size).toBe(2);
+});
+
+test('the EndpointSlice of the Service lists both replicas as ready', async () => {
+  const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=echo' });
+  const want = pods.items.map((p) => p.status?.podIP).sort();
+  const got = await waitFor('endpoints for both replicas', async () => {
+    const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=echo' });
+    const ips = slices.items.flatMap((s) => s.endpoints.filter((e) => e.conditions?.ready).flatMap((e) => e.addresses)).sort();
+    return ips.length === 2 ? ips : undefined;
+  });
+  expect(got).toEqual(want);
+});
+
+test('a client pod reaches the Service by DNS name and gets answers from both replicas', async () => {
+  await waitFor('client pod ready', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'client' })));
+  // kube-proxy programs a new Service's rules within about a second (its min sync period).
+  await waitFor('the Service to answer', async () => (await echoFrom(`${ns}/client`, `http://echo.${ns}.svc.cluster.local/`, 1))[0]?.status === 200);
+  const replies = await echoFrom(`${ns}/client`, `http://echo.${ns}.svc.cluster.local/dns`, 30);
+  expect(replies).toHaveLength(30);
+  expect(replies.every((r) => r.status === 200)).toBe(true);
+  expect(new Set(replies.map((r) => r.pod)).size).toBe(2);
+  expect(replies[0].body?.path).toBe('/dns');
+  // The short name resolves through the pod's search path.
+  const short = await echoFrom(`${ns}/client`, 'http://echo/short', 1);
+  expect(short[0].status).toBe(200);
+});
+
+test('a client pod reaches the Service by ClusterIP and gets answers from both replicas', async () => {
+  const svc = await core.readNamespacedService({ namespace: ns, name: 'echo' });
+  const replies = await echoFrom(`${ns}/client`, `http://${svc.spec?.clusterIP}/ip`, 30);
+  expect(replies.every((r) => r.status === 200)).toBe(true);
+  expect(new Set(replies.map((r) => r.pod)).size).toBe(2);
+});
+
+test('pods see their own labels, name, namespace and hostname', async () => {
+  const replies = await echoFrom(`${ns}/client`, 'http://echo/', 1);
+  const body = replies[0].body as { labels: Record<string, string>; namespace: string; pod: string };
+  expect(body.labels.app).toBe('echo');
+  expect(body.namespace).toBe(ns);
+  const host = await podExec(`${ns}/client`, ['hostname']);
+  expect(host.stdout.trim()).toBe('client');
+});
+
+test('deleting the namespace removes every object and every pod process', async () => {
+  const pods = await core.listNamespacedPod({ namespace: ns });
+  const uids = pods.items.map((p) => (p.metadata?.uid ?? '').replace(/-/g, '').slice(0, 12));
+  expect(uids.length).toBe(3);
+  const netnsOf = (uid: string): string => `/var/run/netns/trellis-pod-${uid}`;
+  expect(uids.every((u) => fs.existsSync(netnsOf(u)))).toBe(true);
+  await core.deleteNamespace({ name: ns });
+  await waitFor(
+    'namespace gone',
+    async () => {
+      try {
+        await core.readNamespace({ name: ns });
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    120_000,
+  );
+  expect(uids.filter((u) => fs.existsSync(netnsOf(u)))).toEqual([]);
+  const ps = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  const leftovers = ps.filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`POD_NAMESPACE=${ns}`);
+    } catch {
+      return false;
+    }
+  });
+  expect(leftovers).toEqual([]);
+});

@@ -1,0 +1,29 @@
+import { parseConfig } from '../../src/config.js';
+import { parseDurationMs } from '../../src/util/duration.js';
+
+describe('control plane options', () => {
+  test('defaults', () => {
+    expect(parseConfig([], {})).toEqual({ monitoringHost: '0.0.0.0', monitoringPort: 15014, kubeconfig: undefined, logLevel: 'info' });
+  });
+  test('flags win over the environment', () => {
+    const c = parseConfig(['--monitoring-address', '127.0.0.1:9000', '--log-level', 'debug'], { TRELLIS_MONITORING_ADDRESS: '0.0.0.0:1' });
+    expect(c).toMatchObject({ monitoringHost: '127.0.0.1', monitoringPort: 9000, logLevel: 'debug' });
+  });
+  test('--help', () => expect(parseConfig(['-h'], {})).toBe('help'));
+  test.each([
+    [['--monitoring-address', 'nope'], '--monitoring-address: want HOST:PORT with a port 0-65535, got "nope"'],
+    [['--log-level', 'loud'], '--log-level: want error, warn, info or debug, got "loud"'],
+    [['--bogus'], "Unknown option '--bogus'"],
+  ])('%j is rejected with a message', (argv, msg) => expect(() => parseConfig(argv, {})).toThrow(msg));
+});
+
+describe('durations', () => {
+  test.each([
+    ['1s', 1000],
+    ['0.5s', 500],
+    ['100ms', 100],
+    ['1h', 3_600_000],
+    ['2m', 120_000],
+  ])('%s = %d ms', (t, ms) => expect(parseDurationMs(t)).toBe(ms));
+  test.each(['', '1', 's', '-1s', '1d', '1.s'])('%j is not a duration', (t) => expect(parseDurationMs(t)).toBeUndefined());
+});
