@@ -31,7 +31,9 @@ fi
 
 if [[ ! -d "$root/node_modules" || "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]]; then
   say "installing npm dependencies"
-  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  # npm ci rejects the lock file npm 11 writes here (optional platform packages are left out of
+  # it), so install exactly the locked versions with npm install, changing nothing.
+  (cd "$root" && npm install --no-save --no-audit --no-fund --loglevel=error)
 fi
 
 "$root/tools/devcluster/build-binaries.sh" all
