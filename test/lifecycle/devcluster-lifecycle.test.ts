@@ -36,9 +36,11 @@ function leftovers(pids: number[]): string[] {
   for (const r of sh('ip', ['route', 'show']).split('\n')) if (/^10\.(244|96)\./.test(r)) found.push(`route ${r}`);
   for (const m of fs.readFileSync('/proc/mounts', 'utf8').split('\n')) if (m.includes(state)) found.push(`mount ${m}`);
   for (const rule of sh('iptables-save', []).split('\n')) if (/KUBE-|trellis/.test(rule)) found.push(`iptables ${rule}`);
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  const self = new Set([String(process.pid), String(process.ppid)]);
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && !self.has(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('node_modules/jest')) continue; // the test runner names the state folder in its --outputFile
       if (cmd.includes(`${state}/`) || cmd.includes('devcluster/node/main.js')) found.push(`process ${pid} ${cmd.replace(/\0/g, ' ').slice(0, 80)}`);
     } catch {
       /* exited */
