@@ -1,9 +1,18 @@
 import { parseArgs } from 'node:util';
 
-/** Command-line options of the control plane; every one has an environment variable too. */
+/** Command-line options of the control plane; most have an environment variable too. */
 export interface ControlPlaneConfig {
   monitoringHost: string;
   monitoringPort: number;
+  webhookHost: string;
+  webhookPort: number;
+  /** Names and addresses the webhook certificate covers (the Service's DNS names by default). */
+  webhookDnsNames: string[];
+  webhookIps: string[];
+  validatingWebhookConfig: string;
+  mutatingWebhookConfig: string;
+  certSecret: string;
+  namespace: string;
   kubeconfig: string | undefined;
   logLevel: string;
 }
@@ -13,8 +22,21 @@ export const USAGE = `trellis: service mesh control plane (a drop-in for istiod'
 Usage: trellis [options]
 
 Options:
-  --monitoring-address HOST:PORT  serve /metrics, /ready and /healthz here
+  --monitoring-address HOST:PORT  /metrics, /ready, /healthz and /debug/configz
                                   (env TRELLIS_MONITORING_ADDRESS, default 0.0.0.0:15014)
+  --webhook-address HOST:PORT     HTTPS admission webhooks: /validate
+                                  (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
+  --webhook-dns-name NAME         a DNS name the webhook certificate covers; repeatable
+                                  (default trellis.<namespace>.svc and its longer forms)
+  --webhook-ip IP                 an IP address the webhook certificate covers; repeatable
+  --validating-webhook-config N   ValidatingWebhookConfiguration whose caBundle Trellis keeps
+                                  (default trellis-validator)
+  --mutating-webhook-config N     MutatingWebhookConfiguration whose caBundle Trellis keeps
+                                  (default trellis-sidecar-injector)
+  --cert-secret NAME              Secret in --namespace holding the webhook CA and certificate
+                                  (default trellis-webhook-certs)
+  --namespace NS                  the control plane's namespace (env POD_NAMESPACE,
+                                  default trellis-system)
   --kubeconfig PATH               kubeconfig to use; in a pod the service account is used
                                   (env KUBECONFIG)
   --log-level LEVEL               error, warn, info or debug (env TRELLIS_LOG_LEVEL, default info)
@@ -26,6 +48,15 @@ SIGTERM and SIGINT stop the process cleanly.
 
 export class UsageError extends Error {}
 
+function hostPort(flag: string, address: string): { host: string; port: number } {
+  const sep = address.lastIndexOf(':');
+  const port = Number(address.slice(sep + 1));
+  if (sep <= 0 || address.slice(sep + 1) === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`${flag}: want HOST:PORT with a port 0-65535, got "${address}"`);
+  }
+  return { host: address.slice(0, sep).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlaneConfig | 'help' {
   let parsed;
   try {
@@ -33,6 +64,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
       args: argv,
       options: {
         'monitoring-address': { type: 'string' },
+        'webhook-address': { type: 'string' },
+        'webhook-dns-name': { type: 'string', multiple: true },
+        'webhook-ip': { type: 'string', multiple: true },
+        'validating-webhook-config': { type: 'string' },
+        'mutating-webhook-config': { type: 'string' },
+        'cert-secret': { type: 'string' },
+        namespace: { type: 'string' },
         kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -45,19 +83,24 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
   }
   const v = parsed.values;
   if (v.help) return 'help';
-  const address = v['monitoring-address'] ?? env.TRELLIS_MONITORING_ADDRESS ?? '0.0.0.0:15014';
-  const sep = address.lastIndexOf(':');
-  const port = Number(address.slice(sep + 1));
-  if (sep <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`--monitoring-address: want HOST:PORT with a port 0-65535, got "${address}"`);
-  }
+  const monitoring = hostPort('--monitoring-address', v['monitoring-address'] ?? env.TRELLIS_MONITORING_ADDRESS ?? '0.0.0.0:15014');
+  const webhook = hostPort('--webhook-address', v['webhook-address'] ?? env.TRELLIS_WEBHOOK_ADDRESS ?? '0.0.0.0:15017');
   const logLevel = v['log-level'] ?? env.TRELLIS_LOG_LEVEL ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
     throw new UsageError(`--log-level: want error, warn, info or debug, got "${logLevel}"`);
   }
+  const namespace = v.namespace ?? env.POD_NAMESPACE ?? 'trellis-system';
   return {
-    monitoringHost: address.slice(0, sep).replace(/^\[(.*)\]$/, '$1'),
-    monitoringPort: port,
+    monitoringHost: monitoring.host,
+    monitoringPort: monitoring.port,
+    webhookHost: webhook.host,
+    webhookPort: webhook.port,
+    webhookDnsNames: v['webhook-dns-name'] ?? [`trellis.${namespace}.svc`, `trellis.${namespace}.svc.cluster.local`, `trellis.${namespace}`],
+    webhookIps: v['webhook-ip'] ?? [],
+    validatingWebhookConfig: v['validating-webhook-config'] ?? 'trellis-validator',
+    mutatingWebhookConfig: v['mutating-webhook-config'] ?? 'trellis-sidecar-injector',
+    certSecret: v['cert-secret'] ?? 'trellis-webhook-certs',
+    namespace,
     kubeconfig: v.kubeconfig ?? env.KUBECONFIG,
     logLevel,
   };

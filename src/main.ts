@@ -1,13 +1,119 @@
 #!/usr/bin/env node
 // Composition root: parse options, wire the stages, handle signals. Nothing else lives here.
-import { USAGE, UsageError, parseConfig } from './config.js';
+import { NETWORKING_KINDS } from './api/common.js';
+import { USAGE, UsageError, parseConfig, type ControlPlaneConfig } from './config.js';
+import { NetworkingController } from './controllers/networking.js';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { loadKubeConfig } from './kube/client.js';
+import { Informer } from './kube/informer.js';
+import { Rest } from './kube/rest.js';
+import { ConfigStore } from './model/config-store.js';
 import { loggerFor, setLogLevel } from './util/logger.js';
 import { registry } from './util/metrics.js';
 import { startMonitoring } from './util/monitoring.js';
+import { CertManager } from './webhooks/cert-manager.js';
+import { startAdmissionServer } from './webhooks/server.js';
+import { validateAdmission } from './webhooks/validation.js';
 
 const log = loggerFor('main');
 
-async function main(): Promise<void> {
+async function run(config: ControlPlaneConfig): Promise<void> {
+  let ready = false;
+  // Registered first: a SIGTERM during start-up (an API server still unreachable) stops cleanly too.
+  const closers: (() => void | Promise<void>)[] = [];
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    ready = false;
+    log.info('stopping', { signal });
+    Promise.all(closers.reverse().map((c) => c()))
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        log.error('stop failed', { error: String(err) });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  const kc = loadKubeConfig(config.kubeconfig);
+  const rest = new Rest(kc);
+  const store = new ConfigStore();
+  const changes = loggerFor('model');
+  const controllers = NETWORKING_KINDS.map(
+    (kind) =>
+      new NetworkingController(kind, {
+        kc,
+        rest,
+        store,
+        log: loggerFor(`controller/${kind}`),
+        onChange: (c) => changes.debug('config changed', { ...c }),
+      }),
+  );
+
+  const monitoring = await startMonitoring({
+    host: config.monitoringHost,
+    port: config.monitoringPort,
+    registry,
+    isReady: () => ready,
+    log: loggerFor('monitoring'),
+    debug: { configz: () => store.list() },
+  });
+  closers.push(() => monitoring.close());
+
+  const certs = new CertManager({
+    rest,
+    log: loggerFor('webhooks'),
+    namespace: config.namespace,
+    secretName: config.certSecret,
+    dnsNames: config.webhookDnsNames,
+    ips: config.webhookIps,
+    validatingConfigs: [config.validatingWebhookConfig],
+    mutatingConfigs: [config.mutatingWebhookConfig],
+  });
+  const serving = await certs.ensure();
+  const admission = await startAdmissionServer({
+    host: config.webhookHost,
+    port: config.webhookPort,
+    certificate: serving,
+    handlers: { '/validate': validateAdmission },
+    log: loggerFor('webhooks'),
+  });
+  closers.push(() => admission.close());
+  await certs.patchCaBundles();
+  // Keep the caBundle in place (a `helm upgrade` rewrites the configurations) and renew the
+  // serving certificate well before it expires.
+  const upkeep = setInterval(() => {
+    void certs
+      .ensure()
+      .then((pair) => admission.setCertificate(pair))
+      .then(() => certs.patchCaBundles())
+      .catch((err: unknown) => log.warn('webhook certificate upkeep failed', { error: String(err) }));
+  }, 60_000);
+  closers.push(() => clearInterval(upkeep));
+  // And put the caBundle back as soon as a configuration is created or rewritten.
+  const webhookConfigs = [
+    ['mutatingwebhookconfigurations', config.mutatingWebhookConfig],
+    ['validatingwebhookconfigurations', config.validatingWebhookConfig],
+  ].map(([plural, name]) => {
+    const inf = new Informer<KubernetesObject>({ kc, path: `/apis/admissionregistration.k8s.io/v1/${plural}`, fieldSelector: `metadata.name=${name}`, log: loggerFor('webhooks') });
+    inf.on((event) => {
+      if (event === 'add' || event === 'update') void certs.patchCaBundles();
+    });
+    closers.push(() => inf.stop());
+    return inf;
+  });
+  closers.push(() => controllers.forEach((c) => c.stop()));
+
+  await Promise.all([...controllers.map((c) => c.start()), ...webhookConfigs.map((i) => i.start())]);
+  ready = true;
+  log.info('trellis started', { configs: store.size, webhook: `${config.webhookHost}:${admission.port}` });
+}
+
+function main(): void {
   let config;
   try {
     config = parseConfig(process.argv.slice(2), process.env);
@@ -23,40 +129,10 @@ async function main(): Promise<void> {
     return;
   }
   setLogLevel(config.logLevel);
-
-  let ready = false;
-  const monitoring = await startMonitoring({
-    host: config.monitoringHost,
-    port: config.monitoringPort,
-    registry,
-    isReady: () => ready,
-    log: loggerFor('monitoring'),
+  run(config).catch((err: unknown) => {
+    log.error('fatal', { error: err instanceof Error ? err.stack : String(err) });
+    process.exit(1);
   });
-  ready = true;
-  log.info('trellis started');
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    ready = false;
-    log.info('stopping', { signal });
-    monitoring
-      .close()
-      .then(() => {
-        log.info('stopped');
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        log.error('stop failed', { error: String(err) });
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
-main().catch((err: unknown) => {
-  log.error('fatal', { error: err instanceof Error ? err.stack : String(err) });
-  process.exit(1);
-});
+main();

@@ -19,6 +19,8 @@ export async function startMonitoring(opts: {
   registry: Registry;
   isReady: () => boolean;
   log: Logger;
+  /** Debug pages served as JSON under /debug/<name> (e.g. configz: the accepted config). */
+  debug?: Record<string, () => unknown>;
 }): Promise<MonitoringServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -39,6 +41,11 @@ export async function startMonitoring(opts: {
     if (path === '/ready') {
       const ready = opts.isReady();
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      return;
+    }
+    const debug = path.startsWith('/debug/') ? opts.debug?.[path.slice('/debug/'.length)] : undefined;
+    if (debug) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(debug(), null, 2) + '\n');
       return;
     }
     if (path === '/healthz') {

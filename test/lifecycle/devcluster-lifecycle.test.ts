@@ -73,7 +73,7 @@ test('after a crash (every component killed), up cleans up and starts a working 
   for (const pid of pids) process.kill(pid, 'SIGKILL');
   await waitFor('components dead', async () => pids.every((p) => !alive(p)));
   const r = await run(devcluster, ['up'], { timeoutMs: 600_000 });
-  expect(r.stderr).toContain('cleaning up after an earlier run');
+  expect(r.stderr).toContain('restarting stopped components: etcd kube-apiserver kube-controller-manager dnsmasq kube-proxy node');
   expect(r.code).toBe(0);
   expect(await nodeReady()).toBe(true);
   const status = await run(devcluster, ['status']);

@@ -3,7 +3,8 @@ import { parseDurationMs } from '../../src/util/duration.js';
 
 describe('control plane options', () => {
   test('defaults', () => {
-    expect(parseConfig([], {})).toEqual({ monitoringHost: '0.0.0.0', monitoringPort: 15014, kubeconfig: undefined, logLevel: 'info' });
+    expect(parseConfig([], {})).toMatchObject({ monitoringHost: '0.0.0.0', monitoringPort: 15014, webhookPort: 15017, namespace: 'trellis-system', kubeconfig: undefined, logLevel: 'info' });
+    expect(parseConfig([], { POD_NAMESPACE: 'mesh' })).toMatchObject({ webhookDnsNames: ['trellis.mesh.svc', 'trellis.mesh.svc.cluster.local', 'trellis.mesh'] });
   });
   test('flags win over the environment', () => {
     const c = parseConfig(['--monitoring-address', '127.0.0.1:9000', '--log-level', 'debug'], { TRELLIS_MONITORING_ADDRESS: '0.0.0.0:1' });

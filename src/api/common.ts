@@ -1,0 +1,50 @@
+// Types shared by the networking.istio.io kinds (field names as in the YAML, camelCase).
+// Durations are strings in Istio's format ("1s", "0.5s", "100ms", "1h", "1m").
+
+/** Labels: key/value pairs. */
+export type Labels = Record<string, string>;
+
+/** Exactly one of exact, prefix or regex (RE2 syntax); an empty match tests presence (headers). */
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+/** A port on the destination host. */
+export interface PortSelector {
+  number?: number;
+}
+
+/** A percentage, 0.0 to 100.0. */
+export interface Percent {
+  value?: number;
+}
+
+/** Selects workloads by label (DestinationRule's shape). */
+export interface WorkloadSelector {
+  matchLabels?: Labels;
+}
+
+/** A port of a Gateway server or a ServiceEntry. */
+export interface Port {
+  number: number;
+  protocol?: string;
+  name: string;
+  targetPort?: number;
+}
+
+/** The four networking.istio.io kinds Trellis serves. */
+export type NetworkingKind = 'VirtualService' | 'DestinationRule' | 'Gateway' | 'ServiceEntry';
+
+export const NETWORKING_KINDS: readonly NetworkingKind[] = [
+  'VirtualService',
+  'DestinationRule',
+  'Gateway',
+  'ServiceEntry',
+];
+
+export const NETWORKING_GROUP = 'networking.istio.io';
+
+/** The served versions; v1 is the storage version. */
+export const NETWORKING_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;

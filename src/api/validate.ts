@@ -1,0 +1,73 @@
+// Validation of networking.istio.io objects with Istio's rules. Pure: the admission webhook, the
+// controllers (which revalidate, as the webhook can be bypassed) and trellisctl all call this.
+import type { NetworkingKind } from './common.js';
+import type { DestinationRuleSpec } from './destination-rule.js';
+import type { GatewaySpec } from './gateway.js';
+import type { ServiceEntrySpec } from './service-entry.js';
+import type { VirtualServiceSpec } from './virtual-service.js';
+import { validateDestinationRule } from './validate-destination-rule.js';
+import { formatErrors, type ValidationError } from './validate-errors.js';
+import { validateGateway } from './validate-gateway.js';
+import { validateServiceEntry } from './validate-service-entry.js';
+import { validateVirtualService } from './validate-virtual-service.js';
+
+export { formatError, formatErrors, type ValidationError } from './validate-errors.js';
+export { validateDestinationRule } from './validate-destination-rule.js';
+export { validateGateway } from './validate-gateway.js';
+export { validateServiceEntry } from './validate-service-entry.js';
+export { validateVirtualService } from './validate-virtual-service.js';
+
+export function isNetworkingKind(kind: unknown): kind is NetworkingKind {
+  return kind === 'VirtualService' || kind === 'DestinationRule' || kind === 'Gateway' || kind === 'ServiceEntry';
+}
+
+/**
+ * Validates the spec of one object. `spec` may be anything (it comes from outside): a malformed
+ * value yields errors, never an exception. Namespace and name are accepted so every caller uses the
+ * same entry; the messages are rendered with formatErrors(kind, namespace, name, errors).
+ */
+export function validate(kind: string, _namespace: string, _name: string, spec: unknown): ValidationError[] {
+  if (!isNetworkingKind(kind)) return [{ path: 'kind', message: `unsupported kind ${JSON.stringify(kind)}` }];
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+    return [{ path: 'spec', message: 'required, and must be an object' }];
+  }
+  try {
+    switch (kind) {
+      case 'VirtualService':
+        return validateVirtualService(spec as VirtualServiceSpec);
+      case 'DestinationRule':
+        return validateDestinationRule(spec as DestinationRuleSpec);
+      case 'Gateway':
+        return validateGateway(spec as GatewaySpec);
+      case 'ServiceEntry':
+        return validateServiceEntry(spec as ServiceEntrySpec);
+    }
+  } catch (err) {
+    // Only a spec that bypassed the CRD schema (wrong types) can get here.
+    return [{ path: 'spec', message: `malformed: ${err instanceof Error ? err.message : String(err)}` }];
+  }
+}
+
+export interface ManifestValidation {
+  kind: NetworkingKind;
+  namespace: string;
+  name: string;
+  errors: ValidationError[];
+  /** The errors rendered as `<Kind> <namespace>/<name>: <path>: <rule>`. */
+  messages: string[];
+}
+
+/**
+ * Validates a whole manifest ({apiVersion, kind, metadata, spec}). Returns undefined for objects
+ * that are not networking.istio.io VirtualService/DestinationRule/Gateway/ServiceEntry.
+ */
+export function validateManifest(manifest: unknown, defaultNamespace = 'default'): ManifestValidation | undefined {
+  if (manifest === null || typeof manifest !== 'object') return undefined;
+  const obj = manifest as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; spec?: unknown };
+  if (typeof obj.apiVersion !== 'string' || !obj.apiVersion.startsWith('networking.istio.io/')) return undefined;
+  if (!isNetworkingKind(obj.kind)) return undefined;
+  const namespace = typeof obj.metadata?.namespace === 'string' && obj.metadata.namespace ? obj.metadata.namespace : defaultNamespace;
+  const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
+  const errors = validate(obj.kind, namespace, name, obj.spec);
+  return { kind: obj.kind, namespace, name, errors, messages: formatErrors(obj.kind, namespace, name, errors) };
+}

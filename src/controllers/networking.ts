@@ -1,0 +1,120 @@
+// One reconciler per networking.istio.io kind: validate every object (the webhook can be
+// bypassed or down), put accepted ones in the model, keep the last accepted version when an
+// update is invalid, and write status conditions by merge patch only when they change.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { Counter } from 'prom-client';
+import { NETWORKING_GROUP, type NetworkingKind } from '../api/common.js';
+import { formatErrors } from '../api/validate-errors.js';
+import { validate } from '../api/validate.js';
+import { Informer } from '../kube/informer.js';
+import { ApiError, type Rest } from '../kube/rest.js';
+import type { ChangeSet, ConfigStore } from '../model/config-store.js';
+import type { Logger } from '../util/logger.js';
+import { registry } from '../util/metrics.js';
+import { nextStatus, sameStatus, type ConfigStatus, type DesiredCondition } from './status.js';
+
+export const PLURALS: Record<NetworkingKind, string> = {
+  VirtualService: 'virtualservices',
+  DestinationRule: 'destinationrules',
+  Gateway: 'gateways',
+  ServiceEntry: 'serviceentries',
+};
+
+interface NetworkingObject extends KubernetesObject {
+  spec?: unknown;
+  status?: Partial<ConfigStatus>;
+}
+
+const statusWrites = new Counter({
+  name: 'trellis_status_writes_total',
+  help: 'Status patches written, by kind.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+const rejected = new Counter({
+  name: 'trellis_config_rejected_total',
+  help: 'Objects the controllers found invalid, by kind.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export class NetworkingController {
+  readonly informer: Informer<NetworkingObject>;
+
+  constructor(
+    private readonly kind: NetworkingKind,
+    private readonly deps: { kc: KubeConfig; rest: Rest; store: ConfigStore; log: Logger; onChange: (c: ChangeSet) => void },
+  ) {
+    this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `/apis/${NETWORKING_GROUP}/v1/${PLURALS[kind]}`, log: deps.log });
+    this.informer.on((event, obj) => {
+      if (event === 'delete') this.remove(obj);
+      else this.reconcile(obj);
+    });
+  }
+
+  start(): Promise<void> {
+    return this.informer.start();
+  }
+
+  stop(): void {
+    this.informer.stop();
+  }
+
+  private remove(obj: NetworkingObject): void {
+    const change = this.deps.store.delete(this.kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+    if (change) this.deps.onChange(change);
+  }
+
+  private reconcile(obj: NetworkingObject): void {
+    const md = obj.metadata ?? {};
+    const namespace = md.namespace ?? '';
+    const name = md.name ?? '';
+    const generation = md.generation ?? 0;
+    const errors = validate(this.kind, namespace, name, (obj.spec ?? {}) as never);
+    let desired: DesiredCondition[];
+    if (errors.length === 0) {
+      const change = this.deps.store.upsert({
+        kind: this.kind,
+        namespace,
+        name,
+        generation,
+        resourceVersion: md.resourceVersion ?? '',
+        creationTimestamp: md.creationTimestamp ? new Date(md.creationTimestamp).toISOString() : '',
+        labels: md.labels ?? {},
+        annotations: md.annotations ?? {},
+        spec: obj.spec ?? {},
+      });
+      if (change) this.deps.onChange(change);
+      desired = [
+        { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'the configuration is valid' },
+        { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: 'the configuration is part of the mesh model' },
+      ];
+    } else {
+      rejected.inc({ kind: this.kind });
+      const messages = formatErrors(this.kind, namespace, name, errors);
+      this.deps.log.warn('invalid configuration', { kind: this.kind, namespace, name, errors: messages });
+      const kept = this.deps.store.get(this.kind, namespace, name);
+      desired = [
+        { type: 'Accepted', status: 'False', reason: 'Invalid', message: messages.join('; ') },
+        kept
+          ? { type: 'Reconciled', status: 'False', reason: 'LastAcceptedInEffect', message: `generation ${kept.generation}, the last accepted one, stays in effect` }
+          : { type: 'Reconciled', status: 'False', reason: 'NotInModel', message: 'the configuration is left out of the mesh model' },
+      ];
+    }
+    const next = nextStatus(obj.status, generation, desired, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+    if (sameStatus(obj.status, next)) return;
+    void this.writeStatus(namespace, name, md.uid ?? '', next);
+  }
+
+  private async writeStatus(namespace: string, name: string, uid: string, status: ConfigStatus): Promise<void> {
+    const path = `/apis/${NETWORKING_GROUP}/v1/namespaces/${namespace}/${PLURALS[this.kind]}/${name}/status`;
+    try {
+      // The uid makes the patch fail rather than touch a recreated object of the same name.
+      await this.deps.rest.mergePatch(path, { metadata: { uid }, status });
+      statusWrites.inc({ kind: this.kind });
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 409 || err.status === 422)) return;
+      this.deps.log.warn('status write failed', { kind: this.kind, namespace, name, error: String(err) });
+    }
+  }
+}

@@ -1,0 +1,10 @@
+// Kubernetes client set-up: a kubeconfig file when one is given (a developer's machine), the
+// pod's service account otherwise.
+import { KubeConfig } from '@kubernetes/client-node';
+
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}

@@ -1,0 +1,233 @@
+// A watched cache of one kind that does not lose events:
+//  - list, then watch from the list's resourceVersion, with bookmarks;
+//  - a 410 Gone (expired resourceVersion) relists, and the relist is diffed against the cache
+//    so handlers see exactly the adds, updates and deletes they missed;
+//  - any other failure reconnects with capped exponential backoff;
+//  - a watch that stops delivering without an error (a known client-node pitfall: a
+//    half-open connection) is detected by a watchdog and replaced;
+//  - a periodic resync re-delivers every object so controllers can repair drift.
+import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from '../util/logger.js';
+import { ApiError, Rest } from './rest.js';
+
+export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
+export type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
+
+export interface InformerOptions {
+  kc: KubeConfig;
+  /** API path of the collection, e.g. /apis/networking.istio.io/v1/virtualservices */
+  path: string;
+  log: Logger;
+  labelSelector?: string;
+  fieldSelector?: string;
+  resyncMs?: number;
+  /** Server-side watch timeout; the watchdog fires if nothing arrives for this long plus a margin. */
+  watchTimeoutSeconds?: number;
+  maxBackoffMs?: number;
+}
+
+interface ListResponse<T> {
+  metadata?: { resourceVersion?: string };
+  items: T[];
+}
+
+interface WatchStatus {
+  kind?: string;
+  code?: number;
+  message?: string;
+}
+
+function keyOf(o: KubernetesObject): string {
+  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}
+
+export class Informer<T extends KubernetesObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly handlers: Handler<T>[] = [];
+  private readonly rest: Rest;
+  private readonly watcher: Watch;
+  private resourceVersion = '';
+  private abort: AbortController | undefined;
+  private running = false;
+  private synced = false;
+  private readonly syncWaiters: (() => void)[] = [];
+  private backoffMs = 0;
+  private lastActivity = Date.now();
+  private timers: NodeJS.Timeout[] = [];
+  private generation = 0; // invalidates callbacks of a replaced watch
+
+  constructor(private readonly opts: InformerOptions) {
+    this.rest = new Rest(opts.kc);
+    this.watcher = new Watch(opts.kc);
+  }
+
+  on(handler: Handler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  get(name: string, namespace = ''): T | undefined {
+    return this.cache.get(`${namespace}/${name}`);
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Starts listing and watching; resolves after the first successful list. */
+  async start(): Promise<void> {
+    this.running = true;
+    const timeout = this.opts.watchTimeoutSeconds ?? 300;
+    this.timers.push(
+      setInterval(() => {
+        if (this.abort && Date.now() - this.lastActivity > (timeout + 30) * 1000) {
+          this.opts.log.warn('watch delivered nothing past its timeout; replacing it', { path: this.opts.path });
+          this.restartWatch(false);
+        }
+      }, 15_000),
+      setInterval(() => this.resync(), this.opts.resyncMs ?? 10 * 60_000),
+    );
+    for (const t of this.timers) t.unref();
+    void this.loop(true);
+    await this.waitForSync();
+  }
+
+  waitForSync(): Promise<void> {
+    return this.synced ? Promise.resolve() : new Promise((r) => this.syncWaiters.push(r));
+  }
+
+  stop(): void {
+    this.running = false;
+    this.generation++;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.abort?.abort();
+    this.abort = undefined;
+  }
+
+  private query(): string {
+    const q = new URLSearchParams();
+    if (this.opts.labelSelector) q.set('labelSelector', this.opts.labelSelector);
+    if (this.opts.fieldSelector) q.set('fieldSelector', this.opts.fieldSelector);
+    return q.toString();
+  }
+
+  private async loop(relist: boolean): Promise<void> {
+    const gen = ++this.generation;
+    while (this.running && gen === this.generation) {
+      try {
+        if (relist || !this.resourceVersion) await this.relist();
+        await this.watch(gen);
+        this.backoffMs = 0;
+        return; // the watch's done callback continues the loop
+      } catch (err) {
+        relist = err instanceof ApiError && err.status === 410;
+        if (!this.running || gen !== this.generation) return;
+        this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 30_000, this.backoffMs ? this.backoffMs * 2 : 250);
+        this.opts.log.warn('list/watch failed; retrying', { path: this.opts.path, retryInMs: this.backoffMs, error: String(err) });
+        await new Promise((r) => setTimeout(r, this.backoffMs));
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const q = this.query();
+    const res = await this.rest.get<ListResponse<T>>(`${this.opts.path}${q ? `?${q}` : ''}`);
+    const seen = new Set<string>();
+    for (const item of res.items) {
+      const key = keyOf(item);
+      seen.add(key);
+      const old = this.cache.get(key);
+      this.cache.set(key, item);
+      if (!old) this.emit('add', item);
+      else if (old.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.emit('update', item, old);
+    }
+    for (const [key, old] of [...this.cache]) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.emit('delete', old);
+      }
+    }
+    this.resourceVersion = res.metadata?.resourceVersion ?? '';
+    this.lastActivity = Date.now();
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  private async watch(gen: number): Promise<void> {
+    const params: Record<string, string | number | boolean> = {
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
+    };
+    if (this.opts.labelSelector) params.labelSelector = this.opts.labelSelector;
+    if (this.opts.fieldSelector) params.fieldSelector = this.opts.fieldSelector;
+    this.lastActivity = Date.now();
+    let gone = false;
+    let ended = false;
+    const abort = await this.watcher.watch(
+      this.opts.path,
+      params,
+      (phase: string, obj: T | WatchStatus) => {
+        if (gen !== this.generation) return;
+        this.lastActivity = Date.now();
+        if (phase === 'ERROR') {
+          const status = obj as WatchStatus;
+          if (status.code === 410) gone = true;
+          this.opts.log.debug('watch error event', { path: this.opts.path, code: status.code, message: status.message });
+          return;
+        }
+        const o = obj as T;
+        const rv = o.metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+        if (phase === 'BOOKMARK') return;
+        const key = keyOf(o);
+        const old = this.cache.get(key);
+        if (phase === 'DELETED') {
+          this.cache.delete(key);
+          this.emit('delete', o);
+        } else {
+          this.cache.set(key, o);
+          this.emit(old ? 'update' : 'add', o, old);
+        }
+      },
+      (err: unknown) => {
+        ended = true;
+        if (gen !== this.generation || !this.running) return;
+        this.abort = undefined;
+        if ((err as { statusCode?: number } | null)?.statusCode === 410) gone = true;
+        if (err && !(err instanceof Error && err.name === 'AbortError')) this.opts.log.debug('watch ended', { path: this.opts.path, error: String(err) });
+        // A normal end (the server's timeout) resumes from where we are; 410 relists.
+        const wait = err && !gone ? (this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 30_000, this.backoffMs ? this.backoffMs * 2 : 250)) : 0;
+        setTimeout(() => void this.loop(gone), wait);
+      },
+    );
+    if (!ended && gen === this.generation) this.abort = abort;
+  }
+
+  private restartWatch(relist: boolean): void {
+    this.generation++;
+    this.abort?.abort();
+    this.abort = undefined;
+    void this.loop(relist);
+  }
+
+  private resync(): void {
+    for (const o of this.cache.values()) this.emit('resync', o);
+  }
+
+  private emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(event, obj, old);
+      } catch (err) {
+        this.opts.log.error('informer handler failed', { path: this.opts.path, error: err instanceof Error ? err.stack : String(err) });
+      }
+    }
+  }
+}

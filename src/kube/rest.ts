@@ -1,0 +1,79 @@
+// A small REST client over the kubeconfig's credentials, for the calls where exact content
+// types matter (merge patches of status, JSON patches) and for listing any path.
+import https from 'node:https';
+import http from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Rest {
+  private readonly server: URL;
+  constructor(readonly kc: KubeConfig) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const opts: https.RequestOptions = {
+      method,
+      protocol: this.server.protocol,
+      hostname: this.server.hostname,
+      port: this.server.port,
+      path,
+      headers: { accept: 'application/json' },
+    };
+    await this.kc.applyToHTTPSOptions(opts);
+    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    if (payload) opts.headers = { ...opts.headers, 'content-type': contentType, 'content-length': payload.length };
+    const transport = this.server.protocol === 'http:' ? http : https;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            resolve((text ? JSON.parse(text) : {}) as T);
+            return;
+          }
+          let message = text;
+          let reason = '';
+          try {
+            const s = JSON.parse(text) as { message?: string; reason?: string };
+            message = s.message ?? text;
+            reason = s.reason ?? '';
+          } catch {
+            /* not a Status object */
+          }
+          reject(new ApiError(status, reason, `${method} ${path}: ${status} ${message}`));
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on('error', reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  mergePatch<T>(path: string, patch: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, patch, 'application/merge-patch+json');
+  }
+
+  jsonPatch<T>(path: string, ops: unknown[]): Promise<T> {
+    return this.request<T>('PATCH', path, ops, 'application/json-patch+json');
+  }
+}

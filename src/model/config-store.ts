@@ -1,0 +1,79 @@
+// The accepted networking.istio.io configuration, by kind, namespace and name. Pure: it holds
+// plain objects and reports what each change affects; it never does I/O.
+import type { NetworkingKind } from '../api/common.js';
+
+export interface ConfigMeta {
+  kind: NetworkingKind;
+  namespace: string;
+  name: string;
+  generation: number;
+  resourceVersion: string;
+  creationTimestamp: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface Config<S = unknown> extends ConfigMeta {
+  spec: S;
+}
+
+/** What one change touched: enough for the push stage to find the proxies it affects. */
+export interface ChangeSet {
+  kind: NetworkingKind;
+  namespace: string;
+  name: string;
+  hosts: string[];
+  op: 'upsert' | 'delete';
+}
+
+type Key = string;
+const keyOf = (kind: string, namespace: string, name: string): Key => `${kind}/${namespace}/${name}`;
+
+/** The hosts a config of this kind speaks about (used to scope pushes). */
+export function hostsOf(kind: NetworkingKind, spec: unknown): string[] {
+  const s = (spec ?? {}) as { hosts?: string[]; host?: string; servers?: { hosts?: string[] }[] };
+  switch (kind) {
+    case 'VirtualService':
+    case 'ServiceEntry':
+      return [...(s.hosts ?? [])];
+    case 'DestinationRule':
+      return s.host ? [s.host] : [];
+    case 'Gateway':
+      return (s.servers ?? []).flatMap((srv) => srv.hosts ?? []);
+  }
+}
+
+export class ConfigStore {
+  private readonly configs = new Map<Key, Config>();
+
+  get(kind: NetworkingKind, namespace: string, name: string): Config | undefined {
+    return this.configs.get(keyOf(kind, namespace, name));
+  }
+
+  list(kind?: NetworkingKind): Config[] {
+    const all = [...this.configs.values()];
+    return kind ? all.filter((c) => c.kind === kind) : all;
+  }
+
+  get size(): number {
+    return this.configs.size;
+  }
+
+  /** Stores an accepted config; returns the change, or undefined when nothing changed. */
+  upsert(config: Config): ChangeSet | undefined {
+    const key = keyOf(config.kind, config.namespace, config.name);
+    const old = this.configs.get(key);
+    if (old && old.resourceVersion === config.resourceVersion) return undefined;
+    this.configs.set(key, config);
+    const hosts = new Set([...hostsOf(config.kind, config.spec), ...(old ? hostsOf(old.kind, old.spec) : [])]);
+    return { kind: config.kind, namespace: config.namespace, name: config.name, hosts: [...hosts], op: 'upsert' };
+  }
+
+  delete(kind: NetworkingKind, namespace: string, name: string): ChangeSet | undefined {
+    const key = keyOf(kind, namespace, name);
+    const old = this.configs.get(key);
+    if (!old) return undefined;
+    this.configs.delete(key);
+    return { kind, namespace, name, hosts: hostsOf(kind, old.spec), op: 'delete' };
+  }
+}

@@ -1,0 +1,81 @@
+// Runs the real control plane (dist/src/main.js) as a host process against the test cluster,
+// with its webhooks at a loopback URL, for tests that need Trellis without deploying it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { kubeconfigPath, root, waitFor } from './cluster.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface RunningControlPlane {
+  proc: ChildProcess;
+  monitoring: string;
+  webhookUrl: string;
+  logs: () => string;
+  stop: () => Promise<number | null>;
+  configz: () => Promise<{ kind: string; namespace: string; name: string; generation: number; spec: unknown }[]>;
+  metric: (name: string) => Promise<number>;
+}
+
+export async function startControlPlane(opts: { namespace: string; validatingConfig: string; extraArgs?: string[] }): Promise<RunningControlPlane> {
+  const mport = await freePort();
+  const wport = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [
+      path.join(root, 'dist/src/main.js'),
+      '--kubeconfig',
+      kubeconfigPath,
+      '--namespace',
+      opts.namespace,
+      '--monitoring-address',
+      `127.0.0.1:${mport}`,
+      '--webhook-address',
+      `127.0.0.1:${wport}`,
+      '--webhook-ip',
+      '127.0.0.1',
+      '--validating-webhook-config',
+      opts.validatingConfig,
+      '--cert-secret',
+      `trellis-webhook-certs-${opts.namespace}`,
+      ...(opts.extraArgs ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  let logs = '';
+  proc.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const monitoring = `http://127.0.0.1:${mport}`;
+  await waitFor('the control plane to be ready', async () => (await fetch(`${monitoring}/ready`).catch(() => undefined))?.status === 200, 60_000).catch((err: Error) => {
+    proc.kill('SIGKILL');
+    throw new Error(`${err.message}\n--- control plane logs ---\n${logs}`);
+  });
+  return {
+    proc,
+    monitoring,
+    webhookUrl: `https://127.0.0.1:${wport}`,
+    logs: () => logs,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+    configz: async () => (await (await fetch(`${monitoring}/debug/configz`)).json()) as never,
+    metric: async (name: string) => {
+      const text = await (await fetch(`${monitoring}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith(name) && !l.startsWith('#'))
+        .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    },
+  };
+}
