@@ -1,56 +1,55 @@
 // The control plane binary: starts, serves /ready and /metrics, explains its flags, and exits
 // cleanly on SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
-import { root, run, waitFor } from '../support/cluster.js';
+import { clusterAvailable, kube, root, run, testNamespace } from '../support/cluster.js';
+import { startControlPlane } from '../support/control-plane.js';
 
 const main = path.join(root, 'dist/src/main.js');
+const ns = testNamespace('cp');
+const { core } = kube();
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+beforeAll(async () => {
+  if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+});
+afterAll(() => core.deleteNamespace({ name: ns }).catch(() => undefined));
 
-let proc: ChildProcess | undefined;
-afterEach(() => proc?.kill('SIGKILL'));
-
-test('serves /ready and /metrics on the monitoring address and exits 0 on SIGTERM', async () => {
-  const port = await freePort();
-  proc = spawn(process.execPath, [main, '--monitoring-address', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
-  let logs = '';
-  proc.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-  proc.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
-  const ready = await waitFor('/ready', async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/ready`);
-    return r.status === 200 ? r : undefined;
-  });
-  expect(await ready.text()).toBe('ready\n');
-  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
-  expect(metrics.headers.get('content-type')).toContain('text/plain');
-  expect(await metrics.text()).toContain('trellis_process_cpu_user_seconds_total');
-  expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
-
-  const exited = new Promise<number | null>((resolve) => proc?.on('exit', (code) => resolve(code)));
-  proc.kill('SIGTERM');
-  expect(await exited).toBe(0);
-  // Production logs are JSON lines, each naming its stage.
-  const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as { stage: string; message: string });
+test('serves /ready, /metrics and /debug/configz, logs JSON per stage, exits 0 on SIGTERM', async () => {
+  const cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}` });
+  try {
+    const ready = await fetch(`${cp.monitoring}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.text()).toBe('ready\n');
+    const metrics = await fetch(`${cp.monitoring}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const text = await metrics.text();
+    expect(text).toContain('trellis_process_cpu_user_seconds_total');
+    expect(text).toContain('trellis_status_writes_total');
+    expect(Array.isArray(await cp.configz())).toBe(true);
+    expect((await fetch(`${cp.monitoring}/nope`)).status).toBe(404);
+  } finally {
+    expect(await cp.stop()).toBe(0);
+  }
+  const lines = cp
+    .logs()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { stage: string; message: string });
   expect(lines.map((l) => l.message)).toEqual(expect.arrayContaining(['trellis started', 'stopping', 'stopped']));
-  expect(lines.every((l) => typeof l.stage === 'string')).toBe(true);
+  expect(lines.every((l) => typeof l.stage === 'string' && l.stage.length > 0)).toBe(true);
 });
 
-test('--help explains the options; a bad flag exits 2 naming it', async () => {
+test('--help explains the options; a bad flag exits 2 naming it; no API is a clear error', async () => {
   const help = await run(process.execPath, [main, '--help']);
   expect(help.code).toBe(0);
   expect(help.stdout).toContain('--monitoring-address HOST:PORT');
   const bad = await run(process.execPath, [main, '--monitoring-address', 'x']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('--monitoring-address: want HOST:PORT');
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
+  delete env.KUBECONFIG;
+  delete env.KUBERNETES_SERVICE_HOST;
+  const noApi = await run(process.execPath, [main, '--monitoring-address', '127.0.0.1:0'], { env });
+  expect(noApi.code).toBe(1);
+  expect(noApi.stderr + noApi.stdout).toContain('no Kubernetes API to talk to: pass --kubeconfig');
 });
