@@ -15,6 +15,8 @@ export interface ControlPlaneConfig {
   namespace: string;
   kubeconfig: string | undefined;
   logLevel: string;
+  /** Replace a watch that delivered nothing (not even a bookmark) for this long. */
+  watchStallMs: number;
 }
 
 export const USAGE = `trellis: service mesh control plane (a drop-in for istiod's networking API)
@@ -40,6 +42,8 @@ Options:
   --kubeconfig PATH               kubeconfig to use; in a pod the service account is used
                                   (env KUBECONFIG)
   --log-level LEVEL               error, warn, info or debug (env TRELLIS_LOG_LEVEL, default info)
+  --watch-stall-seconds N         replace a watch that delivered nothing for N seconds, not
+                                  even a bookmark (default 330)
   -h, --help                      print this help
 
 Logs are JSON lines unless stdout is a terminal or TRELLIS_LOG_FORMAT=text.
@@ -73,6 +77,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         namespace: { type: 'string' },
         kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
+        'watch-stall-seconds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -90,6 +95,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     throw new UsageError(`--log-level: want error, warn, info or debug, got "${logLevel}"`);
   }
   const namespace = v.namespace ?? env.POD_NAMESPACE ?? 'trellis-system';
+  const stall = Number(v['watch-stall-seconds'] ?? 330);
+  if (!Number.isFinite(stall) || stall < 1) throw new UsageError(`--watch-stall-seconds: want a number of seconds >= 1, got "${v['watch-stall-seconds']}"`);
   return {
     monitoringHost: monitoring.host,
     monitoringPort: monitoring.port,
@@ -103,5 +110,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     namespace,
     kubeconfig: v.kubeconfig ?? env.KUBECONFIG,
     logLevel,
+    watchStallMs: stall * 1000,
   };
 }

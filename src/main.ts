@@ -2,12 +2,14 @@
 // Composition root: parse options, wire the stages, handle signals. Nothing else lives here.
 import { NETWORKING_KINDS } from './api/common.js';
 import { USAGE, UsageError, parseConfig, type ControlPlaneConfig } from './config.js';
+import { DiscoveryController } from './controllers/discovery.js';
 import { NetworkingController } from './controllers/networking.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { loadKubeConfig } from './kube/client.js';
 import { Informer } from './kube/informer.js';
 import { Rest } from './kube/rest.js';
 import { ConfigStore } from './model/config-store.js';
+import { ServiceRegistry } from './model/services.js';
 import { loggerFor, setLogLevel } from './util/logger.js';
 import { registry } from './util/metrics.js';
 import { startMonitoring } from './util/monitoring.js';
@@ -42,7 +44,9 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const kc = loadKubeConfig(config.kubeconfig);
   const rest = new Rest(kc);
   const store = new ConfigStore();
+  const services = new ServiceRegistry();
   const changes = loggerFor('model');
+  const discovery = new DiscoveryController({ kc, registry: services, log: loggerFor('controller/discovery'), onChange: (c) => changes.debug('registry changed', { ...c }), stallMs: config.watchStallMs });
   const controllers = NETWORKING_KINDS.map(
     (kind) =>
       new NetworkingController(kind, {
@@ -51,6 +55,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
         store,
         log: loggerFor(`controller/${kind}`),
         onChange: (c) => changes.debug('config changed', { ...c }),
+        stallMs: config.watchStallMs,
       }),
   );
 
@@ -60,7 +65,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     registry,
     isReady: () => ready,
     log: loggerFor('monitoring'),
-    debug: { configz: () => store.list() },
+    debug: { configz: () => store.list(), registryz: () => ({ counts: services.counts, services: services.listServices() }) },
   });
   closers.push(() => monitoring.close());
 
@@ -107,8 +112,9 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     return inf;
   });
   closers.push(() => controllers.forEach((c) => c.stop()));
+  closers.push(() => discovery.stop());
 
-  await Promise.all([...controllers.map((c) => c.start()), ...webhookConfigs.map((i) => i.start())]);
+  await Promise.all([...controllers.map((c) => c.start()), discovery.start(), ...webhookConfigs.map((i) => i.start())]);
   ready = true;
   log.info('trellis started', { configs: store.size, webhook: `${config.webhookHost}:${admission.port}` });
 }

@@ -43,9 +43,9 @@ export class NetworkingController {
 
   constructor(
     private readonly kind: NetworkingKind,
-    private readonly deps: { kc: KubeConfig; rest: Rest; store: ConfigStore; log: Logger; onChange: (c: ChangeSet) => void },
+    private readonly deps: { kc: KubeConfig; rest: Rest; store: ConfigStore; log: Logger; onChange: (c: ChangeSet) => void; stallMs?: number },
   ) {
-    this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `/apis/${NETWORKING_GROUP}/v1/${PLURALS[kind]}`, log: deps.log });
+    this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `/apis/${NETWORKING_GROUP}/v1/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs });
     this.informer.on((event, obj) => {
       if (event === 'delete') this.remove(obj);
       else this.reconcile(obj);

@@ -21,8 +21,10 @@ export interface InformerOptions {
   labelSelector?: string;
   fieldSelector?: string;
   resyncMs?: number;
-  /** Server-side watch timeout; the watchdog fires if nothing arrives for this long plus a margin. */
+  /** Server-side watch timeout: the server ends a healthy watch after this long. */
   watchTimeoutSeconds?: number;
+  /** A watch that delivers nothing (no event, no bookmark, no end) for this long is replaced. */
+  stallMs?: number;
   maxBackoffMs?: number;
 }
 
@@ -55,6 +57,7 @@ export class Informer<T extends KubernetesObject> {
   private lastActivity = Date.now();
   private timers: NodeJS.Timeout[] = [];
   private generation = 0; // invalidates callbacks of a replaced watch
+  private watchPendingSince = 0; // a watch request sent and not yet answered
 
   constructor(private readonly opts: InformerOptions) {
     this.rest = new Rest(opts.kc);
@@ -80,14 +83,15 @@ export class Informer<T extends KubernetesObject> {
   /** Starts listing and watching; resolves after the first successful list. */
   async start(): Promise<void> {
     this.running = true;
-    const timeout = this.opts.watchTimeoutSeconds ?? 300;
+    const stallMs = this.opts.stallMs ?? ((this.opts.watchTimeoutSeconds ?? 300) + 30) * 1000;
     this.timers.push(
       setInterval(() => {
-        if (this.abort && Date.now() - this.lastActivity > (timeout + 30) * 1000) {
-          this.opts.log.warn('watch delivered nothing past its timeout; replacing it', { path: this.opts.path });
+        const pendingTooLong = this.watchPendingSince > 0 && Date.now() - this.watchPendingSince > stallMs;
+        if ((this.abort && Date.now() - this.lastActivity > stallMs) || pendingTooLong) {
+          this.opts.log.warn('watch delivered nothing for too long; replacing it', { path: this.opts.path, stallMs });
           this.restartWatch(false);
         }
-      }, 15_000),
+      }, Math.min(15_000, Math.max(500, stallMs / 2))),
       setInterval(() => this.resync(), this.opts.resyncMs ?? 10 * 60_000),
     );
     for (const t of this.timers) t.unref();
@@ -170,6 +174,7 @@ export class Informer<T extends KubernetesObject> {
     this.lastActivity = Date.now();
     let gone = false;
     let ended = false;
+    this.watchPendingSince = Date.now();
     const abort = await this.watcher.watch(
       this.opts.path,
       params,
@@ -207,11 +212,14 @@ export class Informer<T extends KubernetesObject> {
         setTimeout(() => void this.loop(gone), wait);
       },
     );
+    if (gen === this.generation) this.watchPendingSince = 0;
     if (!ended && gen === this.generation) this.abort = abort;
+    else if (!ended) abort.abort(); // replaced by the watchdog while it was connecting
   }
 
   private restartWatch(relist: boolean): void {
     this.generation++;
+    this.watchPendingSince = 0;
     this.abort?.abort();
     this.abort = undefined;
     void this.loop(relist);

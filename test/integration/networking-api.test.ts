@@ -117,7 +117,7 @@ test(`every valid example (${valid.length}) applies unchanged and is reconciled 
     try {
       await create(obj, on);
     } catch (err) {
-      throw new Error(`${file}: ${errorText(err)}`);
+      throw new Error(`${file}: ${errorText(err)}`, { cause: err });
     }
   }
   for (const { file, obj } of valid) {

@@ -14,8 +14,7 @@ function pidOf(c: string): number {
 }
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z'; // a zombie is dead
   } catch {
     return false;
   }

@@ -1,0 +1,109 @@
+// Service discovery: Services, EndpointSlices, Pods, Namespaces and kubernetes.io/tls Secrets
+// from the API into the ServiceRegistry, each change reported with the hosts it touches.
+import type { KubeConfig, KubernetesObject, V1EndpointSlice, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import { Informer } from '../kube/informer.js';
+import type { Endpoint, RegistryChange, ServiceRegistry } from '../model/services.js';
+import type { Logger } from '../util/logger.js';
+
+export interface DiscoveryDeps {
+  kc: KubeConfig;
+  registry: ServiceRegistry;
+  log: Logger;
+  onChange: (c: RegistryChange) => void;
+  stallMs?: number;
+}
+
+const decode = (v: string | undefined): string | undefined => (v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8'));
+
+export function serviceRecord(svc: V1Service): Parameters<ServiceRegistry['upsertService']>[0] {
+  const md = svc.metadata ?? {};
+  const exportTo = md.annotations?.['networking.istio.io/exportTo'];
+  return {
+    namespace: md.namespace ?? '',
+    name: md.name ?? '',
+    clusterIP: svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? svc.spec.clusterIP : undefined,
+    ports: (svc.spec?.ports ?? []).map((p) => ({
+      name: p.name ?? '',
+      port: p.port,
+      targetPort: (p.targetPort as number | string | undefined) ?? p.port,
+      protocol: p.protocol ?? 'TCP',
+      appProtocol: p.appProtocol,
+    })),
+    labels: md.labels ?? {},
+    selector: svc.spec?.selector,
+    exportTo: exportTo ? exportTo.split(',').map((s) => s.trim()).filter(Boolean) : ['*'],
+  };
+}
+
+export function sliceEndpoints(slice: V1EndpointSlice): Endpoint[] {
+  const ports: Record<string, number> = {};
+  for (const p of slice.ports ?? []) if (p.port !== undefined) ports[p.name ?? ''] = p.port;
+  return (slice.endpoints ?? []).flatMap((e) =>
+    e.addresses.map((address) => ({
+      address,
+      // An endpoint with no ready condition counts as ready (the API's rule).
+      ready: e.conditions?.ready !== false,
+      ports,
+      podName: e.targetRef?.kind === 'Pod' ? e.targetRef.name : undefined,
+      zone: e.zone,
+      region: undefined,
+      labels: {},
+    })),
+  );
+}
+
+export class DiscoveryController {
+  private readonly informers: Informer<KubernetesObject>[] = [];
+
+  constructor(deps: DiscoveryDeps) {
+    const { kc, log, registry } = deps;
+    const emit = (c: RegistryChange | undefined): void => {
+      if (c) deps.onChange(c);
+    };
+    const add = <T extends KubernetesObject>(path: string, handle: (event: 'add' | 'update' | 'delete' | 'resync', obj: T) => void, fieldSelector?: string): void => {
+      const inf = new Informer<T>({ kc, path, log, fieldSelector, stallMs: deps.stallMs });
+      inf.on((event, obj) => {
+        if (event !== 'resync') handle(event, obj);
+      });
+      this.informers.push(inf as unknown as Informer<KubernetesObject>);
+    };
+    add<V1Service>('/api/v1/services', (ev, svc) => emit(ev === 'delete' ? registry.deleteService(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '') : registry.upsertService(serviceRecord(svc))));
+    add<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', (ev, s) => {
+      const ns = s.metadata?.namespace ?? '';
+      const name = s.metadata?.name ?? '';
+      const service = s.metadata?.labels?.['kubernetes.io/service-name'];
+      if (!service) return;
+      emit(ev === 'delete' ? registry.deleteSlice(ns, name) : registry.upsertSlice(ns, name, service, sliceEndpoints(s)));
+    });
+    add<V1Pod>('/api/v1/pods', (ev, pod) => {
+      const md = pod.metadata ?? {};
+      if (ev === 'delete' || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
+        emit(registry.deletePod(md.namespace ?? '', md.name ?? ''));
+        return;
+      }
+      emit(registry.upsertPod({ namespace: md.namespace ?? '', name: md.name ?? '', ip: pod.status?.podIP ?? '', labels: md.labels ?? {}, serviceAccount: pod.spec?.serviceAccountName ?? 'default' }));
+    });
+    add<V1Namespace>('/api/v1/namespaces', (ev, ns) => emit(ev === 'delete' ? registry.deleteNamespace(ns.metadata?.name ?? '') : registry.upsertNamespace(ns.metadata?.name ?? '', ns.metadata?.labels ?? {})));
+    add<V1Secret>(
+      '/api/v1/secrets',
+      (ev, s) => {
+        const ns = s.metadata?.namespace ?? '';
+        const name = s.metadata?.name ?? '';
+        if (ev === 'delete') return emit(registry.deleteSecret(ns, name));
+        const cert = decode(s.data?.['tls.crt']);
+        const key = decode(s.data?.['tls.key']);
+        if (!cert || !key) return emit(registry.deleteSecret(ns, name));
+        emit(registry.upsertSecret({ namespace: ns, name, cert, key, ca: decode(s.data?.['ca.crt']) }));
+      },
+      'type=kubernetes.io/tls',
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.start()));
+  }
+
+  stop(): void {
+    for (const i of this.informers) i.stop();
+  }
+}
