@@ -423,17 +423,18 @@ export class PodWorker {
     const stopGroup = async (group: Ctr[]): Promise<void> => {
       for (const c of group) {
         this.stopProbes(c);
-        if (c.proc?.pid) killGroup(c.proc.pid, 'SIGTERM');
+        // Like a container runtime: SIGTERM to the main process only (it may drain its
+        // children first); whatever is left of the container is killed when it exits.
+        if (c.proc?.pid) signalPid(c.proc.pid, 'SIGTERM');
       }
       await Promise.all(
         group.map(async (c) => {
           if (!c.proc || !c.exited) return;
           const left = Math.max(0, deadline - Date.now());
+          const pid = c.proc.pid;
           const done = await Promise.race([c.exited.then(() => true), sleep(left).then(() => false)]);
-          if (!done && c.proc?.pid) {
-            killGroup(c.proc.pid, 'SIGKILL');
-            await c.exited;
-          }
+          if (pid) killGroup(pid, 'SIGKILL');
+          if (!done) await c.exited;
         }),
       );
     };
@@ -509,6 +510,14 @@ function backoffMs(attempt: number): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

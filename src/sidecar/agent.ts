@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// trellis-agent: the sidecar container's entry point. Writes Envoy's bootstrap from the pod's
+// identity (downward API env and files), starts Envoy, forwards signals, and on SIGTERM drains
+// Envoy's listeners before it lets Envoy go, so in-flight requests finish.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { loggerFor } from '../util/logger.js';
+import { bootstrap, DEFAULT_PORTS } from './bootstrap.js';
+
+const log = loggerFor('agent');
+
+function env(name: string, fallback?: string): string {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined || v === '') {
+    log.error('missing environment variable', { name });
+    process.exit(2);
+  }
+  return v;
+}
+
+/** A downward API labels file: lines of key="value". */
+function readLabels(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  try {
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      const m = /^([^=]+)="(.*)"$/.exec(line.trim());
+      if (m) out[m[1]] = JSON.parse(`"${m[2]}"`) as string;
+    }
+  } catch {
+    log.warn('no pod labels file; starting without labels', { file });
+  }
+  return out;
+}
+
+function adminPost(port: number, pathAndQuery: string): Promise<void> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: pathAndQuery, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', () => resolve());
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+const kind = env('TRELLIS_PROXY_TYPE', 'sidecar') === 'router' ? 'router' : 'sidecar';
+const configDir = env('TRELLIS_CONFIG_DIR', '/etc/trellis/proxy');
+const drainSeconds = Number(env('TRELLIS_DRAIN_SECONDS', '5'));
+const config = bootstrap({
+  kind,
+  podName: env('POD_NAME'),
+  namespace: env('POD_NAMESPACE'),
+  podIp: env('INSTANCE_IP'),
+  labels: readLabels(env('TRELLIS_LABELS_FILE', '/etc/trellis/pod/labels')),
+  serviceAccount: process.env.SERVICE_ACCOUNT,
+  discoveryAddress: env('TRELLIS_DISCOVERY_ADDRESS', 'trellis.trellis-system.svc:15010'),
+  clusterDomain: env('TRELLIS_CLUSTER_DOMAIN', 'cluster.local'),
+  adsApi: process.env.TRELLIS_ADS_API === 'DELTA_GRPC' ? 'DELTA_GRPC' : 'GRPC',
+  ...DEFAULT_PORTS,
+});
+fs.mkdirSync(configDir, { recursive: true });
+const file = path.join(configDir, 'envoy-bootstrap.json');
+fs.writeFileSync(file, JSON.stringify(config, null, 2));
+
+const args = ['-c', file, '--disable-hot-restart', '--drain-time-s', String(drainSeconds), '--drain-strategy', 'immediate', '--log-level', env('TRELLIS_PROXY_LOG_LEVEL', 'warning'), '--log-format', '%Y-%m-%dT%T.%fZ\t%l\tenvoy %n\t%v'];
+log.info('starting envoy', { node: (config.node as { id: string }).id, bootstrap: file });
+const envoy = spawn(env('TRELLIS_ENVOY', 'envoy'), args, { stdio: 'inherit' });
+envoy.on('error', (err) => {
+  log.error('cannot start envoy', { error: err.message });
+  process.exit(1);
+});
+envoy.on('exit', (code, signal) => {
+  log.info('envoy exited', { code, signal });
+  process.exit(code ?? (signal ? 0 : 1));
+});
+
+let draining = false;
+process.on('SIGTERM', () => {
+  if (draining) return;
+  draining = true;
+  // Listeners stop accepting and Envoy sends GOAWAY / Connection: close on open connections;
+  // after the drain period Envoy is told to stop.
+  log.info('draining', { seconds: drainSeconds });
+  void adminPost(DEFAULT_PORTS.adminPort, '/drain_listeners?graceful&inboundonly').then(() =>
+    setTimeout(() => envoy.kill('SIGTERM'), drainSeconds * 1000),
+  );
+});
+for (const sig of ['SIGINT', 'SIGHUP'] as const) process.on(sig, () => envoy.kill(sig));

@@ -1,0 +1,120 @@
+// The Envoy bootstrap a sidecar (or gateway) starts with: who it is (Istio's node id and
+// metadata, so Trellis can tell which pod it serves), where the control plane is (ADS over
+// gRPC), its admin on loopback, Prometheus stats on 15090 and readiness on 15021. Pure.
+
+export interface BootstrapInput {
+  kind: 'sidecar' | 'router';
+  podName: string;
+  namespace: string;
+  podIp: string;
+  labels: Record<string, string>;
+  /** host:port of the control plane's plaintext xDS port, e.g. trellis.trellis-system.svc:15010 */
+  discoveryAddress: string;
+  clusterDomain: string;
+  serviceAccount?: string;
+  /** Envoy's admin port on 127.0.0.1 (15000). */
+  adminPort: number;
+  statsPort: number; // 15090
+  readinessPort: number; // 15021
+  /** "DELTA_GRPC" or "GRPC" (state of the world). */
+  adsApi: 'GRPC' | 'DELTA_GRPC';
+}
+
+export const DEFAULT_PORTS = { adminPort: 15000, statsPort: 15090, readinessPort: 15021 };
+
+export function nodeId(i: Pick<BootstrapInput, 'kind' | 'podIp' | 'podName' | 'namespace' | 'clusterDomain'>): string {
+  return `${i.kind}~${i.podIp}~${i.podName}.${i.namespace}~${i.namespace}.svc.${i.clusterDomain}`;
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`discovery address "${address}": want host:port`);
+  return { host: address.slice(0, i), port };
+}
+
+const sock = (address: string, port: number): object => ({ socket_address: { address, port_value: port } });
+
+function routeToAdmin(name: string, prefix: string, rewrite?: string): object {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: name,
+      codec_type: 'AUTO',
+      route_config: {
+        virtual_hosts: [
+          {
+            name,
+            domains: ['*'],
+            routes: [{ match: { prefix }, route: { cluster: 'trellis-admin', ...(rewrite ? { prefix_rewrite: rewrite } : {}) } }],
+          },
+        ],
+      },
+      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+    },
+  };
+}
+
+/** The bootstrap as a plain object (Envoy accepts it as JSON or YAML). */
+export function bootstrap(i: BootstrapInput): Record<string, unknown> {
+  const xds = splitHostPort(i.discoveryAddress);
+  const app = i.labels['app.kubernetes.io/name'] ?? i.labels.app ?? i.podName;
+  return {
+    node: {
+      id: nodeId(i),
+      cluster: `${app}.${i.namespace}`,
+      metadata: {
+        NAME: i.podName,
+        NAMESPACE: i.namespace,
+        INSTANCE_IPS: i.podIp,
+        LABELS: i.labels,
+        SERVICE_ACCOUNT: i.serviceAccount ?? 'default',
+        PROXY_TYPE: i.kind,
+        CLUSTER_ID: 'Kubernetes',
+        TRELLIS: 'true',
+      },
+    },
+    admin: { address: sock('127.0.0.1', i.adminPort) },
+    dynamic_resources: {
+      ads_config: {
+        api_type: i.adsApi,
+        transport_api_version: 'V3',
+        set_node_on_first_message_only: true,
+        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
+      },
+      cds_config: { ads: {}, resource_api_version: 'V3' },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: 'xds-grpc',
+          type: /^[\d.]+$/.test(xds.host) ? 'STATIC' : 'STRICT_DNS',
+          connect_timeout: '1s',
+          dns_lookup_family: 'V4_ONLY',
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+              explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
+            },
+          },
+          load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(xds.host, xds.port) } }] }] },
+        },
+        {
+          name: 'trellis-admin',
+          type: 'STATIC',
+          connect_timeout: '1s',
+          load_assignment: { cluster_name: 'trellis-admin', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock('127.0.0.1', i.adminPort) } }] }] },
+        },
+      ],
+      listeners: [
+        // Prometheus scrapes Envoy's stats here, as in Istio.
+        { name: 'trellis-stats', address: sock('0.0.0.0', i.statsPort), filter_chains: [{ filters: [routeToAdmin('stats', '/stats/prometheus')] }] },
+        // Kubelet readiness: /healthz/ready answers from Envoy's admin /ready (LIVE once it has
+        // its first configuration).
+        { name: 'trellis-readiness', address: sock('0.0.0.0', i.readinessPort), filter_chains: [{ filters: [routeToAdmin('readiness', '/healthz/ready', '/ready')] }] },
+      ],
+    },
+  };
+}
