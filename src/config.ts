@@ -17,6 +17,9 @@ export interface ControlPlaneConfig {
   logLevel: string;
   /** Replace a watch that delivered nothing (not even a bookmark) for this long. */
   watchStallMs: number;
+  proxyImage: string;
+  /** host:port the injected proxies reach the control plane's xDS at. */
+  discoveryAddress: string;
 }
 
 export const USAGE = `trellis: service mesh control plane (a drop-in for istiod's networking API)
@@ -26,8 +29,12 @@ Usage: trellis [options]
 Options:
   --monitoring-address HOST:PORT  /metrics, /ready, /healthz and /debug/configz
                                   (env TRELLIS_MONITORING_ADDRESS, default 0.0.0.0:15014)
-  --webhook-address HOST:PORT     HTTPS admission webhooks: /validate
+  --webhook-address HOST:PORT     HTTPS admission webhooks: /validate and /inject
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
+  --proxy-image IMAGE             the sidecar image injected into pods
+                                  (env TRELLIS_PROXY_IMAGE, default trellis/proxy:latest)
+  --discovery-address HOST:PORT   where injected proxies reach Trellis's xDS
+                                  (default trellis.<namespace>.svc:15010)
   --webhook-dns-name NAME         a DNS name the webhook certificate covers; repeatable
                                   (default trellis.<namespace>.svc and its longer forms)
   --webhook-ip IP                 an IP address the webhook certificate covers; repeatable
@@ -78,6 +85,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
         'watch-stall-seconds': { type: 'string' },
+        'proxy-image': { type: 'string' },
+        'discovery-address': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -111,5 +120,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     kubeconfig: v.kubeconfig ?? env.KUBECONFIG,
     logLevel,
     watchStallMs: stall * 1000,
+    proxyImage: v['proxy-image'] ?? env.TRELLIS_PROXY_IMAGE ?? 'trellis/proxy:latest',
+    discoveryAddress: v['discovery-address'] ?? `trellis.${namespace}.svc:15010`,
   };
 }

@@ -14,6 +14,7 @@ import { loggerFor, setLogLevel } from './util/logger.js';
 import { registry } from './util/metrics.js';
 import { startMonitoring } from './util/monitoring.js';
 import { CertManager } from './webhooks/cert-manager.js';
+import { injectionHandler } from './webhooks/injection.js';
 import { startAdmissionServer } from './webhooks/server.js';
 import { validateAdmission } from './webhooks/validation.js';
 
@@ -84,7 +85,10 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     host: config.webhookHost,
     port: config.webhookPort,
     certificate: serving,
-    handlers: { '/validate': validateAdmission },
+    handlers: {
+      '/validate': validateAdmission,
+      '/inject': injectionHandler({ proxyImage: config.proxyImage, discoveryAddress: config.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' }, loggerFor('injection')),
+    },
     log: loggerFor('webhooks'),
   });
   closers.push(() => admission.close());

@@ -26,7 +26,7 @@ export interface RunningControlPlane {
   metric: (name: string) => Promise<number>;
 }
 
-export async function startControlPlane(opts: { namespace: string; validatingConfig: string; extraArgs?: string[] }): Promise<RunningControlPlane> {
+export async function startControlPlane(opts: { namespace: string; validatingConfig: string; mutatingConfig?: string; extraArgs?: string[] }): Promise<RunningControlPlane> {
   const mport = await freePort();
   const wport = await freePort();
   const proc = spawn(
@@ -45,6 +45,8 @@ export async function startControlPlane(opts: { namespace: string; validatingCon
       '127.0.0.1',
       '--validating-webhook-config',
       opts.validatingConfig,
+      '--mutating-webhook-config',
+      opts.mutatingConfig ?? `trellis-sidecar-injector-${opts.namespace}`,
       '--cert-secret',
       `trellis-webhook-certs-${opts.namespace}`,
       ...(opts.extraArgs ?? []),

@@ -116,7 +116,10 @@ export class PodWorker {
     for (const c of this.ctrs.filter((x) => x.init)) {
       if (this.terminating) return;
       if (c.sidecar) {
+        // Like the kubelet: the next container starts once this sidecar has started (its
+        // startupProbe, if any, has passed).
         this.supervise(c);
+        while (!this.terminating && !(c.state.running && c.started)) await sleep(200);
         continue;
       }
       const ok = await this.runToCompletion(c);

@@ -1,0 +1,168 @@
+// Sidecar injection (pure): given a pod, the pod with Trellis's init container (the capture
+// rules) and proxy (a native sidecar: an init container with restartPolicy Always, so the
+// proxy starts before the app and stops after it). Istio's annotations are honoured under
+// both names, traffic.sidecar.istio.io/* and traffic.sidecar.trellis.io/* (and so on).
+import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
+import { CaptureOptionError, parseCidrs, parsePorts } from '../sidecar/iptables.js';
+
+export interface InjectOptions {
+  proxyImage: string;
+  /** host:port of the control plane's xDS service. */
+  discoveryAddress: string;
+  proxyUid: number;
+  clusterDomain: string;
+}
+
+export const STATUS_ANNOTATION = 'sidecar.trellis.io/status';
+export const INIT_NAME = 'trellis-init';
+export const PROXY_NAME = 'trellis-proxy';
+
+export type InjectResult = { injected: V1Pod; warnings: string[] } | { skipped: string; warnings: string[] };
+
+const QUANTITY = /^[+]?(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+
+/** The value of an annotation under its Trellis or Istio name (Trellis's wins). */
+function annotation(pod: V1Pod, suffix: string, prefixes: string[]): { name: string; value: string } | undefined {
+  const a = pod.metadata?.annotations ?? {};
+  for (const p of prefixes) {
+    const name = `${p}/${suffix}`;
+    if (a[name] !== undefined) return { name, value: a[name] };
+  }
+  return undefined;
+}
+
+const TRAFFIC = ['traffic.sidecar.trellis.io', 'traffic.sidecar.istio.io'];
+const SIDECAR = ['sidecar.trellis.io', 'sidecar.istio.io'];
+
+function optOut(pod: V1Pod): string | undefined {
+  for (const key of ['sidecar.trellis.io/inject', 'sidecar.istio.io/inject']) {
+    const v = pod.metadata?.labels?.[key] ?? pod.metadata?.annotations?.[key];
+    if (v !== undefined && v.toLowerCase() === 'false') return `${key}=false`;
+  }
+  return undefined;
+}
+
+/** Arguments for trellis-iptables from the traffic annotations; throws naming a bad one. */
+function captureArgs(pod: V1Pod): string[] {
+  const args: string[] = [];
+  const spec: [string, string, 'ports' | 'cidrs', boolean][] = [
+    ['includeInboundPorts', '--include-inbound-ports', 'ports', true],
+    ['excludeInboundPorts', '--exclude-inbound-ports', 'ports', false],
+    ['includeOutboundIPRanges', '--include-outbound-cidrs', 'cidrs', true],
+    ['excludeOutboundIPRanges', '--exclude-outbound-cidrs', 'cidrs', false],
+    ['includeOutboundPorts', '--include-outbound-ports', 'ports', false],
+    ['excludeOutboundPorts', '--exclude-outbound-ports', 'ports', false],
+  ];
+  for (const [suffix, flag, kind, star] of spec) {
+    const a = annotation(pod, suffix, TRAFFIC);
+    if (!a) continue;
+    const parsed = kind === 'ports' ? parsePorts(`annotation ${a.name}`, a.value, star) : parseCidrs(`annotation ${a.name}`, a.value, star);
+    args.push(`${flag}=${parsed === '*' ? '*' : parsed.map((x) => (typeof x === 'string' ? x.replace(/\/32$/, '') : String(x))).join(',')}`);
+  }
+  return args;
+}
+
+function proxyResources(pod: V1Pod): NonNullable<V1Container['resources']> {
+  const pick = (suffix: string, dflt: string | undefined): string | undefined => {
+    const a = annotation(pod, suffix, SIDECAR);
+    if (!a) return dflt;
+    if (!QUANTITY.test(a.value.trim())) throw new CaptureOptionError(`annotation ${a.name}: "${a.value}" is not a resource quantity (e.g. 100m, 128Mi)`);
+    return a.value.trim();
+  };
+  const requests: Record<string, string> = {};
+  const limits: Record<string, string> = {};
+  const cpu = pick('proxyCPU', '10m');
+  const mem = pick('proxyMemory', '40Mi');
+  const cpuLimit = pick('proxyCPULimit', undefined);
+  const memLimit = pick('proxyMemoryLimit', '1Gi');
+  if (cpu) requests.cpu = cpu;
+  if (mem) requests.memory = mem;
+  if (cpuLimit) limits.cpu = cpuLimit;
+  if (memLimit) limits.memory = memLimit;
+  return { requests, limits };
+}
+
+export function alreadyInjected(pod: V1Pod): boolean {
+  const a = pod.metadata?.annotations ?? {};
+  if (a[STATUS_ANNOTATION] !== undefined || a['sidecar.istio.io/status'] !== undefined) return true;
+  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  return names.includes(PROXY_NAME) || names.includes('istio-proxy');
+}
+
+export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
+  if (alreadyInjected(pod)) return { skipped: 'already injected', warnings: [] };
+  const out = optOut(pod);
+  if (out) return { skipped: `opted out (${out})`, warnings: [] };
+  let args: string[];
+  let resources: NonNullable<V1Container['resources']>;
+  try {
+    args = captureArgs(pod);
+    resources = proxyResources(pod);
+  } catch (err) {
+    if (err instanceof CaptureOptionError) return { skipped: 'bad annotation', warnings: [`trellis: sidecar not injected: ${err.message}`] };
+    throw err;
+  }
+  // The proxy's outbound connections to the control plane and the API server are its own
+  // (UID 1337), so they are never captured: nothing to exclude for them.
+  const init: V1Container = {
+    name: INIT_NAME,
+    image: o.proxyImage,
+    command: ['trellis-iptables'],
+    args: [`--proxy-uid=${o.proxyUid}`, `--proxy-gid=${o.proxyUid}`, ...args],
+    resources: { requests: { cpu: '10m', memory: '10Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+    securityContext: {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+  };
+  const proxy: V1Container = {
+    name: PROXY_NAME,
+    image: o.proxyImage,
+    restartPolicy: 'Always',
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
+      { name: 'TRELLIS_DISCOVERY_ADDRESS', value: o.discoveryAddress },
+      { name: 'TRELLIS_CLUSTER_DOMAIN', value: o.clusterDomain },
+    ],
+    ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }],
+    readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 2, failureThreshold: 30 },
+    startupProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1, failureThreshold: 600 },
+    resources,
+    securityContext: {
+      runAsUser: o.proxyUid,
+      runAsGroup: o.proxyUid,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [
+      { name: 'trellis-proxy-config', mountPath: '/etc/trellis/proxy' },
+      { name: 'trellis-podinfo', mountPath: '/etc/trellis/pod', readOnly: true },
+    ],
+  };
+  const volumes: V1Volume[] = [
+    { name: 'trellis-proxy-config', emptyDir: { medium: 'Memory' } },
+    { name: 'trellis-podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+  ];
+  const injected: V1Pod = structuredClone(pod);
+  injected.spec = injected.spec ?? { containers: [] };
+  injected.spec.initContainers = [init, proxy, ...(injected.spec.initContainers ?? [])];
+  injected.spec.volumes = [...(injected.spec.volumes ?? []), ...volumes];
+  injected.metadata = injected.metadata ?? {};
+  injected.metadata.annotations = {
+    ...(injected.metadata.annotations ?? {}),
+    [STATUS_ANNOTATION]: JSON.stringify({ initContainers: [INIT_NAME, PROXY_NAME], volumes: volumes.map((v) => v.name), image: o.proxyImage }),
+    'kubectl.kubernetes.io/default-container': injected.metadata.annotations?.['kubectl.kubernetes.io/default-container'] ?? injected.spec.containers[0]?.name ?? '',
+  };
+  return { injected, warnings: [] };
+}
