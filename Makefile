@@ -12,10 +12,12 @@ help: ## list the targets
 setup: ## install everything (system packages, npm deps, devcluster binaries); idempotent
 	@scripts/setup.sh
 
-build: setup ## compile the TypeScript (dist/)
+build: setup ## compile the TypeScript (dist/); Envoy's proto types are generated first
+	@scripts/gen-xds-types.sh
 	@npx tsc -p tsconfig.json
 
 lint: setup ## ESLint and the type check
+	@scripts/gen-xds-types.sh
 	@npx eslint . && npx tsc -p tsconfig.json --noEmit
 
 test: build ## all unit, integration and e2e tests on the devcluster; ends with "tests: N passed, M failed"

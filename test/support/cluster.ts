@@ -6,7 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 
-export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repo root, from the sources (jest) or from dist/ (benchmarks). */
+export const root = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'tools/devcluster/network.env')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 export const devcluster = path.join(root, 'tools/devcluster/devcluster');
 export const kubeconfigPath = process.env.KUBECONFIG ?? path.join(root, '.devcluster/kubeconfig');
 

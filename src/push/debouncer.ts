@@ -1,0 +1,94 @@
+// Adaptive debouncing: an isolated change goes out at once; changes arriving in a burst are
+// merged and go out when the burst pauses for `quietMs`, or `maxDelayMs` after the first one,
+// whichever is sooner. One flush runs at a time; what arrives meanwhile waits for the next.
+
+export interface DebounceOptions {
+  /** A change with no other change this long before it is isolated; a burst ends after this much quiet. */
+  quietMs: number;
+  /** The longest a change waits while a burst goes on. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_DEBOUNCE: DebounceOptions = { quietMs: 100, maxDelayMs: 1000 };
+
+export class Debouncer<T> {
+  private pending: T | undefined;
+  private firstPendingAt = 0;
+  private lastChangeAt = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    private readonly flushFn: (batch: T) => Promise<void>,
+    private readonly merge: (a: T, b: T) => T,
+    private readonly opts: DebounceOptions = DEFAULT_DEBOUNCE,
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {}
+
+  add(change: T): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const isolated = this.pending === undefined && !this.flushing && now - this.lastChangeAt >= this.opts.quietMs;
+    this.lastChangeAt = now;
+    if (this.pending === undefined) {
+      this.pending = change;
+      this.firstPendingAt = now;
+    } else {
+      this.pending = this.merge(this.pending, change);
+    }
+    if (isolated) this.flush();
+    else this.schedule();
+  }
+
+  /** Resolves when nothing is pending or being flushed. */
+  idle(): Promise<void> {
+    if (this.pending === undefined && !this.flushing) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Drops what is pending and stops timers (a flush in progress completes). */
+  close(): void {
+    this.closed = true;
+    this.pending = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.flushing) this.notifyIdle();
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.pending === undefined) return; // rescheduled when the flush ends
+    const due = Math.min(this.lastChangeAt + this.opts.quietMs, this.firstPendingAt + this.opts.maxDelayMs);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, Math.max(0, due - Date.now()));
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    if (batch === undefined || this.flushing) return;
+    this.pending = undefined;
+    this.flushing = (async () => {
+      try {
+        await this.flushFn(batch);
+      } catch (err) {
+        this.onError(err);
+      }
+    })().finally(() => {
+      this.flushing = undefined;
+      if (this.pending !== undefined) this.schedule();
+      else this.notifyIdle();
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

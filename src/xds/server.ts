@@ -1,0 +1,197 @@
+// The xDS server: ADS (state of the world and delta) and the per-type discovery services over
+// gRPC, fed by a SnapshotProvider. `push` re-evaluates proxies and sends only what changed.
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import { forEachBounded } from '../push/bounded.js';
+import { loggerFor, type Logger } from '../util/logger.js';
+import { DeltaStream } from './delta-stream.js';
+import { setVersion, type EncodedResource } from './encoded-resource.js';
+import { pushDuration, snapshotErrors } from './metrics.js';
+import { parseNode, type ProxyInfo } from './proxy-info.js';
+import { ProxyRegistry, type Proxy, type StreamHandle } from './proxy-registry.js';
+import { ResourceCache } from './resource-cache.js';
+import { adsDefinition, PER_TYPE_SERVICES, perTypeDefinition, type PerTypeService } from './services.js';
+import type { SnapshotProvider } from './snapshot.js';
+import { SotwStream } from './sotw-stream.js';
+import type { StreamHost } from './stream.js';
+import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, type TypeUrl } from './types.js';
+import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
+import { protoRoot } from './protos.js';
+
+export interface XdsServerOptions {
+  provider: SnapshotProvider;
+  /** Proxies evaluated at once during a push (default 32). */
+  concurrency?: number;
+  /** Sent as control_plane.identifier in responses (default "trellis"). */
+  controlPlaneId?: string;
+  log?: Logger;
+}
+
+export interface PushRequest {
+  /** Node ids to re-evaluate; all connected proxies when absent. */
+  proxies?: Iterable<string>;
+  /** Why (a metric label: keep the set small, e.g. "config", "endpoints", "secrets"). */
+  reason: string;
+  /** Type URLs to re-evaluate; all when absent (an endpoint-only change pushes EDS only). */
+  types?: Iterable<string>;
+}
+
+export class XdsServer implements StreamHost {
+  readonly registry = new ProxyRegistry();
+  readonly controlPlaneId: string;
+  private readonly cache = new ResourceCache();
+  private readonly provider: SnapshotProvider;
+  private readonly concurrency: number;
+  private readonly log: Logger;
+  private grpcServer: grpc.Server | undefined;
+
+  constructor(opts: XdsServerOptions) {
+    this.provider = opts.provider;
+    this.concurrency = opts.concurrency ?? 32;
+    this.controlPlaneId = opts.controlPlaneId ?? 'trellis';
+    this.log = opts.log ?? loggerFor('xds');
+    protoRoot(); // load the protos now rather than on the first connection
+  }
+
+  /** Adds the discovery services to a gRPC server (e.g. to share it with other services). */
+  register(server: grpc.Server): void {
+    server.addService(adsDefinition, {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, Buffer>) => new SotwStream(this, call, 'ads', 'sotw'),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, Buffer>) => new DeltaStream(this, call, 'ads', 'delta'),
+    });
+    for (const s of PER_TYPE_SERVICES) {
+      server.addService(perTypeDefinition(s), {
+        [s.stream]: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, Buffer>) => new SotwStream(this, call, s.short, 'sotw', s.typeUrl),
+        [s.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, Buffer>) => new DeltaStream(this, call, s.short, 'delta', s.typeUrl),
+        [s.fetch]: (call: grpc.ServerUnaryCall<DiscoveryRequest__Output, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+          this.fetch(s, call.request).then(
+            (b) => cb(null, b),
+            (err: unknown) => cb({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) }),
+          );
+        },
+      });
+    }
+  }
+
+  /** Starts a gRPC server on `address` (host:port; port 0 picks a free one); returns the port. */
+  async listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    this.register(server);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))));
+    this.grpcServer = server;
+    this.log.info('xDS server listening', { address, port });
+    return port;
+  }
+
+  /** Ends every stream (clients reconnect elsewhere or later) and stops the gRPC server. */
+  async close(): Promise<void> {
+    for (const p of this.registry.list()) for (const s of [...p.streams]) s.end();
+    const server = this.grpcServer;
+    this.grpcServer = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 2000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Re-evaluates proxies and sends what changed. Resolves when the responses are written. */
+  async push(req: PushRequest): Promise<{ proxies: number }> {
+    const started = performance.now();
+    const wanted = req.types ? new Set(req.types) : undefined;
+    const types = wanted ? ALL_TYPES.filter((t) => wanted.has(t)) : ALL_TYPES;
+    const targets = req.proxies ? [...req.proxies].map((id) => this.registry.get(id)).filter((p): p is Proxy => !!p) : this.registry.list();
+    await forEachBounded(targets, this.concurrency, async (p) => void (await this.refresh(p, types, req.reason, started)));
+    pushDuration.observe({ reason: req.reason }, (performance.now() - started) / 1000);
+    return { proxies: targets.length };
+  }
+
+  connect(info: ProxyInfo, stream: StreamHandle): Proxy {
+    const { proxy, isNew } = this.registry.attach(info, stream);
+    if (isNew) {
+      this.log.info('proxy connected', { proxy: info.id, kind: info.kind, ip: info.ip, agent: info.userAgent });
+      proxy.initialized = this.refresh(proxy, ALL_TYPES, 'connect', performance.now());
+    }
+    return proxy;
+  }
+
+  disconnect(proxy: Proxy, stream: StreamHandle): void {
+    this.registry.detach(proxy, stream);
+    if (!this.registry.get(proxy.id)) this.log.info('proxy disconnected', { proxy: proxy.id });
+  }
+
+  /**
+   * Evaluates `types` for a proxy; tells its streams about the types whose resources changed.
+   * False if the provider failed (the proxy keeps what it has).
+   */
+  private async refresh(proxy: Proxy, types: readonly TypeUrl[], reason: string, startedAt: number): Promise<boolean> {
+    const seq = ++proxy.evaluations;
+    let snap;
+    try {
+      snap = await this.provider.snapshot(proxy.info, new Set(types));
+    } catch (err) {
+      snapshotErrors.inc();
+      this.log.error('computing the configuration of a proxy failed; it keeps what it has', { proxy: proxy.id, error: errorText(err) });
+      return false;
+    }
+    const changed: TypeUrl[] = [];
+    for (const t of types) {
+      if ((proxy.appliedEvaluation.get(t) ?? 0) > seq) continue; // a newer evaluation won
+      proxy.appliedEvaluation.set(t, seq);
+      const prev = proxy.desired.get(t);
+      const next = this.encodeAll(proxy, t, snap[t] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev);
+      if (!sameResources(prev, next)) {
+        proxy.desired.set(t, next);
+        changed.push(t);
+      }
+    }
+    if (changed.length > 0) for (const s of proxy.streams) s.desiredChanged(changed, reason, startedAt);
+    return true;
+  }
+
+  /** Encodes a type's resources; a resource that fails keeps its previous version (if any). */
+  private encodeAll(proxy: Proxy | undefined, t: TypeUrl, resources: ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev: ReadonlyMap<string, EncodedResource> | undefined): Map<string, EncodedResource> {
+    const out = new Map<string, EncodedResource>();
+    for (const [name, msg] of resources ?? []) {
+      try {
+        const own = resourceName(t, msg);
+        if (own !== undefined && own !== '' && own !== name) throw new Error(`the resource names itself "${own}"`);
+        out.set(name, this.cache.encode(t, name, msg));
+      } catch (err) {
+        snapshotErrors.inc();
+        const old = prev?.get(name);
+        if (old) out.set(name, old);
+        this.log.error('cannot encode a resource; the previous version stays', { proxy: proxy?.id, type: SHORT_NAME[t], resource: name, error: errorText(err) });
+      }
+    }
+    return out;
+  }
+
+  /** The unary Fetch* methods: one response with what the node should have, no state kept. */
+  private async fetch(s: PerTypeService, req: DiscoveryRequest__Output): Promise<Buffer> {
+    const info = parseNode(req.node);
+    const snap = await this.provider.snapshot(info, new Set([s.typeUrl]));
+    const all = this.encodeAll(undefined, s.typeUrl, snap[s.typeUrl] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, undefined);
+    const names = req.resource_names.filter((n) => n !== '*');
+    const wildcard = names.length === 0 || req.resource_names.includes('*');
+    const resources = [...all.values()].filter((r) => (wildcard && isWildcardType(s.typeUrl)) || names.includes(r.name));
+    return encodeSotwResponse({ versionInfo: setVersion(resources), typeUrl: s.typeUrl, nonce: '', resources, controlPlane: this.controlPlaneId });
+  }
+}
+
+function sameResources(a: ReadonlyMap<string, EncodedResource> | undefined, b: ReadonlyMap<string, EncodedResource>): boolean {
+  if (!a) return b.size === 0; // nothing yet is the same as nothing
+  if (a.size !== b.size) return false;
+  for (const [name, r] of b) if (a.get(name)?.version !== r.version) return false;
+  return true;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

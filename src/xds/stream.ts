@@ -1,0 +1,229 @@
+// One xDS stream (ADS or a per-type service; state of the world or delta): requests are handled
+// one at a time, and after each request or push `step` decides what to send, in make-before-break
+// order. The protocol variants (sotw-stream.ts, delta-stream.ts) only parse requests and shape
+// responses.
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import type { Status__Output } from './generated/google/rpc/Status.js';
+import { loggerFor } from '../util/logger.js';
+import { bytesSent, convergence, nacks, openStreams, pushes } from './metrics.js';
+import { parseNode, type ProxyInfo } from './proxy-info.js';
+import type { Proxy, StreamHandle, StreamStatus } from './proxy-registry.js';
+import { TypeState, type Plan } from './type-state.js';
+import { isTypeUrl, SHORT_NAME, TypeUrl } from './types.js';
+import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
+
+const log = loggerFor('xds');
+
+/** Distinguishes nonces of this process from those of an earlier control plane. */
+const BOOT = randomBytes(3).toString('hex');
+let streamSeq = 0;
+
+/** Types other resources depend on: sent first on add, removed last. */
+const PROVIDERS: readonly TypeUrl[] = [TypeUrl.Secret, TypeUrl.Cluster, TypeUrl.Endpoint];
+/** Types that reference the providers' resources. */
+const CONSUMERS: readonly TypeUrl[] = [TypeUrl.Listener, TypeUrl.Route];
+
+/** What a stream needs from the server. */
+export interface StreamHost {
+  readonly controlPlaneId: string;
+  /** Registers the stream with its proxy (evaluating the proxy's snapshot if it is new). */
+  connect(info: ProxyInfo, stream: StreamHandle): Proxy;
+  disconnect(proxy: Proxy, stream: StreamHandle): void;
+}
+
+export abstract class XdsStream<Req> implements StreamHandle {
+  readonly id = `${++streamSeq}`;
+  readonly openedAt = new Date();
+  protected proxy: Proxy | undefined;
+  protected readonly states = new Map<TypeUrl, TypeState>();
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private nonceSeq = 0;
+  private readonly unknownTypes = new Set<string>();
+
+  constructor(
+    protected readonly host: StreamHost,
+    private readonly call: grpc.ServerDuplexStream<Req, Buffer>,
+    readonly service: string,
+    readonly protocol: 'sotw' | 'delta',
+    /** Per-type services: the only type this stream serves. */
+    private readonly fixedType?: TypeUrl,
+  ) {
+    openStreams.inc({ service, protocol });
+    call.on('data', (req: Req) => {
+      this.queue = this.queue.then(() => this.handle(req)).catch((err: unknown) => this.fail(err));
+    });
+    call.on('end', () => this.end());
+    call.on('error', (err: Error) => {
+      log.debug('stream error', { stream: this.id, proxy: this.proxy?.id, error: err.message });
+      this.close();
+    });
+    call.on('cancelled', () => this.close());
+    call.on('close', () => this.close());
+  }
+
+  protected abstract nodeOf(req: Req): Node__Output | null | undefined;
+  protected abstract typeOf(req: Req): string;
+  /** Applies a request to the type's state: ACK/NACK, subscription (a stale request changes nothing). */
+  protected abstract apply(st: TypeState, req: Req): void;
+  protected abstract encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer;
+  protected abstract versionOf(plan: Plan): string;
+
+  private async handle(req: Req): Promise<void> {
+    if (this.closed) return;
+    if (!this.proxy) {
+      const info = parseNode(this.nodeOf(req));
+      if (!info.id) {
+        this.endWithStatus(grpc.status.INVALID_ARGUMENT, 'the first request of a stream must carry node.id');
+        return;
+      }
+      this.proxy = this.host.connect(info, this);
+      log.debug('stream opened', { stream: this.id, proxy: info.id, service: this.service, protocol: this.protocol });
+      const ok = await this.proxy.initialized;
+      if (this.closed) return;
+      if (!ok) {
+        this.endWithStatus(grpc.status.UNAVAILABLE, 'no configuration for this proxy yet');
+        return;
+      }
+    }
+    const typeUrl = this.fixedType ?? this.typeOf(req);
+    if (!isTypeUrl(typeUrl)) {
+      if (!this.unknownTypes.has(typeUrl)) {
+        this.unknownTypes.add(typeUrl);
+        log.info('ignoring a subscription to a type Trellis does not serve', { proxy: this.proxy.id, type: typeUrl });
+      }
+      return;
+    }
+    let st = this.states.get(typeUrl);
+    if (!st) {
+      st = new TypeState(typeUrl, this.protocol === 'delta');
+      this.states.set(typeUrl, st);
+    }
+    this.apply(st, req);
+    this.step();
+  }
+
+  /** Called by the server after a push changed what this stream's proxy should have. */
+  desiredChanged(types: readonly TypeUrl[], reason: string, startedAt: number): void {
+    if (this.closed || !this.proxy) return;
+    for (const t of types) {
+      const st = this.states.get(t);
+      if (!st) continue;
+      st.forgetStaleRejections(this.proxy.desired.get(t));
+      st.markPending(reason, startedAt);
+    }
+    this.step();
+  }
+
+  /**
+   * Sends whatever is due, in make-before-break order: secrets, clusters and endpoints first
+   * (keeping the ones being removed), listeners and routes once those are ACKed, and the
+   * removals of clusters and endpoints once listeners and routes no longer use them.
+   */
+  protected step(): void {
+    const proxy = this.proxy;
+    if (this.closed || !proxy) return;
+    const desired = (t: TypeUrl) => proxy.desired.get(t);
+    const settled = (types: readonly TypeUrl[], keepRemoved: boolean) =>
+      types.every((t) => {
+        const st = this.states.get(t);
+        return !st || (!st.inflight && !st.plan(desired(t), keepRemoved));
+      });
+    const routesSettled = settled(CONSUMERS, false);
+    for (const t of PROVIDERS) this.maybeSend(t, !routesSettled);
+    if (!settled(PROVIDERS, true)) return;
+    for (const t of CONSUMERS) this.maybeSend(t, false);
+  }
+
+  private maybeSend(t: TypeUrl, keepRemoved: boolean): void {
+    const st = this.states.get(t);
+    if (!st || st.inflight || !this.proxy) return;
+    const plan = st.plan(this.proxy.desired.get(t), keepRemoved);
+    if (!plan) return;
+    const nonce = `${BOOT}-${this.id}-${++this.nonceSeq}`;
+    const version = this.versionOf(plan);
+    const buf = this.encode(st, plan, nonce, version);
+    const sent = st.sent(plan, nonce, version);
+    this.call.write(buf);
+    const type = SHORT_NAME[t];
+    pushes.inc({ type, reason: sent.reason });
+    bytesSent.inc({ type }, buf.length);
+    log.debug('sent', { stream: this.id, proxy: this.proxy.id, type, version, nonce, resources: plan.resources.length, removed: plan.removed.length, reason: sent.reason });
+  }
+
+  protected acked(st: TypeState): void {
+    const s = st.ack();
+    if (s?.pushStartedAt !== undefined) convergence.observe({ type: SHORT_NAME[st.typeUrl] }, (performance.now() - s.pushStartedAt) / 1000);
+  }
+
+  protected nacked(st: TypeState, detail: Status__Output): void {
+    const r = st.nack(detail.message);
+    if (!r || !this.proxy) return;
+    const type = SHORT_NAME[st.typeUrl];
+    nacks.inc({ type });
+    this.proxy.recordNack({
+      at: new Date(),
+      typeUrl: st.typeUrl,
+      streamId: this.id,
+      nonce: r.sent.nonce,
+      version: r.sent.version,
+      code: detail.code,
+      message: detail.message,
+      rejected: r.rejected,
+    });
+    log.warn('proxy rejected configuration; it keeps its previous version', {
+      proxy: this.proxy.id,
+      type,
+      version: r.sent.version,
+      rejected: r.rejected,
+      error: detail.message,
+    });
+  }
+
+  status(): StreamStatus {
+    return {
+      id: this.id,
+      service: this.service,
+      protocol: this.protocol,
+      openedAt: this.openedAt,
+      types: [...this.states.values()].map((st) => ({
+        typeUrl: st.typeUrl,
+        wildcard: st.sub.wildcard,
+        subscribed: st.sub.names.size,
+        acked: st.has.size,
+        ackedVersion: st.ackedVersion,
+        inflightNonce: st.inflight?.nonce,
+        rejected: [...st.rejected].map(([name, r]) => ({ name, version: r.version, message: r.message })),
+      })),
+    };
+  }
+
+  /** Ends the stream from the server side (the client reconnects). */
+  end(): void {
+    if (!this.closed) this.call.end();
+    this.close();
+  }
+
+  private fail(err: unknown): void {
+    log.error('xDS stream failed', { stream: this.id, proxy: this.proxy?.id, error: err instanceof Error ? err.message : String(err) });
+    this.endWithStatus(grpc.status.INTERNAL, 'internal error');
+  }
+
+  /** Ends the call with a status (grpc-js sends the status of an 'error' event on end). */
+  private endWithStatus(code: grpc.status, details: string): void {
+    if (!this.closed) this.call.emit('error', Object.assign(new Error(details), { code, details }));
+    this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    openStreams.dec({ service: this.service, protocol: this.protocol });
+    if (this.proxy) {
+      this.host.disconnect(this.proxy, this);
+      log.debug('stream closed', { stream: this.id, proxy: this.proxy.id });
+    }
+  }
+}

@@ -1,0 +1,234 @@
+// One resource type on one stream: what the client subscribed to, what it has (per ACK), what
+// is in flight, and what it rejected. `plan` compares that with what the proxy should have and
+// says what to send; it is the same logic for state of the world and delta, only the response
+// shape differs.
+import type { EncodedResource } from './encoded-resource.js';
+import { rejectedResources } from './rejection.js';
+import { Subscription, type SubscriptionChange } from './subscription.js';
+import { isWildcardType, type TypeUrl } from './types.js';
+
+/** What the client holds of a resource: its version (and the bytes, when we sent them). */
+export interface Held {
+  readonly version: string;
+}
+
+export interface Plan {
+  /** State of the world for Listener/Cluster: the response replaces the client's whole set. */
+  readonly full: boolean;
+  readonly resources: readonly EncodedResource[];
+  /** Delta only: names to remove (gone, or subscribed but not existing). */
+  readonly removed: readonly string[];
+  /** Names whose content is new to the client in this response (a NACK is about these). */
+  readonly changed: ReadonlySet<string>;
+}
+
+export interface Sent extends Plan {
+  readonly nonce: string;
+  readonly version: string;
+  readonly retry: boolean;
+  /** When the earliest push this response carries started (performance.now()). */
+  readonly pushStartedAt: number | undefined;
+  readonly reason: string;
+}
+
+export interface Rejection {
+  readonly version: string;
+  readonly message: string;
+}
+
+export class TypeState {
+  readonly sub: Subscription;
+  readonly has = new Map<string, Held>();
+  /** Delta: names the client was told do not exist (and ACKed). */
+  private readonly absent = new Set<string>();
+  /** Delta: names unsubscribed under a wildcard, which must be answered (resource or removal). */
+  private readonly mustAnswer = new Set<string>();
+  readonly rejected = new Map<string, Rejection>();
+  inflight: Sent | undefined;
+  lastNonce: string | undefined;
+  ackedVersion = '';
+  private needsResponse = false;
+  private retryNext = false;
+  private pendingSince: number | undefined;
+  private pendingReason: string | undefined;
+  private seenRequest = false;
+  /** Bumped by every change that can alter a plan; plans are memoised on it. */
+  private rev = 0;
+  private readonly memo: Array<{ desired: unknown; rev: number; plan: Plan | undefined } | undefined> = [undefined, undefined];
+
+  constructor(
+    readonly typeUrl: TypeUrl,
+    readonly delta: boolean,
+  ) {
+    this.sub = new Subscription(isWildcardType(typeUrl));
+  }
+
+  /** State of the world with Listener/Cluster: every response lists everything subscribed. */
+  get fullState(): boolean {
+    return !this.delta && isWildcardType(this.typeUrl);
+  }
+
+  /** True once, for the first request of this type on the stream. */
+  firstRequest(): boolean {
+    const first = !this.seenRequest;
+    this.seenRequest = true;
+    return first;
+  }
+
+  subscribeSotw(names: readonly string[], first: boolean): void {
+    this.rev++;
+    const change = this.sub.replace(names);
+    this.applyChange(change);
+    const changed = first || change.added.length > 0 || change.removed.length > 0 || change.wildcardAdded || change.wildcardRemoved;
+    // Listener/Cluster responses list the whole subscribed set: a new subscription is answered
+    // even when nothing is new (Envoy waits for its first CDS/LDS response to finish starting).
+    if (this.fullState && changed) this.needsResponse = true;
+  }
+
+  subscribeDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, initialVersions: Readonly<Record<string, string>>): void {
+    this.rev++;
+    const change = this.sub.apply(subscribe, unsubscribe, first);
+    this.applyChange(change);
+    if (first) {
+      // A reconnecting client says what it already has: do not send those again if unchanged.
+      for (const [name, version] of Object.entries(initialVersions)) this.has.set(name, { version });
+      if (this.sub.wildcard) this.needsResponse = true;
+    }
+  }
+
+  private applyChange(change: SubscriptionChange): void {
+    if (change.wildcardAdded) this.has.clear();
+    for (const n of change.added) {
+      this.has.delete(n);
+      this.absent.delete(n);
+    }
+    for (const n of change.removed) {
+      this.has.delete(n);
+      this.absent.delete(n);
+      if (this.delta && this.sub.wildcard) this.mustAnswer.add(n);
+    }
+    if (change.wildcardRemoved) for (const n of [...this.has.keys()]) if (!this.sub.names.has(n)) this.has.delete(n);
+  }
+
+  /** A push changed what the proxy should have. */
+  markPending(reason: string, startedAt: number): void {
+    if (this.pendingSince === undefined || startedAt < this.pendingSince) this.pendingSince = startedAt;
+    this.pendingReason = reason;
+  }
+
+  /**
+   * What to send now, or undefined when the client is up to date. `keepRemoved`: resources the
+   * client has but should no longer have stay for now (make-before-break: clusters are removed
+   * only once no route uses them). A resource the client rejected is not sent again until its
+   * content changes; the client keeps its previous version.
+   */
+  plan(desired: ReadonlyMap<string, EncodedResource> | undefined, keepRemoved: boolean): Plan | undefined {
+    const slot = keepRemoved ? 1 : 0;
+    const m = this.memo[slot];
+    if (m && m.desired === desired && m.rev === this.rev) return m.plan;
+    const plan = this.computePlan(desired, keepRemoved);
+    this.memo[slot] = { desired, rev: this.rev, plan };
+    return plan;
+  }
+
+  private computePlan(desired: ReadonlyMap<string, EncodedResource> | undefined, keepRemoved: boolean): Plan | undefined {
+    const target = new Map<string, Held>();
+    const consider = (name: string): void => {
+      let r: Held | undefined = desired?.get(name);
+      if (r && this.rejected.get(name)?.version === r.version) r = this.has.get(name);
+      if (!r && keepRemoved) r = this.has.get(name);
+      if (r) target.set(name, r);
+    };
+    if (this.sub.wildcard && desired) for (const name of desired.keys()) consider(name);
+    for (const name of this.sub.names) if (!target.has(name)) consider(name);
+    if (keepRemoved) for (const [name, held] of this.has) if (!target.has(name)) target.set(name, held);
+
+    const changed = new Set<string>();
+    for (const [name, r] of target) if (this.has.get(name)?.version !== r.version) changed.add(name);
+    const removedFromClient = [...this.has.keys()].filter((n) => !target.has(n));
+    // Changed entries always come from `desired`, so they are EncodedResources.
+    const changedResources = (): EncodedResource[] => [...changed].map((n) => target.get(n) as EncodedResource);
+
+    if (!this.delta) {
+      if (this.fullState) {
+        if (changed.size === 0 && removedFromClient.length === 0 && !this.needsResponse) return undefined;
+        return { full: true, resources: [...target.values()].filter(isEncoded), removed: [], changed };
+      }
+      return changed.size === 0 ? undefined : { full: false, resources: changedResources(), removed: [], changed };
+    }
+    const removed = new Set(removedFromClient);
+    for (const name of this.sub.names) if (!target.has(name) && !this.absent.has(name)) removed.add(name);
+    for (const name of this.mustAnswer) if (!target.has(name)) removed.add(name);
+    if (changed.size === 0 && removed.size === 0 && !this.needsResponse) return undefined;
+    return { full: false, resources: changedResources(), removed: [...removed], changed };
+  }
+
+  /** Records a response as sent; returns it. */
+  sent(plan: Plan, nonce: string, version: string): Sent {
+    this.rev++;
+    const s: Sent = { ...plan, nonce, version, retry: this.retryNext, pushStartedAt: this.pendingSince, reason: this.pendingReason ?? (this.retryNext ? 'retry' : 'request') };
+    this.inflight = s;
+    this.lastNonce = nonce;
+    this.needsResponse = false;
+    this.retryNext = false;
+    this.pendingSince = undefined;
+    this.pendingReason = undefined;
+    this.mustAnswer.clear();
+    return s;
+  }
+
+  /** The client accepted the in-flight response. */
+  ack(): Sent | undefined {
+    this.rev++;
+    const s = this.inflight;
+    if (!s) return undefined;
+    this.inflight = undefined;
+    this.ackedVersion = s.version;
+    if (s.full) this.has.clear();
+    for (const r of s.resources) {
+      if (s.full || this.sub.includes(r.name, true)) this.has.set(r.name, r);
+      this.absent.delete(r.name);
+    }
+    this.applyRemovals(s);
+    return s;
+  }
+
+  /**
+   * The client rejected the in-flight response: it stays on what it had. Returns the names now
+   * held back. Other changes of that response are sent again by the next plan (once).
+   */
+  nack(message: string): { sent: Sent; rejected: string[] } | undefined {
+    this.rev++;
+    const s = this.inflight;
+    if (!s) return undefined;
+    this.inflight = undefined;
+    const rejected = rejectedResources(s.changed, message, s.retry);
+    for (const r of s.resources) if (rejected.has(r.name)) this.rejected.set(r.name, { version: r.version, message });
+    if (rejected.size < s.changed.size) this.retryNext = true;
+    // Clients apply removals regardless of a bad resource beside them (and never re-sending a
+    // removal keeps NACKs from looping).
+    this.applyRemovals(s);
+    return { sent: s, rejected: [...rejected] };
+  }
+
+  private applyRemovals(s: Sent): void {
+    if (s.full) {
+      const kept = new Set(s.resources.map((r) => r.name));
+      for (const n of [...this.has.keys()]) if (!kept.has(n)) this.has.delete(n);
+    }
+    for (const n of s.removed) {
+      this.has.delete(n);
+      if (this.sub.names.has(n)) this.absent.add(n);
+    }
+  }
+
+  /** Drops rejections of content that is no longer wanted (a new version gets its chance). */
+  forgetStaleRejections(desired: ReadonlyMap<string, EncodedResource> | undefined): void {
+    this.rev++;
+    for (const [name, rej] of this.rejected) if (desired?.get(name)?.version !== rej.version) this.rejected.delete(name);
+  }
+}
+
+function isEncoded(h: Held): h is EncodedResource {
+  return 'any' in h;
+}

@@ -1,0 +1,325 @@
+// State-of-the-world ADS against a real gRPC client on loopback: versions and nonces per type,
+// ACKs, wildcard and named subscriptions, removals, NACKs without resend loops, stale nonces,
+// make-before-break ordering, several streams per proxy, and shared bytes.
+import { jest } from '@jest/globals';
+import { setLogLevel } from '../../src/util/logger.js';
+import { registry } from '../../src/util/metrics.js';
+import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
+import { XdsServer } from '../../src/xds/server.js';
+import { AdsClient, type AdsClientOptions } from '../../src/xds/testing/ads-client.js';
+import { edsCluster, endpoints, httpListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
+import { TypeUrl } from '../../src/xds/types.js';
+
+const { Cluster, Endpoint, Listener, Route } = TypeUrl;
+const NODE = 'sidecar~10.0.0.1~app-1.default~default.svc.cluster.local';
+
+let server: XdsServer;
+let provider: StaticSnapshotProvider;
+let target: string;
+const clients: AdsClient[] = [];
+
+function client(id = NODE, opts: Partial<AdsClientOptions> = {}): AdsClient {
+  const c = new AdsClient(target, { node: { id }, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function base(): Snapshot {
+  return {
+    [Cluster]: new Map([['a', edsCluster('a')]]),
+    [Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9001 }])]]),
+    [Listener]: new Map([['http', httpListener('http', 10080, 'r')]]),
+    [Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'a' }])]]),
+  };
+}
+
+/** Subscribes like Envoy: CDS and LDS wildcard, EDS and RDS by name. */
+async function envoyLike(c: AdsClient): Promise<void> {
+  c.subscribe(Cluster, []);
+  c.subscribe(Endpoint, ['a']);
+  c.subscribe(Listener, []);
+  c.subscribe(Route, ['r']);
+  await c.until('initial config', () => c.names(Cluster).length > 0 && c.names(Route).length > 0 && c.names(Listener).length > 0 && c.names(Endpoint).length > 0);
+}
+
+function port(listener: Record<string, unknown> | undefined): number | undefined {
+  return (listener as { address?: { socket_address?: { port_value?: number } } } | undefined)?.address?.socket_address?.port_value;
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 100));
+
+async function counter(name: string, labels: Record<string, string>): Promise<number> {
+  const m = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+  return m.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+}
+
+jest.setTimeout(20_000);
+beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
+
+beforeEach(async () => {
+  provider = new StaticSnapshotProvider(base());
+  server = new XdsServer({ provider });
+  target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await server.close();
+});
+
+test('a wildcard CDS subscription receives every cluster with a version and a nonce, and the ACK is recorded', async () => {
+  const c = client();
+  c.subscribe(Cluster, []);
+  await c.until('clusters', () => c.names(Cluster).length === 1);
+  expect(c.names(Cluster)).toEqual(['a']);
+  const [r] = c.responses(Cluster);
+  expect(r.version).not.toBe('');
+  expect(r.nonce).not.toBe('');
+  const proxy = server.registry.get(NODE);
+  expect(proxy?.info).toMatchObject({ kind: 'sidecar', ip: '10.0.0.1', podName: 'app-1', namespace: 'default' });
+  await c.until('the ACK recorded', () => proxy?.status().streams[0].types[0].ackedVersion === r.version);
+});
+
+test('every type gets its own version and nonce on one stream', async () => {
+  const c = client();
+  await envoyLike(c);
+  const nonces = c.received.map((r) => r.nonce);
+  expect(new Set(nonces).size).toBe(nonces.length);
+  expect(new Set(c.received.map((r) => r.typeUrl))).toEqual(new Set([Cluster, Endpoint, Listener, Route]));
+});
+
+test('named subscriptions: only the names asked for, a new name at once, unsubscribed names no more', async () => {
+  provider.update({ [Endpoint]: new Map([['a', endpoints('a', [{ host: '10.1.0.1', port: 80 }])], ['b', endpoints('b', [{ host: '10.1.0.2', port: 80 }])]]) });
+  const c = client();
+  c.subscribe(Endpoint, ['a']);
+  await c.until('a', () => c.names(Endpoint).length === 1);
+  expect(c.names(Endpoint)).toEqual(['a']);
+  c.subscribe(Endpoint, ['b']);
+  await c.until('b', () => c.names(Endpoint).includes('b'));
+  expect(c.responses(Endpoint).at(-1)?.names).toEqual(['b']); // only what is new
+  c.unsubscribe(Endpoint, ['a']);
+  await settle();
+  const before = c.responses(Endpoint).length;
+  provider.update({ [Endpoint]: new Map([['a', endpoints('a', [{ host: '10.1.0.9', port: 80 }])], ['b', endpoints('b', [{ host: '10.1.0.2', port: 80 }])]]) });
+  await server.push({ reason: 'endpoints', types: [Endpoint] });
+  await settle();
+  expect(c.responses(Endpoint).length).toBe(before);
+});
+
+test('an update arrives with a new version; pushing unchanged content sends nothing', async () => {
+  const c = client();
+  await envoyLike(c);
+  const before = c.received.length;
+  await server.push({ reason: 'config' });
+  await settle();
+  expect(c.received.length).toBe(before);
+
+  provider.update({ [Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9002 }])]]) });
+  await server.push({ reason: 'endpoints', types: [Endpoint] });
+  await c.until('new endpoints', () => c.resources<{ endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }> }>(Endpoint).get('a')?.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value === 9002);
+  const eds = c.responses(Endpoint);
+  expect(eds.at(-1)?.version).not.toBe(eds.at(-2)?.version);
+  expect(c.received.length).toBe(before + 1); // EDS only
+  expect(await counter('trellis_xds_pushes_total', { type: 'eds', reason: 'endpoints' })).toBeGreaterThanOrEqual(1);
+});
+
+test('a removed listener and cluster are omitted from the next state-of-the-world response', async () => {
+  const c = client();
+  await envoyLike(c);
+  provider.set({ ...base(), [Listener]: new Map(), [Cluster]: new Map(), [Endpoint]: new Map() });
+  await server.push({ reason: 'config' });
+  await c.until('removed', () => c.names(Listener).length === 0 && c.names(Cluster).length === 0);
+  expect(c.responses(Listener).at(-1)?.names).toEqual([]);
+  expect(c.responses(Cluster).at(-1)?.names).toEqual([]);
+});
+
+test('make-before-break: a new cluster is ACKed before the route that uses it is sent; on removal, the reverse', async () => {
+  const c = client(NODE, { manual: true });
+  const pump = setInterval(() => {
+    for (const t of [Endpoint, Listener, Route, Cluster]) c.ack(t);
+  }, 5);
+  await envoyLike(c);
+  clearInterval(pump);
+  const mark = c.received.length;
+
+  // Add cluster b and move the route to it in one change.
+  provider.update({
+    [Cluster]: new Map([['a', edsCluster('a')], ['b', edsCluster('b')]]),
+    [Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9001 }])], ['b', endpoints('b', [{ host: '127.0.0.1', port: 9003 }])]]),
+    [Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'b' }])]]),
+  });
+  await server.push({ reason: 'config' });
+  await c.until('CDS with b', () => c.received.slice(mark).some((r) => r.typeUrl === Cluster));
+  await settle();
+  expect(c.received.slice(mark).map((r) => r.typeUrl)).toEqual([Cluster]); // RDS waits for the CDS ACK
+  expect(c.received.at(-1)?.names).toEqual(['a', 'b']);
+  c.ack(Cluster);
+  await c.until('RDS to b', () => c.received.slice(mark).some((r) => r.typeUrl === Route));
+  c.ack(Route);
+
+  // Move the route back to a and delete b in one change.
+  const mark2 = c.received.length;
+  provider.update({
+    [Cluster]: new Map([['a', edsCluster('a')]]),
+    [Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9001 }])]]),
+    [Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'a' }])]]),
+  });
+  await server.push({ reason: 'config' });
+  await c.until('RDS back to a', () => c.received.slice(mark2).some((r) => r.typeUrl === Route));
+  await settle();
+  expect(c.received.slice(mark2).map((r) => r.typeUrl)).toEqual([Route]); // b stays until routes moved
+  c.ack(Route);
+  await c.until('CDS without b', () => c.received.slice(mark2).some((r) => r.typeUrl === Cluster));
+  expect(c.received.at(-1)?.names).toEqual(['a']);
+});
+
+test('a NACK keeps the client on its previous version, is recorded and counted, and the rejected resource is not sent again', async () => {
+  const c = client(NODE, { reject: (r) => (r.typeUrl === Listener && r.names.includes('bad') ? 'Error adding/updating listener(s) bad: invalid stat_prefix' : undefined) });
+  await envoyLike(c);
+  const nacksBefore = await counter('trellis_xds_nacks_total', { type: 'lds' });
+
+  // A change to http (good) and a new listener bad (which the client rejects) in one push.
+  const good = httpListener('http', 10082, 'r');
+  provider.update({ [Listener]: new Map([['http', good], ['bad', httpListener('bad', 10090, 'r')]]) });
+  await server.push({ reason: 'config' });
+  await c.until('the NACK and the retry', () => c.responses(Listener).length >= 3 && c.names(Listener).length === 1);
+  const lds = c.responses(Listener);
+  expect(lds.at(-2)).toMatchObject({ nacked: true });
+  expect([...(lds.at(-2)?.names ?? [])].sort()).toEqual(['bad', 'http']);
+  // The retry carries the good change without the rejected listener.
+  expect(lds.at(-1)).toMatchObject({ nacked: false, names: ['http'] });
+  expect(await counter('trellis_xds_nacks_total', { type: 'lds' })).toBe(nacksBefore + 1);
+  const proxy = server.registry.get(NODE);
+  expect(proxy?.nacks.at(-1)).toMatchObject({ typeUrl: Listener, rejected: ['bad'] });
+  expect(proxy?.nacks.at(-1)?.message).toContain('bad: invalid stat_prefix');
+  const rejected = proxy?.status().streams[0].types.find((t) => t.typeUrl === Listener)?.rejected;
+  expect(rejected?.map((r) => r.name)).toEqual(['bad']);
+
+  // More pushes, also changing listeners: "bad" is never sent again while unchanged.
+  for (const port of [10083, 10084]) {
+    provider.update({ [Listener]: new Map([['http', httpListener('http', port, 'r')], ['bad', httpListener('bad', 10090, 'r')]]) });
+    await server.push({ reason: 'config' });
+  }
+  await c.until('http on 10084', () => port(c.resources(Listener).get('http')) === 10084);
+  await settle();
+  const after = c.responses(Listener).slice(lds.length);
+  expect(after.length).toBeGreaterThanOrEqual(1); // pushes may coalesce while a response is in flight
+  expect(after.every((r) => !r.nacked && r.names.join() === 'http')).toBe(true);
+
+  // Once its content changes, it is offered again.
+  provider.update({ [Listener]: new Map([['http', httpListener('http', 10084, 'r')], ['bad', httpListener('bad', 10091, 'r')]]) });
+  await server.push({ reason: 'config' });
+  await c.until('bad offered again', () => c.responses(Listener).at(-1)?.names.includes('bad') === true);
+});
+
+test('a NACK that names nothing holds back every changed resource, and nothing is resent in a loop', async () => {
+  const c = client(NODE, { reject: (r) => (r.typeUrl === Cluster && r.names.includes('b') ? 'something is wrong' : undefined) });
+  await envoyLike(c);
+  provider.update({ [Cluster]: new Map([['a', edsCluster('a')], ['b', edsCluster('b')]]) });
+  await server.push({ reason: 'config' });
+  await c.until('the NACK', () => c.responses(Cluster).some((r) => r.nacked));
+  await new Promise((r) => setTimeout(r, 300));
+  expect(c.responses(Cluster).filter((r) => r.names.includes('b'))).toHaveLength(1);
+  expect(c.names(Cluster)).toEqual(['a']);
+});
+
+test('a request with a stale nonce is ignored', async () => {
+  const c = client(NODE, { manual: true });
+  c.subscribe(Cluster, []);
+  await c.until('CDS', () => c.responses(Cluster).length === 1);
+  c.ack(Cluster);
+  await settle();
+  const before = c.received.length;
+  // An old nonce with a changed subscription: no response.
+  c.send({ type_url: Cluster, version_info: '', response_nonce: 'not-the-latest', resource_names: ['x'] });
+  // A new EDS subscription with the stale CDS: untouched.
+  await settle();
+  expect(c.received.length).toBe(before);
+  expect(server.registry.get(NODE)?.status().streams[0].types[0].wildcard).toBe(true);
+});
+
+test('one proxy with several streams stays registered until its last stream closes', async () => {
+  const a = client();
+  const b = client(NODE, { service: 'cds' });
+  a.subscribe(Listener, []);
+  b.subscribe(Cluster, []);
+  await a.until('lds', () => a.names(Listener).length === 1);
+  await b.until('cds over the per-type service', () => b.names(Cluster).length === 1);
+  expect(server.registry.size).toBe(1);
+  expect(server.registry.get(NODE)?.streams.size).toBe(2);
+  a.close();
+  await b.until('one stream left', () => server.registry.get(NODE)?.streams.size === 1);
+  b.close();
+  await a.until('proxy gone', () => server.registry.size === 0);
+});
+
+test('proxies receiving the same resource share one encoding', async () => {
+  const c1 = client('sidecar~10.0.0.1~a.default~default.svc.cluster.local');
+  const c2 = client('sidecar~10.0.0.2~b.default~default.svc.cluster.local');
+  for (const c of [c1, c2]) c.subscribe(Cluster, []);
+  await c1.until('c1', () => c1.names(Cluster).length === 1);
+  await c2.until('c2', () => c2.names(Cluster).length === 1);
+  const [p1, p2] = server.registry.list();
+  expect(p1.desired.get(Cluster)?.get('a')).toBe(p2.desired.get(Cluster)?.get('a'));
+  expect(c1.responses(Cluster)[0].values.get('a')).toEqual(c2.responses(Cluster)[0].values.get('a'));
+});
+
+test('a resource that cannot be encoded keeps its previous version and the proxy keeps the rest', async () => {
+  const c = client();
+  await envoyLike(c);
+  const broken = { name: 'a', connect_timeout: 'soon' } as never;
+  provider.update({ [Cluster]: new Map([['a', broken], ['c', edsCluster('c')]]) });
+  await server.push({ reason: 'config' });
+  await c.until('c', () => c.names(Cluster).includes('c'));
+  expect(c.names(Cluster)).toEqual(['a', 'c']);
+});
+
+test('a provider failing on connect closes the stream (UNAVAILABLE) instead of sending an empty configuration', async () => {
+  await server.close();
+  let fail = true;
+  server = new XdsServer({
+    provider: {
+      snapshot: (proxy, types) => {
+        if (fail) throw new Error('model not ready');
+        return provider.snapshot(proxy, types);
+      },
+    },
+  });
+  target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
+  const c = client();
+  c.subscribe(Cluster, []);
+  await expect(c.until('an error', () => false, 3000)).rejects.toMatchObject({ code: 14 });
+  expect(c.received).toHaveLength(0);
+  expect(server.registry.size).toBe(0);
+  fail = false;
+  const again = client();
+  again.subscribe(Cluster, []);
+  await again.until('clusters', () => again.names(Cluster).length === 1);
+});
+
+test('a provider failing on a push leaves the proxy on what it has', async () => {
+  const c = client();
+  await envoyLike(c);
+  const before = c.received.length;
+  const failing = { snapshot: () => Promise.reject(new Error('boom')) };
+  Object.assign(server as unknown as { provider: unknown }, { provider: failing });
+  await server.push({ reason: 'config' });
+  await settle();
+  expect(c.received.length).toBe(before);
+  expect(c.names(Cluster)).toEqual(['a']);
+});
+
+test('the unary Fetch method answers with what the node should have', async () => {
+  const { PER_TYPE_SERVICES, perTypeDefinition } = await import('../../src/xds/services.js');
+  const grpc = await import('@grpc/grpc-js');
+  const cds = PER_TYPE_SERVICES.find((s) => s.short === 'cds');
+  if (!cds) throw new Error('no cds');
+  const Ctor = grpc.makeGenericClientConstructor(perTypeDefinition(cds), 'cds');
+  const cl = new Ctor(target, grpc.credentials.createInsecure()) as unknown as Record<string, (req: object, cb: (err: Error | null, res: { resources: unknown[]; version_info: string }) => void) => void>;
+  const res = await new Promise<{ resources: unknown[]; version_info: string }>((resolve, reject) =>
+    cl.FetchClusters({ node: { id: NODE }, type_url: Cluster }, (err, r) => (err ? reject(err) : resolve(r))),
+  );
+  expect(res.resources).toHaveLength(1);
+  expect(res.version_info).not.toBe('');
+  (cl as unknown as { close(): void }).close();
+});

@@ -1,0 +1,49 @@
+// The subscription rules of the xDS protocol document, its own examples first.
+import { Subscription } from '../../src/xds/subscription.js';
+
+describe('state of the world', () => {
+  test('the protocol example: legacy wildcard, "*" plus a name, the name alone, then empty', () => {
+    const s = new Subscription(true);
+    expect(s.replace([])).toMatchObject({ wildcardAdded: true });
+    expect(s.wildcard).toBe(true);
+    expect(s.replace(['*', 'A'])).toMatchObject({ added: ['A'], wildcardAdded: false });
+    expect(s.wildcard).toBe(true);
+    expect(s.replace(['A'])).toMatchObject({ wildcardRemoved: true, added: [] });
+    expect(s.wildcard).toBe(false);
+    // Empty after an explicit subscription unsubscribes everything; it is not a wildcard.
+    expect(s.replace([])).toMatchObject({ removed: ['A'], wildcardAdded: false });
+    expect(s.wildcard).toBe(false);
+    expect([...s.names]).toEqual([]);
+  });
+
+  test('types without a wildcard (RDS, EDS, SDS): an empty list means nothing', () => {
+    const s = new Subscription(false);
+    s.replace([]);
+    expect(s.wildcard).toBe(false);
+    expect(s.replace(['r1', 'r2'])).toMatchObject({ added: ['r1', 'r2'] });
+    expect(s.replace(['r2'])).toMatchObject({ added: [], removed: ['r1'] });
+    expect(s.includes('r2', false)).toBe(true);
+    expect(s.includes('r1', true)).toBe(false);
+  });
+});
+
+describe('delta', () => {
+  test('the protocol example: legacy wildcard, add A, drop "*", drop A', () => {
+    const s = new Subscription(true);
+    expect(s.apply([], [], true)).toMatchObject({ wildcardAdded: true });
+    expect(s.apply(['A'], [], false)).toMatchObject({ added: ['A'] });
+    expect(s.wildcard).toBe(true);
+    expect(s.apply([], ['*'], false)).toMatchObject({ wildcardRemoved: true });
+    expect(s.apply([], ['A'], false)).toMatchObject({ removed: ['A'] });
+    expect(s.wildcard).toBe(false);
+    expect(s.names.size).toBe(0);
+  });
+
+  test('a first request naming resources is not a wildcard; subscribing again asks for a resend', () => {
+    const s = new Subscription(true);
+    s.apply(['x'], [], true);
+    expect(s.wildcard).toBe(false);
+    expect(s.apply(['x'], [], false).added).toEqual(['x']);
+    expect(s.apply([], ['never-subscribed'], false).removed).toEqual([]);
+  });
+});

@@ -1,0 +1,40 @@
+// Responses written around pre-encoded resources decode as the real messages.
+import { ResourceCache } from '../../src/xds/resource-cache.js';
+import { decodeDeltaResponse, decodeSotwResponse, encodeDeltaResponse, encodeSotwResponse } from '../../src/xds/wire.js';
+import { edsCluster } from '../../src/xds/testing/fixtures.js';
+import { unpackAny } from '../../src/xds/protos.js';
+import { TypeUrl } from '../../src/xds/types.js';
+
+const cache = new ResourceCache();
+
+test('a state-of-the-world response carries the resources as Any, with version, nonce and control plane', () => {
+  const a = cache.encode(TypeUrl.Cluster, 'a', edsCluster('a'));
+  const b = cache.encode(TypeUrl.Cluster, 'b', edsCluster('b'));
+  const r = decodeSotwResponse(encodeSotwResponse({ versionInfo: 'v1', typeUrl: TypeUrl.Cluster, nonce: 'n1', resources: [a, b], controlPlane: 'trellis' }));
+  expect(r).toMatchObject({ version_info: 'v1', type_url: TypeUrl.Cluster, nonce: 'n1', control_plane: { identifier: 'trellis' } });
+  expect(r.resources.map((x) => unpackAny(x))).toEqual([
+    expect.objectContaining({ '@type': TypeUrl.Cluster, name: 'a', type: 'EDS' }),
+    expect.objectContaining({ '@type': TypeUrl.Cluster, name: 'b' }),
+  ]);
+});
+
+test('a delta response carries name, version and resource, and the removed names', () => {
+  const a = cache.encode(TypeUrl.Cluster, 'a', edsCluster('a'));
+  const r = decodeDeltaResponse(encodeDeltaResponse({ systemVersionInfo: 's1', typeUrl: TypeUrl.Cluster, nonce: 'n2', resources: [a], removed: ['x', 'y'] }));
+  expect(r).toMatchObject({ system_version_info: 's1', type_url: TypeUrl.Cluster, nonce: 'n2', removed_resources: ['x', 'y'] });
+  expect(r.resources[0]).toMatchObject({ name: 'a', version: a.version });
+  expect(unpackAny(r.resources[0].resource ?? {})).toMatchObject({ name: 'a' });
+});
+
+test('equal content is encoded once and shared; the same object is not re-encoded', () => {
+  const c = new ResourceCache();
+  const obj = edsCluster('s');
+  const first = c.encode(TypeUrl.Cluster, 's', obj);
+  expect(c.encode(TypeUrl.Cluster, 's', obj)).toBe(first);
+  expect(c.encode(TypeUrl.Cluster, 's', edsCluster('s'))).toBe(first);
+  expect(c.encode(TypeUrl.Cluster, 's', { ...edsCluster('s'), connect_timeout: { seconds: 2 } })).not.toBe(first);
+});
+
+test('a message that does not fit its type is refused', () => {
+  expect(() => cache.encode(TypeUrl.Cluster, 'x', { name: 'x', connect_timeout: 'soon' } as never)).toThrow(/connect_timeout/);
+});
