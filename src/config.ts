@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 export interface ControlPlaneConfig {
   monitoringHost: string;
   monitoringPort: number;
+  /** Plaintext xDS (gRPC ADS) for the proxies. */
+  xdsAddress: string;
   webhookHost: string;
   webhookPort: number;
   /** Names and addresses the webhook certificate covers (the Service's DNS names by default). */
@@ -29,6 +31,8 @@ Usage: trellis [options]
 Options:
   --monitoring-address HOST:PORT  /metrics, /ready, /healthz and /debug/configz
                                   (env TRELLIS_MONITORING_ADDRESS, default 0.0.0.0:15014)
+  --xds-address HOST:PORT         xDS (gRPC, ADS and per-type) for the proxies
+                                  (env TRELLIS_XDS_ADDRESS, default 0.0.0.0:15010)
   --webhook-address HOST:PORT     HTTPS admission webhooks: /validate and /inject
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
   --proxy-image IMAGE             the sidecar image injected into pods
@@ -76,6 +80,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
       options: {
         'monitoring-address': { type: 'string' },
         'webhook-address': { type: 'string' },
+        'xds-address': { type: 'string' },
         'webhook-dns-name': { type: 'string', multiple: true },
         'webhook-ip': { type: 'string', multiple: true },
         'validating-webhook-config': { type: 'string' },
@@ -99,6 +104,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
   if (v.help) return 'help';
   const monitoring = hostPort('--monitoring-address', v['monitoring-address'] ?? env.TRELLIS_MONITORING_ADDRESS ?? '0.0.0.0:15014');
   const webhook = hostPort('--webhook-address', v['webhook-address'] ?? env.TRELLIS_WEBHOOK_ADDRESS ?? '0.0.0.0:15017');
+  const xds = hostPort('--xds-address', v['xds-address'] ?? env.TRELLIS_XDS_ADDRESS ?? '0.0.0.0:15010');
   const logLevel = v['log-level'] ?? env.TRELLIS_LOG_LEVEL ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
     throw new UsageError(`--log-level: want error, warn, info or debug, got "${logLevel}"`);
@@ -109,6 +115,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
   return {
     monitoringHost: monitoring.host,
     monitoringPort: monitoring.port,
+    xdsAddress: `${xds.host}:${xds.port}`,
     webhookHost: webhook.host,
     webhookPort: webhook.port,
     webhookDnsNames: v['webhook-dns-name'] ?? [`trellis.${namespace}.svc`, `trellis.${namespace}.svc.cluster.local`, `trellis.${namespace}`],

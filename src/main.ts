@@ -8,14 +8,19 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { loadKubeConfig } from './kube/client.js';
 import { Informer } from './kube/informer.js';
 import { Rest } from './kube/rest.js';
-import { ConfigStore } from './model/config-store.js';
-import { ServiceRegistry } from './model/services.js';
+import { ConfigStore, type ChangeSet } from './model/config-store.js';
+import { ServiceRegistry, type RegistryChange } from './model/services.js';
+import { warningsFor } from './model/warnings.js';
+import { MeshSource, pushFor } from './push/changes.js';
+import { PushQueue } from './push/push-queue.js';
+import { SidecarSnapshotProvider } from './translate/snapshot.js';
 import { loggerFor, setLogLevel } from './util/logger.js';
 import { registry } from './util/metrics.js';
 import { startMonitoring } from './util/monitoring.js';
 import { CertManager } from './webhooks/cert-manager.js';
 import { injectionHandler } from './webhooks/injection.js';
 import { startAdmissionServer } from './webhooks/server.js';
+import { XdsServer } from './xds/server.js';
 import { validateAdmission } from './webhooks/validation.js';
 
 const log = loggerFor('main');
@@ -47,7 +52,23 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const store = new ConfigStore();
   const services = new ServiceRegistry();
   const changes = loggerFor('model');
-  const discovery = new DiscoveryController({ kc, registry: services, log: loggerFor('controller/discovery'), onChange: (c) => changes.debug('registry changed', { ...c }), stallMs: config.watchStallMs });
+  // Model changes rebuild the mesh lazily and push what they can affect, debounced.
+  const meshSource = new MeshSource(store, services);
+  const xds = new XdsServer({ provider: new SidecarSnapshotProvider(() => meshSource.current()) });
+  const pushes = new PushQueue(xds);
+  // Warnings on one object depend on others (a subset defined by a DestinationRule, a host
+  // that is a Service): after changes settle, every object's status is looked at again.
+  let recheck: NodeJS.Timeout | undefined;
+  const onModelChange = (c: ChangeSet | RegistryChange): void => {
+    changes.debug('model changed', { ...c });
+    meshSource.invalidate();
+    pushes.enqueue(pushFor(c));
+    if (!('endpointsOnly' in c && c.endpointsOnly)) {
+      clearTimeout(recheck);
+      recheck = setTimeout(() => controllers.forEach((ctl) => ctl.recheck()), 500);
+    }
+  };
+  const discovery = new DiscoveryController({ kc, registry: services, log: loggerFor('controller/discovery'), onChange: onModelChange, stallMs: config.watchStallMs });
   const controllers = NETWORKING_KINDS.map(
     (kind) =>
       new NetworkingController(kind, {
@@ -55,8 +76,9 @@ async function run(config: ControlPlaneConfig): Promise<void> {
         rest,
         store,
         log: loggerFor(`controller/${kind}`),
-        onChange: (c) => changes.debug('config changed', { ...c }),
+        onChange: onModelChange,
         stallMs: config.watchStallMs,
+        warnings: (c) => warningsFor(c, meshSource.current()),
       }),
   );
 
@@ -66,7 +88,11 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     registry,
     isReady: () => ready,
     log: loggerFor('monitoring'),
-    debug: { configz: () => store.list(), registryz: () => ({ counts: services.counts, services: services.listServices() }) },
+    debug: {
+      configz: () => store.list(),
+      registryz: () => ({ counts: services.counts, services: services.listServices() }),
+      syncz: () => xds.registry.list().map((p) => p.status()),
+    },
   });
   closers.push(() => monitoring.close());
 
@@ -117,8 +143,14 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   });
   closers.push(() => controllers.forEach((c) => c.stop()));
   closers.push(() => discovery.stop());
+  closers.push(() => clearTimeout(recheck));
 
   await Promise.all([...controllers.map((c) => c.start()), discovery.start(), ...webhookConfigs.map((i) => i.start())]);
+  // Serve proxies only once the model holds the whole cluster: a proxy must never be told
+  // that a service it uses does not exist because the watch had not delivered it yet.
+  await xds.listen(config.xdsAddress);
+  closers.push(() => xds.close());
+  closers.push(() => pushes.close());
   ready = true;
   log.info('trellis started', { configs: store.size, webhook: `${config.webhookHost}:${admission.port}` });
 }

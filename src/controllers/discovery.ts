@@ -3,6 +3,7 @@
 import type { KubeConfig, KubernetesObject, V1EndpointSlice, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { Informer } from '../kube/informer.js';
 import type { Endpoint, RegistryChange, ServiceRegistry } from '../model/services.js';
+import { parseExportToAnnotation } from '../model/visibility.js';
 import type { Logger } from '../util/logger.js';
 
 export interface DiscoveryDeps {
@@ -17,7 +18,8 @@ const decode = (v: string | undefined): string | undefined => (v === undefined ?
 
 export function serviceRecord(svc: V1Service): Parameters<ServiceRegistry['upsertService']>[0] {
   const md = svc.metadata ?? {};
-  const exportTo = md.annotations?.['networking.istio.io/exportTo'];
+  // No annotation means "the mesh-wide default", which the model applies (empty list).
+  const exportTo = parseExportToAnnotation(md.annotations?.['networking.istio.io/exportTo']);
   return {
     namespace: md.namespace ?? '',
     name: md.name ?? '',
@@ -31,7 +33,7 @@ export function serviceRecord(svc: V1Service): Parameters<ServiceRegistry['upser
     })),
     labels: md.labels ?? {},
     selector: svc.spec?.selector,
-    exportTo: exportTo ? exportTo.split(',').map((s) => s.trim()).filter(Boolean) : ['*'],
+    exportTo,
   };
 }
 

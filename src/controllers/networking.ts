@@ -8,7 +8,7 @@ import { formatErrors } from '../api/validate-errors.js';
 import { validate } from '../api/validate.js';
 import { Informer } from '../kube/informer.js';
 import { ApiError, type Rest } from '../kube/rest.js';
-import type { ChangeSet, ConfigStore } from '../model/config-store.js';
+import type { ChangeSet, Config, ConfigStore } from '../model/config-store.js';
 import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 import { nextStatus, sameStatus, type ConfigStatus, type DesiredCondition } from './status.js';
@@ -43,7 +43,16 @@ export class NetworkingController {
 
   constructor(
     private readonly kind: NetworkingKind,
-    private readonly deps: { kc: KubeConfig; rest: Rest; store: ConfigStore; log: Logger; onChange: (c: ChangeSet) => void; stallMs?: number },
+    private readonly deps: {
+      kc: KubeConfig;
+      rest: Rest;
+      store: ConfigStore;
+      log: Logger;
+      onChange: (c: ChangeSet) => void;
+      stallMs?: number;
+      /** Warnings about an accepted config, which depend on the rest of the mesh. */
+      warnings?: (config: Config) => string[];
+    },
   ) {
     this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `/apis/${NETWORKING_GROUP}/v1/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs });
     this.informer.on((event, obj) => {
@@ -58,6 +67,11 @@ export class NetworkingController {
 
   stop(): void {
     this.informer.stop();
+  }
+
+  /** Re-evaluates every object's status (warnings depend on other objects); writes only changes. */
+  recheck(): void {
+    for (const obj of this.informer.list()) this.reconcile(obj);
   }
 
   private remove(obj: NetworkingObject): void {
@@ -85,9 +99,14 @@ export class NetworkingController {
         spec: obj.spec ?? {},
       });
       if (change) this.deps.onChange(change);
+      const stored = this.deps.store.get(this.kind, namespace, name);
+      const warnings = stored && this.deps.warnings ? this.deps.warnings(stored) : [];
       desired = [
         { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'the configuration is valid' },
         { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: 'the configuration is part of the mesh model' },
+        warnings.length
+          ? { type: 'Warnings', status: 'True', reason: 'ConfigWarnings', message: warnings.map((w) => `${this.kind} ${namespace}/${name}: ${w}`).join('; ') }
+          : { type: 'Warnings', status: 'False', reason: 'NoWarnings', message: 'no warnings' },
       ];
     } else {
       rejected.inc({ kind: this.kind });

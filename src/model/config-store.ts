@@ -43,6 +43,11 @@ export function hostsOf(kind: NetworkingKind, spec: unknown): string[] {
   }
 }
 
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
 export class ConfigStore {
   private readonly configs = new Map<Key, Config>();
 
@@ -63,8 +68,10 @@ export class ConfigStore {
   upsert(config: Config): ChangeSet | undefined {
     const key = keyOf(config.kind, config.namespace, config.name);
     const old = this.configs.get(key);
-    if (old && old.resourceVersion === config.resourceVersion) return undefined;
     this.configs.set(key, config);
+    // A status write or another metadata-only update changes the resourceVersion, not the
+    // generation: nothing the mesh uses changed, so no push.
+    if (old && old.generation === config.generation && sameRecord(old.labels, config.labels) && sameRecord(old.annotations, config.annotations)) return undefined;
     const hosts = new Set([...hostsOf(config.kind, config.spec), ...(old ? hostsOf(old.kind, old.spec) : [])]);
     return { kind: config.kind, namespace: config.namespace, name: config.name, hosts: [...hosts], op: 'upsert' };
   }

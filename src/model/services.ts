@@ -152,6 +152,10 @@ export class ServiceRegistry {
     return out;
   }
 
+  listPods(): PodRecord[] {
+    return [...this.pods.values()];
+  }
+
   pod(ip: string): PodRecord | undefined {
     return this.pods.get(ip);
   }

@@ -197,6 +197,21 @@ test('an invalid update keeps the last accepted generation in effect', async () 
   expect(inModel?.generation).toBe(1);
 });
 
+test('a subset no DestinationRule defines is a warning condition, cleared when a rule defines it', async () => {
+  const ns = off;
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'ratings' }, spec: { ports: [{ name: 'http', port: 9080 }], selector: { app: 'ratings' } } } });
+  await create({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'ratings' }, spec: { host: 'ratings', subsets: [{ name: 'v1', labels: { version: 'v1' } }] } }, ns);
+  await create({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'ratings' }, spec: { hosts: ['ratings'], http: [{ route: [{ destination: { host: 'ratings', subset: 'v3' } }] }] } }, ns);
+  const warned = await waitFor('the warning', async () => {
+    const o = await read('VirtualService', ns, 'ratings');
+    return condition(o, 'Warnings')?.status === 'True' ? o : undefined;
+  });
+  expect(condition(warned, 'Accepted')?.status).toBe('True');
+  expect(condition(warned, 'Warnings')?.message).toContain(`VirtualService ${ns}/ratings: spec.http[0].route[0].destination.subset: subset "v3" of host ratings.${ns}.svc.cluster.local is defined by no DestinationRule`);
+  await custom.patchNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'destinationrules', name: 'ratings', body: [{ op: 'add', path: '/spec/subsets/-', value: { name: 'v3', labels: { version: 'v3' } } }] });
+  await waitFor('the warning to clear', async () => condition(await read('VirtualService', ns, 'ratings'), 'Warnings')?.status === 'False');
+});
+
 test('no status write loop: an idle cluster makes no writes', async () => {
   // Let every pending status write land, then watch the counter stay put.
   const settled = await waitFor('status writes to settle', async () => {

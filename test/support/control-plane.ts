@@ -20,6 +20,7 @@ export interface RunningControlPlane {
   proc: ChildProcess;
   monitoring: string;
   webhookUrl: string;
+  xdsAddress: string;
   logs: () => string;
   stop: () => Promise<number | null>;
   configz: () => Promise<{ kind: string; namespace: string; name: string; generation: number; spec: unknown }[]>;
@@ -29,6 +30,7 @@ export interface RunningControlPlane {
 export async function startControlPlane(opts: { namespace: string; validatingConfig: string; mutatingConfig?: string; extraArgs?: string[] }): Promise<RunningControlPlane> {
   const mport = await freePort();
   const wport = await freePort();
+  const xport = await freePort();
   const proc = spawn(
     process.execPath,
     [
@@ -43,6 +45,8 @@ export async function startControlPlane(opts: { namespace: string; validatingCon
       `127.0.0.1:${wport}`,
       '--webhook-ip',
       '127.0.0.1',
+      '--xds-address',
+      `127.0.0.1:${xport}`,
       '--validating-webhook-config',
       opts.validatingConfig,
       '--mutating-webhook-config',
@@ -66,6 +70,7 @@ export async function startControlPlane(opts: { namespace: string; validatingCon
     proc,
     monitoring,
     webhookUrl: `https://127.0.0.1:${wport}`,
+    xdsAddress: `127.0.0.1:${xport}`,
     logs: () => logs,
     stop: async () => {
       proc.kill('SIGTERM');

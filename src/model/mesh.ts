@@ -1,0 +1,146 @@
+// The mesh as Istio would see it, answering questions over the accepted config (ConfigStore) and
+// the service registry: which service a host is, which VirtualService and DestinationRule apply
+// for a client namespace, what a Gateway serves. A Mesh is a snapshot: it lists the store and
+// the registry when built and indexes lazily; build a new one after a change.
+import type { Labels } from '../api/common.js';
+import type { DestinationRuleSpec } from '../api/destination-rule.js';
+import type { GatewaySpec } from '../api/gateway.js';
+import type { ServiceEntrySpec } from '../api/service-entry.js';
+import type { VirtualServiceSpec } from '../api/virtual-service.js';
+import type { Config, ConfigStore } from './config-store.js';
+import { sortByAge } from './config-order.js';
+import { DestinationRuleIndex, type ConsolidatedDestinationRule } from './destination-rules.js';
+import { mergeGatewayRoutes, type GatewayConfig, type GatewayVirtualHost } from './gateway-routes.js';
+import { MESH_GATEWAY, resolveHost } from './hosts.js';
+import { ServiceIndex, serviceFromKubernetes, type MeshService } from './mesh-services.js';
+import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry, type MeshEndpoint, type ServiceEntryConfig } from './service-entries.js';
+import type { PodRecord, ServiceRegistry } from './services.js';
+import { orderedFor, ownerOf, resolveVirtualService, shadowingOf, sidecarHostOwners, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
+import { DEFAULT_EXPORT_TO, type ExportToDefaults } from './visibility.js';
+
+export const DEFAULT_ROOT_NAMESPACE = 'trellis-system';
+
+export interface MeshOptions {
+  /** Where mesh-wide DestinationRules live (Istio's root namespace); default trellis-system. */
+  rootNamespace?: string;
+  /** The cluster domain; default the registry's. */
+  domain?: string;
+  /** Mesh-wide exportTo defaults per kind; default `*` for each. */
+  exportToDefaults?: Partial<ExportToDefaults>;
+  /** The pods a ServiceEntry workloadSelector can pick (the registry only indexes pods by IP). */
+  pods?: () => readonly PodRecord[];
+}
+
+export class Mesh {
+  readonly rootNamespace: string;
+  readonly domain: string;
+  readonly exportToDefaults: ExportToDefaults;
+  private readonly vsConfigs: Config<VirtualServiceSpec>[];
+  private readonly drConfigs: Config<DestinationRuleSpec>[];
+  private readonly gwConfigs: GatewayConfig[];
+  private readonly seConfigs: ServiceEntryConfig[];
+  private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
+  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex } = {};
+  private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
+
+  constructor(
+    store: ConfigStore,
+    private readonly registry: ServiceRegistry,
+    private readonly opts: MeshOptions = {},
+  ) {
+    this.rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+    this.domain = opts.domain ?? registry.domain;
+    this.exportToDefaults = { ...DEFAULT_EXPORT_TO, ...opts.exportToDefaults };
+    this.vsConfigs = sortByAge(store.list('VirtualService') as Config<VirtualServiceSpec>[]);
+    this.drConfigs = store.list('DestinationRule') as Config<DestinationRuleSpec>[];
+    this.gwConfigs = sortByAge(store.list('Gateway') as Config<GatewaySpec>[]);
+    this.seConfigs = sortByAge(store.list('ServiceEntry') as Config<ServiceEntrySpec>[]);
+    this.kubeServices = registry.listServices();
+  }
+
+  /** A host as written in an object of `namespace`, as an FQDN. */
+  resolveHost(host: string, namespace: string): string {
+    return resolveHost(host, namespace, this.domain);
+  }
+
+  // --- VirtualServices and Gateways
+
+  /** Every VirtualService, resolved, oldest first. */
+  virtualServices(): ResolvedVirtualService[] {
+    return (this.cache.vs ??= this.vsConfigs.map((c) => resolveVirtualService(c, { domain: this.domain, defaultExportTo: this.exportToDefaults.virtualService })));
+  }
+
+  virtualService(namespace: string, name: string): ResolvedVirtualService | undefined {
+    return this.virtualServices().find((v) => v.config.namespace === namespace && v.config.name === name);
+  }
+
+  /** The VirtualServices sidecars in `client` use, in Istio's precedence order. */
+  sidecarVirtualServices(client: string): ResolvedVirtualService[] {
+    return orderedFor(this.virtualServices(), MESH_GATEWAY, client);
+  }
+
+  /** The VirtualService whose routes a sidecar in `client` applies to `host`. */
+  sidecarVirtualServiceFor(host: string, client: string): ResolvedVirtualService | undefined {
+    let owners = this.sidecarOwners.get(client);
+    if (!owners) this.sidecarOwners.set(client, (owners = sidecarHostOwners(this.virtualServices(), client)));
+    return ownerOf(owners, host);
+  }
+
+  /** Where sidecars take the routes of a host of this VirtualService from another one. */
+  shadowing(namespace: string, name: string): Shadowing[] {
+    const vs = this.virtualService(namespace, name);
+    return vs ? shadowingOf(vs, this.virtualServices()) : [];
+  }
+
+  gateways(): GatewayConfig[] {
+    return this.gwConfigs;
+  }
+
+  /** A Gateway by `namespace/name`. */
+  gateway(ref: string): GatewayConfig | undefined {
+    return this.gwConfigs.find((g) => `${g.namespace}/${g.name}` === ref);
+  }
+
+  /** The merged HTTP virtual hosts a Gateway serves, for gateway proxies in `proxyNamespace` (default: the Gateway's). */
+  gatewayRoutes(ref: string, proxyNamespace?: string): GatewayVirtualHost[] {
+    const gw = this.gateway(ref);
+    return gw ? mergeGatewayRoutes(gw, this.virtualServices(), proxyNamespace) : [];
+  }
+
+  // --- Services and endpoints
+
+  /** Kubernetes Services and ServiceEntry hosts. */
+  services(): ServiceIndex {
+    if (this.cache.svc) return this.cache.svc;
+    const defaults = this.exportToDefaults.service;
+    const all: MeshService[] = [...this.kubeServices.map((s) => serviceFromKubernetes(s, defaults)), ...this.seConfigs.flatMap((c) => servicesFromServiceEntry(c, defaults))];
+    return (this.cache.svc = new ServiceIndex(all));
+  }
+
+  /** The service `host` reaches from `client`: exact hostname, else the most specific wildcard ServiceEntry host. */
+  service(host: string, client: string): MeshService | undefined {
+    return this.services().resolve(host, client);
+  }
+
+  endpoints(svc: MeshService): MeshEndpoint[] {
+    if (svc.source === 'Kubernetes') return kubernetesEndpoints(this.registry.endpoints(svc.namespace, svc.name));
+    const se = this.seConfigs.find((c) => c.namespace === svc.namespace && c.name === svc.name);
+    return se ? serviceEntryEndpoints(se.spec, svc, this.opts.pods?.() ?? []) : [];
+  }
+
+  // --- DestinationRules
+
+  destinationRules(): DestinationRuleIndex {
+    return (this.cache.dr ??= new DestinationRuleIndex(this.drConfigs, { rootNamespace: this.rootNamespace, domain: this.domain, defaultExportTo: this.exportToDefaults.destinationRule }));
+  }
+
+  /** The consolidated DestinationRules (one per workload selector) for `host` from `client`. */
+  destinationRulesFor(host: string, client: string): ConsolidatedDestinationRule[] {
+    return this.destinationRules().lookup(host, client, this.services().forClient(host, client)?.namespace);
+  }
+
+  /** The DestinationRule a proxy in `client` with `labels` applies to traffic for `host`. */
+  destinationRuleFor(host: string, client: string, labels: Labels = {}): ConsolidatedDestinationRule | undefined {
+    return this.destinationRules().forProxy(host, client, labels, this.services().forClient(host, client)?.namespace);
+  }
+}

@@ -1,0 +1,119 @@
+// Warnings about accepted config that a controller can write as a status condition: each names
+// the field and says what is wrong, e.g.
+//   spec.http[0].route[1].destination.subset: subset "v3" of host reviews.default.svc.cluster.local is defined by no DestinationRule
+// Build the Mesh after the config is in the store, so the config is judged among its peers.
+import type { DestinationRuleSpec } from '../api/destination-rule.js';
+import type { ServiceEntrySpec } from '../api/service-entry.js';
+import type { VirtualServiceSpec } from '../api/virtual-service.js';
+import type { Config } from './config-store.js';
+import { compareByAge, refString } from './config-order.js';
+import { intersectHosts, isWildcard, MESH_GATEWAY, serverHostsFor } from './hosts.js';
+import type { Mesh } from './mesh.js';
+import type { MeshService } from './mesh-services.js';
+import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
+
+export function warningsFor(config: Config, mesh: Mesh): string[] {
+  switch (config.kind) {
+    case 'VirtualService':
+      return virtualServiceWarnings(config as Config<VirtualServiceSpec>, mesh);
+    case 'DestinationRule':
+      return destinationRuleWarnings(config as Config<DestinationRuleSpec>, mesh);
+    case 'ServiceEntry':
+      return serviceEntryWarnings(config as Config<ServiceEntrySpec>, mesh);
+    case 'Gateway':
+      return [];
+  }
+}
+
+const list = (items: readonly string[]): string => items.join(', ');
+
+function resolvedInMesh(config: Config<VirtualServiceSpec>, mesh: Mesh): { vs: ResolvedVirtualService; all: ResolvedVirtualService[] } {
+  const others = mesh.virtualServices().filter((v) => !(v.config.namespace === config.namespace && v.config.name === config.name));
+  const vs = resolveVirtualService(config, { domain: mesh.domain, defaultExportTo: mesh.exportToDefaults.virtualService });
+  return { vs, all: [...others, vs] };
+}
+
+function shadowMessage(s: Shadowing): string {
+  const why = s.reason === 'older' ? `the older VirtualService ${refString(s.by)}` : `VirtualService ${refString(s.by)}, which is exported to that namespace specifically`;
+  const named = s.namespaces.length > 0 ? `namespace${s.namespaces.length > 1 ? 's' : ''} ${list(s.namespaces)}` : '';
+  const other = s.otherNamespaces ? 'every namespace no exportTo names' : '';
+  const where = s.everywhere ? '' : ` in ${[named, other].filter(Boolean).join(' and ')}`;
+  return `spec.hosts[${s.hostIndex}]: host ${s.host} is shadowed for sidecars${where} by ${why}; this VirtualService's routes for it are ignored there`;
+}
+
+function virtualServiceWarnings(config: Config<VirtualServiceSpec>, mesh: Mesh): string[] {
+  const out: string[] = [];
+  const ns = config.namespace;
+  const { vs, all } = resolvedInMesh(config, mesh);
+  const boundToGateway = vs.gateways.some((g) => g !== MESH_GATEWAY);
+
+  vs.gateways.forEach((ref, i) => {
+    if (ref === MESH_GATEWAY) return;
+    const gw = mesh.gateway(ref);
+    if (!gw) {
+      out.push(`spec.gateways[${i}]: Gateway ${ref} not found`);
+      return;
+    }
+    vs.hosts.forEach((host, h) => {
+      const exposed = (gw.spec.servers ?? []).some((s) => intersectHosts(serverHostsFor(s.hosts ?? [], gw.namespace, ns), [host]).length > 0);
+      if (!exposed) out.push(`spec.hosts[${h}]: host ${host} is not exposed by Gateway ${ref} (no server host matches it for namespace ${ns})`);
+    });
+  });
+
+  for (const s of shadowingOf(vs, all)) out.push(shadowMessage(s));
+
+  for (const d of destinationsOf(config, mesh.domain)) {
+    const services: MeshService[] = isWildcard(d.host) ? mesh.services().coveredBy(d.host, ns) : [mesh.service(d.host, ns)].filter((s): s is MeshService => s !== undefined);
+    const svc = services.length === 1 ? services[0] : undefined;
+    if (services.length === 0) out.push(`${d.path}.host: host ${d.host} matches no Service or ServiceEntry visible in namespace ${ns}`);
+    const ports = svc?.ports.map((p) => p.number) ?? [];
+    if (svc && d.port !== undefined && ports.length > 0 && !ports.includes(d.port)) {
+      out.push(`${d.path}.port.number: port ${d.port} is not a port of host ${d.host} (ports: ${list(ports.map(String))})`);
+    }
+    if (svc && d.port === undefined && ports.length > 1 && boundToGateway && !d.path.endsWith('.mirror')) {
+      out.push(`${d.path}.port: host ${d.host} has several ports (${list(ports.map(String))}); a gateway route must say which one`);
+    }
+    if (d.subset !== undefined) {
+      const drs = mesh.destinationRulesFor(d.host, ns);
+      const defined = drs.flatMap((dr) => (dr.spec.subsets ?? []).map((s) => s.name));
+      if (!defined.includes(d.subset)) {
+        const applies = drs.length > 0 ? ` (DestinationRule ${list(drs.flatMap((dr) => dr.from.map(refString)))} applies to this host and defines ${defined.length > 0 ? list(defined) : 'no subsets'})` : '';
+        out.push(`${d.path}.subset: subset "${d.subset}" of host ${d.host} is defined by no DestinationRule${applies}`);
+      }
+    }
+  }
+  return [...new Set(out)];
+}
+
+function destinationRuleWarnings(config: Config<DestinationRuleSpec>, mesh: Mesh): string[] {
+  const out: string[] = [];
+  const host = mesh.resolveHost(config.spec.host ?? '', config.namespace);
+  if (host && !isWildcard(host) && mesh.services().byHost(host).length === 0 && !mesh.service(host, config.namespace)) {
+    out.push(`spec.host: host ${host} matches no Service or ServiceEntry`);
+  }
+  for (const loss of mesh.destinationRules().losses) {
+    if (loss.config.namespace !== config.namespace || loss.config.name !== config.name) continue;
+    if (loss.what === 'subset') {
+      out.push(`spec.subsets[${loss.index}].name: subset "${loss.subset}" of host ${host} is already defined by the older DestinationRule ${refString(loss.keptFrom)}; this definition is ignored`);
+    } else {
+      out.push(`spec.trafficPolicy: ignored: the older DestinationRule ${refString(loss.keptFrom)} already sets a top-level trafficPolicy for host ${host} in this namespace`);
+    }
+  }
+  return out;
+}
+
+function serviceEntryWarnings(config: Config<ServiceEntrySpec>, mesh: Mesh): string[] {
+  const out: string[] = [];
+  (config.spec.hosts ?? []).forEach((host, i) => {
+    const same = mesh.services().byHost(host);
+    const kube = same.filter((s) => s.source === 'Kubernetes');
+    if (kube.length > 0) {
+      out.push(`spec.hosts[${i}]: host ${host} is the Kubernetes Service ${list(kube.map((s) => `${s.namespace}/${s.name}`))}, which takes precedence over this ServiceEntry`);
+      return;
+    }
+    const me = { namespace: config.namespace, name: config.name, creationTimestamp: config.creationTimestamp };
+    const older = same.find((s) => s.source === 'ServiceEntry' && s.namespace === config.namespace && s.name !== config.name && compareByAge(s, me) < 0);
+    if (older) out.push(`spec.hosts[${i}]: host ${host} is also defined by the older ServiceEntry ${older.namespace}/${older.name} in this namespace, which takes precedence`);
+  });
+  return out;
+}

@@ -1,0 +1,90 @@
+// The clusters of a sidecar: `outbound|<port>||<host>` for every port of every service the
+// proxy sees and `outbound|<port>|<subset>|<host>` for every DestinationRule subset (EDS over
+// ADS for Kubernetes Services and STATIC ServiceEntries, DNS for DNS ServiceEntries, original
+// destination for headless services and resolution NONE); PassthroughCluster, BlackHoleCluster,
+// InboundPassthroughCluster; and `inbound|<port>||` for each port of the proxy's own workload.
+import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
+import type { Cluster } from '../xds/types.js';
+import { DEFAULT_CONNECT_TIMEOUT, isPassthroughLb, policyFields } from './cluster-settings.js';
+import { endpointsFor } from './endpoints.js';
+import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
+import { inboundPorts, type InboundPort } from './inbound-ports.js';
+import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_BIND_ADDRESS, INBOUND_PASSTHROUGH_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from './names.js';
+import { isHttp2 } from './protocol.js';
+import { clusterPolicy } from './traffic-policy.js';
+
+import { ADS_CONFIG_SOURCE } from './config-source.js';
+
+export function passthroughCluster(): Cluster {
+  return { name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: DEFAULT_CONNECT_TIMEOUT };
+}
+
+export function blackholeCluster(): Cluster {
+  return { name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: DEFAULT_CONNECT_TIMEOUT };
+}
+
+/** Inbound traffic to a port no Service declares: to the original destination, from 127.0.0.6. */
+export function inboundPassthroughCluster(): Cluster {
+  return {
+    name: INBOUND_PASSTHROUGH_CLUSTER,
+    type: 'ORIGINAL_DST',
+    lb_policy: 'CLUSTER_PROVIDED',
+    connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+    upstream_bind_config: { source_address: { address: INBOUND_BIND_ADDRESS, port_value: 0 } },
+  };
+}
+
+/** The app in the same pod: 127.0.0.1:<port>, connecting from 127.0.0.6 so iptables does not capture it again. */
+export function inboundCluster(p: InboundPort): Cluster {
+  const name = inboundClusterName(p.port);
+  return {
+    name,
+    type: 'STATIC',
+    lb_policy: 'ROUND_ROBIN',
+    connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+    upstream_bind_config: { source_address: { address: INBOUND_BIND_ADDRESS, port_value: 0 } },
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p.port } } } }] }] },
+  };
+}
+
+/** One outbound cluster: a service port, maybe a subset, with the DestinationRule's policy. */
+export function outboundCluster(mesh: MeshView, service: MeshService, port: MeshServicePort, spec: Parameters<typeof clusterPolicy>[0], subset?: string): Cluster {
+  const name = outboundClusterName(port.number, service.hostname, subset);
+  const policy = clusterPolicy(spec, port.number, subset);
+  const fields = policyFields(policy, service.hostname, isHttp2(port.protocol));
+  const base: Cluster = { name, ...fields };
+  if (service.resolution === 'NONE' || isPassthroughLb(policy.loadBalancer)) {
+    return { ...base, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
+  }
+  if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') {
+    const labels = subset ? (spec?.subsets ?? []).find((s) => s.name === subset)?.labels : undefined;
+    return {
+      ...base,
+      type: service.resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS',
+      dns_lookup_family: 'V4_ONLY',
+      load_assignment: endpointsFor(mesh, service, port, labels, name),
+    };
+  }
+  return { ...base, type: 'EDS', eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name } };
+}
+
+/** Every outbound cluster the proxy needs, by name. */
+export function outboundClusters(mesh: MeshView, proxy: SidecarProxy): Cluster[] {
+  const ns = proxyNamespace(proxy);
+  const out: Cluster[] = [];
+  for (const svc of visibleServices(mesh, proxy)) {
+    if (svc.hostname.startsWith('*')) continue; // wildcard ServiceEntry hosts: passthrough only
+    const dr = mesh.destinationRuleFor(svc.hostname, ns, { ...proxy.labels });
+    for (const port of svc.ports) {
+      if (port.protocol === 'UDP') continue;
+      out.push(outboundCluster(mesh, svc, port, dr?.spec));
+      for (const s of dr?.spec.subsets ?? []) out.push(outboundCluster(mesh, svc, port, dr?.spec, s.name));
+    }
+  }
+  return out;
+}
+
+/** All clusters of a sidecar: outbound, the special ones, and inbound. */
+export function sidecarClusters(mesh: MeshView, proxy: SidecarProxy): Cluster[] {
+  return [...outboundClusters(mesh, proxy), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster(), ...inboundPorts(mesh, proxy).map(inboundCluster)];
+}

@@ -1,0 +1,49 @@
+// ClusterLoadAssignments: the ready endpoints of a service port, grouped by locality
+// (`region/zone` from the EndpointSlice), for a subset only those whose pod labels match.
+import type { Labels } from '../api/common.js';
+import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
+import type { MeshEndpoint } from '../model/service-entries.js';
+import { labelsMatch } from '../model/labels.js';
+import type { ClusterLoadAssignment } from '../xds/types.js';
+import type { LocalityLbEndpoints } from '../xds/generated/envoy/config/endpoint/v3/LocalityLbEndpoints.js';
+import type { MeshView } from './input.js';
+
+/** The port an endpoint serves a service port on: its own port of that name, else a numeric targetPort. */
+export function endpointPort(e: MeshEndpoint, port: MeshServicePort): number | undefined {
+  const own = e.ports[port.name];
+  if (typeof own === 'number' && own > 0) return own;
+  return typeof port.targetPort === 'number' && port.targetPort > 0 ? port.targetPort : undefined;
+}
+
+function locality(l: string | undefined): { region: string; zone: string; sub_zone: string } | undefined {
+  if (!l) return undefined;
+  const [region = '', zone = '', subZone = ''] = l.split('/');
+  return { region, zone, sub_zone: subZone };
+}
+
+/** The load assignment of `clusterName` from endpoints (ready ones, matching `subsetLabels` if given). */
+export function loadAssignment(clusterName: string, endpoints: readonly MeshEndpoint[], port: MeshServicePort, subsetLabels?: Labels): ClusterLoadAssignment {
+  const groups = new Map<string, LocalityLbEndpoints>();
+  for (const e of endpoints) {
+    if (!e.ready || !e.address) continue;
+    if (subsetLabels && !labelsMatch(subsetLabels, e.labels)) continue;
+    const p = endpointPort(e, port);
+    if (p === undefined) continue;
+    const key = e.locality ?? '';
+    let g = groups.get(key);
+    if (!g) {
+      const loc = locality(e.locality);
+      g = { ...(loc ? { locality: loc } : {}), lb_endpoints: [] };
+      groups.set(key, g);
+    }
+    g.lb_endpoints?.push({
+      endpoint: { address: { socket_address: { address: e.address, port_value: p } } },
+      ...(e.weight ? { load_balancing_weight: { value: e.weight } } : {}),
+    });
+  }
+  return { cluster_name: clusterName, endpoints: [...groups.values()] };
+}
+
+export function endpointsFor(mesh: MeshView, service: MeshService, port: MeshServicePort, subsetLabels: Labels | undefined, clusterName: string): ClusterLoadAssignment {
+  return loadAssignment(clusterName, mesh.endpoints(service), port, subsetLabels);
+}

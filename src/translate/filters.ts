@@ -1,0 +1,54 @@
+// The network and HTTP filters the sidecar listeners use: tcp_proxy, the HTTP connection
+// manager (routes over RDS or inline) with Istio's HTTP filter order (CORS, fault, router).
+import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js';
+import type { ListenerFilter } from '../xds/generated/envoy/config/listener/v3/ListenerFilter.js';
+import type { HttpConnectionManager } from '../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js';
+import type { HttpFilter } from '../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js';
+import type { TcpProxy } from '../xds/generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.js';
+import type { RouteConfiguration } from '../xds/types.js';
+import { packAny } from '../xds/protos.js';
+import { ADS_CONFIG_SOURCE } from './config-source.js';
+
+export const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const TCP_PROXY_TYPE = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+export const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
+export const FAULT_TYPE = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
+export const CORS_TYPE = 'envoy.extensions.filters.http.cors.v3.Cors';
+export const CORS_POLICY_TYPE = 'envoy.extensions.filters.http.cors.v3.CorsPolicy';
+export const ORIGINAL_DST_TYPE = 'envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
+
+export const FAULT_FILTER = 'envoy.filters.http.fault';
+export const CORS_FILTER = 'envoy.filters.http.cors';
+export const ROUTER_FILTER = 'envoy.filters.http.router';
+
+/** A tcp_proxy to one cluster, or a weighted set of clusters. */
+export function tcpProxyFilter(statPrefix: string, target: string | ReadonlyArray<{ name: string; weight: number }>): Filter {
+  const proxy: TcpProxy =
+    typeof target === 'string' ? { stat_prefix: statPrefix, cluster: target } : { stat_prefix: statPrefix, weighted_clusters: { clusters: target.map((c) => ({ name: c.name, weight: c.weight })) } };
+  return { name: 'envoy.filters.network.tcp_proxy', typed_config: packAny(TCP_PROXY_TYPE, proxy) };
+}
+
+export function sidecarHttpFilters(): HttpFilter[] {
+  return [
+    { name: CORS_FILTER, typed_config: packAny(CORS_TYPE, {}) },
+    { name: FAULT_FILTER, typed_config: packAny(FAULT_TYPE, {}) },
+    { name: ROUTER_FILTER, typed_config: packAny(ROUTER_TYPE, {}) },
+  ];
+}
+
+/** An HTTP connection manager whose routes come over RDS (a name) or inline (a RouteConfiguration). */
+export function httpConnectionManagerFilter(statPrefix: string, routes: string | RouteConfiguration, direction: 'outbound' | 'inbound'): Filter {
+  const hcm: HttpConnectionManager = {
+    stat_prefix: statPrefix,
+    ...(typeof routes === 'string' ? { rds: { route_config_name: routes, config_source: ADS_CONFIG_SOURCE } } : { route_config: routes }),
+    http_filters: sidecarHttpFilters(),
+    // Inbound: the caller is the remote peer; outbound: the app, whose own address is not a client's.
+    use_remote_address: { value: false },
+    ...(direction === 'inbound' ? { forward_client_cert_details: 'APPEND_FORWARD' as const } : {}),
+  };
+  return { name: 'envoy.filters.network.http_connection_manager', typed_config: packAny(HCM_TYPE, hcm) };
+}
+
+export function originalDstListenerFilter(): ListenerFilter {
+  return { name: 'envoy.filters.listener.original_dst', typed_config: packAny(ORIGINAL_DST_TYPE, {}) };
+}

@@ -1,0 +1,143 @@
+// VirtualService HTTP routes → Envoy routes for one host on one port, for one proxy: one Envoy
+// route per applicable match (a route without matches catches everything), in order; the
+// action is a redirect, a direct response, or forwarding to one cluster or weighted clusters
+// with rewrite, timeout (Istio's default: none), retries, mirrors, fault, CORS, header
+// operations and the destination's consistent-hash policy.
+import type { HTTPRoute, HTTPRouteDestination } from '../api/virtual-service.js';
+import type { Route } from '../xds/generated/envoy/config/route/v3/Route.js';
+import type { RouteAction } from '../xds/generated/envoy/config/route/v3/RouteAction.js';
+import type { ResolvedVirtualService } from '../model/virtual-services.js';
+import { destinationCluster, weighted } from './destinations.js';
+import { duration } from './duration.js';
+import { CORS_FILTER, FAULT_FILTER } from './filters.js';
+import { httpMatchApplies, routeMatch } from './http-match.js';
+import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
+import { parseOutboundClusterName } from './names.js';
+import { fractionalPercent } from './percent.js';
+import { corsConfig, directResponseAction, faultConfig, hashPolicy, headerOps, redirectAction, retryPolicy } from './route-policies.js';
+import { clusterPolicy } from './traffic-policy.js';
+
+const NO_TIMEOUT = { seconds: 0, nanos: 0 };
+
+export interface RouteContext {
+  mesh: MeshView;
+  proxy: SidecarProxy;
+  /** The port the traffic arrived on (the listener's). */
+  port: number;
+}
+
+/** The default route of a service without VirtualService: everything to its cluster, Istio's retries, no timeout. */
+export function defaultRoute(cluster: string, hash: RouteAction['hash_policy'] = []): Route {
+  return {
+    name: 'default',
+    match: { prefix: '/' },
+    route: {
+      cluster,
+      timeout: NO_TIMEOUT,
+      retry_policy: retryPolicy(undefined),
+      max_grpc_timeout: NO_TIMEOUT,
+      ...(hash && hash.length > 0 ? { hash_policy: hash } : {}),
+    },
+  };
+}
+
+function clusterOf(ctx: RouteContext, vsNamespace: string, d: HTTPRouteDestination): string {
+  return destinationCluster(ctx.mesh, proxyNamespace(ctx.proxy), vsNamespace, d.destination, ctx.port);
+}
+
+/** The consistent-hash policy of the DestinationRule of a cluster (as the proxy sees it). */
+export function hashPolicyFor(ctx: RouteContext, cluster: string): RouteAction['hash_policy'] {
+  const parsed = parseOutboundClusterName(cluster);
+  if (!parsed) return [];
+  const dr = ctx.mesh.destinationRuleFor(parsed.host, proxyNamespace(ctx.proxy), { ...ctx.proxy.labels });
+  return hashPolicy(clusterPolicy(dr?.spec, parsed.port, parsed.subset || undefined).loadBalancer?.consistentHash);
+}
+
+function forwardAction(ctx: RouteContext, vsNamespace: string, r: HTTPRoute, dests: ReadonlyArray<{ item: HTTPRouteDestination; weight: number }>): RouteAction {
+  const timeout = duration(r.timeout) ?? NO_TIMEOUT;
+  // Istio: the grpc-timeout header is honoured up to the route timeout (max_grpc_timeout).
+  const action: RouteAction = { timeout, max_grpc_timeout: timeout };
+  if (dests.length === 1) {
+    action.cluster = clusterOf(ctx, vsNamespace, dests[0].item);
+  } else {
+    action.weighted_clusters = {
+      clusters: dests.map(({ item, weight }) => {
+        const ops = { req: headerOps(item.headers?.request), res: headerOps(item.headers?.response) };
+        return {
+          name: clusterOf(ctx, vsNamespace, item),
+          weight: { value: weight },
+          ...(ops.req.add.length > 0 ? { request_headers_to_add: ops.req.add } : {}),
+          ...(ops.req.remove.length > 0 ? { request_headers_to_remove: ops.req.remove } : {}),
+          ...(ops.res.add.length > 0 ? { response_headers_to_add: ops.res.add } : {}),
+          ...(ops.res.remove.length > 0 ? { response_headers_to_remove: ops.res.remove } : {}),
+        };
+      }),
+    };
+  }
+  const retries = retryPolicy(r.retries);
+  if (retries) action.retry_policy = retries;
+  if (r.rewrite?.uri !== undefined) action.prefix_rewrite = r.rewrite.uri;
+  if (r.rewrite?.uriRegexRewrite?.match !== undefined) action.regex_rewrite = { pattern: { regex: r.rewrite.uriRegexRewrite.match }, substitution: r.rewrite.uriRegexRewrite.rewrite ?? '' };
+  if (r.rewrite?.authority) action.host_rewrite_literal = r.rewrite.authority;
+  const mirrors = [
+    ...(r.mirror ? [{ destination: r.mirror, percentage: r.mirrorPercentage, legacy: r.mirrorPercent ?? r.mirror_percent }] : []),
+    ...(r.mirrors ?? []).map((m) => ({ destination: m.destination, percentage: m.percentage, legacy: undefined })),
+  ];
+  if (mirrors.length > 0) {
+    action.request_mirror_policies = mirrors.map((m) => ({
+      cluster: destinationCluster(ctx.mesh, proxyNamespace(ctx.proxy), vsNamespace, m.destination, ctx.port),
+      runtime_fraction: { default_value: fractionalPercent(m.percentage, m.legacy) },
+      trace_sampled: { value: false },
+    }));
+  }
+  const hash = hashPolicyFor(ctx, action.cluster ?? action.weighted_clusters?.clusters?.[0]?.name ?? '');
+  if (hash && hash.length > 0) action.hash_policy = hash;
+  return action;
+}
+
+/** The Envoy routes of one VirtualService HTTP route (empty when none of its matches applies here). */
+export function httpRoutes(ctx: RouteContext, vs: ResolvedVirtualService, r: HTTPRoute): Route[] {
+  const matches = r.match && r.match.length > 0 ? r.match.filter((m) => httpMatchApplies(m, ctx.proxy, ctx.port)) : [undefined];
+  if (matches.length === 0) return [];
+  const vsNamespace = vs.config.namespace;
+  const common: Route = {};
+  if (r.redirect) common.redirect = redirectAction(r.redirect);
+  else if (r.directResponse) common.direct_response = directResponseAction(r.directResponse);
+  else {
+    const dests = weighted(r.route ?? []);
+    if (dests.length === 0) return [];
+    common.route = forwardAction(ctx, vsNamespace, r, dests);
+    // A single destination's header operations apply to the route.
+    if (dests.length === 1) {
+      const d = dests[0].item.headers;
+      r = { ...r, headers: { request: mergeOps(r.headers?.request, d?.request), response: mergeOps(r.headers?.response, d?.response) } };
+    }
+  }
+  const req = headerOps(r.headers?.request);
+  const res = headerOps(r.headers?.response);
+  if (req.add.length > 0) common.request_headers_to_add = req.add;
+  if (req.remove.length > 0) common.request_headers_to_remove = req.remove;
+  if (res.add.length > 0) common.response_headers_to_add = res.add;
+  if (res.remove.length > 0) common.response_headers_to_remove = res.remove;
+  const perFilter: Record<string, ReturnType<typeof corsConfig>> = {};
+  const fault = faultConfig(r.fault);
+  if (fault) perFilter[FAULT_FILTER] = fault;
+  const cors = corsConfig(r.corsPolicy);
+  if (cors) perFilter[CORS_FILTER] = cors;
+  if (Object.keys(perFilter).length > 0) common.typed_per_filter_config = perFilter as NonNullable<Route['typed_per_filter_config']>;
+  return matches.map((m) => {
+    const name = [m?.name, r.name].filter(Boolean).join('.');
+    return { ...(name ? { name } : {}), match: routeMatch(m), ...common };
+  });
+}
+
+function mergeOps<T extends { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] }>(a: T | undefined, b: T | undefined): T | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { ...a, set: { ...a.set, ...b.set }, add: { ...a.add, ...b.add }, remove: [...(a.remove ?? []), ...(b.remove ?? [])] };
+}
+
+/** Every Envoy route of a VirtualService's HTTP section for this proxy and port. */
+export function virtualServiceRoutes(ctx: RouteContext, vs: ResolvedVirtualService): Route[] {
+  return (vs.config.spec.http ?? []).flatMap((r) => httpRoutes(ctx, vs, r));
+}

@@ -1,0 +1,54 @@
+// What the sidecar translation reads: the Mesh's answers (Istio's host resolution, visibility,
+// VirtualService and DestinationRule precedence) and the proxy, plus sidecar options.
+import type { Labels } from '../api/common.js';
+import type { Mesh } from '../model/mesh.js';
+import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
+import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from './names.js';
+
+/** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
+export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'resolveHost'>;
+
+/** Istio's outboundTrafficPolicy: unknown destinations pass through, or are refused. */
+export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+
+export interface SidecarOptions {
+  outboundPolicy: OutboundPolicy;
+  /** The virtual outbound listener's port (iptables redirects outbound traffic there). */
+  outboundPort: number;
+  /** The virtual inbound listener's port. */
+  inboundPort: number;
+}
+
+export const DEFAULT_SIDECAR_OPTIONS: SidecarOptions = { outboundPolicy: 'ALLOW_ANY', outboundPort: OUTBOUND_CAPTURE_PORT, inboundPort: INBOUND_CAPTURE_PORT };
+
+/** The proxy as the translation sees it (a ProxyInfo is one). */
+export interface SidecarProxy {
+  readonly namespace: string | undefined;
+  readonly ip: string | undefined;
+  readonly ips?: readonly string[];
+  readonly labels: Readonly<Labels>;
+}
+
+export const DEFAULT_NAMESPACE = 'default';
+
+export function proxyNamespace(proxy: SidecarProxy): string {
+  return proxy.namespace ?? DEFAULT_NAMESPACE;
+}
+
+/** The services a proxy sees (one per hostname, Istio's pick for its namespace), by hostname. */
+export function visibleServices(mesh: MeshView, proxy: SidecarProxy): MeshService[] {
+  const ns = proxyNamespace(proxy);
+  const index = mesh.services();
+  const out: MeshService[] = [];
+  for (const host of index.hostnames()) {
+    const s = index.forClient(host, ns);
+    if (s) out.push(s);
+  }
+  return out.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+}
+
+/** A service port with its service. */
+export interface ServicePortRef {
+  service: MeshService;
+  port: MeshServicePort;
+}

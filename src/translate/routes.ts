@@ -1,0 +1,63 @@
+// Outbound route configurations: RouteConfiguration `<port>` for every HTTP port, with one
+// virtual host per service on that port (domains: every name the service answers to from the
+// proxy's namespace, with and without the port, and its addresses) routing by the service's
+// VirtualService, or to the service itself; and a catch-all virtual host: PassthroughCluster
+// under ALLOW_ANY, a 502 under REGISTRY_ONLY.
+import type { MeshService } from '../model/mesh-services.js';
+import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
+import type { RouteConfiguration } from '../xds/types.js';
+import { defaultRoute, hashPolicyFor, virtualServiceRoutes } from './http-routes.js';
+import { proxyNamespace, type MeshView, type OutboundPolicy, type SidecarProxy } from './input.js';
+import { servicePortsByNumber } from './listeners-outbound.js';
+import { outboundClusterName, outboundRouteName, PASSTHROUGH_CLUSTER } from './names.js';
+import { listenerProtocol } from './protocol.js';
+
+/** The names a service answers to from `clientNamespace`, each with and without `:port`. */
+export function serviceDomains(service: MeshService, port: number, clientNamespace: string, domain: string): string[] {
+  const names: string[] = [service.hostname];
+  const suffix = `.${service.namespace}.svc.${domain}`;
+  if (service.source === 'Kubernetes' && service.hostname.endsWith(suffix)) {
+    const short = service.hostname.slice(0, -suffix.length);
+    if (service.namespace === clientNamespace) names.push(short);
+    names.push(`${short}.${service.namespace}`, `${short}.${service.namespace}.svc`);
+  }
+  names.push(...service.addresses.filter((a) => !a.includes('/')));
+  return names.flatMap((n) => [n, `${n.includes(':') ? `[${n}]` : n}:${port}`]);
+}
+
+function catchAll(policy: OutboundPolicy): VirtualHost {
+  if (policy === 'REGISTRY_ONLY') {
+    return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] };
+  }
+  return { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: { seconds: 0, nanos: 0 } } }] };
+}
+
+/** RouteConfiguration `<port>` for one HTTP port. */
+export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, port: number, services: readonly MeshService[], policy: OutboundPolicy): RouteConfiguration {
+  const ns = proxyNamespace(proxy);
+  const used = new Set<string>();
+  const vhosts: VirtualHost[] = [];
+  for (const service of services) {
+    const domains = serviceDomains(service, port, ns, mesh.domain).filter((d) => !used.has(d));
+    if (domains.length === 0) continue;
+    for (const d of domains) used.add(d);
+    const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
+    const ctx = { mesh, proxy, port };
+    const cluster = outboundClusterName(port, service.hostname);
+    const routes = vs ? virtualServiceRoutes(ctx, vs) : [defaultRoute(cluster, hashPolicyFor(ctx, cluster))];
+    vhosts.push({ name: `${service.hostname}:${port}`, domains, routes, include_request_attempt_count: true });
+  }
+  vhosts.push(catchAll(policy));
+  return { name: outboundRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
+}
+
+/** The route configurations of every outbound HTTP port. */
+export function outboundRouteConfigurations(mesh: MeshView, proxy: SidecarProxy, policy: OutboundPolicy): RouteConfiguration[] {
+  const out: RouteConfiguration[] = [];
+  const byPort = [...servicePortsByNumber(mesh, proxy)].sort((a, b) => a[0] - b[0]);
+  for (const [port, entries] of byPort) {
+    const http = entries.filter((e) => listenerProtocol(e.port.protocol) === 'http').map((e) => e.service);
+    if (http.length > 0) out.push(outboundRouteConfiguration(mesh, proxy, port, http, policy));
+  }
+  return out;
+}

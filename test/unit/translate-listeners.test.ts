@@ -1,0 +1,89 @@
+// Sidecar listeners: the virtual outbound listener and its fallback, per-port outbound
+// listeners (HTTP over RDS, TCP by ClusterIP, with VirtualService TCP routes), and the virtual
+// inbound listener with a chain per workload port.
+import { virtualInboundListener } from '../../src/translate/listeners-inbound.js';
+import { outboundListeners, virtualOutboundListener } from '../../src/translate/listeners-outbound.js';
+import { inboundPorts } from '../../src/translate/inbound-ports.js';
+import { buildMesh, config, decoded, sidecar } from '../../src/translate/testing/fixtures.js';
+import type { Listener } from '../../src/xds/types.js';
+
+type Chain = NonNullable<Listener['filter_chains']>[number];
+const filter = (c: Chain | null | undefined) => decoded(c?.filters?.[0]?.typed_config ?? {});
+
+test.each([
+  ['ALLOW_ANY', 'PassthroughCluster'],
+  ['REGISTRY_ONLY', 'BlackHoleCluster'],
+] as const)('virtualOutbound on 0.0.0.0:15001 uses the original destination; %s falls back to %s', (policy, cluster) => {
+  const l = virtualOutboundListener({ outboundPort: 15001, outboundPolicy: policy });
+  expect(l).toMatchObject({ name: 'virtualOutbound', address: { socket_address: { address: '0.0.0.0', port_value: 15001 } }, use_original_dst: { value: true }, traffic_direction: 'OUTBOUND' });
+  expect(filter(l.default_filter_chain)).toMatchObject({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', cluster });
+});
+
+describe('per-port outbound listeners', () => {
+  const mesh = buildMesh(
+    [
+      { namespace: 'prod', name: 'reviews', clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 80 }] },
+      { namespace: 'prod', name: 'mysql', clusterIP: '10.96.0.2', ports: [{ name: 'tcp', port: 3306 }] },
+      { namespace: 'prod', name: 'mysql-v2', clusterIP: '10.96.0.3', ports: [{ name: 'mysql', port: 3306 }] },
+      { namespace: 'prod', name: 'legacy', clusterIP: '10.96.0.4', ports: [{ name: 'tcp', port: 80 }] },
+      { namespace: 'hidden', name: 'secret', clusterIP: '10.96.0.5', ports: [{ name: 'tcp', port: 7777 }], exportTo: ['.'] },
+    ],
+    [config('VirtualService', 'prod', 'mysql', { hosts: ['mysql'], tcp: [{ route: [{ destination: { host: 'mysql' }, weight: 90 }, { destination: { host: 'mysql-v2' }, weight: 10 }] }] })],
+  );
+  const listeners = new Map(outboundListeners(mesh, sidecar('prod'), { outboundPort: 15001, outboundPolicy: 'ALLOW_ANY' }).map((l) => [l.name, l]));
+
+  test('one unbound listener per port of the visible services', () => {
+    expect([...listeners.keys()]).toEqual(['virtualOutbound', '0.0.0.0_80', '0.0.0.0_3306']);
+    expect(listeners.get('0.0.0.0_80')).toMatchObject({ address: { socket_address: { address: '0.0.0.0', port_value: 80 } }, bind_to_port: { value: false } });
+  });
+
+  test('an HTTP port routes through RDS named by the port; a TCP service on it matches its ClusterIP', () => {
+    const l = listeners.get('0.0.0.0_80');
+    expect(filter(l?.default_filter_chain)).toMatchObject({ stat_prefix: 'outbound_0.0.0.0_80', rds: { route_config_name: '80', config_source: { ads: {} } } });
+    expect(l?.filter_chains?.map((c) => c.filter_chain_match?.prefix_ranges)).toEqual([[{ address_prefix: '10.96.0.4', prefix_len: { value: 32 } }]]);
+    expect(filter(l?.filter_chains?.[0])).toMatchObject({ cluster: 'outbound|80||legacy.prod.svc.cluster.local' });
+  });
+
+  test('a TCP port: a chain per ClusterIP, VirtualService TCP weights, passthrough for the rest', () => {
+    const l = listeners.get('0.0.0.0_3306');
+    const all = l?.filter_chains ?? [];
+    const chainOf = (ip: string) => all.find((c) => c.filter_chain_match?.prefix_ranges?.[0]?.address_prefix === ip);
+    expect(all.map((c) => c.filter_chain_match?.prefix_ranges?.[0]?.address_prefix).sort()).toEqual(['10.96.0.2', '10.96.0.3']);
+    const chains = [chainOf('10.96.0.2'), chainOf('10.96.0.3')];
+    expect(filter(chains[0])).toMatchObject({
+      weighted_clusters: { clusters: [{ name: 'outbound|3306||mysql.prod.svc.cluster.local', weight: 90 }, { name: 'outbound|3306||mysql-v2.prod.svc.cluster.local', weight: 10 }] },
+    });
+    expect(filter(chains[1])).toMatchObject({ cluster: 'outbound|3306||mysql-v2.prod.svc.cluster.local' });
+    expect(filter(l?.default_filter_chain)).toMatchObject({ cluster: 'PassthroughCluster' });
+  });
+});
+
+describe('virtualInbound', () => {
+  const mesh = buildMesh([
+    { namespace: 'prod', name: 'web', clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'tcp-admin', port: 9000 }], selector: { app: 'web' } },
+    { namespace: 'prod', name: 'web-grpc', clusterIP: '10.96.0.2', ports: [{ name: 'grpc', port: 7070 }], selector: { app: 'web' } },
+    { namespace: 'prod', name: 'other', clusterIP: '10.96.0.3', ports: [{ name: 'http', port: 5000 }], selector: { app: 'other' } },
+  ]);
+  const ports = inboundPorts(mesh, sidecar('prod', { app: 'web', version: 'v1' }));
+  const l = virtualInboundListener(ports, 15006);
+
+  test('the workload ports are those of the Services selecting the proxy', () => {
+    expect(ports.map((p) => [p.port, p.protocol])).toEqual([
+      [7070, 'GRPC'],
+      [8080, 'HTTP'],
+      [9000, 'TCP'],
+    ]);
+  });
+
+  test('0.0.0.0:15006 with original_dst, a chain per port, passthrough for other ports', () => {
+    expect(l).toMatchObject({ name: 'virtualInbound', address: { socket_address: { address: '0.0.0.0', port_value: 15006 } }, traffic_direction: 'INBOUND' });
+    expect(l.listener_filters?.map((f) => f.name)).toEqual(['envoy.filters.listener.original_dst']);
+    expect(l.filter_chains?.map((c) => c.filter_chain_match?.destination_port?.value)).toEqual([7070, 8080, 9000]);
+    expect(filter(l.filter_chains?.[1])).toMatchObject({
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      route_config: { name: 'inbound|8080||', virtual_hosts: [{ domains: ['*'], routes: [{ route: { cluster: 'inbound|8080||', timeout: { seconds: '0' } } }] }] },
+    });
+    expect(filter(l.filter_chains?.[2])).toMatchObject({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', cluster: 'inbound|9000||' });
+    expect(filter(l.default_filter_chain)).toMatchObject({ cluster: 'InboundPassthroughCluster' });
+  });
+});
