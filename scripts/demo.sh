@@ -21,25 +21,42 @@ say "deploying bookinfo (demo/bookinfo.yaml)"
 "$kubectl" -n bookinfo wait --for=condition=Ready pod/client --timeout=60s >/dev/null
 "$kubectl" -n bookinfo get pods -o wide
 
-say "sending 30 requests from bookinfo/client to http://reviews:9080/"
-for _ in $(seq 60); do "$dc" exec bookinfo/client -- echo-client http://reviews:9080/ >/dev/null 2>&1 && break; sleep 0.5; done
-"$dc" exec bookinfo/client -- echo-client http://reviews:9080/ -n 30 \
-  | node -e '
-      const counts = {};
-      for (const line of require("fs").readFileSync(0, "utf8").trim().split("\n")) {
-        const r = JSON.parse(line);
-        const v = r.body?.labels?.version ?? r.error ?? "?";
-        counts[v] = (counts[v] ?? 0) + 1;
-      }
-      for (const [v, n] of Object.entries(counts).sort()) console.log(`  reviews ${v}: ${n} requests`);
-    '
-cat <<EOF
+count() {
+  node -e '
+    const counts = {};
+    for (const line of require("fs").readFileSync(0, "utf8").trim().split("\n")) {
+      const r = JSON.parse(line);
+      const v = r.body?.labels?.version ?? r.error ?? "?";
+      counts[v] = (counts[v] ?? 0) + 1;
+    }
+    for (const [v, n] of Object.entries(counts).sort()) console.log(`  reviews ${v}: ${n} requests`);
+  '
+}
 
-Traffic above goes through kube-proxy (no sidecars yet: injection and routing come with the
-mesh issues). The cluster keeps running:
+say "without routing: 60 requests from bookinfo/client to http://reviews:9080/ (through both sidecars)"
+for _ in $(seq 60); do "$dc" exec bookinfo/client -- echo-client http://reviews:9080/ >/dev/null 2>&1 && break; sleep 0.5; done
+"$dc" exec bookinfo/client -- echo-client http://reviews:9080/ -n 60 | count
+
+say "applying demo/routing.yaml: 70/20/10 across v1/v2/v3, and end-user: jason -> v2"
+"$kubectl" apply -f "$root/demo/routing.yaml"
+sleep 1
+say "100 requests to http://reviews:9080/"
+"$dc" exec bookinfo/client -- echo-client http://reviews:9080/ -n 100 | count
+say "20 requests with the header end-user: jason"
+"$dc" exec bookinfo/client -- echo-client http://reviews:9080/ -n 20 -H 'end-user: jason' | count
+say "one reply, with the headers Envoy added on the way"
+"$dc" exec bookinfo/client -- echo-client http://reviews:9080/ | node -e '
+  const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  console.log(`  status ${r.status} from ${r.pod}; server: ${r.headers.server}; x-envoy-upstream-service-time: ${r.headers["x-envoy-upstream-service-time"]} ms`);
+'
+cat <<EOF2
+
+Every pod in bookinfo has an Envoy sidecar (trellis-init set up the capture, trellis-proxy runs
+Envoy, configured by Trellis over xDS). The cluster keeps running:
 
   export KUBECONFIG=$KUBECONFIG
-  $kubectl get pods -A
-  $dc exec bookinfo/client -- echo-client http://productpage:9080/
-  make cluster-down        # stop it and remove everything
-EOF
+  $kubectl -n bookinfo get pods                      # 2/2: the app and its proxy
+  $kubectl -n bookinfo get vs,dr                     # the routing, with status conditions
+  $dc exec bookinfo/client -- echo-client http://reviews:9080/ -n 5 -H 'end-user: jason'
+  make cluster-down                                  # stop it and remove everything
+EOF2

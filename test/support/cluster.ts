@@ -96,15 +96,16 @@ export function testNamespace(prefix: string): string {
 }
 
 export function echoDeployment(ns: string, name: string, replicas: number, labels: Record<string, string> = {}, extra: { env?: { name: string; value: string }[] } = {}): KubernetesObject {
+  const podLabels = { app: name, ...labels };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name, namespace: ns },
     spec: {
       replicas,
-      selector: { matchLabels: { app: name } },
+      selector: { matchLabels: podLabels },
       template: {
-        metadata: { labels: { app: name, ...labels } },
+        metadata: { labels: podLabels },
         spec: {
           terminationGracePeriodSeconds: 5,
           containers: [
