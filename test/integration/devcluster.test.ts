@@ -17,7 +17,7 @@ beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: ns } } });
   await applyAll([
     echoDeployment(ns, 'echo', 2),
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } as never,
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'grpc', port: 7070, targetPort: 7070 }] } } as never,
     clientPod(ns),
   ]);
 });
@@ -64,6 +64,13 @@ test('a client pod reaches the Service by ClusterIP and gets answers from both r
   const svc = await core.readNamespacedService({ namespace: ns, name: 'echo' });
   const replies = await echoFrom(`${ns}/client`, `http://${svc.spec?.clusterIP}/ip`, 30);
   expect(replies.every((r) => r.status === 200)).toBe(true);
+  expect(new Set(replies.map((r) => r.pod)).size).toBe(2);
+});
+
+test('the echo image answers gRPC too, through the Service', async () => {
+  const replies = await echoFrom(`${ns}/client`, `grpc://echo.${ns}.svc.cluster.local:7070`, 10);
+  expect(replies).toHaveLength(10);
+  expect(replies.every((r) => (r as { status?: unknown }).status === 'OK' && r.pod?.startsWith('echo-'))).toBe(true);
   expect(new Set(replies.map((r) => r.pod)).size).toBe(2);
 });
 

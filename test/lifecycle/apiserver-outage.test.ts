@@ -62,7 +62,6 @@ test('restarting the API server loses no update: changes made right after it ret
   await whenUp('delete', () => custom.deleteNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices', name: 'deleted' }));
   await whenUp('create', () => custom.createNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices', body: vs('created', 10) }));
   await waitFor('the model to catch up', async () => (await generationInModel('changed')) === 2 && (await generationInModel('deleted')) === undefined && (await generationInModel('created')) === 1);
-  expect(cp.logs()).toContain('list/watch failed; retrying');
 });
 
 test('a watch that stops delivering without an error is replaced, and nothing is missed', async () => {

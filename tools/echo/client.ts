@@ -2,8 +2,9 @@
 // can send requests from inside a pod. Prints one JSON line per request.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { grpcEchoOnce } from './grpc-echo.js';
 
-const USAGE = `usage: echo-client URL [-n COUNT] [--keepalive] [-H 'name: value']... [-X METHOD] [--timeout 5s]
+const USAGE = `usage: echo-client URL|grpc://HOST:PORT [-n COUNT] [--keepalive] [-H 'name: value']... [-X METHOD] [--timeout 5s]
 Sends COUNT requests (default 1) one after another and prints one JSON line each:
 {"status":200,"pod":"...","body":{...}} or {"error":"..."}. Exit code 0 when every
 request got a response (any status), 1 otherwise.`;
@@ -22,6 +23,21 @@ const { values, positionals } = parseArgs({
 if (values.help || positionals.length !== 1) {
   process.stdout.write(USAGE + '\n');
   process.exit(values.help ? 0 : 2);
+}
+if (positionals[0].startsWith('grpc://')) {
+  // gRPC: trellis.echo.Echo/Echo, one JSON line per call.
+  const target = positionals[0].slice('grpc://'.length);
+  let failed = false;
+  for (let i = 0; i < Number(values.n); i++) {
+    try {
+      const reply = await grpcEchoOnce(target, `hello ${i}`, Number(/^(\d+)s$/.exec(values.timeout)?.[1] ?? 5) * 1000);
+      process.stdout.write(JSON.stringify({ status: 'OK', pod: reply.pod, body: reply }) + '\n');
+    } catch (err) {
+      failed = true;
+      process.stdout.write(JSON.stringify({ error: (err as Error).message }) + '\n');
+    }
+  }
+  process.exit(failed ? 1 : 0);
 }
 const url = new URL(positionals[0]);
 const count = Number(values.n);

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import { parseDurationMs } from '../../src/util/duration.js';
+import { startGrpcEcho } from './grpc-echo.js';
 
 const ports = (process.env.ECHO_PORTS ?? process.env.PORT ?? '8080')
   .split(',')
@@ -116,8 +117,19 @@ if (tlsPort > 0) {
   servers.push(server);
 }
 
+// gRPC on ECHO_GRPC_PORT (default 7070, as Istio's echo app; 0 turns it off).
+const grpcPort = Number(process.env.ECHO_GRPC_PORT ?? 7070);
+const grpcServer =
+  grpcPort > 0
+    ? startGrpcEcho(grpcPort, () => ({ pod: process.env.POD_NAME ?? os.hostname(), namespace: process.env.POD_NAMESPACE ?? '', labels: podLabels() })).then((s) => {
+        process.stdout.write(`echo listening on :${grpcPort} (gRPC)\n`);
+        return s;
+      })
+    : undefined;
+
 function stop(): void {
   for (const s of servers) s.close();
+  void grpcServer?.then((s) => s.forceShutdown());
   setTimeout(() => process.exit(0), 200).unref();
 }
 process.on('SIGTERM', stop);
