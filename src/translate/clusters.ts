@@ -73,7 +73,7 @@ export function outboundClusters(mesh: MeshView, proxy: SidecarProxy): Cluster[]
   const ns = proxyNamespace(proxy);
   const out: Cluster[] = [];
   for (const svc of visibleServices(mesh, proxy)) {
-    if (svc.hostname.startsWith('*')) continue; // wildcard ServiceEntry hosts: passthrough only
+    if (svc.hostname.startsWith('*') && svc.resolution !== 'NONE') continue; // a wildcard host can only pass through
     const dr = mesh.destinationRuleFor(svc.hostname, ns, { ...proxy.labels });
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;

@@ -47,3 +47,27 @@ export function loadAssignment(clusterName: string, endpoints: readonly MeshEndp
 export function endpointsFor(mesh: MeshView, service: MeshService, port: MeshServicePort, subsetLabels: Labels | undefined, clusterName: string): ClusterLoadAssignment {
   return loadAssignment(clusterName, mesh.endpoints(service), port, subsetLabels);
 }
+
+export interface ProxyLocality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subZone: string;
+}
+
+/**
+ * Istio's locality failover (on when the cluster has outlier detection and localityLbSetting
+ * does not turn it off): endpoints in the proxy's region/zone/sub-zone first (priority 0), then
+ * its zone, then its region, then the rest; priorities are contiguous from 0 as Envoy expects.
+ */
+export function withLocalityFailover(cla: ClusterLoadAssignment, proxy: ProxyLocality | undefined): ClusterLoadAssignment {
+  if (!proxy || !proxy.region) return cla;
+  const level = (g: LocalityLbEndpoints): number => {
+    const l = g.locality;
+    if (!l || l.region !== proxy.region) return 3;
+    if (l.zone !== proxy.zone) return 2;
+    return l.sub_zone === proxy.subZone ? 0 : 1;
+  };
+  const groups = cla.endpoints ?? [];
+  const levels = [...new Set(groups.map(level))].sort((a, b) => a - b);
+  return { ...cla, endpoints: groups.map((g) => ({ ...g, priority: levels.indexOf(level(g)) })) };
+}

@@ -16,6 +16,7 @@ export const FAULT_TYPE = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
 export const CORS_TYPE = 'envoy.extensions.filters.http.cors.v3.Cors';
 export const CORS_POLICY_TYPE = 'envoy.extensions.filters.http.cors.v3.CorsPolicy';
 export const ORIGINAL_DST_TYPE = 'envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
+export const TLS_INSPECTOR_TYPE = 'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 
 export const FAULT_FILTER = 'envoy.filters.http.fault';
 export const CORS_FILTER = 'envoy.filters.http.cors';
@@ -51,4 +52,9 @@ export function httpConnectionManagerFilter(statPrefix: string, routes: string |
 
 export function originalDstListenerFilter(): ListenerFilter {
   return { name: 'envoy.filters.listener.original_dst', typed_config: packAny(ORIGINAL_DST_TYPE, {}) };
+}
+
+/** Reads the SNI of a TLS ClientHello, for filter chains matched by server name. */
+export function tlsInspectorListenerFilter(): ListenerFilter {
+  return { name: 'envoy.filters.listener.tls_inspector', typed_config: packAny(TLS_INSPECTOR_TYPE, {}) };
 }

@@ -7,6 +7,7 @@ import type { HTTPRoute, HTTPRouteDestination } from '../api/virtual-service.js'
 import type { Route } from '../xds/generated/envoy/config/route/v3/Route.js';
 import type { RouteAction } from '../xds/generated/envoy/config/route/v3/RouteAction.js';
 import type { ResolvedVirtualService } from '../model/virtual-services.js';
+import { expandDelegates } from './delegates.js';
 import { destinationCluster, weighted } from './destinations.js';
 import { duration } from './duration.js';
 import { CORS_FILTER, FAULT_FILTER } from './filters.js';
@@ -96,10 +97,9 @@ function forwardAction(ctx: RouteContext, vsNamespace: string, r: HTTPRoute, des
 }
 
 /** The Envoy routes of one VirtualService HTTP route (empty when none of its matches applies here). */
-export function httpRoutes(ctx: RouteContext, vs: ResolvedVirtualService, r: HTTPRoute): Route[] {
+export function httpRoutes(ctx: RouteContext, vsNamespace: string, r: HTTPRoute): Route[] {
   const matches = r.match && r.match.length > 0 ? r.match.filter((m) => httpMatchApplies(m, ctx.proxy, ctx.port)) : [undefined];
   if (matches.length === 0) return [];
-  const vsNamespace = vs.config.namespace;
   const common: Route = {};
   if (r.redirect) common.redirect = redirectAction(r.redirect);
   else if (r.directResponse) common.direct_response = directResponseAction(r.directResponse);
@@ -139,5 +139,5 @@ function mergeOps<T extends { set?: Record<string, string>; add?: Record<string,
 
 /** Every Envoy route of a VirtualService's HTTP section for this proxy and port. */
 export function virtualServiceRoutes(ctx: RouteContext, vs: ResolvedVirtualService): Route[] {
-  return (vs.config.spec.http ?? []).flatMap((r) => httpRoutes(ctx, vs, r));
+  return expandDelegates(ctx.mesh, vs).flatMap((r) => httpRoutes(ctx, r.namespace, r.route));
 }

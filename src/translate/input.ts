@@ -6,7 +6,7 @@ import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
-export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'resolveHost'>;
+export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'virtualService' | 'resolveHost'>;
 
 /** Istio's outboundTrafficPolicy: unknown destinations pass through, or are refused. */
 export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
@@ -27,6 +27,8 @@ export interface SidecarProxy {
   readonly ip: string | undefined;
   readonly ips?: readonly string[];
   readonly labels: Readonly<Labels>;
+  /** The proxy's locality (node.locality), for locality failover. */
+  readonly locality?: { readonly region: string; readonly zone: string; readonly subZone: string } | undefined;
 }
 
 export const DEFAULT_NAMESPACE = 'default';

@@ -7,11 +7,12 @@
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Listener } from '../xds/types.js';
-import { httpConnectionManagerFilter, tcpProxyFilter } from './filters.js';
+import { httpConnectionManagerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import { visibleServices, type MeshView, type OutboundPolicy, type SidecarOptions, type SidecarProxy } from './input.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, outboundListenerName, outboundRouteName, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
 import { tcpRouteTargets } from './tcp-routes.js';
+import { isTlsProtocol, tlsRoutes } from './tls-routes.js';
 
 export function fallbackCluster(policy: OutboundPolicy): string {
   return policy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
@@ -36,7 +37,7 @@ export function virtualOutboundListener(opts: Pick<SidecarOptions, 'outboundPort
 export function servicePortsByNumber(mesh: MeshView, proxy: SidecarProxy): Map<number, Array<{ service: MeshService; port: MeshServicePort }>> {
   const out = new Map<number, Array<{ service: MeshService; port: MeshServicePort }>>();
   for (const service of visibleServices(mesh, proxy)) {
-    if (service.hostname.startsWith('*')) continue;
+    if (service.hostname.startsWith('*') && service.resolution !== 'NONE') continue;
     for (const port of service.ports) {
       if (port.protocol === 'UDP') continue;
       const list = out.get(port.number) ?? [];
@@ -59,22 +60,38 @@ function cidr(address: string): { address_prefix: string; prefix_len: { value: n
 export function outboundPortListener(mesh: MeshView, proxy: SidecarProxy, portNumber: number, entries: ReadonlyArray<{ service: MeshService; port: MeshServicePort }>, policy: OutboundPolicy): Listener {
   const name = outboundListenerName(portNumber);
   const chains: FilterChain[] = [];
-  const seen = new Set<string>();
   let http = false;
+  const chainKeys = new Set<string>();
+  const addChain = (chainName: string, ranges: ReturnType<typeof cidr>[], serverNames: string[], statPrefix: string, targets: string | Array<{ name: string; weight: number }>): void => {
+    const rs = ranges.filter((r): r is NonNullable<ReturnType<typeof cidr>> => r !== undefined);
+    const key = `${rs.map((r) => `${r.address_prefix}/${r.prefix_len.value}`).sort().join(',')}|${[...serverNames].sort().join(',')}`;
+    if (chainKeys.has(key)) return;
+    chainKeys.add(key);
+    let unique = serverNames.length > 0 ? `${chainName}|${[...serverNames].sort().join(',')}` : chainName;
+    if (chains.some((c) => c.name === unique)) unique = `${unique}#${chains.length}`;
+    chains.push({
+      name: unique,
+      filter_chain_match: { ...(rs.length > 0 ? { prefix_ranges: rs } : {}), ...(serverNames.length > 0 ? { server_names: serverNames } : {}) },
+      filters: [tcpProxyFilter(statPrefix, targets)],
+    });
+  };
   for (const { service, port } of entries) {
     if (listenerProtocol(port.protocol) === 'http') {
       http = true;
       continue;
     }
-    const ranges = service.addresses.map(cidr).filter((r): r is NonNullable<ReturnType<typeof cidr>> => r !== undefined && !seen.has(`${r.address_prefix}/${r.prefix_len.value}`));
+    const cluster = outboundClusterName(port.number, service.hostname);
+    const ranges = service.addresses.map(cidr);
+    if (isTlsProtocol(port.protocol)) {
+      for (const r of tlsRoutes(mesh, proxy, service, port.number)) {
+        addChain(cluster, r.subnets.length > 0 ? r.subnets.map(cidr) : ranges, r.serverNames, cluster, r.targets);
+      }
+      // Without an address, a TLS service is told apart by its SNI (egress to external hosts).
+      addChain(cluster, ranges, ranges.length > 0 ? [] : [service.hostname], cluster, tcpRouteTargets(mesh, proxy, service, port.number) ?? cluster);
+      continue;
+    }
     if (ranges.length === 0) continue;
-    for (const r of ranges) seen.add(`${r.address_prefix}/${r.prefix_len.value}`);
-    const targets = tcpRouteTargets(mesh, proxy, service, port.number) ?? outboundClusterName(port.number, service.hostname);
-    chains.push({
-      name: `${outboundClusterName(port.number, service.hostname)}`,
-      filter_chain_match: { prefix_ranges: ranges },
-      filters: [tcpProxyFilter(outboundClusterName(port.number, service.hostname), targets)],
-    });
+    addChain(cluster, ranges, [], cluster, tcpRouteTargets(mesh, proxy, service, port.number) ?? cluster);
   }
   const statPrefix = `outbound_0.0.0.0_${portNumber}`;
   const fallback: FilterChain = http ? { name: `${name}_http`, filters: [httpConnectionManagerFilter(statPrefix, outboundRouteName(portNumber), 'outbound')] } : fallbackChain(policy);
@@ -83,6 +100,10 @@ export function outboundPortListener(mesh: MeshView, proxy: SidecarProxy, portNu
     address: { socket_address: { address: '0.0.0.0', port_value: portNumber } },
     bind_to_port: { value: false },
     traffic_direction: 'OUTBOUND',
+    // SNI matching needs the TLS inspector; a server-first protocol on the port must not wait for it.
+    ...(chains.some((c) => (c.filter_chain_match?.server_names ?? []).length > 0)
+      ? { listener_filters: [tlsInspectorListenerFilter()], listener_filters_timeout: { seconds: 0, nanos: 100_000_000 }, continue_on_listener_filters_timeout: true }
+      : {}),
     filter_chains: chains,
     default_filter_chain: fallback,
   };

@@ -35,8 +35,7 @@ export function retryPolicy(r: HTTPRetry | undefined): RetryPolicy | undefined {
     num_retries: { value: r?.attempts ?? DEFAULT_RETRY_ATTEMPTS },
     ...(duration(r?.perTryTimeout) ? { per_try_timeout: duration(r?.perTryTimeout) } : {}),
     ...(statusCodes.length > 0 ? { retriable_status_codes: statusCodes } : {}),
-    retry_host_predicate: [PREVIOUS_HOSTS],
-    host_selection_retry_max_attempts: 5,
+    ...(r?.retryIgnorePreviousHosts === false ? {} : { retry_host_predicate: [PREVIOUS_HOSTS], host_selection_retry_max_attempts: 5 }),
     ...(duration(r?.backoff) ? { retry_back_off: { base_interval: duration(r?.backoff) } } : {}),
   };
 }
@@ -70,7 +69,7 @@ export function faultConfig(f: HTTPFaultInjection | undefined): ReturnType<typeo
 
 export function corsConfig(c: CorsPolicy | undefined): ReturnType<typeof packAny> | undefined {
   if (!c) return undefined;
-  const origins = [...(c.allowOrigins ?? []).map((o) => stringMatcher(o)), ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o }))].filter((x) => x !== undefined);
+  const origins = [...(c.allowOrigins ?? []).map((o) => stringMatcher(o)), ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { safe_regex: { regex: '.*' } } : { exact: o }))].filter((x) => x !== undefined);
   const maxAge = duration(c.maxAge);
   const policy: EnvoyCors = {
     allow_origin_string_match: origins,

@@ -4,7 +4,8 @@ import type { ProxyInfo } from '../xds/proxy-info.js';
 import type { Snapshot, SnapshotProvider } from '../xds/snapshot.js';
 import { resourceName, TypeUrl, type ResourceOf } from '../xds/types.js';
 import { sidecarClusters } from './clusters.js';
-import { endpointsFor } from './endpoints.js';
+import { endpointsFor, withLocalityFailover } from './endpoints.js';
+import { clusterPolicy } from './traffic-policy.js';
 import { inboundPorts } from './inbound-ports.js';
 import { DEFAULT_SIDECAR_OPTIONS, proxyNamespace, visibleServices, type MeshView, type SidecarOptions, type SidecarProxy } from './input.js';
 import { virtualInboundListener } from './listeners-inbound.js';
@@ -31,8 +32,17 @@ export function sidecarEndpoints(mesh: MeshView, proxy: SidecarProxy): ResourceO
     const dr = mesh.destinationRuleFor(svc.hostname, ns, { ...proxy.labels });
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
-      out.push(endpointsFor(mesh, svc, port, undefined, outboundClusterName(port.number, svc.hostname)));
-      for (const s of dr?.spec.subsets ?? []) out.push(endpointsFor(mesh, svc, port, s.labels ?? {}, outboundClusterName(port.number, svc.hostname, s.name)));
+      // Locality failover as Istio: only where outlier detection can move traffic away.
+      const failover = (subset?: string) => {
+        const p = clusterPolicy(dr?.spec, port.number, subset);
+        return p.outlierDetection !== undefined && p.loadBalancer?.localityLbSetting?.enabled !== false;
+      };
+      const assign = (labels: Record<string, string> | undefined, subset?: string) => {
+        const cla = endpointsFor(mesh, svc, port, labels, outboundClusterName(port.number, svc.hostname, subset));
+        return failover(subset) ? withLocalityFailover(cla, proxy.locality) : cla;
+      };
+      out.push(assign(undefined));
+      for (const s of dr?.spec.subsets ?? []) out.push(assign(s.labels ?? {}, s.name));
     }
   }
   return out;

@@ -1,6 +1,6 @@
 // ClusterLoadAssignments: ready endpoints only, the service port's endpoint port, subsets by pod
 // labels, localities from the EndpointSlice zone and region.
-import { loadAssignment } from '../../src/translate/endpoints.js';
+import { loadAssignment, withLocalityFailover } from '../../src/translate/endpoints.js';
 import { sidecarEndpoints } from '../../src/translate/snapshot.js';
 import { buildMesh, config, sidecar } from '../../src/translate/testing/fixtures.js';
 import type { MeshEndpoint } from '../../src/model/service-entries.js';
@@ -61,4 +61,22 @@ test('one assignment per EDS cluster of the sidecar, subsets filtered by pod lab
   expect(byName.get('outbound|9080||reviews.prod.svc.cluster.local')).toEqual(['10.1.0.1:9080', '10.1.0.2:9080']);
   expect(byName.get('outbound|9080|v1|reviews.prod.svc.cluster.local')).toEqual(['10.1.0.1:9080']);
   expect(byName.get('outbound|9080|v2|reviews.prod.svc.cluster.local')).toEqual(['10.1.0.2:9080']);
+});
+
+test.each([
+  ['no proxy locality: no priorities', undefined, [undefined, undefined, undefined, undefined]],
+  ['same zone first, then region, then the rest', { region: 'r1', zone: 'z1', subZone: '' }, [0, 1, 2, 1]],
+  ['another region: all but the own-region ones are last', { region: 'r2', zone: 'x', subZone: '' }, [1, 1, 0, 1]],
+])('locality failover: %s', (_name, proxy, want) => {
+  const cla = loadAssignment('c', [ep('1', { locality: 'r1/z1' }), ep('2', { locality: 'r1/z2' }), ep('3', { locality: 'r2/z9' }), ep('4', { locality: 'r1/z3' })], port);
+  expect(withLocalityFailover(cla, proxy).endpoints?.map((g) => g.priority)).toEqual(want);
+});
+
+test('locality failover applies to clusters with outlier detection only', () => {
+  const services = [{ namespace: 'prod', name: 'a', clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 80 }], endpoints: [{ address: '10.1.0.1', zone: 'z1', region: 'r1' }, { address: '10.1.0.2', zone: 'z2', region: 'r1' }] }];
+  const proxy = { ...sidecar('prod'), locality: { region: 'r1', zone: 'z2', subZone: '' } };
+  const prio = (dr: object) => sidecarEndpoints(buildMesh(services, [config('DestinationRule', 'prod', 'a', { host: 'a', ...dr })]), proxy)[0].endpoints?.map((g) => g.priority);
+  expect(prio({ trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 } } })).toEqual([1, 0]);
+  expect(prio({ trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3 }, loadBalancer: { localityLbSetting: { enabled: false } } } })).toEqual([undefined, undefined]);
+  expect(prio({ trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } })).toEqual([undefined, undefined]);
 });

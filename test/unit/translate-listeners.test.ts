@@ -87,3 +87,45 @@ describe('virtualInbound', () => {
     expect(filter(l.default_filter_chain)).toMatchObject({ cluster: 'InboundPassthroughCluster' });
   });
 });
+
+describe('TLS ports: SNI chains', () => {
+  const mesh = buildMesh(
+    [{ namespace: 'prod', name: 'secure', clusterIP: '10.96.0.9', ports: [{ name: 'https', port: 443 }] }],
+    [
+      config('ServiceEntry', 'prod', 'api', { hosts: ['api.example.com'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'DNS' }),
+      config('ServiceEntry', 'prod', 'wiki', { hosts: ['*.wikipedia.org'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'NONE' }),
+      config('VirtualService', 'prod', 'secure', {
+        hosts: ['secure'],
+        tls: [
+          { match: [{ sniHosts: ['secure.prod.svc.cluster.local'] }], route: [{ destination: { host: 'secure' }, weight: 70 }, { destination: { host: 'api.example.com' }, weight: 30 }] },
+          { match: [{ sniHosts: ['other.example'], sourceLabels: { app: 'nobody' } }], route: [{ destination: { host: 'api.example.com' } }] },
+        ],
+      }),
+    ],
+  );
+  const l = outboundListeners(mesh, sidecar('prod'), { outboundPort: 15001, outboundPolicy: 'ALLOW_ANY' }).find((x) => x.name === '0.0.0.0_443');
+  const chains = l?.filter_chains ?? [];
+
+  test('the TLS inspector reads SNI; services without an address are told apart by SNI', () => {
+    expect(l?.listener_filters?.map((f) => f.name)).toEqual(['envoy.filters.listener.tls_inspector']);
+    expect(l?.continue_on_listener_filters_timeout).toBe(true);
+    const byMatch = chains.map((c) => [c.filter_chain_match?.prefix_ranges?.map((r) => r.address_prefix), c.filter_chain_match?.server_names, filter(c).cluster ?? 'weighted']);
+    expect(byMatch).toEqual(
+      expect.arrayContaining([
+        [undefined, ['api.example.com'], 'outbound|443||api.example.com'],
+        [undefined, ['*.wikipedia.org'], 'outbound|443||*.wikipedia.org'],
+        [['10.96.0.9'], ['secure.prod.svc.cluster.local'], 'weighted'],
+        [['10.96.0.9'], undefined, 'outbound|443||secure.prod.svc.cluster.local'],
+      ]),
+    );
+    expect(chains).toHaveLength(4);
+    expect(new Set(chains.map((c) => c.name)).size).toBe(4);
+  });
+
+  test('a VirtualService TLS route splits by weight', () => {
+    const sni = chains.find((c) => c.filter_chain_match?.server_names?.[0] === 'secure.prod.svc.cluster.local');
+    expect(filter(sni)).toMatchObject({
+      weighted_clusters: { clusters: [{ name: 'outbound|443||secure.prod.svc.cluster.local', weight: 70 }, { name: 'outbound|443||api.example.com', weight: 30 }] },
+    });
+  });
+});

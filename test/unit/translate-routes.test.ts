@@ -200,3 +200,40 @@ test.each([
   expect(r.route?.hash_policy).toEqual(want);
   expect(route?.route?.hash_policy).toEqual(want);
 });
+
+describe('delegate VirtualServices', () => {
+  const mesh = buildMesh(SERVICES, [
+    config('VirtualService', 'prod', 'root', {
+      hosts: ['reviews'],
+      http: [
+        { match: [{ uri: { prefix: '/api' }, headers: { 'x-env': { exact: 'prod' } } }], delegate: { name: 'api', namespace: 'team' } },
+        { match: [{ uri: { prefix: '/missing' } }], delegate: { name: 'nope' } },
+        { route: [{ destination: { host: 'reviews' } }] },
+      ],
+    }),
+    config('VirtualService', 'team', 'api', {
+      http: [
+        { match: [{ uri: { prefix: '/api/v2' } }], route: [{ destination: { host: 'reviews.prod.svc.cluster.local', subset: 'v2' } }] },
+        { match: [{ uri: { prefix: '/other' } }], route: [{ destination: { host: 'reviews.prod.svc.cluster.local' } }] },
+        { match: [{ headers: { 'x-env': { exact: 'dev' } } }], route: [{ destination: { host: 'reviews.prod.svc.cluster.local' } }] },
+        { route: [{ destination: { host: 'reviews.prod.svc.cluster.local', subset: 'v1' } }] },
+      ],
+    }),
+  ]);
+  const routes = outboundRouteConfigurations(mesh, sidecar('prod'), 'ALLOW_ANY')
+    .find((r) => r.name === '9080')
+    ?.virtual_hosts?.find((v) => v.name === `${REVIEWS}:9080`)?.routes ?? [];
+
+  test('delegated routes take the root match; contradicting ones and missing delegates give nothing', () => {
+    expect(routes.map((r) => [r.match?.prefix, r.match?.headers?.map((h) => h.string_match?.exact), r.route?.cluster])).toEqual([
+      ['/api/v2', ['prod'], `outbound|9080|v2|${REVIEWS}`],
+      ['/api', ['prod'], `outbound|9080|v1|${REVIEWS}`],
+      ['/', undefined, `outbound|9080||${REVIEWS}`],
+    ]);
+  });
+});
+
+test('retries try other hosts (previous_hosts predicate) unless retryIgnorePreviousHosts is false', () => {
+  expect(retryPolicy(undefined)?.retry_host_predicate?.map((p) => p.name)).toEqual(['envoy.retry_host_predicates.previous_hosts']);
+  expect(retryPolicy({ attempts: 2, retryIgnorePreviousHosts: false })?.retry_host_predicate).toBeUndefined();
+});

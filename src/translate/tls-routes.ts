@@ -1,0 +1,41 @@
+// VirtualService TLS routes for a sidecar: on a TLS or HTTPS service port, each applicable
+// `tls` match (sniHosts, with port, sourceLabels, sourceNamespace and gateways decided here)
+// becomes a filter chain matched by SNI that proxies to the route's weighted destinations.
+import type { MeshService } from '../model/mesh-services.js';
+import { destinationCluster, weighted } from './destinations.js';
+import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
+import { l4MatchApplies } from './tcp-routes.js';
+
+export interface SniRoute {
+  serverNames: string[];
+  /** CIDRs the match also requires (destinationSubnets), if any. */
+  subnets: string[];
+  targets: string | Array<{ name: string; weight: number }>;
+}
+
+export function isTlsProtocol(istioProtocol: string): boolean {
+  const p = istioProtocol.toUpperCase();
+  return p === 'TLS' || p === 'HTTPS';
+}
+
+export function tlsRoutes(mesh: MeshView, proxy: SidecarProxy, service: MeshService, port: number): SniRoute[] {
+  const ns = proxyNamespace(proxy);
+  const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
+  if (!vs) return [];
+  const out: SniRoute[] = [];
+  const seen = new Set<string>();
+  for (const r of vs.config.spec.tls ?? []) {
+    const ws = weighted(r.route ?? []).map((w) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, w.item.destination, port), weight: w.weight }));
+    if (ws.length === 0) continue;
+    for (const m of r.match ?? []) {
+      if (!l4MatchApplies(m, proxy, port) || (m.sniHosts ?? []).length === 0) continue;
+      const serverNames = [...m.sniHosts].sort();
+      const subnets = [...(m.destinationSubnets ?? [])].sort();
+      const key = `${serverNames.join(',')}|${subnets.join(',')}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ serverNames, subnets, targets: ws.length === 1 ? ws[0].name : ws });
+    }
+  }
+  return out;
+}
