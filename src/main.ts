@@ -16,11 +16,13 @@ import { PushQueue } from './push/push-queue.js';
 import { SidecarSnapshotProvider } from './translate/snapshot.js';
 import { loggerFor, setLogLevel } from './util/logger.js';
 import { registry } from './util/metrics.js';
-import { startMonitoring } from './util/monitoring.js';
+import { DebugError, startMonitoring } from './util/monitoring.js';
 import { CertManager } from './webhooks/cert-manager.js';
 import { injectionHandler } from './webhooks/injection.js';
 import { startAdmissionServer } from './webhooks/server.js';
+import { configDump } from './xds/config-dump.js';
 import { XdsServer } from './xds/server.js';
+import { ALL_TYPES } from './xds/types.js';
 import { validateAdmission } from './webhooks/validation.js';
 
 const log = loggerFor('main');
@@ -54,7 +56,8 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const changes = loggerFor('model');
   // Model changes rebuild the mesh lazily and push what they can affect, debounced.
   const meshSource = new MeshSource(store, services);
-  const xds = new XdsServer({ provider: new SidecarSnapshotProvider(() => meshSource.current()) });
+  const provider = new SidecarSnapshotProvider(() => meshSource.current());
+  const xds = new XdsServer({ provider });
   const pushes = new PushQueue(xds);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host
   // that is a Service): after changes settle, every object's status is looked at again.
@@ -92,6 +95,13 @@ async function run(config: ControlPlaneConfig): Promise<void> {
       configz: () => store.list(),
       registryz: () => ({ counts: services.counts, services: services.listServices() }),
       syncz: () => xds.registry.list().map((p) => p.status()),
+      // ?proxy=<node id, or pod.namespace>: what Trellis gives that proxy, readable.
+      config_dump: async (q) => {
+        const want = q.get('proxy') ?? '';
+        const proxy = xds.registry.list().find((p) => p.id === want || `${p.info.podName}.${p.info.namespace}` === want);
+        if (!proxy) throw new DebugError(`no connected proxy "${want}" (give its node id or <pod>.<namespace>; /debug/syncz lists them)`);
+        return { id: proxy.id, resources: configDump(await provider.snapshot(proxy.info, new Set(ALL_TYPES))) };
+      },
     },
   });
   closers.push(() => monitoring.close());

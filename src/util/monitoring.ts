@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
+/** Thrown by a debug page for a missing thing (answered 404 with its message). */
+export class DebugError extends Error {}
+
 export interface MonitoringServer {
   readonly port: number;
   close(): Promise<void>;
@@ -20,7 +23,7 @@ export async function startMonitoring(opts: {
   isReady: () => boolean;
   log: Logger;
   /** Debug pages served as JSON under /debug/<name> (e.g. configz: the accepted config). */
-  debug?: Record<string, () => unknown>;
+  debug?: Record<string, (query: URLSearchParams) => unknown | Promise<unknown>>;
 }): Promise<MonitoringServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -45,7 +48,11 @@ export async function startMonitoring(opts: {
     }
     const debug = path.startsWith('/debug/') ? opts.debug?.[path.slice('/debug/'.length)] : undefined;
     if (debug) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(debug(), null, 2) + '\n');
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      Promise.resolve()
+        .then(() => debug(query))
+        .then((body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n'))
+        .catch((err: unknown) => res.writeHead(err instanceof DebugError ? 404 : 500, { 'content-type': 'text/plain' }).end(`${String((err as Error).message ?? err)}\n`));
       return;
     }
     if (path === '/healthz') {

@@ -137,4 +137,9 @@ test('the proxies are connected to the in-cluster control plane', async () => {
   const status = JSON.parse(res.stdout.trim().split('\n')[0]) as { body: { id: string }[] };
   const ids = status.body.map((p) => p.id);
   expect(ids.filter((id) => id.includes(`.${ns}~`)).length).toBeGreaterThanOrEqual(3);
+  // What Trellis gives the client's proxy, readable: the VirtualService's split is in its routes.
+  const dump = await podExec(`${ns}/client`, ['echo-client', `http://trellis.trellis-system.svc:15014/debug/config_dump?proxy=client.${ns}`]);
+  const resources = (JSON.parse(dump.stdout.trim().split('\n')[0]) as { body: { resources: { rds: Record<string, unknown>; cds: Record<string, unknown> } } }).body.resources;
+  expect(Object.keys(resources.cds)).toEqual(expect.arrayContaining([`outbound|8080|v1|echo.${ns}.svc.cluster.local`, `outbound|8080|v2|echo.${ns}.svc.cluster.local`]));
+  expect(JSON.stringify(resources.rds['8080'])).toContain('"weighted_clusters"');
 });
