@@ -13,7 +13,7 @@ import { ServiceRegistry, type RegistryChange } from './model/services.js';
 import { warningsFor } from './model/warnings.js';
 import { MeshSource, pushFor } from './push/changes.js';
 import { PushQueue } from './push/push-queue.js';
-import { SidecarSnapshotProvider } from './translate/snapshot.js';
+import { MeshSnapshotProvider } from './translate/provider.js';
 import { loggerFor, setLogLevel } from './util/logger.js';
 import { registry } from './util/metrics.js';
 import { DebugError, startMonitoring } from './util/monitoring.js';
@@ -56,7 +56,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const changes = loggerFor('model');
   // Model changes rebuild the mesh lazily and push what they can affect, debounced.
   const meshSource = new MeshSource(store, services);
-  const provider = new SidecarSnapshotProvider(() => meshSource.current());
+  const provider = new MeshSnapshotProvider(() => meshSource.current());
   const xds = new XdsServer({ provider });
   const pushes = new PushQueue(xds);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host

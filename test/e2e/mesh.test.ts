@@ -3,13 +3,10 @@
 // weighted split and a header match; opt-out and excluded ports. It needs only a kubeconfig
 // (the devcluster locally, kind in GitHub Actions).
 import path from 'node:path';
-import fs from 'node:fs';
 import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, kubeconfigPath, podExec, root, run, testNamespace, waitFor } from '../support/cluster.js';
+import { installTrellis } from '../support/install.js';
+import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, podExec, root, run, testNamespace, waitFor } from '../support/cluster.js';
 
-const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
-const v = (k: string): string => new RegExp(`^${k}=(\\S+)`, 'm').exec(versions)![1];
-const helm = process.env.HELM ?? path.join(root, `.devcluster/cache/helm-${v('HELM_VERSION')}/helm`);
 const ns = testNamespace('mesh');
 const { kc, core } = kube();
 const custom = kc.makeApiClient(CustomObjectsApi);
@@ -34,8 +31,7 @@ async function podsOf(selector: string): Promise<V1Pod[]> {
 
 beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
-  const install = await run(helm, ['upgrade', '--install', 'trellis', path.join(root, 'charts/trellis'), '--namespace', 'trellis-system', '--create-namespace', '--wait', '--timeout', '3m', '--kubeconfig', kubeconfigPath], { timeoutMs: 240_000 });
-  if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`);
+  await installTrellis();
   await core.createNamespace({ body: { metadata: { name: ns, labels: { 'trellis-injection': 'enabled' } } } });
   await applyAll([
     echoDeployment(ns, 'echo-v1', 1, { app: 'echo', version: 'v1' }),

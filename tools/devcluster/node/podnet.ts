@@ -51,6 +51,9 @@ export async function createPodNetwork(s: Settings, uid: string, ip: string): Pr
   await run('ip', ['-n', ns, 'addr', 'add', `${ip}/${prefix}`, 'dev', 'eth0']);
   await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
   await run('ip', ['-n', ns, 'route', 'add', 'default', 'via', s.bridgeIp]);
+  // As container runtimes do for pods: any user may bind ports below 1024 (a gateway running
+  // as UID 1337 listens on 80 and 443).
+  await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_unprivileged_port_start=0']);
   return ns;
 }
 

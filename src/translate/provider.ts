@@ -1,0 +1,22 @@
+// The SnapshotProvider of the control plane: sidecars get the sidecar configuration, gateway
+// (router) proxies the gateway configuration, each translated on demand from the current mesh.
+import type { ProxyInfo } from '../xds/proxy-info.js';
+import type { Snapshot, SnapshotProvider } from '../xds/snapshot.js';
+import type { TypeUrl } from '../xds/types.js';
+import { gatewaySnapshot, type GatewayMeshView } from './gateway.js';
+import type { SidecarOptions } from './input.js';
+import { sidecarSnapshot } from './snapshot.js';
+
+export class MeshSnapshotProvider implements SnapshotProvider {
+  constructor(
+    private readonly current: () => GatewayMeshView,
+    private readonly options: Partial<SidecarOptions> = {},
+  ) {}
+
+  snapshot(proxy: ProxyInfo, types: ReadonlySet<TypeUrl>): Snapshot {
+    const all = (proxy.kind === 'router' ? gatewaySnapshot(this.current(), proxy) : sidecarSnapshot(this.current(), proxy, this.options)) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const t of types) if (all[t]) out[t] = all[t];
+    return out as Snapshot;
+  }
+}
