@@ -139,3 +139,43 @@ test('the proxies are connected to the in-cluster control plane', async () => {
   expect(Object.keys(resources.cds)).toEqual(expect.arrayContaining([`outbound|8080|v1|echo.${ns}.svc.cluster.local`, `outbound|8080|v2|echo.${ns}.svc.cluster.local`]));
   expect(JSON.stringify(resources.rds['8080'])).toContain('"weighted_clusters"');
 });
+
+test('a ServiceEntry with STATIC endpoints sends meshed traffic for its host to a workload outside the mesh', async () => {
+  const outside = `${ns}-ext`;
+  await core.createNamespace({ body: { metadata: { name: outside } } });
+  try {
+    await applyAll([echoDeployment(outside, 'legacy', 1)]);
+    const legacy = await waitFor('the legacy pod', async () => {
+      const [p] = (await core.listNamespacedPod({ namespace: outside, labelSelector: 'app=legacy' })).items;
+      return p && ready(p) ? p : undefined;
+    });
+    await custom.createNamespacedCustomObject({
+      group: 'networking.istio.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'serviceentries',
+      body: {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'ServiceEntry',
+        metadata: { name: 'legacy' },
+        spec: {
+          hosts: ['legacy.example.internal'],
+          addresses: ['240.240.0.10'],
+          ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8080 }],
+          location: 'MESH_EXTERNAL',
+          resolution: 'STATIC',
+          endpoints: [{ address: legacy.status!.podIP! }],
+        },
+      },
+    });
+    // The app connects to the entry's address with the host name: the sidecar routes by host.
+    const reply = await waitFor('the ServiceEntry route', async () => {
+      const [r] = await echoFrom(`${ns}/client`, 'http://240.240.0.10/legacy', 1, ['host: legacy.example.internal']);
+      return r?.status === 200 ? r : undefined;
+    }, 30_000);
+    expect(reply.pod).toBe(legacy.metadata?.name);
+    expect(reply.headers?.['x-envoy-upstream-service-time']).toBeDefined();
+  } finally {
+    await core.deleteNamespace({ name: outside }).catch(() => undefined);
+  }
+});
