@@ -1,0 +1,39 @@
+import { buildMesh, config } from '../../src/translate/testing/fixtures.js';
+import { gatewayRouteConfigurations, gatewaySnapshot, gatewaysFor } from '../../src/translate/gateway.js';
+import { TypeUrl } from '../../src/xds/types.js';
+
+const services = [{ namespace: 'web', name: 'httpbin', clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], endpoints: [{ address: '10.244.0.9' }] }];
+const gw = config('Gateway', 'web', 'gw', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['httpbin.example.com'] }] });
+const vs = config('VirtualService', 'web', 'httpbin', {
+  hosts: ['httpbin.example.com'],
+  gateways: ['gw'],
+  http: [{ match: [{ uri: { prefix: '/status' } }, { uri: { exact: '/delay' } }], route: [{ destination: { host: 'httpbin', port: { number: 8000 } } }] }],
+});
+const meshOnly = config('VirtualService', 'web', 'mesh-only', { hosts: ['httpbin'], http: [{ route: [{ destination: { host: 'httpbin' } }] }] });
+const proxy = { namespace: 'web', ip: '10.244.0.5', labels: { istio: 'ingressgateway' } };
+
+test('a gateway proxy is selected by labels only', () => {
+  const mesh = buildMesh(services, [gw]);
+  expect(gatewaysFor(mesh, proxy).map((g) => g.name)).toEqual(['gw']);
+  expect(gatewaysFor(mesh, { ...proxy, labels: { app: 'other' } })).toEqual([]);
+});
+
+test('the routes of VirtualServices bound to the gateway, by host, in RDS http.<port>', () => {
+  const mesh = buildMesh(services, [gw, vs, meshOnly]);
+  const [rc] = gatewayRouteConfigurations(mesh, proxy);
+  expect(rc.name).toBe('http.80');
+  expect(rc.virtual_hosts?.map((v) => v.domains)).toEqual([['httpbin.example.com', 'httpbin.example.com:*']]);
+  const routes = rc.virtual_hosts![0].routes!;
+  expect(routes.map((r) => r.match)).toEqual([expect.objectContaining({ prefix: '/status' }), expect.objectContaining({ path: '/delay' })]);
+  expect(routes.every((r) => r.route?.cluster === 'outbound|8000||httpbin.web.svc.cluster.local')).toBe(true);
+});
+
+test('the snapshot binds a listener per HTTP server port, with the clusters and endpoints it routes to', () => {
+  const snap = gatewaySnapshot(buildMesh(services, [gw, vs]), proxy);
+  const listener = snap[TypeUrl.Listener]!.get('0.0.0.0_80');
+  expect(listener?.address?.socket_address?.port_value).toBe(80);
+  expect(snap[TypeUrl.Cluster]!.has('outbound|8000||httpbin.web.svc.cluster.local')).toBe(true);
+  expect(snap[TypeUrl.Endpoint]!.get('outbound|8000||httpbin.web.svc.cluster.local')?.endpoints?.[0].lb_endpoints?.[0].endpoint?.address?.socket_address?.address).toBe('10.244.0.9');
+  // No sidecar plumbing on a gateway.
+  expect([...snap[TypeUrl.Listener]!.keys()]).toEqual(['0.0.0.0_80']);
+});
