@@ -20,6 +20,8 @@ export interface ControlPlaneConfig {
   /** Replace a watch that delivered nothing (not even a bookmark) for this long. */
   watchStallMs: number;
   proxyImage: string;
+  /** Istio's meshConfig.outboundTrafficPolicy.mode: unknown destinations pass or are blocked. */
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** host:port the injected proxies reach the control plane's xDS at. */
   discoveryAddress: string;
 }
@@ -37,6 +39,9 @@ Options:
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
   --proxy-image IMAGE             the sidecar image injected into pods
                                   (env TRELLIS_PROXY_IMAGE, default trellis/proxy:latest)
+  --outbound-traffic-policy MODE  ALLOW_ANY (default: unknown destinations pass through) or
+                                  REGISTRY_ONLY (only Services and ServiceEntries are reachable)
+                                  (env TRELLIS_OUTBOUND_TRAFFIC_POLICY)
   --discovery-address HOST:PORT   where injected proxies reach Trellis's xDS
                                   (default trellis.<namespace>.svc:15010)
   --webhook-dns-name NAME         a DNS name the webhook certificate covers; repeatable
@@ -91,6 +96,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'log-level': { type: 'string' },
         'watch-stall-seconds': { type: 'string' },
         'proxy-image': { type: 'string' },
+        'outbound-traffic-policy': { type: 'string' },
         'discovery-address': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,6 +116,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     throw new UsageError(`--log-level: want error, warn, info or debug, got "${logLevel}"`);
   }
   const namespace = v.namespace ?? env.POD_NAMESPACE ?? 'trellis-system';
+  const outbound = v['outbound-traffic-policy'] ?? env.TRELLIS_OUTBOUND_TRAFFIC_POLICY ?? 'ALLOW_ANY';
+  if (outbound !== 'ALLOW_ANY' && outbound !== 'REGISTRY_ONLY') throw new UsageError(`--outbound-traffic-policy: want ALLOW_ANY or REGISTRY_ONLY, got "${outbound}"`);
   const stall = Number(v['watch-stall-seconds'] ?? 330);
   if (!Number.isFinite(stall) || stall < 1) throw new UsageError(`--watch-stall-seconds: want a number of seconds >= 1, got "${v['watch-stall-seconds']}"`);
   return {
@@ -128,6 +136,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     logLevel,
     watchStallMs: stall * 1000,
     proxyImage: v['proxy-image'] ?? env.TRELLIS_PROXY_IMAGE ?? 'trellis/proxy:latest',
+    outboundTrafficPolicy: outbound,
     discoveryAddress: v['discovery-address'] ?? `trellis.${namespace}.svc:15010`,
   };
 }

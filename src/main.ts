@@ -56,7 +56,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const changes = loggerFor('model');
   // Model changes rebuild the mesh lazily and push what they can affect, debounced.
   const meshSource = new MeshSource(store, services);
-  const provider = new MeshSnapshotProvider(() => meshSource.current());
+  const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
   const xds = new XdsServer({ provider });
   const pushes = new PushQueue(xds);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host

@@ -11,10 +11,15 @@ describe('control plane options', () => {
     expect(c).toMatchObject({ monitoringHost: '127.0.0.1', monitoringPort: 9000, logLevel: 'debug' });
   });
   test('--help', () => expect(parseConfig(['-h'], {})).toBe('help'));
+  test('outbound traffic policy', () => {
+    expect(parseConfig([], {})).toMatchObject({ outboundTrafficPolicy: 'ALLOW_ANY' });
+    expect(parseConfig([], { TRELLIS_OUTBOUND_TRAFFIC_POLICY: 'REGISTRY_ONLY' })).toMatchObject({ outboundTrafficPolicy: 'REGISTRY_ONLY' });
+  });
   test.each([
     [['--monitoring-address', 'nope'], '--monitoring-address: want HOST:PORT with a port 0-65535, got "nope"'],
     [['--log-level', 'loud'], '--log-level: want error, warn, info or debug, got "loud"'],
     [['--bogus'], "Unknown option '--bogus'"],
+    [['--outbound-traffic-policy', 'DENY'], '--outbound-traffic-policy: want ALLOW_ANY or REGISTRY_ONLY, got "DENY"'],
   ])('%j is rejected with a message', (argv, msg) => expect(() => parseConfig(argv, {})).toThrow(msg));
 });
 
