@@ -14,7 +14,7 @@ import { mergeGatewayRoutes, type GatewayConfig, type GatewayVirtualHost } from 
 import { MESH_GATEWAY, resolveHost } from './hosts.js';
 import { ServiceIndex, serviceFromKubernetes, type MeshService } from './mesh-services.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry, type MeshEndpoint, type ServiceEntryConfig } from './service-entries.js';
-import type { PodRecord, ServiceRegistry } from './services.js';
+import type { PodRecord, ServiceRegistry, TlsSecret } from './services.js';
 import { orderedFor, ownerOf, resolveVirtualService, shadowingOf, sidecarHostOwners, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
 import { DEFAULT_EXPORT_TO, type ExportToDefaults } from './visibility.js';
 
@@ -120,6 +120,11 @@ export class Mesh {
   /** The service `host` reaches from `client`: exact hostname, else the most specific wildcard ServiceEntry host. */
   service(host: string, client: string): MeshService | undefined {
     return this.services().resolve(host, client);
+  }
+
+  /** A kubernetes.io/tls Secret (gateways' credentialName). */
+  tlsSecret(namespace: string, name: string): TlsSecret | undefined {
+    return this.registry.secret(namespace, name);
   }
 
   endpoints(svc: MeshService): MeshEndpoint[] {

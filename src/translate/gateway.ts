@@ -2,24 +2,26 @@
 // proxy's labels, one bound listener per server port; HTTP servers route through RDS
 // `http.<port>` whose virtual hosts are the VirtualServices bound to the Gateway, merged as Istio
 // documents (src/model/gateway-routes.ts). Clusters and endpoints are the proxy's outbound ones.
-// (HTTPS with credentialName over SDS, PASSTHROUGH and TCP servers are not translated yet.)
+// HTTPS servers terminate TLS with the certificate of their credentialName, over SDS
+// (gateway-tls.ts); HTTP servers with httpsRedirect answer 301 to https. (PASSTHROUGH and TCP
+// servers are not translated yet.)
 import type { Mesh } from '../model/mesh.js';
-import type { RouteConfiguration } from '../xds/types.js';
-import type { Listener } from '../xds/types.js';
+import type { Listener, RouteConfiguration, Secret } from '../xds/types.js';
 import type { Snapshot } from '../xds/snapshot.js';
 import { resourceName, TypeUrl, type ResourceOf } from '../xds/types.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
 import { sidecarClusters } from './clusters.js';
-import { httpConnectionManagerFilter } from './filters.js';
+import { httpConnectionManagerFilter, tlsInspectorListenerFilter } from './filters.js';
+import { credentialSecrets, downstreamTls, type ServerTlsMode } from './gateway-tls.js';
 import { httpRoutes } from './http-routes.js';
 import type { MeshView, SidecarProxy } from './input.js';
 import { sidecarEndpoints } from './snapshot.js';
 
-export type GatewayMeshView = MeshView & Pick<Mesh, 'gateways' | 'gatewayRoutes'>;
+export type GatewayMeshView = MeshView & Pick<Mesh, 'gateways' | 'gatewayRoutes' | 'tlsSecret'>;
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
-export const gatewayRouteName = (port: number): string => `http.${port}`;
+export const gatewayRouteName = (port: number, https = false): string => `${https ? 'https' : 'http'}.${port}`;
 export const gatewayListenerName = (port: number): string => `0.0.0.0_${port}`;
 
 /** The Gateways that select this proxy (every label of the selector on the proxy). */
@@ -30,39 +32,109 @@ export function gatewaysFor(mesh: GatewayMeshView, proxy: SidecarProxy): ReturnT
   });
 }
 
-/** The HTTP ports this proxy serves and, for each, its virtual hosts. */
-export function gatewayRouteConfigurations(mesh: GatewayMeshView, proxy: SidecarProxy): RouteConfiguration[] {
-  const byPort = new Map<number, Map<string, VirtualHost>>();
+type GatewayServer = NonNullable<GatewaySpecOf['servers']>[number];
+type GatewaySpecOf = ReturnType<Mesh['gateways']>[number]['spec'];
+
+interface PortPlan {
+  port: number;
+  https: boolean;
+  /** HTTPS servers on this port (their SNI hosts and credential), in Gateway order. */
+  tlsServers: { hosts: string[]; credential: string; mode: ServerTlsMode }[];
+  /** Hosts whose plain HTTP server redirects to HTTPS. */
+  redirect: Set<string>;
+  hosts: Map<string, VirtualHost>;
+}
+
+const stripNamespace = (h: string): string => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h);
+
+function serverKind(s: GatewayServer): 'http' | 'https' | undefined {
+  const protocol = (s.port?.protocol ?? '').toUpperCase();
+  if (HTTP_PROTOCOLS.has(protocol)) return 'http';
+  const mode = s.tls?.mode ?? 'SIMPLE';
+  if (protocol === 'HTTPS' && (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && s.tls?.credentialName) return 'https';
+  return undefined;
+}
+
+/** Per served port: HTTP or HTTPS, its TLS servers, and its virtual hosts from the bound VirtualServices. */
+export function gatewayPorts(mesh: GatewayMeshView, proxy: SidecarProxy): PortPlan[] {
+  const plans = new Map<number, PortPlan>();
   for (const gw of gatewaysFor(mesh, proxy)) {
-    const httpPorts = new Set((gw.spec.servers ?? []).filter((s) => HTTP_PROTOCOLS.has((s.port?.protocol ?? '').toUpperCase()) && !s.tls?.httpsRedirect).map((s) => s.port!.number));
-    for (const port of httpPorts) if (!byPort.has(port)) byPort.set(port, new Map());
+    for (const server of gw.spec.servers ?? []) {
+      const kind = serverKind(server);
+      const port = server.port?.number;
+      if (!kind || port === undefined) continue;
+      let plan = plans.get(port);
+      if (!plan) plans.set(port, (plan = { port, https: kind === 'https', tlsServers: [], redirect: new Set(), hosts: new Map() }));
+      if (plan.https !== (kind === 'https')) continue; // HTTP and HTTPS on one port: the first wins
+      const hosts = (server.hosts ?? []).map(stripNamespace);
+      if (kind === 'https') plan.tlsServers.push({ hosts, credential: server.tls!.credentialName!, mode: (server.tls!.mode ?? 'SIMPLE') as ServerTlsMode });
+      else if (server.tls?.httpsRedirect) for (const h of hosts) plan.redirect.add(h);
+    }
     for (const vh of mesh.gatewayRoutes(`${gw.namespace}/${gw.name}`, proxy.namespace)) {
-      const hosts = byPort.get(vh.port);
-      if (!hosts || hosts.has(vh.host)) continue; // an earlier Gateway on the port has this host
+      const plan = plans.get(vh.port);
+      if (!plan || plan.hosts.has(vh.host)) continue; // an earlier Gateway on the port has this host
       const ctx = { mesh, proxy, port: vh.port };
       // The match was chosen for this gateway already: its `gateways` list has done its job.
       const routes = vh.routes.flatMap((r) => httpRoutes(ctx, r.source.namespace, { ...r.route, match: r.match ? [{ ...r.match, gateways: undefined }] : undefined }));
-      hosts.set(vh.host, { name: `${vh.host}:${vh.port}`, domains: vh.host === '*' ? ['*'] : [vh.host, `${vh.host}:*`], routes });
+      plan.hosts.set(vh.host, {
+        name: `${vh.host}:${vh.port}`,
+        domains: vh.host === '*' ? ['*'] : [vh.host, `${vh.host}:*`],
+        routes,
+        ...(plan.redirect.has(vh.host) || plan.redirect.has('*') ? { require_tls: 'ALL' as const } : {}),
+      });
     }
   }
-  return [...byPort].sort((a, b) => a[0] - b[0]).map(([port, hosts]) => ({
-    name: gatewayRouteName(port),
+  // A redirecting host needs a virtual host even when no VirtualService routes it.
+  for (const plan of plans.values()) {
+    for (const h of plan.redirect) {
+      if (!plan.hosts.has(h)) plan.hosts.set(h, { name: `${h}:${plan.port}`, domains: h === '*' ? ['*'] : [h, `${h}:*`], routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }], require_tls: 'ALL' });
+    }
+  }
+  return [...plans.values()].sort((a, b) => a.port - b.port);
+}
+
+/** The route configuration of each served port. */
+export function gatewayRouteConfigurations(mesh: GatewayMeshView, proxy: SidecarProxy): RouteConfiguration[] {
+  return gatewayPorts(mesh, proxy).map((p) => ({
+    name: gatewayRouteName(p.port, p.https),
     // A host with no route answers 404 from Envoy, as Istio's gateways do.
-    virtual_hosts: [...hosts.values()].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '')),
+    virtual_hosts: [...p.hosts.values()].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '')),
     validate_clusters: { value: false },
   }));
 }
 
-export function gatewayListeners(routes: readonly RouteConfiguration[]): Listener[] {
-  return routes.map((rc) => {
-    const port = Number((rc.name ?? '').slice('http.'.length));
-    return {
-      name: gatewayListenerName(port),
-      address: { socket_address: { address: '0.0.0.0', port_value: port } },
-      traffic_direction: 'OUTBOUND',
-      filter_chains: [{ filters: [httpConnectionManagerFilter(rc.name ?? '', rc.name ?? '', 'outbound')] }],
-    };
+/** A bound listener per port; HTTPS ports get a filter chain per server, matched by SNI. */
+export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, plans: readonly PortPlan[]): Listener[] {
+  const ns = proxy.namespace ?? 'default';
+  return plans.flatMap((p): Listener[] => {
+    const rds = gatewayRouteName(p.port, p.https);
+    const base = { name: gatewayListenerName(p.port), address: { socket_address: { address: '0.0.0.0', port_value: p.port } }, traffic_direction: 'OUTBOUND' as const };
+    if (!p.https) return [{ ...base, filter_chains: [{ filters: [httpConnectionManagerFilter(rds, rds, 'outbound')] }] }];
+    // A server whose Secret is missing (in the proxy's own namespace) is left out rather than
+    // keeping the whole listener warming for a certificate that does not exist.
+    const chains = p.tlsServers
+      .filter((t) => mesh.tlsSecret(ns, t.credential))
+      .map((t) => ({
+        filter_chain_match: t.hosts.includes('*') ? {} : { server_names: t.hosts },
+        transport_socket: downstreamTls(t.credential, t.mode),
+        filters: [httpConnectionManagerFilter(rds, rds, 'outbound')],
+      }));
+    return chains.length ? [{ ...base, listener_filters: [tlsInspectorListenerFilter()], filter_chains: chains }] : [];
   });
+}
+
+/** The SDS Secrets of the HTTPS servers: only from the gateway proxy's own namespace. */
+export function gatewaySecrets(mesh: GatewayMeshView, proxy: SidecarProxy, plans: readonly PortPlan[]): Secret[] {
+  const ns = proxy.namespace ?? 'default';
+  const seen = new Set<string>();
+  const out: Secret[] = [];
+  for (const t of plans.flatMap((p) => p.tlsServers)) {
+    if (seen.has(t.credential)) continue;
+    seen.add(t.credential);
+    const secret = mesh.tlsSecret(ns, t.credential);
+    if (secret) out.push(...credentialSecrets(t.credential, secret));
+  }
+  return out;
 }
 
 function byName<T extends TypeUrl>(type: T, items: readonly ResourceOf[T][]): Map<string, ResourceOf[T]> {
@@ -71,13 +143,15 @@ function byName<T extends TypeUrl>(type: T, items: readonly ResourceOf[T][]): Ma
 
 /** Listeners, routes, clusters and endpoints for one gateway proxy. */
 export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy): Snapshot {
+  const plans = gatewayPorts(mesh, proxy);
   const routes = gatewayRouteConfigurations(mesh, proxy);
   const clusters = sidecarClusters(mesh, proxy).filter((c) => (c.name ?? '').startsWith('outbound|') || c.name === 'BlackHoleCluster');
   const eds = new Set(clusters.filter((c) => c.type === 'EDS').map((c) => c.name));
   return {
     [TypeUrl.Cluster]: byName(TypeUrl.Cluster, clusters),
     [TypeUrl.Endpoint]: byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, proxy).filter((e) => eds.has(e.cluster_name ?? ''))),
-    [TypeUrl.Listener]: byName(TypeUrl.Listener, gatewayListeners(routes)),
+    [TypeUrl.Listener]: byName(TypeUrl.Listener, gatewayListeners(mesh, proxy, plans)),
     [TypeUrl.Route]: byName(TypeUrl.Route, routes),
+    [TypeUrl.Secret]: byName(TypeUrl.Secret, gatewaySecrets(mesh, proxy, plans)),
   };
 }

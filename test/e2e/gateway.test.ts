@@ -3,7 +3,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
-import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, testNamespace, waitFor } from '../support/cluster.js';
+import { makeServingCert, type TestCerts } from '../support/certs.js';
+import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 
 const ns = testNamespace('gw');
 const { kc, core } = kube();
@@ -82,4 +83,65 @@ test('the gateway routes exact and prefix URI matches of the bound VirtualServic
   // Not matched by the VirtualService, or another host: Envoy answers 404.
   expect((await echoFrom(`${ns}/client`, `${url}/headers`, 1, host))[0].status).toBe(404);
   expect((await echoFrom(`${ns}/client`, `${url}/status/200`, 1, ['host: other.example.com']))[0].status).toBe(404);
+});
+
+describe('HTTPS through the gateway, the certificate from credentialName over SDS', () => {
+  const first = makeServingCert(['DNS:httpbin.example.com'], 'httpbin-first');
+  const rotated = makeServingCert(['DNS:httpbin.example.com'], 'httpbin-rotated');
+  const tlsSecret = (c: TestCerts): object => ({ 'tls.crt': Buffer.from(c.cert).toString('base64'), 'tls.key': Buffer.from(c.key).toString('base64') });
+  let gwIp = '';
+
+  beforeAll(async () => {
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'httpbin-credential' }, type: 'kubernetes.io/tls', data: tlsSecret(first) as Record<string, string> } });
+    // Both CAs, so the client verifies the certificate before and after the rotation.
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'test-ca' }, data: { 'ca.crt': first.caCert + rotated.caCert } } });
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'tls-client' },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'client', image: 'trellis/echo', command: ['sleep', 'infinity'], volumeMounts: [{ name: 'ca', mountPath: '/etc/test-ca' }] }],
+          volumes: [{ name: 'ca', configMap: { name: 'test-ca' } }],
+        },
+      },
+    });
+    await custom.createNamespacedCustomObject({
+      group: 'networking.istio.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'gateways',
+      body: { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'httpbin-tls' }, spec: { selector, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['httpbin.example.com'], tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } }] } },
+    });
+    await custom.patchNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices', name: 'httpbin', body: [{ op: 'replace', path: '/spec/gateways', value: ['httpbin-gateway', 'httpbin-tls'] }] });
+    gwIp = (await core.readNamespacedPod({ namespace: ns, name: 'ingress' })).status!.podIP!;
+    await waitFor('the TLS client', async () => (await core.readNamespacedPod({ namespace: ns, name: 'tls-client' })).status?.phase === 'Running');
+  });
+
+  test('the client verifies the chain and SNI, and reaches the route', async () => {
+    const reply = await waitFor('HTTPS through the gateway', async () => {
+      const [r] = await echoFromTls(1);
+      return r?.status === 200 ? r : undefined;
+    }, 60_000);
+    expect((reply as EchoReply & { tls: { subject: string; issuer: string; servername: string } }).tls).toEqual({ subject: 'httpbin-first', issuer: 'test-ca', servername: 'httpbin.example.com' });
+    expect(reply.body?.path).toBe('/status/200');
+  });
+
+  test('rotating the Secret swaps the certificate under continuous requests with zero failures', async () => {
+    const running = echoFromTls(80);
+    await new Promise((r) => setTimeout(r, 500));
+    await core.replaceNamespacedSecret({ namespace: ns, name: 'httpbin-credential', body: { metadata: { name: 'httpbin-credential' }, type: 'kubernetes.io/tls', data: tlsSecret(rotated) as Record<string, string> } });
+    const replies = (await running) as (EchoReply & { tls?: { subject: string } })[];
+    expect(replies).toHaveLength(80);
+    expect(replies.filter((r) => r.status !== 200)).toEqual([]);
+    const after = await waitFor('the rotated certificate', async () => {
+      const [r] = (await echoFromTls(1)) as (EchoReply & { tls?: { subject: string } })[];
+      return r?.tls?.subject === 'httpbin-rotated' ? r : undefined;
+    }, 30_000);
+    expect(after.status).toBe(200);
+  });
+
+  function echoFromTls(count: number): Promise<EchoReply[]> {
+    return echoFrom(`${ns}/tls-client`, `https://${gwIp}:443/status/200`, count, ['host: httpbin.example.com'], ['--cacert', '/etc/test-ca/ca.crt']);
+  }
 });

@@ -61,8 +61,8 @@ export interface EchoReply {
 }
 
 /** Sends `count` requests from inside a pod with the echo image's client. */
-export async function echoFrom(pod: string, url: string, count = 1, headers: string[] = []): Promise<EchoReply[]> {
-  const args = ['echo-client', url, '-n', String(count), ...headers.flatMap((h) => ['-H', h])];
+export async function echoFrom(pod: string, url: string, count = 1, headers: string[] = [], extra: string[] = []): Promise<EchoReply[]> {
+  const args = ['echo-client', url, '-n', String(count), ...headers.flatMap((h) => ['-H', h]), ...extra];
   const res = await podExec(pod, args, 30_000 + count * 2_000);
   return res.stdout
     .split('\n')

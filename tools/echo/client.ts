@@ -1,11 +1,16 @@
 // A small HTTP client carried by the echo image, so `devcluster exec ns/pod -- echo-client ...`
 // can send requests from inside a pod. Prints one JSON line per request.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { grpcEchoOnce } from './grpc-echo.js';
 
-const USAGE = `usage: echo-client URL|grpc://HOST:PORT [-n COUNT] [--keepalive] [-H 'name: value']... [-X METHOD] [--timeout 5s]
-Sends COUNT requests (default 1) one after another and prints one JSON line each:
+const USAGE = `usage: echo-client URL|grpc://HOST:PORT [-n COUNT] [--keepalive] [--cacert CA.pem [--cert C --key K]] [-H 'name: value']... [-X METHOD] [--timeout 5s]
+Sends COUNT requests (default 1) one after another and prints one JSON line each
+(https://: verified against --cacert, SNI from the host header; "tls" in the line says who
+answered):
 {"status":200,"pod":"...","body":{...}} or {"error":"..."}. Exit code 0 when every
 request got a response (any status), 1 otherwise.`;
 
@@ -16,6 +21,9 @@ const { values, positionals } = parseArgs({
     X: { type: 'string', short: 'X', default: 'GET' },
     timeout: { type: 'string', default: '5s' },
     keepalive: { type: 'boolean' },
+    cacert: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   allowPositionals: true,
@@ -48,11 +56,24 @@ for (const h of values.H) {
   if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
 }
 // A new connection per request by default, so a Service's load balancing shows across requests.
-const agent = new http.Agent({ keepAlive: values.keepalive ?? false });
+const secure = url.protocol === 'https:';
+const agent = secure
+  ? new https.Agent({
+      keepAlive: values.keepalive ?? false,
+      ca: values.cacert ? fs.readFileSync(values.cacert) : undefined,
+      cert: values.cert ? fs.readFileSync(values.cert) : undefined,
+      key: values.key ? fs.readFileSync(values.key) : undefined,
+      servername: (headers.host ?? url.hostname).split(':')[0],
+    })
+  : new http.Agent({ keepAlive: values.keepalive ?? false });
 
 function once(): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.request(url, { method: values.X, headers, agent, timeout: timeoutMs }, (res) => {
+    const request = secure ? https.request : http.request;
+    const req = request(url, { method: values.X, headers, agent: agent as http.Agent, timeout: timeoutMs }, (res) => {
+      const socket = res.socket as TLSSocket;
+      const peer = secure ? socket.getPeerCertificate?.() : undefined;
+      const tls = peer ? { subject: peer.subject?.CN, issuer: peer.issuer?.CN, servername: (socket as unknown as { servername?: string }).servername } : undefined;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -64,7 +85,7 @@ function once(): Promise<boolean> {
           /* not JSON: keep the text */
         }
         const pod = typeof body === 'object' && body !== null ? (body as { pod?: string }).pod : undefined;
-        process.stdout.write(JSON.stringify({ status: res.statusCode, pod, headers: res.headers, body }) + '\n');
+        process.stdout.write(JSON.stringify({ status: res.statusCode, pod, headers: res.headers, body, ...(tls ? { tls } : {}) }) + '\n');
         resolve(true);
       });
     });
