@@ -88,13 +88,16 @@ test('the gateway routes exact and prefix URI matches of the bound VirtualServic
 describe('HTTPS through the gateway, the certificate from credentialName over SDS', () => {
   const first = makeServingCert(['DNS:httpbin.example.com'], 'httpbin-first');
   const rotated = makeServingCert(['DNS:httpbin.example.com'], 'httpbin-rotated');
+  const clientCert = makeServingCert(['DNS:tls-client'], 'tls-client');
   const tlsSecret = (c: TestCerts): object => ({ 'tls.crt': Buffer.from(c.cert).toString('base64'), 'tls.key': Buffer.from(c.key).toString('base64') });
   let gwIp = '';
 
   beforeAll(async () => {
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'httpbin-credential' }, type: 'kubernetes.io/tls', data: tlsSecret(first) as Record<string, string> } });
     // Both CAs, so the client verifies the certificate before and after the rotation.
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'test-ca' }, data: { 'ca.crt': first.caCert + rotated.caCert } } });
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'test-ca' }, data: { 'ca.crt': first.caCert + rotated.caCert, 'client.crt': clientCert.cert, 'client.key': clientCert.key } } });
+    // MUTUAL: the server pair and, as ca.crt, the CA that signed the client's certificate.
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'mtls-credential' }, type: 'kubernetes.io/tls', data: { ...(tlsSecret(first) as Record<string, string>), 'ca.crt': Buffer.from(clientCert.caCert).toString('base64') } } });
     await core.createNamespacedPod({
       namespace: ns,
       body: {
@@ -111,7 +114,18 @@ describe('HTTPS through the gateway, the certificate from credentialName over SD
       version: 'v1',
       namespace: ns,
       plural: 'gateways',
-      body: { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'httpbin-tls' }, spec: { selector, servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['httpbin.example.com'], tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } }] } },
+      body: {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'httpbin-tls' },
+        spec: {
+          selector,
+          servers: [
+            { port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['httpbin.example.com'], tls: { mode: 'SIMPLE', credentialName: 'httpbin-credential' } },
+            { port: { number: 8443, name: 'https-mtls', protocol: 'HTTPS' }, hosts: ['httpbin.example.com'], tls: { mode: 'MUTUAL', credentialName: 'mtls-credential' } },
+          ],
+        },
+      },
     });
     await custom.patchNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices', name: 'httpbin', body: [{ op: 'replace', path: '/spec/gateways', value: ['httpbin-gateway', 'httpbin-tls'] }] });
     gwIp = (await core.readNamespacedPod({ namespace: ns, name: 'ingress' })).status!.podIP!;
@@ -139,6 +153,18 @@ describe('HTTPS through the gateway, the certificate from credentialName over SD
       return r?.tls?.subject === 'httpbin-rotated' ? r : undefined;
     }, 30_000);
     expect(after.status).toBe(200);
+  });
+
+  test('MUTUAL rejects a client without a certificate and accepts one signed by the Secret\'s CA', async () => {
+    const url = `https://${gwIp}:8443/status/200`;
+    const withCert = await waitFor('mutual TLS', async () => {
+      const [r] = await echoFrom(`${ns}/tls-client`, url, 1, ['host: httpbin.example.com'], ['--cacert', '/etc/test-ca/ca.crt', '--cert', '/etc/test-ca/client.crt', '--key', '/etc/test-ca/client.key']);
+      return r?.status === 200 ? r : undefined;
+    }, 30_000);
+    expect(withCert.body?.path).toBe('/status/200');
+    const [without] = await echoFrom(`${ns}/tls-client`, url, 1, ['host: httpbin.example.com'], ['--cacert', '/etc/test-ca/ca.crt']);
+    expect(without.status).toBeUndefined();
+    expect(without.error).toBeDefined();
   });
 
   function echoFromTls(count: number): Promise<EchoReply[]> {
