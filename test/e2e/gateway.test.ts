@@ -3,6 +3,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
+import { AdsClient } from '../../src/xds/testing/ads-client.js';
+import { TypeUrl } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
 import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 
@@ -165,6 +167,38 @@ describe('HTTPS through the gateway, the certificate from credentialName over SD
     const [without] = await echoFrom(`${ns}/tls-client`, url, 1, ['host: httpbin.example.com'], ['--cacert', '/etc/test-ca/ca.crt']);
     expect(without.status).toBeUndefined();
     expect(without.error).toBeDefined();
+  });
+
+  test('a gateway cannot obtain a Secret of another namespace, even asking for it by name over SDS', async () => {
+    const other = `${ns}-other`;
+    await core.createNamespace({ body: { metadata: { name: other } } });
+    try {
+      await core.createNamespacedSecret({ namespace: other, body: { metadata: { name: 'other-credential' }, type: 'kubernetes.io/tls', data: tlsSecret(rotated) as Record<string, string> } });
+      // A Gateway in the other namespace uses it, so the control plane does serve it there.
+      await custom.createNamespacedCustomObject({
+        group: 'networking.istio.io',
+        version: 'v1',
+        namespace: other,
+        plural: 'gateways',
+        body: { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'other' }, spec: { selector, servers: [{ port: { number: 9443, name: 'https', protocol: 'HTTPS' }, hosts: ['other.example.com'], tls: { mode: 'SIMPLE', credentialName: 'other-credential' } }] } },
+      });
+      const svc = await core.readNamespacedService({ namespace: 'trellis-system', name: 'trellis' });
+      // Posing as this namespace's gateway pod (same labels), straight to the control plane.
+      const labels = { fields: Object.fromEntries(Object.entries(selector).map(([k, v]) => [k, { stringValue: v }])) };
+      const client = new AdsClient(`${svc.spec?.clusterIP}:15010`, {
+        node: { id: `router~${gwIp}~ingress.${ns}~${ns}.svc.cluster.local`, metadata: { fields: { NAMESPACE: { stringValue: ns }, LABELS: { structValue: labels } } } },
+      });
+      try {
+        client.subscribe(TypeUrl.Secret, ['kubernetes://httpbin-credential', 'kubernetes://other-credential', `kubernetes://${other}/other-credential`]);
+        await client.until('the SDS answer', () => client.names(TypeUrl.Secret).includes('kubernetes://httpbin-credential'), 20_000);
+        await new Promise((r) => setTimeout(r, 1000)); // and nothing more arrives
+        expect(client.names(TypeUrl.Secret).sort()).toEqual(['kubernetes://httpbin-credential']);
+      } finally {
+        client.close();
+      }
+    } finally {
+      await core.deleteNamespace({ name: other }).catch(() => undefined);
+    }
   });
 
   function echoFromTls(count: number): Promise<EchoReply[]> {
