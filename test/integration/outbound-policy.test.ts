@@ -1,0 +1,71 @@
+// Outbound traffic policy REGISTRY_ONLY, end to end with a real sidecar: a control plane run
+// with it blocks a destination that is neither a Service nor a ServiceEntry, lets Services
+// through, and lets a host through once a ServiceEntry names it.
+import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { injectPod } from '../../src/webhooks/inject.js';
+import { clientPod, clusterAvailable, echoDeployment, echoFrom, applyAll, kube, testNamespace, waitFor } from '../support/cluster.js';
+import { freePort, startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
+
+const ns = testNamespace('registry');
+const { kc, core } = kube();
+const custom = kc.makeApiClient(CustomObjectsApi);
+let cp: RunningControlPlane;
+const HOST_LINK_IP = '10.243.0.1'; // tools/devcluster/network.env: pods reach the host here
+
+const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+beforeAll(async () => {
+  if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  const xdsPort = await freePort();
+  cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}`, extraArgs: ['--outbound-traffic-policy', 'REGISTRY_ONLY', '--xds-address', `${HOST_LINK_IP}:${xdsPort}`] });
+  await applyAll([
+    echoDeployment(ns, 'known', 1),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'known', namespace: ns }, spec: { selector: { app: 'known' }, ports: [{ name: 'http', port: 8080 }] } } as never,
+    echoDeployment(ns, 'unknown', 1), // no Service
+  ]);
+  // The client gets a sidecar pointed at this control plane (the webhook's own code).
+  const injected = injectPod(clientPod(ns) as V1Pod, { proxyImage: 'trellis/proxy', discoveryAddress: `${HOST_LINK_IP}:${xdsPort}`, proxyUid: 1337, clusterDomain: 'cluster.local' });
+  if (!('injected' in injected)) throw new Error('not injected');
+  await core.createNamespacedPod({ namespace: ns, body: injected.injected });
+});
+
+afterAll(async () => {
+  if (cp) await cp.stop();
+  await core.deleteNamespace({ name: ns }).catch(() => undefined);
+});
+
+test('Services pass, an unknown destination is blocked, a ServiceEntry host passes', async () => {
+  const unknown = await waitFor('the unknown pod', async () => {
+    const [p] = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=unknown' })).items;
+    return p && ready(p) ? p : undefined;
+  });
+  await waitFor('the client with its sidecar', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'client' })), 120_000);
+  const client = `${ns}/client`;
+  const known = await waitFor('the Service through the sidecar', async () => {
+    const [r] = await echoFrom(client, 'http://known:8080/', 1);
+    return r?.status === 200 ? r : undefined;
+  }, 60_000);
+  expect(known.headers?.['x-envoy-upstream-service-time']).toBeDefined();
+  // Neither a Service nor a ServiceEntry: the sidecar refuses (ALLOW_ANY would pass it through).
+  const [blocked] = await echoFrom(client, `http://${unknown.status?.podIP}:8080/`, 1);
+  expect(blocked.status).toBe(502);
+  expect(blocked.pod).toBeUndefined();
+  await custom.createNamespacedCustomObject({
+    group: 'networking.istio.io',
+    version: 'v1',
+    namespace: ns,
+    plural: 'serviceentries',
+    body: {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name: 'legacy' },
+      spec: { hosts: ['legacy.example.internal'], addresses: ['240.240.0.20'], ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8080 }], location: 'MESH_EXTERNAL', resolution: 'STATIC', endpoints: [{ address: unknown.status!.podIP! }] },
+    },
+  });
+  const allowed = await waitFor('the ServiceEntry host', async () => {
+    const [r] = await echoFrom(client, 'http://240.240.0.20/', 1, ['host: legacy.example.internal']);
+    return r?.status === 200 ? r : undefined;
+  }, 30_000);
+  expect(allowed.pod).toBe(unknown.metadata?.name);
+});
