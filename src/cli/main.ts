@@ -7,7 +7,10 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { dumpYaml } from '@kubernetes/client-node';
 import { validateManifest } from '../api/validate.js';
 import { injectPod } from '../webhooks/inject.js';
+import { ControlPlane, ControlPlaneError, DEFAULT_CONTROL_PLANE, findProxy, type SyncStatus } from './control-plane.js';
 import { loadDocs } from './files.js';
+import { CONFIG_KINDS, proxyConfigTable, resourcesOf, type ConfigKind } from './proxy-config.js';
+import { proxyStatusTable } from './proxy-status.js';
 
 const VERSION = '0.1.0';
 
@@ -24,7 +27,20 @@ Commands:
                                 DaemonSets, ReplicaSets, Jobs, CronJobs), as the webhook would
       --proxy-image IMAGE       (default trellis/proxy:latest)
       --discovery-address H:P   (default trellis.trellis-system.svc:15010)
+  proxy-status                  each proxy connected to the control plane: the version it
+                                has ACKed per type (CDS, LDS, EDS, RDS; "(N)" resources), what
+                                is still being sent, and its last NACK
+  proxy-config KIND POD [-n NS] what Trellis sends the proxy of POD (or POD.NS, or a node id);
+                                KIND: clusters, listeners, routes or endpoints
   help                          this help
+
+Options of proxy-status and proxy-config:
+      --control-plane URL       the control plane's monitoring port (env TRELLIS_CONTROL_PLANE,
+                                default ${DEFAULT_CONTROL_PLANE}); e.g. the trellis Service's
+                                ClusterIP, or \`kubectl -n trellis-system port-forward svc/trellis 15014\`.
+                                Repeat it (or comma-separate the env) for every replica: a
+                                proxy is connected to one of them
+  -o, --output table|json       json prints the raw data (default table)
 `;
 
 function fail(msg: string, code = 2): never {
@@ -96,6 +112,69 @@ function kubeInject(argv: string[]): number {
   return 0;
 }
 
+const controlPlaneOptions = {
+  'control-plane': { type: 'string', multiple: true },
+  output: { type: 'string', short: 'o' },
+} as const;
+
+function output(v: string | undefined): 'table' | 'json' {
+  const o = v ?? 'table';
+  if (o !== 'table' && o !== 'json') fail(`-o: want table or json, got "${o}"`);
+  return o;
+}
+
+function controlPlanes(urls: string[] | undefined): ControlPlane[] {
+  const list = urls?.length ? urls : (process.env.TRELLIS_CONTROL_PLANE ?? DEFAULT_CONTROL_PLANE).split(',').map((u) => u.trim()).filter(Boolean);
+  return [...new Set(list)].map((u) => new ControlPlane(u));
+}
+
+/** Every control plane's proxies (all must answer: a missing replica would hide its proxies). */
+async function allProxies(cps: ControlPlane[]): Promise<{ cp: ControlPlane; proxies: SyncStatus[] }[]> {
+  return Promise.all(cps.map(async (cp) => ({ cp, proxies: await cp.syncz() })));
+}
+
+async function proxyStatus(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: controlPlaneOptions });
+  const out = output(values.output);
+  const answers = await allProxies(controlPlanes(values['control-plane']));
+  if (out === 'json') {
+    const json = answers.length === 1 ? answers[0].proxies : Object.fromEntries(answers.map((a) => [a.cp.base, a.proxies]));
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    return 0;
+  }
+  const origin = new Map(answers.flatMap((a) => a.proxies.map((p) => [p, new URL(a.cp.base).host] as const)));
+  process.stdout.write(proxyStatusTable(answers.flatMap((a) => a.proxies), new Date(), answers.length > 1 ? (p) => origin.get(p) ?? '?' : undefined));
+  return 0;
+}
+
+async function proxyConfig(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...controlPlaneOptions, namespace: { type: 'string', short: 'n' } } });
+  const [kind, pod, ...extra] = positionals;
+  if (!kind || !(CONFIG_KINDS as readonly string[]).includes(kind)) fail(`proxy-config: want a kind (${CONFIG_KINDS.join(', ')}), got ${kind ? `"${kind}"` : 'none'}`);
+  if (!pod) fail(`proxy-config ${kind}: name the pod: proxy-config ${kind} POD [-n NAMESPACE]`);
+  if (extra.length) fail(`proxy-config: unexpected arguments: ${extra.join(' ')}`);
+  const out = output(values.output);
+  // Ask the control plane the proxy is connected to (with replicas, one of several).
+  const answers = await allProxies(controlPlanes(values['control-plane']));
+  const all = answers.flatMap((a) => a.proxies);
+  const proxy = findProxy(all, pod, values.namespace);
+  const cp = answers.find((a) => a.proxies.includes(proxy))!.cp;
+  const resources = resourcesOf(await cp.configDump(proxy.id), kind as ConfigKind);
+  process.stdout.write(out === 'json' ? JSON.stringify(resources, null, 2) + '\n' : proxyConfigTable(kind as ConfigKind, resources));
+  return 0;
+}
+
+/** Runs an online command; a ControlPlaneError (or a bad flag) is a message, not a stack. */
+function online(fn: (argv: string[]) => Promise<number>, argv: string[]): void {
+  fn(argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof ControlPlaneError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) fail((err as Error).message, err instanceof ControlPlaneError ? 1 : 2);
+      throw err;
+    },
+  );
+}
+
 const [cmd, ...rest] = process.argv.slice(2);
 switch (cmd) {
   case 'version':
@@ -107,6 +186,12 @@ switch (cmd) {
     break;
   case 'kube-inject':
     process.exit(kubeInject(rest));
+    break;
+  case 'proxy-status':
+    online(proxyStatus, rest);
+    break;
+  case 'proxy-config':
+    online(proxyConfig, rest);
     break;
   case undefined:
   case 'help':
