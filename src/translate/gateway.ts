@@ -36,7 +36,10 @@ type GatewayServer = NonNullable<GatewaySpecOf['servers']>[number];
 type GatewaySpecOf = ReturnType<Mesh['gateways']>[number]['spec'];
 
 interface PortPlan {
+  /** The Gateway server port (what routes and virtual hosts are keyed by). */
   port: number;
+  /** The port the listener binds (the gateway Service's targetPort for it). */
+  bind: number;
   https: boolean;
   /** HTTPS servers on this port (their SNI hosts and credential), in Gateway order. */
   tlsServers: { hosts: string[]; credential: string; mode: ServerTlsMode }[];
@@ -55,6 +58,21 @@ function serverKind(s: GatewayServer): 'http' | 'https' | undefined {
   return undefined;
 }
 
+/**
+ * The port the proxy binds for a Gateway server port: as Istio, the targetPort of a Service of
+ * the gateway's pods that exposes that port (a chart maps 80 to 8080 so the proxy need not bind
+ * a privileged port), else the port itself.
+ */
+export function listenPort(mesh: GatewayMeshView, proxy: SidecarProxy, serverPort: number): number {
+  for (const svc of mesh.services().all()) {
+    if (svc.source !== 'Kubernetes' || svc.namespace !== proxy.namespace || !svc.selector || Object.keys(svc.selector).length === 0) continue;
+    if (!Object.entries(svc.selector).every(([k, v]) => proxy.labels[k] === v)) continue;
+    const p = svc.ports.find((x) => x.number === serverPort);
+    if (p && typeof p.targetPort === 'number') return p.targetPort;
+  }
+  return serverPort;
+}
+
 /** Per served port: HTTP or HTTPS, its TLS servers, and its virtual hosts from the bound VirtualServices. */
 export function gatewayPorts(mesh: GatewayMeshView, proxy: SidecarProxy): PortPlan[] {
   const plans = new Map<number, PortPlan>();
@@ -64,7 +82,7 @@ export function gatewayPorts(mesh: GatewayMeshView, proxy: SidecarProxy): PortPl
       const port = server.port?.number;
       if (!kind || port === undefined) continue;
       let plan = plans.get(port);
-      if (!plan) plans.set(port, (plan = { port, https: kind === 'https', tlsServers: [], redirect: new Set(), hosts: new Map() }));
+      if (!plan) plans.set(port, (plan = { port, bind: listenPort(mesh, proxy, port), https: kind === 'https', tlsServers: [], redirect: new Set(), hosts: new Map() }));
       if (plan.https !== (kind === 'https')) continue; // HTTP and HTTPS on one port: the first wins
       const hosts = (server.hosts ?? []).map(stripNamespace);
       if (kind === 'https') plan.tlsServers.push({ hosts, credential: server.tls!.credentialName!, mode: (server.tls!.mode ?? 'SIMPLE') as ServerTlsMode });
@@ -108,7 +126,7 @@ export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, pla
   const ns = proxy.namespace ?? 'default';
   return plans.flatMap((p): Listener[] => {
     const rds = gatewayRouteName(p.port, p.https);
-    const base = { name: gatewayListenerName(p.port), address: { socket_address: { address: '0.0.0.0', port_value: p.port } }, traffic_direction: 'OUTBOUND' as const };
+    const base = { name: gatewayListenerName(p.bind), address: { socket_address: { address: '0.0.0.0', port_value: p.bind } }, traffic_direction: 'OUTBOUND' as const };
     if (!p.https) return [{ ...base, filter_chains: [{ filters: [httpConnectionManagerFilter(rds, rds, 'outbound')] }] }];
     // A server whose Secret is missing (in the proxy's own namespace) is left out rather than
     // keeping the whole listener warming for a certificate that does not exist.

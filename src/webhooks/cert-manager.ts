@@ -18,7 +18,7 @@ export interface CertManagerOptions {
 }
 
 interface SecretShape {
-  metadata?: { resourceVersion?: string };
+  metadata?: { resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
 }
 
@@ -57,7 +57,9 @@ export class CertManager {
       try {
         if (secret) {
           // The resourceVersion makes this a compare-and-swap: a replica that lost the race retries.
-          await o.rest.request('PUT', path, { apiVersion: 'v1', kind: 'Secret', metadata: { name: o.secretName, namespace: o.namespace, resourceVersion: secret.metadata?.resourceVersion }, type: 'Opaque', data });
+          // Labels and annotations stay (the chart that owns this Secret keeps owning it).
+          const { resourceVersion, labels, annotations } = secret.metadata ?? {};
+          await o.rest.request('PUT', path, { apiVersion: 'v1', kind: 'Secret', metadata: { name: o.secretName, namespace: o.namespace, resourceVersion, labels, annotations }, type: 'Opaque', data });
         } else {
           await o.rest.request('POST', `/api/v1/namespaces/${o.namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: o.secretName, namespace: o.namespace }, type: 'Opaque', data });
         }

@@ -37,3 +37,12 @@ test('the snapshot binds a listener per HTTP server port, with the clusters and 
   // No sidecar plumbing on a gateway.
   expect([...snap[TypeUrl.Listener]!.keys()]).toEqual(['0.0.0.0_80']);
 });
+
+test('the listener binds the targetPort of the gateway Service for the server port (80 → 8080), as Istio', () => {
+  const gwService = { namespace: 'web', name: 'ingress', clusterIP: '10.96.0.30', ports: [{ name: 'http', port: 80, targetPort: 8080 }], selector: { istio: 'ingressgateway' } };
+  const snap = gatewaySnapshot(buildMesh([...services, gwService], [gw, vs]), proxy);
+  expect([...snap[TypeUrl.Listener]!.keys()]).toEqual(['0.0.0.0_8080']);
+  expect(snap[TypeUrl.Listener]!.get('0.0.0.0_8080')?.address?.socket_address?.port_value).toBe(8080);
+  // Routes stay keyed by the Gateway's port.
+  expect([...snap[TypeUrl.Route]!.keys()]).toEqual(['http.80']);
+});
