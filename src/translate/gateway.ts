@@ -3,8 +3,8 @@
 // `http.<port>` whose virtual hosts are the VirtualServices bound to the Gateway, merged as Istio
 // documents (src/model/gateway-routes.ts). Clusters and endpoints are the proxy's outbound ones.
 // HTTPS servers terminate TLS with the certificate of their credentialName, over SDS
-// (gateway-tls.ts); HTTP servers with httpsRedirect answer 301 to https. (PASSTHROUGH and TCP
-// servers are not translated yet.)
+// (gateway-tls.ts); HTTP servers with httpsRedirect answer 301 to https; TLS PASSTHROUGH servers
+// forward by SNI (gateway-passthrough.ts). (TCP servers are not translated yet.)
 import type { Mesh } from '../model/mesh.js';
 import type { Listener, RouteConfiguration, Secret } from '../xds/types.js';
 import type { Snapshot } from '../xds/snapshot.js';
@@ -12,12 +12,13 @@ import { resourceName, TypeUrl, type ResourceOf } from '../xds/types.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
 import { sidecarClusters } from './clusters.js';
 import { httpConnectionManagerFilter, tlsInspectorListenerFilter } from './filters.js';
+import { gatewayPassthroughListeners } from './gateway-passthrough.js';
 import { credentialSecrets, downstreamTls, type ServerTlsMode } from './gateway-tls.js';
 import { httpRoutes } from './http-routes.js';
 import type { MeshView, SidecarProxy } from './input.js';
 import { sidecarEndpoints } from './snapshot.js';
 
-export type GatewayMeshView = MeshView & Pick<Mesh, 'gateways' | 'gatewayRoutes' | 'tlsSecret'>;
+export type GatewayMeshView = MeshView & Pick<Mesh, 'gateways' | 'gatewayRoutes' | 'tlsSecret' | 'virtualServices'>;
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
@@ -168,7 +169,7 @@ export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy): Sna
   return {
     [TypeUrl.Cluster]: byName(TypeUrl.Cluster, clusters),
     [TypeUrl.Endpoint]: byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, proxy).filter((e) => eds.has(e.cluster_name ?? ''))),
-    [TypeUrl.Listener]: byName(TypeUrl.Listener, gatewayListeners(mesh, proxy, plans)),
+    [TypeUrl.Listener]: byName(TypeUrl.Listener, [...gatewayListeners(mesh, proxy, plans), ...gatewayPassthroughListeners(mesh, proxy, new Set(plans.map((p) => p.port)))]),
     [TypeUrl.Route]: byName(TypeUrl.Route, routes),
     [TypeUrl.Secret]: byName(TypeUrl.Secret, gatewaySecrets(mesh, proxy, plans)),
   };

@@ -91,13 +91,14 @@ describe('HTTPS through the gateway, the certificate from credentialName over SD
   const first = makeServingCert(['DNS:httpbin.example.com'], 'httpbin-first');
   const rotated = makeServingCert(['DNS:httpbin.example.com'], 'httpbin-rotated');
   const clientCert = makeServingCert(['DNS:tls-client'], 'tls-client');
+  const upstreamCert = makeServingCert(['DNS:nginx.example.com'], 'nginx.example.com');
   const tlsSecret = (c: TestCerts): object => ({ 'tls.crt': Buffer.from(c.cert).toString('base64'), 'tls.key': Buffer.from(c.key).toString('base64') });
   let gwIp = '';
 
   beforeAll(async () => {
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'httpbin-credential' }, type: 'kubernetes.io/tls', data: tlsSecret(first) as Record<string, string> } });
     // Both CAs, so the client verifies the certificate before and after the rotation.
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'test-ca' }, data: { 'ca.crt': first.caCert + rotated.caCert, 'client.crt': clientCert.cert, 'client.key': clientCert.key } } });
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'test-ca' }, data: { 'ca.crt': first.caCert + rotated.caCert + upstreamCert.caCert, 'client.crt': clientCert.cert, 'client.key': clientCert.key } } });
     // MUTUAL: the server pair and, as ca.crt, the CA that signed the client's certificate.
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'mtls-credential' }, type: 'kubernetes.io/tls', data: { ...(tlsSecret(first) as Record<string, string>), 'ca.crt': Buffer.from(clientCert.caCert).toString('base64') } } });
     await core.createNamespacedPod({
@@ -167,6 +168,36 @@ describe('HTTPS through the gateway, the certificate from credentialName over SD
     const [without] = await echoFrom(`${ns}/tls-client`, url, 1, ['host: httpbin.example.com'], ['--cacert', '/etc/test-ca/ca.crt']);
     expect(without.status).toBeUndefined();
     expect(without.error).toBeDefined();
+  });
+
+  test('PASSTHROUGH forwards by SNI to a TLS upstream whose certificate the client sees untouched', async () => {
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'nginx-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': upstreamCert.cert, 'tls.key': upstreamCert.key } } });
+    const nginx = echoDeployment(ns, 'nginx', 1, {}, { env: [{ name: 'ECHO_TLS_PORT', value: '8443' }, { name: 'ECHO_TLS_CERT', value: '/etc/tls/tls.crt' }, { name: 'ECHO_TLS_KEY', value: '/etc/tls/tls.key' }] }) as unknown as {
+      spec: { template: { spec: { containers: { volumeMounts: object[] }[]; volumes: object[] } } };
+    };
+    nginx.spec.template.spec.containers[0].volumeMounts.push({ name: 'tls', mountPath: '/etc/tls', readOnly: true });
+    nginx.spec.template.spec.volumes.push({ name: 'tls', secret: { secretName: 'nginx-tls' } });
+    await applyAll([
+      nginx as never,
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'my-nginx', namespace: ns }, spec: { selector: { app: 'nginx' }, ports: [{ name: 'https', port: 443, targetPort: 8443 }] } } as never,
+    ]);
+    const obj = (kind: string, plural: string, name: string, spec: object): Promise<unknown> =>
+      custom.createNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural, body: { apiVersion: 'networking.istio.io/v1', kind, metadata: { name }, spec } });
+    await obj('Gateway', 'gateways', 'passthrough', { selector, servers: [{ port: { number: 9443, name: 'tls', protocol: 'TLS' }, hosts: ['nginx.example.com'], tls: { mode: 'PASSTHROUGH' } }] });
+    await obj('VirtualService', 'virtualservices', 'nginx', {
+      hosts: ['nginx.example.com'],
+      gateways: ['passthrough'],
+      tls: [{ match: [{ port: 9443, sniHosts: ['nginx.example.com'] }], route: [{ destination: { host: 'my-nginx', port: { number: 443 } } }] }],
+    });
+    const reply = (await waitFor('passthrough', async () => {
+      const [r] = await echoFrom(`${ns}/tls-client`, `https://${gwIp}:9443/passthrough`, 1, ['host: nginx.example.com'], ['--cacert', '/etc/test-ca/ca.crt']);
+      return r?.status === 200 ? r : undefined;
+    }, 60_000)) as EchoReply & { tls: { subject: string; issuer: string } };
+    // The upstream's own certificate, and the upstream's own TLS port: nothing in between
+    // terminated the connection.
+    expect(reply.tls.subject).toBe('nginx.example.com');
+    expect(reply.pod).toMatch(/^nginx-/);
+    expect((reply.body as { port?: number }).port).toBe(8443);
   });
 
   test('a gateway cannot obtain a Secret of another namespace, even asking for it by name over SDS', async () => {
