@@ -13,7 +13,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "starting the devcluster"
 "$dc" up
 say "installing Trellis (Helm chart charts/trellis)"
-"$root/scripts/deploy.sh" >/dev/null
+"$root/scripts/deploy.sh" --set gateway.enabled=true --set gateway.serviceType=ClusterIP >/dev/null
 "$kubectl" -n trellis-system get pods
 say "deploying bookinfo (demo/bookinfo.yaml)"
 "$kubectl" apply -f "$root/demo/bookinfo.yaml" >/dev/null
@@ -44,6 +44,15 @@ say "100 requests to http://reviews:9080/"
 "$dc" exec bookinfo/client -- echo-client http://reviews:9080/ -n 100 | count
 say "20 requests with the header end-user: jason"
 "$dc" exec bookinfo/client -- echo-client http://reviews:9080/ -n 20 -H 'end-user: jason' | count
+say "through the ingress gateway (demo/gateway.yaml): from this machine to the gateway Service"
+"$kubectl" apply -f "$root/demo/gateway.yaml" >/dev/null
+gw_ip="$("$kubectl" -n trellis-system get svc trellis-ingressgateway -o jsonpath='{.spec.clusterIP}')"
+"$kubectl" -n trellis-system rollout status deploy/trellis-ingressgateway --timeout=60s >/dev/null
+for _ in $(seq 40); do curl -fsS -o /dev/null "http://$gw_ip/productpage" 2>/dev/null && break; sleep 0.5; done
+printf '  GET http://%s/productpage -> ' "$gw_ip"
+curl -sS "http://$gw_ip/productpage" | node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(`${r.pod} (path ${r.path})`)'
+printf '  GET http://%s/other       -> HTTP %s (no route)\n' "$gw_ip" "$(curl -s -o /dev/null -w '%{http_code}' "http://$gw_ip/other")"
+
 say "one reply, with the headers Envoy added on the way"
 "$dc" exec bookinfo/client -- echo-client http://reviews:9080/ | node -e '
   const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -56,7 +65,8 @@ Envoy, configured by Trellis over xDS). The cluster keeps running:
 
   export KUBECONFIG=$KUBECONFIG
   $kubectl -n bookinfo get pods                      # 2/2: the app and its proxy
-  $kubectl -n bookinfo get vs,dr                     # the routing, with status conditions
+  $kubectl -n bookinfo get vs,dr,gw                  # the routing, with status conditions
+  curl http://$gw_ip/productpage                     # through the ingress gateway
   $dc exec bookinfo/client -- echo-client http://reviews:9080/ -n 5 -H 'end-user: jason'
   make cluster-down                                  # stop it and remove everything
 EOF2
