@@ -1,10 +1,13 @@
 // The SnapshotProvider of the control plane: sidecars get the sidecar configuration, gateway
-// (router) proxies the gateway configuration, each translated on demand from the current mesh.
+// (router) proxies the gateway configuration, proxyless gRPC clients (node metadata
+// GENERATOR=grpc) Istio's grpc configuration; each translated on demand from the current mesh.
 import type { ProxyInfo } from '../xds/proxy-info.js';
 import type { Snapshot, SnapshotProvider } from '../xds/snapshot.js';
 import type { TypeUrl } from '../xds/types.js';
 import { gatewaySnapshot, type GatewayMeshView } from './gateway.js';
 import type { SidecarOptions } from './input.js';
+import { isProxyless, proxylessSnapshot } from './proxyless-grpc.js';
+import { proxylessServices } from './proxyless-services.js';
 import { sidecarSnapshot } from './snapshot.js';
 
 export class MeshSnapshotProvider implements SnapshotProvider {
@@ -14,7 +17,10 @@ export class MeshSnapshotProvider implements SnapshotProvider {
   ) {}
 
   snapshot(proxy: ProxyInfo, types: ReadonlySet<TypeUrl>): Snapshot {
-    const all = (proxy.kind === 'router' ? gatewaySnapshot(this.current(), proxy) : sidecarSnapshot(this.current(), proxy, this.options)) as Record<string, unknown>;
+    const mesh = this.current();
+    const all = (
+      isProxyless(proxy) ? proxylessSnapshot(proxylessServices(mesh, proxy)) : proxy.kind === 'router' ? gatewaySnapshot(mesh, proxy) : sidecarSnapshot(mesh, proxy, this.options)
+    ) as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const t of types) if (all[t]) out[t] = all[t];
     return out as Snapshot;

@@ -42,6 +42,15 @@ export function contentHash(typeUrl: string, bytes: Uint8Array): string {
 
 /** A short, order-independent digest of a set of resources: a state-of-the-world version. */
 export function setVersion(resources: Iterable<EncodedResource>): string {
-  const versions = [...resources].map((r) => `${r.name}\u0000${r.version}`).sort();
-  return createHash('sha256').update(versions.join('\n')).digest('base64url').slice(0, 12);
+  const list = [...resources];
+  // A response of one resource (RDS, EDS pushes) is the common case: hash it once, not per proxy.
+  const single = list.length === 1 ? list[0] : undefined;
+  const known = single && singleVersions.get(single);
+  if (known) return known;
+  const versions = list.map((r) => `${r.name}\u0000${r.version}`).sort();
+  const v = createHash('sha256').update(versions.join('\n')).digest('base64url').slice(0, 12);
+  if (single) singleVersions.set(single, v);
+  return v;
 }
+
+const singleVersions = new WeakMap<EncodedResource, string>();

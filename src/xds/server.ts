@@ -1,11 +1,13 @@
 // The xDS server: ADS (state of the world and delta) and the per-type discovery services over
 // gRPC, fed by a SnapshotProvider. `push` re-evaluates proxies and sends only what changed.
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { forEachBounded } from '../push/bounded.js';
 import { loggerFor, type Logger } from '../util/logger.js';
 import { DeltaStream } from './delta-stream.js';
 import { setVersion, type EncodedResource } from './encoded-resource.js';
+import type { AckEvent, NackEvent, XdsEvents } from './events.js';
 import { pushDuration, snapshotErrors } from './metrics.js';
 import { parseNode, type ProxyInfo } from './proxy-info.js';
 import { ProxyRegistry, type Proxy, type StreamHandle } from './proxy-registry.js';
@@ -38,6 +40,8 @@ export interface PushRequest {
 
 export class XdsServer implements StreamHost {
   readonly registry = new ProxyRegistry();
+  /** ACKs and NACKs as they arrive (see events.ts). */
+  readonly events = new EventEmitter<XdsEvents>();
   readonly controlPlaneId: string;
   private readonly cache = new ResourceCache();
   private readonly provider: SnapshotProvider;
@@ -124,6 +128,23 @@ export class XdsServer implements StreamHost {
   disconnect(proxy: Proxy, stream: StreamHandle): void {
     this.registry.detach(proxy, stream);
     if (!this.registry.get(proxy.id)) this.log.info('proxy disconnected', { proxy: proxy.id });
+  }
+
+  acked(ev: AckEvent): void {
+    this.emitSafely('ack', ev);
+  }
+
+  nacked(ev: NackEvent): void {
+    this.emitSafely('nack', ev);
+  }
+
+  /** A failing listener is logged; it never fails the proxy's stream. */
+  private emitSafely<K extends keyof XdsEvents>(name: K, ...args: XdsEvents[K]): void {
+    try {
+      (this.events.emit as (n: K, ...a: XdsEvents[K]) => boolean)(name, ...args);
+    } catch (err) {
+      this.log.error('an xDS event listener failed', { event: name, error: errorText(err) });
+    }
   }
 
   /**

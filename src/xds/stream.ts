@@ -13,6 +13,7 @@ import type { Proxy, StreamHandle, StreamStatus } from './proxy-registry.js';
 import { TypeState, type Plan } from './type-state.js';
 import { isTypeUrl, SHORT_NAME, TypeUrl } from './types.js';
 import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
+import type { AckEvent, NackEvent } from './events.js';
 
 const log = loggerFor('xds');
 
@@ -31,6 +32,10 @@ export interface StreamHost {
   /** Registers the stream with its proxy (evaluating the proxy's snapshot if it is new). */
   connect(info: ProxyInfo, stream: StreamHandle): Proxy;
   disconnect(proxy: Proxy, stream: StreamHandle): void;
+  /** A proxy accepted a response (after the stream recorded it). */
+  acked(ev: AckEvent): void;
+  /** A proxy rejected a response (after it was recorded on the proxy). */
+  nacked(ev: NackEvent): void;
 }
 
 export abstract class XdsStream<Req> implements StreamHandle {
@@ -150,12 +155,26 @@ export abstract class XdsStream<Req> implements StreamHandle {
     const type = SHORT_NAME[t];
     pushes.inc({ type, reason: sent.reason });
     bytesSent.inc({ type }, buf.length);
-    log.debug('sent', { stream: this.id, proxy: this.proxy.id, type, version, nonce, resources: plan.resources.length, removed: plan.removed.length, reason: sent.reason });
+    // winston formats a message before its transports drop it by level: skip the hot path's.
+    if (log.isDebugEnabled()) log.debug('sent', { stream: this.id, proxy: this.proxy.id, type, version, nonce, resources: plan.resources.length, removed: plan.removed.length, reason: sent.reason });
   }
 
   protected acked(st: TypeState): void {
     const s = st.ack();
-    if (s?.pushStartedAt !== undefined) convergence.observe({ type: SHORT_NAME[st.typeUrl] }, (performance.now() - s.pushStartedAt) / 1000);
+    if (!s) return;
+    if (s.pushStartedAt !== undefined) convergence.observe({ type: SHORT_NAME[st.typeUrl] }, (performance.now() - s.pushStartedAt) / 1000);
+    if (this.proxy) {
+      this.host.acked({
+        proxy: this.proxy,
+        streamId: this.id,
+        typeUrl: st.typeUrl,
+        version: s.version,
+        nonce: s.nonce,
+        resources: s.resources,
+        removed: s.removed,
+        pushStartedAt: s.pushStartedAt,
+      });
+    }
   }
 
   protected nacked(st: TypeState, detail: Status__Output): void {
@@ -163,7 +182,7 @@ export abstract class XdsStream<Req> implements StreamHandle {
     if (!r || !this.proxy) return;
     const type = SHORT_NAME[st.typeUrl];
     nacks.inc({ type });
-    this.proxy.recordNack({
+    const record = {
       at: new Date(),
       typeUrl: st.typeUrl,
       streamId: this.id,
@@ -172,7 +191,9 @@ export abstract class XdsStream<Req> implements StreamHandle {
       code: detail.code,
       message: detail.message,
       rejected: r.rejected,
-    });
+    };
+    this.proxy.recordNack(record);
+    this.host.nacked({ proxy: this.proxy, nack: record });
     log.warn('proxy rejected configuration; it keeps its previous version', {
       proxy: this.proxy.id,
       type,

@@ -9,6 +9,7 @@ import type { DiscoveryResponse__Output } from './generated/envoy/service/discov
 import type { DeltaDiscoveryRequest } from './generated/envoy/service/discovery/v3/DeltaDiscoveryRequest.js';
 import type { DiscoveryRequest } from './generated/envoy/service/discovery/v3/DiscoveryRequest.js';
 import type { EncodedResource } from './encoded-resource.js';
+import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
 import { decodeMessage, encodeMessage } from './protos.js';
 
 export type { DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse__Output, DiscoveryRequest__Output, DiscoveryResponse__Output };
@@ -17,6 +18,7 @@ const DISCOVERY_REQUEST = 'envoy.service.discovery.v3.DiscoveryRequest';
 const DISCOVERY_RESPONSE = 'envoy.service.discovery.v3.DiscoveryResponse';
 const DELTA_REQUEST = 'envoy.service.discovery.v3.DeltaDiscoveryRequest';
 const DELTA_RESPONSE = 'envoy.service.discovery.v3.DeltaDiscoveryResponse';
+const NODE = 'envoy.config.core.v3.Node';
 
 const LEN = 2; // wire type of strings, bytes and messages
 const tag = (field: number): number => (field << 3) | LEN;
@@ -61,8 +63,40 @@ export function encodeDeltaResponse(r: DeltaResponse): Buffer {
   return Buffer.from(w.finish());
 }
 
-export const decodeSotwRequest = (b: Buffer): DiscoveryRequest__Output => decodeMessage(DISCOVERY_REQUEST, b);
-export const decodeDeltaRequest = (b: Buffer): DeltaDiscoveryRequest__Output => decodeMessage(DELTA_REQUEST, b);
+/**
+ * Decodes a request, leaving its `node` (DiscoveryRequest field 2, DeltaDiscoveryRequest field
+ * 1) encoded until it is read. Envoy on delta ADS repeats the whole node (tens of KB: every
+ * extension it was built with) in every request, yet only a stream's first request needs it.
+ */
+function decodeRequestLazyNode<T extends { node: unknown }>(name: string, nodeField: number, b: Buffer): T {
+  const r = protobuf.Reader.create(b);
+  let nodeBytes: Uint8Array | undefined;
+  const rest: Uint8Array[] = [];
+  let from = 0;
+  while (r.pos < r.len) {
+    const start = r.pos;
+    const t = r.uint32();
+    if (t === tag(nodeField)) {
+      nodeBytes = r.bytes();
+      rest.push(b.subarray(from, start));
+      from = r.pos;
+    } else {
+      r.skipType(t & 7);
+    }
+  }
+  if (!nodeBytes) return decodeMessage<T>(name, b);
+  rest.push(b.subarray(from));
+  const parts = rest.filter((x) => x.length > 0);
+  // The node usually comes first: then the rest is decoded in place, without a copy.
+  const msg = decodeMessage<T>(name, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+  const raw = nodeBytes;
+  let node: Node__Output | undefined;
+  Object.defineProperty(msg, 'node', { enumerable: true, configurable: true, get: () => (node ??= decodeMessage<Node__Output>(NODE, raw)) });
+  return msg;
+}
+
+export const decodeSotwRequest = (b: Buffer): DiscoveryRequest__Output => decodeRequestLazyNode(DISCOVERY_REQUEST, 2, b);
+export const decodeDeltaRequest = (b: Buffer): DeltaDiscoveryRequest__Output => decodeRequestLazyNode(DELTA_REQUEST, 1, b);
 export const decodeSotwResponse = (b: Buffer): DiscoveryResponse__Output => decodeMessage(DISCOVERY_RESPONSE, b);
 export const decodeDeltaResponse = (b: Buffer): DeltaDiscoveryResponse__Output => decodeMessage(DELTA_RESPONSE, b);
 export const encodeSotwRequest = (r: DiscoveryRequest): Buffer => Buffer.from(encodeMessage(DISCOVERY_REQUEST, r));

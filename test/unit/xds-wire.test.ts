@@ -1,8 +1,9 @@
-// Responses written around pre-encoded resources decode as the real messages.
+// Responses written around pre-encoded resources decode as the real messages; requests decode
+// the same with their node left encoded until read.
 import { ResourceCache } from '../../src/xds/resource-cache.js';
-import { decodeDeltaResponse, decodeSotwResponse, encodeDeltaResponse, encodeSotwResponse } from '../../src/xds/wire.js';
+import { decodeDeltaRequest, decodeDeltaResponse, decodeSotwRequest, decodeSotwResponse, encodeDeltaRequest, encodeDeltaResponse, encodeSotwRequest, encodeSotwResponse } from '../../src/xds/wire.js';
 import { edsCluster } from '../../src/xds/testing/fixtures.js';
-import { unpackAny } from '../../src/xds/protos.js';
+import { decodeMessage, unpackAny } from '../../src/xds/protos.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const cache = new ResourceCache();
@@ -37,4 +38,23 @@ test('equal content is encoded once and shared; the same object is not re-encode
 
 test('a message that does not fit its type is refused', () => {
   expect(() => cache.encode(TypeUrl.Cluster, 'x', { name: 'x', connect_timeout: 'soon' } as never)).toThrow(/connect_timeout/);
+});
+
+test('requests decode the same with the node left encoded until read (sotw and delta)', () => {
+  const node = { id: 'sidecar~10.0.0.1~a.default~default.svc.cluster.local', cluster: 'c', user_agent_name: 'envoy', metadata: { fields: { NAMESPACE: { stringValue: 'default' } } }, extensions: [{ name: 'envoy.filters.http.router', category: 'envoy.filters.http' }] };
+  const sotw = { version_info: 'v1', node, resource_names: ['a', 'b'], type_url: TypeUrl.Route, response_nonce: 'n1', error_detail: { code: 3, message: 'bad' } };
+  const full = decodeMessage<Record<string, unknown>>('envoy.service.discovery.v3.DiscoveryRequest', encodeSotwRequest(sotw));
+  const lazy = decodeSotwRequest(encodeSotwRequest(sotw));
+  expect(lazy.resource_names).toEqual(['a', 'b']);
+  expect(lazy.error_detail).toMatchObject({ code: 3, message: 'bad' });
+  expect(lazy.node).toMatchObject({ id: node.id, cluster: 'c', extensions: [expect.objectContaining({ name: 'envoy.filters.http.router' })] });
+  expect({ ...lazy }).toEqual(full);
+
+  const delta = { node, type_url: TypeUrl.Endpoint, resource_names_subscribe: ['x'], resource_names_unsubscribe: ['y'], initial_resource_versions: { x: '1' }, response_nonce: 'n2' };
+  const fullDelta = decodeMessage<Record<string, unknown>>('envoy.service.discovery.v3.DeltaDiscoveryRequest', encodeDeltaRequest(delta));
+  const lazyDelta = decodeDeltaRequest(encodeDeltaRequest(delta));
+  expect(lazyDelta.node?.id).toBe(node.id);
+  expect({ ...lazyDelta }).toEqual(fullDelta);
+  // Without a node (Envoy's later requests on state of the world) nothing changes.
+  expect(decodeSotwRequest(encodeSotwRequest({ ...sotw, node: undefined })).node).toBeNull();
 });

@@ -33,6 +33,8 @@ export interface AdsClientOptions {
   reject?: (r: ReceivedResponse) => string | undefined;
   /** Do not answer responses automatically (call ack()/nack() yourself). */
   manual?: boolean;
+  /** gRPC channel options, e.g. `{ 'grpc.use_local_subchannel_pool': 1 }` for a connection of its own. */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 interface TypeClientState {
@@ -67,7 +69,7 @@ export class AdsClient {
     const def = svc ? perTypeDefinition(svc) : adsDefinition;
     const method = svc ? (protocol === 'delta' ? svc.delta : svc.stream) : protocol === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
     const Ctor = grpc.makeGenericClientConstructor(def, 'xds');
-    this.client = new Ctor(target, grpc.credentials.createInsecure());
+    this.client = new Ctor(target, grpc.credentials.createInsecure(), opts.channelOptions);
     const open = (this.client as unknown as Record<string, () => Stream>)[method].bind(this.client);
     this.stream = open();
     this.stream.on('data', (r: DiscoveryResponse__Output | DeltaDiscoveryResponse__Output) => this.onResponse(r));
