@@ -65,7 +65,8 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const onModelChange = (c: ChangeSet | RegistryChange): void => {
     changes.debug('model changed', { ...c });
     meshSource.invalidate();
-    pushes.enqueue(pushFor(c));
+    const push = pushFor(c, xds.registry.list().map((p) => ({ id: p.id, kind: p.info.kind, namespace: p.info.namespace })));
+    if (!push.proxies || [...push.proxies].length > 0) pushes.enqueue(push);
     if (!('endpointsOnly' in c && c.endpointsOnly)) {
       clearTimeout(recheck);
       recheck = setTimeout(() => controllers.forEach((ctl) => ctl.recheck()), 500);

@@ -24,6 +24,9 @@ export interface ChangeSet {
   name: string;
   hosts: string[];
   op: 'upsert' | 'delete';
+  /** The spec before and after the change (undefined when there was none). */
+  before?: unknown;
+  after?: unknown;
 }
 
 type Key = string;
@@ -73,7 +76,7 @@ export class ConfigStore {
     // generation: nothing the mesh uses changed, so no push.
     if (old && old.generation === config.generation && sameRecord(old.labels, config.labels) && sameRecord(old.annotations, config.annotations)) return undefined;
     const hosts = new Set([...hostsOf(config.kind, config.spec), ...(old ? hostsOf(old.kind, old.spec) : [])]);
-    return { kind: config.kind, namespace: config.namespace, name: config.name, hosts: [...hosts], op: 'upsert' };
+    return { kind: config.kind, namespace: config.namespace, name: config.name, hosts: [...hosts], op: 'upsert', before: old?.spec, after: config.spec };
   }
 
   delete(kind: NetworkingKind, namespace: string, name: string): ChangeSet | undefined {
@@ -81,6 +84,6 @@ export class ConfigStore {
     const old = this.configs.get(key);
     if (!old) return undefined;
     this.configs.delete(key);
-    return { kind, namespace, name, hosts: hostsOf(kind, old.spec), op: 'delete' };
+    return { kind, namespace, name, hosts: hostsOf(kind, old.spec), op: 'delete', before: old.spec };
   }
 }

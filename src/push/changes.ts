@@ -25,8 +25,59 @@ export class MeshSource {
   }
 }
 
-export function pushFor(change: ChangeSet | RegistryChange): Change {
-  if ('op' in change) return { reason: 'config' };
+/** Who a change can concern: every proxy, or only gateways, or gateways and some namespaces. */
+export interface ChangeScope {
+  routersOnly: boolean;
+  /** Namespaces whose sidecars can see the change; undefined for all. */
+  namespaces: ReadonlySet<string> | undefined;
+}
+
+interface ScopedSpec {
+  exportTo?: string[];
+  gateways?: string[];
+}
+
+/**
+ * The proxies a config change can affect, from the spec before and after it (conservative:
+ * when in doubt, everyone). A Gateway, or a VirtualService bound only to gateways, concerns
+ * gateway proxies alone; a config exported to some namespaces concerns their sidecars (and
+ * gateways, which may sit anywhere).
+ */
+export function scopeOf(change: ChangeSet): ChangeScope {
+  const specs = [change.before, change.after].filter((s): s is ScopedSpec => typeof s === 'object' && s !== null);
+  if (change.kind === 'Gateway') return { routersOnly: true, namespaces: undefined };
+  if (change.kind === 'VirtualService' && specs.length > 0 && specs.every((s) => (s.gateways?.length ?? 0) > 0 && !s.gateways!.includes('mesh'))) {
+    return { routersOnly: true, namespaces: undefined };
+  }
+  const namespaces = new Set<string>();
+  for (const s of specs) {
+    const exportTo = s.exportTo ?? [];
+    // No exportTo means the mesh-wide default ("*" unless configured otherwise): everyone.
+    if (exportTo.length === 0 || exportTo.includes('*')) return { routersOnly: false, namespaces: undefined };
+    for (const e of exportTo) namespaces.add(e === '.' ? change.namespace : e);
+  }
+  return { routersOnly: false, namespaces: specs.length ? namespaces : undefined };
+}
+
+export interface ProxyRef {
+  id: string;
+  kind: string;
+  namespace: string | undefined;
+}
+
+/** The ids of the connected proxies a scope reaches. */
+export function proxiesIn(scope: ChangeScope, proxies: readonly ProxyRef[]): string[] {
+  return proxies
+    .filter((p) => p.kind === 'router' || (!scope.routersOnly && (!scope.namespaces || scope.namespaces.has(p.namespace ?? ''))))
+    .map((p) => p.id);
+}
+
+export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly ProxyRef[]): Change {
+  if ('op' in change) {
+    const scope = scopeOf(change);
+    if (!connected || (!scope.routersOnly && !scope.namespaces)) return { reason: 'config' };
+    return { reason: 'config', proxies: proxiesIn(scope, connected) };
+  }
   switch (change.kind) {
     case 'EndpointSlice':
       return { reason: 'endpoints', types: [TypeUrl.Endpoint] };

@@ -1,0 +1,26 @@
+import { proxiesIn, pushFor, scopeOf } from '../../src/push/changes.js';
+import type { ChangeSet } from '../../src/model/config-store.js';
+
+const change = (kind: ChangeSet['kind'], before: unknown, after: unknown): ChangeSet => ({ kind, namespace: 'shop', name: 'x', hosts: [], op: 'upsert', before, after });
+const proxies = [
+  { id: 'side-shop', kind: 'sidecar', namespace: 'shop' },
+  { id: 'side-blog', kind: 'sidecar', namespace: 'blog' },
+  { id: 'gw', kind: 'router', namespace: 'ingress' },
+];
+
+test.each([
+  ['a Gateway reaches gateways only', change('Gateway', undefined, { servers: [] }), ['gw']],
+  ['a VirtualService bound only to gateways reaches gateways only', change('VirtualService', { gateways: ['gw'] }, { gateways: ['ingress/gw'] }), ['gw']],
+  ['a VirtualService that was bound to the mesh reaches everyone', change('VirtualService', { gateways: ['mesh'] }, { gateways: ['gw'] }), ['side-shop', 'side-blog', 'gw']],
+  ['exportTo "." reaches its namespace (and gateways)', change('DestinationRule', { exportTo: ['.'] }, { exportTo: ['.'] }), ['side-shop', 'gw']],
+  ['narrowing exportTo from "*" reaches everyone who lost it', change('DestinationRule', { exportTo: ['*'] }, { exportTo: ['.'] }), ['side-shop', 'side-blog', 'gw']],
+  ['exportTo by name reaches those namespaces', change('ServiceEntry', { exportTo: ['blog'] }, undefined), ['side-blog', 'gw']],
+  ['no exportTo reaches everyone', change('VirtualService', undefined, { hosts: ['a'] }), ['side-shop', 'side-blog', 'gw']],
+])('%s', (_what, c, want) => {
+  expect(proxiesIn(scopeOf(c), proxies)).toEqual(want);
+});
+
+test('a push for everyone names no proxies; an endpoint change pushes EDS only', () => {
+  expect(pushFor(change('VirtualService', undefined, {}), proxies)).toEqual({ reason: 'config' });
+  expect(pushFor({ kind: 'EndpointSlice', namespace: 'shop', name: 's', hosts: [], endpointsOnly: true })).toEqual({ reason: 'endpoints', types: ['type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment'] });
+});
