@@ -86,19 +86,19 @@ export class DiscoveryController {
       emit(registry.upsertPod({ namespace: md.namespace ?? '', name: md.name ?? '', ip: pod.status?.podIP ?? '', labels: md.labels ?? {}, serviceAccount: pod.spec?.serviceAccountName ?? 'default' }));
     });
     add<V1Namespace>('/api/v1/namespaces', (ev, ns) => emit(ev === 'delete' ? registry.deleteNamespace(ns.metadata?.name ?? '') : registry.upsertNamespace(ns.metadata?.name ?? '', ns.metadata?.labels ?? {})));
-    add<V1Secret>(
-      '/api/v1/secrets',
-      (ev, s) => {
-        const ns = s.metadata?.namespace ?? '';
-        const name = s.metadata?.name ?? '';
-        if (ev === 'delete') return emit(registry.deleteSecret(ns, name));
-        const cert = decode(s.data?.['tls.crt']);
-        const key = decode(s.data?.['tls.key']);
-        if (!cert || !key) return emit(registry.deleteSecret(ns, name));
-        emit(registry.upsertSecret({ namespace: ns, name, cert, key, ca: decode(s.data?.['ca.crt']) }));
-      },
-      'type=kubernetes.io/tls',
-    );
+    add<V1Secret>('/api/v1/secrets', (ev, s) => {
+      const ns = s.metadata?.namespace ?? '';
+      const name = s.metadata?.name ?? '';
+      if (ev === 'delete') return emit(registry.deleteSecret(ns, name));
+      // credentialName accepts kubernetes.io/tls Secrets and generic ones with tls.crt/tls.key/
+      // ca.crt or cert/key/cacert (Istio's formats); other Secrets are not kept.
+      const d = s.data ?? {};
+      const cert = decode(d['tls.crt'] ?? d.cert);
+      const key = decode(d['tls.key'] ?? d.key);
+      const ca = decode(d['ca.crt'] ?? d.cacert);
+      if (!(cert && key) && !ca) return emit(registry.deleteSecret(ns, name));
+      emit(registry.upsertSecret({ namespace: ns, name, cert: cert && key ? cert : '', key: cert && key ? key : '', ca }));
+    });
   }
 
   async start(): Promise<void> {

@@ -131,7 +131,8 @@ export class Informer<T extends KubernetesObject> {
         relist = err instanceof ApiError && err.status === 410;
         if (!this.running || gen !== this.generation) return;
         this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 30_000, this.backoffMs ? this.backoffMs * 2 : 250);
-        this.opts.log.warn('list/watch failed; retrying', { path: this.opts.path, retryInMs: this.backoffMs, error: String(err) });
+        const hint = err instanceof ApiError && err.status === 404 ? 'the API does not serve this resource: is its CRD installed (kubectl apply -f crds/)?' : undefined;
+        this.opts.log.warn('list/watch failed; retrying', { path: this.opts.path, retryInMs: this.backoffMs, error: String(err), ...(hint ? { hint } : {}) });
         await new Promise((r) => setTimeout(r, this.backoffMs));
       }
     }

@@ -5,6 +5,7 @@
 import type { ClientTLSSettings, ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection } from '../api/destination-rule.js';
 import type { Cluster } from '../xds/types.js';
 import type { HttpProtocolOptions } from '../xds/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.js';
+import { ADS_CONFIG_SOURCE } from './config-source.js';
 import type { UpstreamTlsContext } from '../xds/generated/envoy/extensions/transport_sockets/tls/v3/UpstreamTlsContext.js';
 import { packAny } from '../xds/protos.js';
 import { duration } from './duration.js';
@@ -112,11 +113,14 @@ export function outlierDetectionFields(od: OutlierDetection | undefined): Fields
 }
 
 /**
- * TLS origination with certificates from files (DISABLE and unset: plaintext). ISTIO_MUTUAL and
- * credentialName need the mesh CA and SDS, which Trellis does not serve yet: plaintext for now.
+ * TLS origination with certificates from files, or from the Secret named by credentialName over
+ * SDS (`kubernetes://<name>`, and `kubernetes://<name>-cacert` for the CA that verifies the
+ * server) (DISABLE and unset: plaintext). ISTIO_MUTUAL needs the mesh CA, which Trellis does not
+ * have yet: plaintext for now.
  */
 export function tlsFields(tls: ClientTLSSettings | undefined, host: string): Fields {
-  if (!tls || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL') || tls.credentialName) return {};
+  if (!tls || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL')) return {};
+  if (tls.credentialName) return credentialTlsFields(tls, host);
   const sans = tls.subjectAltNames ?? [];
   const ctx: UpstreamTlsContext = {
     sni: tls.sni ?? (host.startsWith('*') ? undefined : host),
@@ -131,6 +135,27 @@ export function tlsFields(tls: ClientTLSSettings | undefined, host: string): Fie
               trusted_ca: { filename: tls.caCertificates },
               ...(tls.caCrl ? { crl: { filename: tls.caCrl } } : {}),
               ...(sans.length > 0 ? { match_typed_subject_alt_names: sans.map((s) => ({ san_type: 'DNS' as const, matcher: { exact: s } })) } : {}),
+            },
+          }),
+    },
+  };
+  if (ctx.sni === undefined) delete ctx.sni;
+  return { transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: packAny(UPSTREAM_TLS, ctx) } };
+}
+
+function credentialTlsFields(tls: ClientTLSSettings, host: string): Fields {
+  const name = tls.credentialName ?? '';
+  const sans = tls.subjectAltNames ?? [];
+  const ctx: UpstreamTlsContext = {
+    sni: tls.sni ?? (host.startsWith('*') ? undefined : host),
+    common_tls_context: {
+      ...(tls.mode === 'MUTUAL' ? { tls_certificate_sds_secret_configs: [{ name: `kubernetes://${name}`, sds_config: ADS_CONFIG_SOURCE }] } : {}),
+      ...(tls.insecureSkipVerify
+        ? {}
+        : {
+            combined_validation_context: {
+              default_validation_context: sans.length > 0 ? { match_typed_subject_alt_names: sans.map((s) => ({ san_type: 'DNS' as const, matcher: { exact: s } })) } : {},
+              validation_context_sds_secret_config: { name: `kubernetes://${name}-cacert`, sds_config: ADS_CONFIG_SOURCE },
             },
           }),
     },

@@ -132,7 +132,7 @@ export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, pla
     // A server whose Secret is missing (in the proxy's own namespace) is left out rather than
     // keeping the whole listener warming for a certificate that does not exist.
     const chains = p.tlsServers
-      .filter((t) => mesh.tlsSecret(ns, t.credential))
+      .filter((t) => mesh.tlsSecret(ns, t.credential)?.cert)
       .map((t) => ({
         filter_chain_match: t.hosts.includes('*') ? {} : { server_names: t.hosts },
         transport_socket: downstreamTls(t.credential, t.mode),
@@ -151,7 +151,7 @@ export function gatewaySecrets(mesh: GatewayMeshView, proxy: SidecarProxy, plans
     if (seen.has(t.credential)) continue;
     seen.add(t.credential);
     const secret = mesh.tlsSecret(ns, t.credential);
-    if (secret) out.push(...credentialSecrets(t.credential, secret));
+    if (secret?.cert) out.push(...credentialSecrets(t.credential, secret));
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { virtualInboundListener } from './listeners-inbound.js';
 import { outboundListeners } from './listeners-outbound.js';
 import { outboundClusterName } from './names.js';
 import { outboundRouteConfigurations } from './routes.js';
+import { sidecarSecrets } from './secrets.js';
 
 
 function byName<T extends TypeUrl>(type: T, items: readonly ResourceOf[T][]): Map<string, ResourceOf[T]> {
@@ -59,6 +60,7 @@ export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Pa
     [TypeUrl.Endpoint]: byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, proxy).filter((e) => eds.has(e.cluster_name ?? ''))),
     [TypeUrl.Listener]: byName(TypeUrl.Listener, listeners),
     [TypeUrl.Route]: byName(TypeUrl.Route, outboundRouteConfigurations(mesh, proxy, opts.outboundPolicy)),
+    [TypeUrl.Secret]: byName(TypeUrl.Secret, sidecarSecrets(mesh, proxy)),
   };
 }
 

@@ -23,6 +23,10 @@ beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: ext } } });
   // The "external" server: outside the mesh, plain HTTP on 8080 and HTTPS on 8443.
   const certs = makeServingCert([`DNS:${host}`], host);
+  // credentialName Secrets in the client's namespace (Istio's generic format): the CA that
+  // signed the server's certificate, and one that did not.
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'api-ca' }, stringData: { 'ca.crt': certs.caCert } } });
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'wrong-ca' }, stringData: { 'ca.crt': makeServingCert(['DNS:other'], 'other').caCert } } });
   await core.createNamespacedSecret({ namespace: ext, body: { metadata: { name: 'api-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': certs.cert, 'tls.key': certs.key } } });
   const api = echoDeployment(ext, 'api', 1, {}, { env: [{ name: 'ECHO_TLS_PORT', value: '8443' }, { name: 'ECHO_TLS_CERT', value: '/etc/tls/tls.crt' }, { name: 'ECHO_TLS_KEY', value: '/etc/tls/tls.key' }] }) as unknown as {
     spec: { template: { spec: { containers: { volumeMounts: object[] }[]; volumes: object[] } } };
@@ -50,13 +54,21 @@ test('resolution DNS reaches the host by its name, and TLS origination turns por
     ports: [
       { number: 8080, name: 'http', protocol: 'HTTP' },
       { number: 80, name: 'http-originate', protocol: 'HTTP', targetPort: 8443 },
+      { number: 81, name: 'http-verified', protocol: 'HTTP', targetPort: 8443 },
+      { number: 82, name: 'http-wrong-ca', protocol: 'HTTP', targetPort: 8443 },
     ],
     location: 'MESH_EXTERNAL',
     resolution: 'DNS',
   });
   await create('DestinationRule', 'destinationrules', 'api', {
     host,
-    trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, tls: { mode: 'SIMPLE', sni: host } }] },
+    trafficPolicy: {
+      portLevelSettings: [
+        { port: { number: 80 }, tls: { mode: 'SIMPLE', sni: host } },
+        { port: { number: 81 }, tls: { mode: 'SIMPLE', sni: host, credentialName: 'api-ca' } },
+        { port: { number: 82 }, tls: { mode: 'SIMPLE', sni: host, credentialName: 'wrong-ca' } },
+      ],
+    },
   });
   await waitFor('the client', async () => (await core.readNamespacedPod({ namespace: ns, name: 'client' })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   const plain = await waitFor('DNS resolution through the sidecar', async () => {
@@ -73,4 +85,13 @@ test('resolution DNS reaches the host by its name, and TLS origination turns por
   // The app spoke HTTP; the server answered on its TLS port.
   expect((originated.body as { port?: number }).port).toBe(8443);
   expect(originated.body?.path).toBe('/originated');
+  // credentialName: the CA comes from a Secret over SDS and the server's certificate is verified.
+  const verified = await waitFor('verified origination', async () => {
+    const [r] = await echoFrom(`${ns}/client`, `http://${host}:81/verified`, 1);
+    return r?.status === 200 ? r : undefined;
+  }, 60_000);
+  expect((verified.body as { port?: number }).port).toBe(8443);
+  const [wrong] = await echoFrom(`${ns}/client`, `http://${host}:82/wrong`, 1);
+  expect(wrong.status).toBe(503); // the certificate does not verify against that CA
+  expect(wrong.pod).toBeUndefined();
 });

@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { kubeconfigPath, root, waitFor } from './cluster.js';
+import fs from 'node:fs';
+import { kubeconfigPath, root, run, waitFor } from './cluster.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -27,7 +28,22 @@ export interface RunningControlPlane {
   metric: (name: string) => Promise<number>;
 }
 
+let crds: Promise<void> | undefined;
+
+/** The networking.istio.io CRDs, applied once per test process (server-side, idempotent). */
+export function ensureCrds(): Promise<void> {
+  crds ??= (async () => {
+    const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
+    const kubectl = path.join(root, `.devcluster/cache/kubernetes-${/^KUBE_VERSION=(\S+)/m.exec(versions)![1]}/kubectl`);
+    const applied = await run(kubectl, ['--kubeconfig', kubeconfigPath, 'apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds')]);
+    if (applied.code !== 0) throw new Error(`applying crds/ failed: ${applied.stderr}`);
+    await run(kubectl, ['--kubeconfig', kubeconfigPath, 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+  })();
+  return crds;
+}
+
 export async function startControlPlane(opts: { namespace: string; validatingConfig: string; mutatingConfig?: string; extraArgs?: string[] }): Promise<RunningControlPlane> {
+  await ensureCrds();
   const mport = await freePort();
   const wport = await freePort();
   const xport = await freePort();
