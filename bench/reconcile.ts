@@ -16,16 +16,16 @@
 // Mesh and computing warningsFor() for every config.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { ConfigStore, type Config } from '../src/model/config-store.js';
 import { Mesh } from '../src/model/mesh.js';
 import { ServiceRegistry } from '../src/model/services.js';
 import { warningsFor } from '../src/model/warnings.js';
+import { kubectlPath, root } from '../test/support/cluster.js';
+import { freePort } from '../test/support/control-plane.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,18 +35,6 @@ const N = Number(arg('count', '1000'));
 const CONCURRENCY = Number(arg('concurrency', '20'));
 const SYNC_TIMEOUT_MS = Number(arg('timeout-ms', '600000'));
 
-/** The repository root: the nearest folder above this file with the project's package.json. */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'trellis') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the repository root (package.json of trellis)');
-    dir = up;
-  }
-}
-const root = repoRoot();
 const kubeconfigPath = process.env.KUBECONFIG ?? path.join(root, '.devcluster/kubeconfig');
 
 function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; out: string }> {
@@ -57,10 +45,9 @@ function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: 
   });
 }
 
-function kubectlPath(): string {
-  const env = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
-  const version = /^KUBE_VERSION=(\S+)/m.exec(env)?.[1];
-  const p = path.join(root, `.devcluster/cache/kubernetes-${version}/kubectl`);
+/** The devcluster's kubectl, or the one on PATH for another cluster. */
+function kubectl(): string {
+  const p = kubectlPath();
   return fs.existsSync(p) ? p : 'kubectl';
 }
 
@@ -126,17 +113,6 @@ const networking = (kind: string, ns: string, i: number, spec: Record<string, un
   ({ apiVersion: 'networking.istio.io/v1', kind, metadata: { name: name(i), namespace: ns }, spec }) as KubernetesObject;
 
 // --- the control plane ------------------------------------------------------------------------
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface ControlPlane {
   proc: ChildProcess;
@@ -297,7 +273,7 @@ async function main(): Promise<number> {
 
   const model = modelBench();
 
-  const crds = await run(kubectlPath(), ['apply', '--server-side', '-f', path.join(root, 'crds')]);
+  const crds = await run(kubectl(), ['apply', '--server-side', '-f', path.join(root, 'crds')]);
   if (crds.code !== 0) {
     console.error(`reconcile bench: installing the CRDs failed:\n${crds.out}`);
     return 1;

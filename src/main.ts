@@ -4,19 +4,18 @@ import { NETWORKING_KINDS } from './api/common.js';
 import { USAGE, UsageError, parseConfig, type ControlPlaneConfig } from './config.js';
 import { DiscoveryController } from './controllers/discovery.js';
 import { NetworkingController } from './controllers/networking.js';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { loadKubeConfig } from './kube/client.js';
-import { Informer } from './kube/informer.js';
 import { Rest } from './kube/rest.js';
 import { ConfigStore, type ChangeSet } from './model/config-store.js';
 import { ServiceRegistry, type RegistryChange } from './model/services.js';
 import { warningsFor } from './model/warnings.js';
-import { MeshSource, pushFor } from './push/changes.js';
+import { MeshSource, ModelChanges } from './push/changes.js';
 import { PushQueue } from './push/push-queue.js';
 import { MeshSnapshotProvider } from './translate/provider.js';
 import { loggerFor, setLogLevel } from './util/logger.js';
 import { registry } from './util/metrics.js';
 import { DebugError, startMonitoring } from './util/monitoring.js';
+import { caBundleUpkeep } from './webhooks/ca-bundle-upkeep.js';
 import { CertManager } from './webhooks/cert-manager.js';
 import { injectionHandler } from './webhooks/injection.js';
 import { startAdmissionServer } from './webhooks/server.js';
@@ -60,17 +59,16 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const xds = new XdsServer({ provider });
   const pushes = new PushQueue(xds);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host
-  // that is a Service): after changes settle, every object's status is looked at again.
-  let recheck: NodeJS.Timeout | undefined;
+  // that is a Service): once changes settle, the controllers look at every status again.
+  const modelChanges = new ModelChanges({
+    mesh: meshSource,
+    queue: pushes,
+    connected: () => xds.registry.list().map((p) => ({ id: p.id, kind: p.info.kind, namespace: p.info.namespace })),
+    onSettled: () => controllers.forEach((ctl) => ctl.recheck()),
+  });
   const onModelChange = (c: ChangeSet | RegistryChange): void => {
     changes.debug('model changed', { ...c });
-    meshSource.invalidate();
-    const push = pushFor(c, xds.registry.list().map((p) => ({ id: p.id, kind: p.info.kind, namespace: p.info.namespace })));
-    if (!push.proxies || [...push.proxies].length > 0) pushes.enqueue(push);
-    if (!('endpointsOnly' in c && c.endpointsOnly)) {
-      clearTimeout(recheck);
-      recheck = setTimeout(() => controllers.forEach((ctl) => ctl.recheck()), 500);
-    }
+    modelChanges.onChange(c);
   };
   const discovery = new DiscoveryController({ kc, registry: services, log: loggerFor('controller/discovery'), onChange: onModelChange, stallMs: config.watchStallMs });
   const controllers = NETWORKING_KINDS.map(
@@ -96,13 +94,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
       configz: () => store.list(),
       registryz: () => ({ counts: services.counts, services: services.listServices() }),
       syncz: () => xds.registry.list().map((p) => p.status()),
-      // ?proxy=<node id, or pod.namespace>: what Trellis gives that proxy, readable.
-      config_dump: async (q) => {
-        const want = q.get('proxy') ?? '';
-        const proxy = xds.registry.list().find((p) => p.id === want || `${p.info.podName}.${p.info.namespace}` === want);
-        if (!proxy) throw new DebugError(`no connected proxy "${want}" (give its node id or <pod>.<namespace>; /debug/syncz lists them)`);
-        return { id: proxy.id, resources: configDump(await provider.snapshot(proxy.info, new Set(ALL_TYPES))) };
-      },
+      config_dump: configDumpHandler(xds, provider),
     },
   });
   closers.push(() => monitoring.close());
@@ -130,33 +122,13 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   });
   closers.push(() => admission.close());
   await certs.patchCaBundles();
-  // Keep the caBundle in place (a `helm upgrade` rewrites the configurations) and renew the
-  // serving certificate well before it expires.
-  const upkeep = setInterval(() => {
-    void certs
-      .ensure()
-      .then((pair) => admission.setCertificate(pair))
-      .then(() => certs.patchCaBundles())
-      .catch((err: unknown) => log.warn('webhook certificate upkeep failed', { error: String(err) }));
-  }, 60_000);
-  closers.push(() => clearInterval(upkeep));
-  // And put the caBundle back as soon as a configuration is created or rewritten.
-  const webhookConfigs = [
-    ['mutatingwebhookconfigurations', config.mutatingWebhookConfig],
-    ['validatingwebhookconfigurations', config.validatingWebhookConfig],
-  ].map(([plural, name]) => {
-    const inf = new Informer<KubernetesObject>({ kc, path: `/apis/admissionregistration.k8s.io/v1/${plural}`, fieldSelector: `metadata.name=${name}`, log: loggerFor('webhooks') });
-    inf.on((event) => {
-      if (event === 'add' || event === 'update') void certs.patchCaBundles();
-    });
-    closers.push(() => inf.stop());
-    return inf;
-  });
+  const upkeep = caBundleUpkeep({ kc, certs, admission, mutatingConfig: config.mutatingWebhookConfig, validatingConfig: config.validatingWebhookConfig, log: loggerFor('webhooks') });
+  closers.push(() => upkeep.stop());
   closers.push(() => controllers.forEach((c) => c.stop()));
   closers.push(() => discovery.stop());
-  closers.push(() => clearTimeout(recheck));
+  closers.push(() => modelChanges.close());
 
-  await Promise.all([...controllers.map((c) => c.start()), discovery.start(), ...webhookConfigs.map((i) => i.start())]);
+  await Promise.all([...controllers.map((c) => c.start()), discovery.start(), upkeep.start()]);
   // Serve proxies only once the model holds the whole cluster: a proxy must never be told
   // that a service it uses does not exist because the watch had not delivered it yet.
   await xds.listen(config.xdsAddress);
@@ -164,6 +136,16 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   closers.push(() => pushes.close());
   ready = true;
   log.info('trellis started', { configs: store.size, webhook: `${config.webhookHost}:${admission.port}` });
+}
+
+/** /debug/config_dump?proxy=<node id, or pod.namespace>: what Trellis gives that proxy, readable. */
+function configDumpHandler(xds: XdsServer, provider: MeshSnapshotProvider): (q: URLSearchParams) => Promise<unknown> {
+  return async (q) => {
+    const want = q.get('proxy') ?? '';
+    const proxy = xds.registry.list().find((p) => p.id === want || `${p.info.podName}.${p.info.namespace}` === want);
+    if (!proxy) throw new DebugError(`no connected proxy "${want}" (give its node id or <pod>.<namespace>; /debug/syncz lists them)`);
+    return { id: proxy.id, resources: configDump(await provider.snapshot(proxy.info, new Set(ALL_TYPES))) };
+  };
 }
 
 function main(): void {

@@ -2,38 +2,12 @@
 // message, or undefined when the value is fine.
 import { isIP } from 'node:net';
 import { RE2JS, RE2JSException, RE2JSSyntaxException } from 're2js';
+import { parseDurationNs } from '../util/duration.js';
 
-const NS_PER = { ns: 1n, us: 1_000n, µs: 1_000n, μs: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
-const MAX_DURATION_NS = 2n ** 63n - 1n;
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+export { parseDurationNs };
 
-/**
- * Parses a duration as Istio reads it (Go's duration syntax: `1s`, `0.5s`, `100ms`, `1h`, `1m`,
- * `1h30m`). Returns nanoseconds, or undefined when the text is not a duration.
- */
-export function parseDurationNs(text: string): bigint | undefined {
-  let rest = text;
-  let sign = 1n;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    sign = rest.startsWith('-') ? -1n : 1n;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return 0n;
-  if (rest === '') return undefined;
-  let total = 0n;
-  DURATION_PART.lastIndex = 0;
-  while (DURATION_PART.lastIndex < rest.length) {
-    const start = DURATION_PART.lastIndex;
-    const m = DURATION_PART.exec(rest);
-    if (!m || m.index !== start) return undefined;
-    const unit = NS_PER[m[2] as keyof typeof NS_PER];
-    const [whole, frac = ''] = m[1].split('.');
-    total += BigInt(whole === '' ? '0' : whole) * unit;
-    if (frac !== '') total += (BigInt(frac) * unit) / 10n ** BigInt(frac.length);
-    if (total > MAX_DURATION_NS) return undefined;
-  }
-  return sign * total;
-}
+const NS_PER_MS = 1_000_000n;
+const NS_PER_S = 1_000_000_000n;
 
 export interface DurationRule {
   /** The smallest allowed value: `1ms` (Istio's usual rule) or `0` (zero allowed, e.g. to disable). */
@@ -49,10 +23,10 @@ export function durationProblem(value: unknown, rule: DurationRule = { min: '1ms
     return `invalid duration ${JSON.stringify(value)}: use a number and a unit (h, m, s, ms), e.g. 1h, 1m, 1s, 0.5s, 100ms`;
   }
   if (ns < 0n) return `must not be negative, got ${JSON.stringify(value)}`;
-  if (rule.min === '1ms' && ns < NS_PER.ms) return `must be at least 1ms, got ${JSON.stringify(value)}`;
+  if (rule.min === '1ms' && ns < NS_PER_MS) return `must be at least 1ms, got ${JSON.stringify(value)}`;
   const precision = rule.precision ?? 'ms';
-  if (precision === 's' && ns % NS_PER.s !== 0n) return `must be a whole number of seconds, got ${JSON.stringify(value)}`;
-  if (precision === 'ms' && ns % NS_PER.ms !== 0n) {
+  if (precision === 's' && ns % NS_PER_S !== 0n) return `must be a whole number of seconds, got ${JSON.stringify(value)}`;
+  if (precision === 'ms' && ns % NS_PER_MS !== 0n) {
     return `must be a whole number of milliseconds, got ${JSON.stringify(value)}`;
   }
   return undefined;

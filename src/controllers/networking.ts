@@ -69,9 +69,18 @@ export class NetworkingController {
     this.informer.stop();
   }
 
-  /** Re-evaluates every object's status (warnings depend on other objects); writes only changes. */
+  /**
+   * Re-evaluates the statuses that depend on other objects; writes only changes. Only the
+   * warnings of an accepted object do: an object whose stored version is the one the informer
+   * holds was accepted as it is, so it is neither validated nor stored again; a rejected one's
+   * status depends on itself alone.
+   */
   recheck(): void {
-    for (const obj of this.informer.list()) this.reconcile(obj);
+    for (const obj of this.informer.list()) {
+      const md = obj.metadata ?? {};
+      const stored = this.deps.store.get(this.kind, md.namespace ?? '', md.name ?? '');
+      if (stored && stored.resourceVersion === (md.resourceVersion ?? '')) this.writeStatusIfChanged(obj, this.acceptedConditions(stored));
+    }
   }
 
   private remove(obj: NetworkingObject): void {
@@ -87,7 +96,7 @@ export class NetworkingController {
     const errors = validate(this.kind, namespace, name, (obj.spec ?? {}) as never);
     let desired: DesiredCondition[];
     if (errors.length === 0) {
-      const change = this.deps.store.upsert({
+      const config: Config = {
         kind: this.kind,
         namespace,
         name,
@@ -97,17 +106,10 @@ export class NetworkingController {
         labels: md.labels ?? {},
         annotations: md.annotations ?? {},
         spec: obj.spec ?? {},
-      });
+      };
+      const change = this.deps.store.upsert(config);
       if (change) this.deps.onChange(change);
-      const stored = this.deps.store.get(this.kind, namespace, name);
-      const warnings = stored && this.deps.warnings ? this.deps.warnings(stored) : [];
-      desired = [
-        { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'the configuration is valid' },
-        { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: 'the configuration is part of the mesh model' },
-        warnings.length
-          ? { type: 'Warnings', status: 'True', reason: 'ConfigWarnings', message: warnings.map((w) => `${this.kind} ${namespace}/${name}: ${w}`).join('; ') }
-          : { type: 'Warnings', status: 'False', reason: 'NoWarnings', message: 'no warnings' },
-      ];
+      desired = this.acceptedConditions(config);
     } else {
       rejected.inc({ kind: this.kind });
       const messages = formatErrors(this.kind, namespace, name, errors);
@@ -120,9 +122,25 @@ export class NetworkingController {
           : { type: 'Reconciled', status: 'False', reason: 'NotInModel', message: 'the configuration is left out of the mesh model' },
       ];
     }
-    const next = nextStatus(obj.status, generation, desired, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+    this.writeStatusIfChanged(obj, desired);
+  }
+
+  private acceptedConditions(config: Config): DesiredCondition[] {
+    const warnings = this.deps.warnings ? this.deps.warnings(config) : [];
+    return [
+      { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'the configuration is valid' },
+      { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: 'the configuration is part of the mesh model' },
+      warnings.length
+        ? { type: 'Warnings', status: 'True', reason: 'ConfigWarnings', message: warnings.map((w) => `${this.kind} ${config.namespace}/${config.name}: ${w}`).join('; ') }
+        : { type: 'Warnings', status: 'False', reason: 'NoWarnings', message: 'no warnings' },
+    ];
+  }
+
+  private writeStatusIfChanged(obj: NetworkingObject, desired: DesiredCondition[]): void {
+    const md = obj.metadata ?? {};
+    const next = nextStatus(obj.status, md.generation ?? 0, desired, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
     if (sameStatus(obj.status, next)) return;
-    void this.writeStatus(namespace, name, md.uid ?? '', next);
+    void this.writeStatus(md.namespace ?? '', md.name ?? '', md.uid ?? '', next);
   }
 
   private async writeStatus(namespace: string, name: string, uid: string, status: ConfigStatus): Promise<void> {

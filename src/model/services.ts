@@ -1,5 +1,6 @@
 // The service registry: Kubernetes Services, their endpoints from EndpointSlices, the pods
 // behind them, namespaces and TLS secrets, as plain records. Pure: updates in, changes out.
+import { labelsMatch } from './labels.js';
 
 export interface ServicePort {
   name: string;
@@ -176,7 +177,7 @@ export class ServiceRegistry {
     const hosts: string[] = [];
     for (const svc of this.services.values()) {
       if (svc.namespace !== pod.namespace || !svc.selector || Object.keys(svc.selector).length === 0) continue;
-      if (Object.entries(svc.selector).every(([k, v]) => pod.labels[k] === v)) hosts.push(svc.hostname);
+      if (labelsMatch(svc.selector, pod.labels)) hosts.push(svc.hostname);
     }
     return hosts;
   }

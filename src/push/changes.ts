@@ -90,3 +90,35 @@ export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly
       return { reason: change.kind === 'Service' ? 'services' : 'namespaces' };
   }
 }
+
+/**
+ * Where every model change goes: the mesh is invalidated, the push the change calls for is
+ * queued (to the proxies it can affect), and, once config changes settle, `onSettled` runs
+ * (controllers re-check the warnings that depend on other objects).
+ */
+export class ModelChanges {
+  private settle: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: {
+      mesh: MeshSource;
+      queue: { enqueue(change: Change): void };
+      connected: () => readonly ProxyRef[];
+      onSettled: () => void;
+      settleMs?: number;
+    },
+  ) {}
+
+  readonly onChange = (c: ChangeSet | RegistryChange): void => {
+    this.deps.mesh.invalidate();
+    const push = pushFor(c, this.deps.connected());
+    if (!push.proxies || [...push.proxies].length > 0) this.deps.queue.enqueue(push);
+    if ('endpointsOnly' in c && c.endpointsOnly) return;
+    clearTimeout(this.settle);
+    this.settle = setTimeout(this.deps.onSettled, this.deps.settleMs ?? 500);
+  };
+
+  close(): void {
+    clearTimeout(this.settle);
+  }
+}

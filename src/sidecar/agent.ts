@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { loggerFor } from '../util/logger.js';
 import { bootstrap, DEFAULT_PORTS } from './bootstrap.js';
+import { parseDownwardApiLabels } from './downward-api.js';
 
 const log = loggerFor('agent');
 
@@ -22,16 +23,12 @@ function env(name: string, fallback?: string): string {
 
 /** A downward API labels file: lines of key="value". */
 function readLabels(file: string): Record<string, string> {
-  const out: Record<string, string> = {};
   try {
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-      const m = /^([^=]+)="(.*)"$/.exec(line.trim());
-      if (m) out[m[1]] = JSON.parse(`"${m[2]}"`) as string;
-    }
+    return parseDownwardApiLabels(fs.readFileSync(file, 'utf8'));
   } catch {
     log.warn('no pod labels file; starting without labels', { file });
+    return {};
   }
-  return out;
 }
 
 function adminPost(port: number, pathAndQuery: string): Promise<void> {

@@ -7,7 +7,7 @@ import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import type { Cluster } from '../xds/types.js';
 import { DEFAULT_CONNECT_TIMEOUT, isPassthroughLb, policyFields } from './cluster-settings.js';
 import { endpointsFor } from './endpoints.js';
-import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
+import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
 import { inboundPorts, type InboundPort } from './inbound-ports.js';
 import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_BIND_ADDRESS, INBOUND_PASSTHROUGH_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from './names.js';
 import { isHttp2 } from './protocol.js';
@@ -69,12 +69,10 @@ export function outboundCluster(mesh: MeshView, service: MeshService, port: Mesh
 }
 
 /** Every outbound cluster the proxy needs, by name. */
-export function outboundClusters(mesh: MeshView, proxy: SidecarProxy): Cluster[] {
-  const ns = proxyNamespace(proxy);
+export function outboundClusters(mesh: MeshView, proxy: SidecarProxy, visible = visibleDestinations(mesh, proxy)): Cluster[] {
   const out: Cluster[] = [];
-  for (const svc of visibleServices(mesh, proxy)) {
+  for (const { service: svc, rule: dr } of visible) {
     if (svc.hostname.startsWith('*') && svc.resolution !== 'NONE') continue; // a wildcard host can only pass through
-    const dr = mesh.destinationRuleFor(svc.hostname, ns, { ...proxy.labels });
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
       out.push(outboundCluster(mesh, svc, port, dr?.spec));
@@ -85,6 +83,6 @@ export function outboundClusters(mesh: MeshView, proxy: SidecarProxy): Cluster[]
 }
 
 /** All clusters of a sidecar: outbound, the special ones, and inbound. */
-export function sidecarClusters(mesh: MeshView, proxy: SidecarProxy): Cluster[] {
-  return [...outboundClusters(mesh, proxy), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster(), ...inboundPorts(mesh, proxy).map(inboundCluster)];
+export function sidecarClusters(mesh: MeshView, proxy: SidecarProxy, visible = visibleDestinations(mesh, proxy), inbound = inboundPorts(mesh, proxy)): Cluster[] {
+  return [...outboundClusters(mesh, proxy, visible), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster(), ...inbound.map(inboundCluster)];
 }

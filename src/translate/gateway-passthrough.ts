@@ -3,28 +3,33 @@
 // Gateway (match sniHosts), to their destinations. The client sees the upstream's certificate.
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Listener } from '../xds/types.js';
-import { resolveGatewayName } from '../model/hosts.js';
-import { destinationCluster } from './destinations.js';
+import { parseServerHost, resolveGatewayName } from '../model/hosts.js';
+import { destinationCluster, weighted } from './destinations.js';
 import { tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import type { GatewayMeshView } from './gateway.js';
-import { gatewayListenerName, gatewaysFor, listenPort } from './gateway.js';
+import { gatewayListenerName, gatewaysFor, listenPorts } from './gateway.js';
 import type { SidecarProxy } from './input.js';
 
-const stripNamespace = (h: string): string => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h);
 const sniMatches = (sni: string, serverHost: string): boolean =>
   serverHost === '*' || sni === serverHost || (serverHost.startsWith('*.') && sni.endsWith(serverHost.slice(1)));
 
-export function gatewayPassthroughListeners(mesh: GatewayMeshView, proxy: SidecarProxy, taken: ReadonlySet<number>): Listener[] {
+export function gatewayPassthroughListeners(
+  mesh: GatewayMeshView,
+  proxy: SidecarProxy,
+  taken: ReadonlySet<number>,
+  gateways = gatewaysFor(mesh, proxy),
+  bind = listenPorts(mesh, proxy),
+): Listener[] {
   const ns = proxy.namespace ?? 'default';
   const chainsByPort = new Map<number, FilterChain[]>();
   const seen = new Map<number, Set<string>>(); // SNI names already claimed on a port
-  for (const gw of gatewaysFor(mesh, proxy)) {
+  for (const gw of gateways) {
     const ref = `${gw.namespace}/${gw.name}`;
     for (const server of gw.spec.servers ?? []) {
       if ((server.port?.protocol ?? '').toUpperCase() !== 'TLS' || server.tls?.mode !== 'PASSTHROUGH' || server.port?.number === undefined) continue;
       const port = server.port.number;
       if (taken.has(port)) continue;
-      const serverHosts = (server.hosts ?? []).map(stripNamespace);
+      const serverHosts = (server.hosts ?? []).map((h) => parseServerHost(h, gw.namespace).host);
       for (const vs of mesh.virtualServices()) {
         if (!(vs.config.spec.gateways ?? []).some((g) => resolveGatewayName(g, vs.config.namespace) === ref)) continue;
         for (const [i, tls] of (vs.config.spec.tls ?? []).entries()) {
@@ -37,7 +42,7 @@ export function gatewayPassthroughListeners(mesh: GatewayMeshView, proxy: Sideca
           if (fresh.length === 0 || !tls.route?.length) continue;
           for (const s of fresh) claimed.add(s);
           seen.set(port, claimed);
-          const targets = tls.route.map((r) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, r.destination, port), weight: r.weight ?? Math.floor(100 / tls.route!.length) }));
+          const targets = weighted(tls.route).map((w) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, w.item.destination, port), weight: w.weight }));
           const chains = chainsByPort.get(port) ?? [];
           chains.push({
             name: `${vs.config.namespace}/${vs.config.name}/tls[${i}]`,
@@ -50,10 +55,10 @@ export function gatewayPassthroughListeners(mesh: GatewayMeshView, proxy: Sideca
     }
   }
   return [...chainsByPort].map(([port, chains]) => {
-    const bind = listenPort(mesh, proxy, port);
+    const bound = bind(port);
     return {
-      name: gatewayListenerName(bind),
-      address: { socket_address: { address: '0.0.0.0', port_value: bind } },
+      name: gatewayListenerName(bound),
+      address: { socket_address: { address: '0.0.0.0', port_value: bound } },
       traffic_direction: 'OUTBOUND',
       listener_filters: [tlsInspectorListenerFilter()],
       filter_chains: chains,

@@ -8,19 +8,22 @@
 import type { Mesh } from '../model/mesh.js';
 import type { Listener, RouteConfiguration, Secret } from '../xds/types.js';
 import type { Snapshot } from '../xds/snapshot.js';
-import { resourceName, TypeUrl, type ResourceOf } from '../xds/types.js';
+import { TypeUrl } from '../xds/types.js';
+import { parseServerHost } from '../model/hosts.js';
+import { labelsMatch } from '../model/labels.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
-import { sidecarClusters } from './clusters.js';
+import { blackholeCluster, outboundClusters } from './clusters.js';
 import { httpConnectionManagerFilter, tlsInspectorListenerFilter } from './filters.js';
 import { gatewayPassthroughListeners } from './gateway-passthrough.js';
 import { credentialSecrets, downstreamTls, type ServerTlsMode } from './gateway-tls.js';
 import { httpRoutes } from './http-routes.js';
-import type { MeshView, SidecarProxy } from './input.js';
-import { sidecarEndpoints } from './snapshot.js';
+import { isHttp } from './protocol.js';
+import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
+import { byName, once, pickTypes, sidecarEndpoints } from './snapshot.js';
+
+const ALL_GATEWAY_TYPES = new Set<TypeUrl>(Object.values(TypeUrl));
 
 export type GatewayMeshView = MeshView & Pick<Mesh, 'gateways' | 'gatewayRoutes' | 'tlsSecret' | 'virtualServices'>;
-
-const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
 export const gatewayRouteName = (port: number, https = false): string => `${https ? 'https' : 'http'}.${port}`;
 export const gatewayListenerName = (port: number): string => `0.0.0.0_${port}`;
@@ -29,7 +32,7 @@ export const gatewayListenerName = (port: number): string => `0.0.0.0_${port}`;
 export function gatewaysFor(mesh: GatewayMeshView, proxy: SidecarProxy): ReturnType<Mesh['gateways']> {
   return mesh.gateways().filter((g) => {
     const sel = g.spec.selector ?? {};
-    return Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => proxy.labels[k] === v);
+    return Object.keys(sel).length > 0 && labelsMatch(sel, proxy.labels);
   });
 }
 
@@ -49,11 +52,9 @@ interface PortPlan {
   hosts: Map<string, VirtualHost>;
 }
 
-const stripNamespace = (h: string): string => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h);
-
 function serverKind(s: GatewayServer): 'http' | 'https' | undefined {
   const protocol = (s.port?.protocol ?? '').toUpperCase();
-  if (HTTP_PROTOCOLS.has(protocol)) return 'http';
+  if (isHttp(protocol)) return 'http';
   const mode = s.tls?.mode ?? 'SIMPLE';
   if (protocol === 'HTTPS' && (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && s.tls?.credentialName) return 'https';
   return undefined;
@@ -62,30 +63,38 @@ function serverKind(s: GatewayServer): 'http' | 'https' | undefined {
 /**
  * The port the proxy binds for a Gateway server port: as Istio, the targetPort of a Service of
  * the gateway's pods that exposes that port (a chart maps 80 to 8080 so the proxy need not bind
- * a privileged port), else the port itself.
+ * a privileged port), else the port itself. Scans the services once per proxy.
  */
-export function listenPort(mesh: GatewayMeshView, proxy: SidecarProxy, serverPort: number): number {
+export function listenPorts(mesh: GatewayMeshView, proxy: SidecarProxy): (serverPort: number) => number {
+  const targets = new Map<number, number>();
   for (const svc of mesh.services().all()) {
     if (svc.source !== 'Kubernetes' || svc.namespace !== proxy.namespace || !svc.selector || Object.keys(svc.selector).length === 0) continue;
-    if (!Object.entries(svc.selector).every(([k, v]) => proxy.labels[k] === v)) continue;
-    const p = svc.ports.find((x) => x.number === serverPort);
-    if (p && typeof p.targetPort === 'number') return p.targetPort;
+    if (!labelsMatch(svc.selector, proxy.labels)) continue;
+    for (const p of svc.ports) if (typeof p.targetPort === 'number' && !targets.has(p.number)) targets.set(p.number, p.targetPort);
   }
-  return serverPort;
+  return (serverPort) => targets.get(serverPort) ?? serverPort;
 }
 
+/** The domains of a gateway virtual host: the host with any port, or everything for `*`. */
+const hostDomains = (host: string): string[] => (host === '*' ? ['*'] : [host, `${host}:*`]);
+
 /** Per served port: HTTP or HTTPS, its TLS servers, and its virtual hosts from the bound VirtualServices. */
-export function gatewayPorts(mesh: GatewayMeshView, proxy: SidecarProxy): PortPlan[] {
+export function gatewayPorts(
+  mesh: GatewayMeshView,
+  proxy: SidecarProxy,
+  gateways = gatewaysFor(mesh, proxy),
+  bind = listenPorts(mesh, proxy),
+): PortPlan[] {
   const plans = new Map<number, PortPlan>();
-  for (const gw of gatewaysFor(mesh, proxy)) {
+  for (const gw of gateways) {
     for (const server of gw.spec.servers ?? []) {
       const kind = serverKind(server);
       const port = server.port?.number;
       if (!kind || port === undefined) continue;
       let plan = plans.get(port);
-      if (!plan) plans.set(port, (plan = { port, bind: listenPort(mesh, proxy, port), https: kind === 'https', tlsServers: [], redirect: new Set(), hosts: new Map() }));
+      if (!plan) plans.set(port, (plan = { port, bind: bind(port), https: kind === 'https', tlsServers: [], redirect: new Set(), hosts: new Map() }));
       if (plan.https !== (kind === 'https')) continue; // HTTP and HTTPS on one port: the first wins
-      const hosts = (server.hosts ?? []).map(stripNamespace);
+      const hosts = (server.hosts ?? []).map((h) => parseServerHost(h, gw.namespace).host);
       if (kind === 'https') plan.tlsServers.push({ hosts, credential: server.tls!.credentialName!, mode: (server.tls!.mode ?? 'SIMPLE') as ServerTlsMode });
       else if (server.tls?.httpsRedirect) for (const h of hosts) plan.redirect.add(h);
     }
@@ -97,7 +106,7 @@ export function gatewayPorts(mesh: GatewayMeshView, proxy: SidecarProxy): PortPl
       const routes = vh.routes.flatMap((r) => httpRoutes(ctx, r.source.namespace, { ...r.route, match: r.match ? [{ ...r.match, gateways: undefined }] : undefined }));
       plan.hosts.set(vh.host, {
         name: `${vh.host}:${vh.port}`,
-        domains: vh.host === '*' ? ['*'] : [vh.host, `${vh.host}:*`],
+        domains: hostDomains(vh.host),
         routes,
         ...(plan.redirect.has(vh.host) || plan.redirect.has('*') ? { require_tls: 'ALL' as const } : {}),
       });
@@ -106,15 +115,15 @@ export function gatewayPorts(mesh: GatewayMeshView, proxy: SidecarProxy): PortPl
   // A redirecting host needs a virtual host even when no VirtualService routes it.
   for (const plan of plans.values()) {
     for (const h of plan.redirect) {
-      if (!plan.hosts.has(h)) plan.hosts.set(h, { name: `${h}:${plan.port}`, domains: h === '*' ? ['*'] : [h, `${h}:*`], routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }], require_tls: 'ALL' });
+      if (!plan.hosts.has(h)) plan.hosts.set(h, { name: `${h}:${plan.port}`, domains: hostDomains(h), routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }], require_tls: 'ALL' });
     }
   }
   return [...plans.values()].sort((a, b) => a.port - b.port);
 }
 
 /** The route configuration of each served port. */
-export function gatewayRouteConfigurations(mesh: GatewayMeshView, proxy: SidecarProxy): RouteConfiguration[] {
-  return gatewayPorts(mesh, proxy).map((p) => ({
+export function gatewayRouteConfigurations(plans: readonly PortPlan[]): RouteConfiguration[] {
+  return plans.map((p) => ({
     name: gatewayRouteName(p.port, p.https),
     // A host with no route answers 404 from Envoy, as Istio's gateways do.
     virtual_hosts: [...p.hosts.values()].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '')),
@@ -156,21 +165,23 @@ export function gatewaySecrets(mesh: GatewayMeshView, proxy: SidecarProxy, plans
   return out;
 }
 
-function byName<T extends TypeUrl>(type: T, items: readonly ResourceOf[T][]): Map<string, ResourceOf[T]> {
-  return new Map(items.map((x) => [resourceName(type, x) ?? '', x]));
-}
-
 /** Listeners, routes, clusters and endpoints for one gateway proxy. */
-export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy): Snapshot {
-  const plans = gatewayPorts(mesh, proxy);
-  const routes = gatewayRouteConfigurations(mesh, proxy);
-  const clusters = sidecarClusters(mesh, proxy).filter((c) => (c.name ?? '').startsWith('outbound|') || c.name === 'BlackHoleCluster');
-  const eds = new Set(clusters.filter((c) => c.type === 'EDS').map((c) => c.name));
-  return {
-    [TypeUrl.Cluster]: byName(TypeUrl.Cluster, clusters),
-    [TypeUrl.Endpoint]: byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, proxy).filter((e) => eds.has(e.cluster_name ?? ''))),
-    [TypeUrl.Listener]: byName(TypeUrl.Listener, [...gatewayListeners(mesh, proxy, plans), ...gatewayPassthroughListeners(mesh, proxy, new Set(plans.map((p) => p.port)))]),
-    [TypeUrl.Route]: byName(TypeUrl.Route, routes),
-    [TypeUrl.Secret]: byName(TypeUrl.Secret, gatewaySecrets(mesh, proxy, plans)),
-  };
+export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy, types: ReadonlySet<TypeUrl> = ALL_GATEWAY_TYPES): Snapshot {
+  const gateways = once(() => gatewaysFor(mesh, proxy));
+  const bind = once(() => listenPorts(mesh, proxy));
+  const plans = once(() => gatewayPorts(mesh, proxy, gateways(), bind()));
+  const visible = once(() => visibleDestinations(mesh, proxy));
+  // A gateway's clusters: the sidecar's outbound ones and BlackHoleCluster (no inbound side).
+  const clusters = once(() => [...outboundClusters(mesh, proxy, visible()), blackholeCluster()]);
+  return pickTypes(types, {
+    [TypeUrl.Cluster]: () => byName(TypeUrl.Cluster, clusters()),
+    [TypeUrl.Endpoint]: () => {
+      const eds = new Set(clusters().filter((c) => c.type === 'EDS').map((c) => c.name));
+      return byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, proxy, visible()).filter((e) => eds.has(e.cluster_name ?? '')));
+    },
+    [TypeUrl.Listener]: () =>
+      byName(TypeUrl.Listener, [...gatewayListeners(mesh, proxy, plans()), ...gatewayPassthroughListeners(mesh, proxy, new Set(plans().map((p) => p.port)), gateways(), bind())]),
+    [TypeUrl.Route]: () => byName(TypeUrl.Route, gatewayRouteConfigurations(plans())),
+    [TypeUrl.Secret]: () => byName(TypeUrl.Secret, gatewaySecrets(mesh, proxy, plans())),
+  });
 }

@@ -49,6 +49,21 @@ export function visibleServices(mesh: MeshView, proxy: SidecarProxy): MeshServic
   return out.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
 }
 
+/** A visible service with the DestinationRule that applies to it from the proxy. */
+export interface VisibleService {
+  service: MeshService;
+  rule: ReturnType<MeshView['destinationRuleFor']>;
+}
+
+/**
+ * visibleServices, each with its DestinationRule: computed once per proxy and push, then shared
+ * by clusters, endpoints and secrets.
+ */
+export function visibleDestinations(mesh: MeshView, proxy: SidecarProxy): VisibleService[] {
+  const ns = proxyNamespace(proxy);
+  return visibleServices(mesh, proxy).map((service) => ({ service, rule: mesh.destinationRuleFor(service.hostname, ns, { ...proxy.labels }) }));
+}
+
 /** A service port with its service. */
 export interface ServicePortRef {
   service: MeshService;

@@ -34,9 +34,9 @@ export function virtualOutboundListener(opts: Pick<SidecarOptions, 'outboundPort
 }
 
 /** The service ports of the visible services, by port number. */
-export function servicePortsByNumber(mesh: MeshView, proxy: SidecarProxy): Map<number, Array<{ service: MeshService; port: MeshServicePort }>> {
+export function servicePortsByNumber(mesh: MeshView, proxy: SidecarProxy, services = visibleServices(mesh, proxy)): Map<number, Array<{ service: MeshService; port: MeshServicePort }>> {
   const out = new Map<number, Array<{ service: MeshService; port: MeshServicePort }>>();
-  for (const service of visibleServices(mesh, proxy)) {
+  for (const service of services) {
     if (service.hostname.startsWith('*') && service.resolution !== 'NONE') continue;
     for (const port of service.ports) {
       if (port.protocol === 'UDP') continue;
@@ -109,19 +109,16 @@ export function outboundPortListener(mesh: MeshView, proxy: SidecarProxy, portNu
   };
 }
 
-export function outboundListeners(mesh: MeshView, proxy: SidecarProxy, opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy'>): Listener[] {
+export function outboundListeners(
+  mesh: MeshView,
+  proxy: SidecarProxy,
+  opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy'>,
+  ports = servicePortsByNumber(mesh, proxy),
+): Listener[] {
   const out: Listener[] = [virtualOutboundListener(opts)];
-  const byPort = [...servicePortsByNumber(mesh, proxy)].sort((a, b) => a[0] - b[0]);
-  for (const [portNumber, entries] of byPort) {
+  for (const [portNumber, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     if (portNumber === opts.outboundPort) continue;
     out.push(outboundPortListener(mesh, proxy, portNumber, entries, opts.outboundPolicy));
   }
   return out;
-}
-
-/** The port numbers that get an HTTP route configuration. */
-export function httpPorts(mesh: MeshView, proxy: SidecarProxy): number[] {
-  const out: number[] = [];
-  for (const [n, entries] of servicePortsByNumber(mesh, proxy)) if (entries.some((e) => listenerProtocol(e.port.protocol) === 'http')) out.push(n);
-  return out.sort((a, b) => a - b);
 }

@@ -8,7 +8,7 @@ import { gatewaySnapshot, type GatewayMeshView } from './gateway.js';
 import type { SidecarOptions } from './input.js';
 import { isProxyless, proxylessSnapshot } from './proxyless-grpc.js';
 import { proxylessServices } from './proxyless-services.js';
-import { sidecarSnapshot } from './snapshot.js';
+import { pickTypes, sidecarSnapshot } from './snapshot.js';
 
 export class MeshSnapshotProvider implements SnapshotProvider {
   constructor(
@@ -18,11 +18,11 @@ export class MeshSnapshotProvider implements SnapshotProvider {
 
   snapshot(proxy: ProxyInfo, types: ReadonlySet<TypeUrl>): Snapshot {
     const mesh = this.current();
-    const all = (
-      isProxyless(proxy) ? proxylessSnapshot(proxylessServices(mesh, proxy)) : proxy.kind === 'router' ? gatewaySnapshot(mesh, proxy) : sidecarSnapshot(mesh, proxy, this.options)
-    ) as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const t of types) if (all[t]) out[t] = all[t];
-    return out as Snapshot;
+    if (isProxyless(proxy)) {
+      const all = proxylessSnapshot(proxylessServices(mesh, proxy));
+      return pickTypes(types, Object.fromEntries(Object.entries(all).map(([t, m]) => [t, () => m])));
+    }
+    return proxy.kind === 'router' ? gatewaySnapshot(mesh, proxy, types) : sidecarSnapshot(mesh, proxy, this.options, types);
   }
+
 }

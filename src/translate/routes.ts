@@ -52,10 +52,9 @@ export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, 
 }
 
 /** The route configurations of every outbound HTTP port. */
-export function outboundRouteConfigurations(mesh: MeshView, proxy: SidecarProxy, policy: OutboundPolicy): RouteConfiguration[] {
+export function outboundRouteConfigurations(mesh: MeshView, proxy: SidecarProxy, policy: OutboundPolicy, ports = servicePortsByNumber(mesh, proxy)): RouteConfiguration[] {
   const out: RouteConfiguration[] = [];
-  const byPort = [...servicePortsByNumber(mesh, proxy)].sort((a, b) => a[0] - b[0]);
-  for (const [port, entries] of byPort) {
+  for (const [port, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     const http = entries.filter((e) => listenerProtocol(e.port.protocol) === 'http').map((e) => e.service);
     if (http.length > 0) out.push(outboundRouteConfiguration(mesh, proxy, port, http, policy));
   }

@@ -4,18 +4,17 @@
 // back to plaintext.
 import type { TrafficPolicy } from '../api/destination-rule.js';
 import type { Secret } from '../xds/types.js';
-import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
+import { proxyNamespace, visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
 
 function credentialsOf(tp: TrafficPolicy | undefined, out: Set<string>): void {
   if (tp?.tls?.credentialName) out.add(tp.tls.credentialName);
   for (const pl of tp?.portLevelSettings ?? []) if (pl.tls?.credentialName) out.add(pl.tls.credentialName);
 }
 
-export function sidecarSecrets(mesh: MeshView, proxy: SidecarProxy): Secret[] {
+export function sidecarSecrets(mesh: MeshView, proxy: SidecarProxy, visible = visibleDestinations(mesh, proxy)): Secret[] {
   const ns = proxyNamespace(proxy);
   const names = new Set<string>();
-  for (const svc of visibleServices(mesh, proxy)) {
-    const dr = mesh.destinationRuleFor(svc.hostname, ns, { ...proxy.labels });
+  for (const { rule: dr } of visible) {
     credentialsOf(dr?.spec.trafficPolicy, names);
     for (const s of dr?.spec.subsets ?? []) credentialsOf(s.trafficPolicy, names);
   }

@@ -18,6 +18,13 @@ const root = winston.createLogger({
   transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
 });
 
+// Winston runs the format (timestamp, JSON) before its transport drops a line below the level,
+// so every filtered-out debug line paid for its formatting. Drop such lines before the format:
+// each stage's child logger writes through root.write.
+const writeFormatted = root.write.bind(root) as (info: winston.LogEntry) => boolean;
+root.write = ((info: winston.LogEntry) =>
+  info.level === undefined || root.isLevelEnabled(info.level) ? writeFormatted(info) : true) as Logger['write'];
+
 /** One logger per stage; every line it writes carries `stage: <name>`. */
 export function loggerFor(stage: string): Logger {
   return root.child({ stage });

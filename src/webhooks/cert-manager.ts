@@ -47,11 +47,13 @@ export class CertManager {
       let ca: KeyPairPem | undefined = secret?.data?.['ca.crt'] ? { cert: unb64(secret.data['ca.crt']), key: unb64(secret.data['ca.key']) } : undefined;
       let serving: KeyPairPem | undefined = secret?.data?.['tls.crt'] ? { cert: unb64(secret.data['tls.crt']), key: unb64(secret.data['tls.key']) } : undefined;
       const renewDays = o.renewBeforeDays ?? 30;
-      if (ca && !needsRenewal(ca.cert, [], [], renewDays * 2) && serving && !needsRenewal(serving.cert, o.dnsNames, o.ips, renewDays)) {
+      // The CA is renewed twice as early as the serving certificate it signs.
+      const caFresh = ca !== undefined && !needsRenewal(ca.cert, [], [], renewDays * 2);
+      if (ca && caFresh && serving && !needsRenewal(serving.cert, o.dnsNames, o.ips, renewDays)) {
         this.current = { ca, serving };
         return serving;
       }
-      if (!ca || needsRenewal(ca.cert, [], [], renewDays * 2)) ca = await createCa();
+      if (!ca || !caFresh) ca = await createCa();
       serving = await issueServing(ca, o.dnsNames, o.ips);
       const data = { 'ca.crt': b64(ca.cert), 'ca.key': b64(ca.key), 'tls.crt': b64(serving.cert), 'tls.key': b64(serving.key) };
       try {

@@ -1,20 +1,11 @@
 // Delta (incremental) streams (DeltaAggregatedResources and the per-type Delta* methods).
 import { createHash } from 'node:crypto';
 import { setVersion } from './encoded-resource.js';
-import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
 import { XdsStream } from './stream.js';
 import type { Plan, TypeState } from './type-state.js';
 import { encodeDeltaResponse, type DeltaDiscoveryRequest__Output } from './wire.js';
 
 export class DeltaStream extends XdsStream<DeltaDiscoveryRequest__Output> {
-  protected nodeOf(req: DeltaDiscoveryRequest__Output): Node__Output | null {
-    return req.node;
-  }
-
-  protected typeOf(req: DeltaDiscoveryRequest__Output): string {
-    return req.type_url;
-  }
-
   protected apply(st: TypeState, req: DeltaDiscoveryRequest__Output): void {
     const first = st.firstRequest();
     // The nonce pairs an ACK/NACK with a response; subscription changes count even when the

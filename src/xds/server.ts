@@ -38,6 +38,8 @@ export interface PushRequest {
   types?: Iterable<string>;
 }
 
+const ALL_TYPE_SET: ReadonlySet<TypeUrl> = new Set(ALL_TYPES);
+
 export class XdsServer implements StreamHost {
   readonly registry = new ProxyRegistry();
   /** ACKs and NACKs as they arrive (see events.ts). */
@@ -109,7 +111,8 @@ export class XdsServer implements StreamHost {
   async push(req: PushRequest): Promise<{ proxies: number }> {
     const started = performance.now();
     const wanted = req.types ? new Set(req.types) : undefined;
-    const types = wanted ? ALL_TYPES.filter((t) => wanted.has(t)) : ALL_TYPES;
+    // Once per push, not per proxy: the provider gets this same set for every proxy.
+    const types = wanted ? new Set(ALL_TYPES.filter((t) => wanted.has(t))) : ALL_TYPE_SET;
     const targets = req.proxies ? [...req.proxies].map((id) => this.registry.get(id)).filter((p): p is Proxy => !!p) : this.registry.list();
     await forEachBounded(targets, this.concurrency, async (p) => void (await this.refresh(p, types, req.reason, started)));
     pushDuration.observe({ reason: req.reason }, (performance.now() - started) / 1000);
@@ -120,7 +123,7 @@ export class XdsServer implements StreamHost {
     const { proxy, isNew } = this.registry.attach(info, stream);
     if (isNew) {
       this.log.info('proxy connected', { proxy: info.id, kind: info.kind, ip: info.ip, agent: info.userAgent });
-      proxy.initialized = this.refresh(proxy, ALL_TYPES, 'connect', performance.now());
+      proxy.initialized = this.refresh(proxy, ALL_TYPE_SET, 'connect', performance.now());
     }
     return proxy;
   }
@@ -151,11 +154,11 @@ export class XdsServer implements StreamHost {
    * Evaluates `types` for a proxy; tells its streams about the types whose resources changed.
    * False if the provider failed (the proxy keeps what it has).
    */
-  private async refresh(proxy: Proxy, types: readonly TypeUrl[], reason: string, startedAt: number): Promise<boolean> {
+  private async refresh(proxy: Proxy, types: ReadonlySet<TypeUrl>, reason: string, startedAt: number): Promise<boolean> {
     const seq = ++proxy.evaluations;
     let snap;
     try {
-      snap = await this.provider.snapshot(proxy.info, new Set(types));
+      snap = await this.provider.snapshot(proxy.info, types);
     } catch (err) {
       snapshotErrors.inc();
       this.log.error('computing the configuration of a proxy failed; it keeps what it has', { proxy: proxy.id, error: errorText(err) });

@@ -1,7 +1,6 @@
 // State-of-the-world streams (StreamAggregatedResources and the per-type Stream* methods).
 import { loggerFor } from '../util/logger.js';
 import { setVersion } from './encoded-resource.js';
-import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
 import { XdsStream } from './stream.js';
 import type { Plan, TypeState } from './type-state.js';
 import { encodeSotwResponse, type DiscoveryRequest__Output } from './wire.js';
@@ -9,14 +8,6 @@ import { encodeSotwResponse, type DiscoveryRequest__Output } from './wire.js';
 const log = loggerFor('xds');
 
 export class SotwStream extends XdsStream<DiscoveryRequest__Output> {
-  protected nodeOf(req: DiscoveryRequest__Output): Node__Output | null {
-    return req.node;
-  }
-
-  protected typeOf(req: DiscoveryRequest__Output): string {
-    return req.type_url;
-  }
-
   protected apply(st: TypeState, req: DiscoveryRequest__Output): void {
     const first = st.firstRequest();
     const nonce = req.response_nonce;

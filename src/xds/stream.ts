@@ -38,7 +38,13 @@ export interface StreamHost {
   nacked(ev: NackEvent): void;
 }
 
-export abstract class XdsStream<Req> implements StreamHandle {
+/** What both request shapes (DiscoveryRequest, DeltaDiscoveryRequest) have in common. */
+interface AnyRequest {
+  readonly node: Node__Output | null;
+  readonly type_url: string;
+}
+
+export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle {
   readonly id = `${++streamSeq}`;
   readonly openedAt = new Date();
   protected proxy: Proxy | undefined;
@@ -69,8 +75,6 @@ export abstract class XdsStream<Req> implements StreamHandle {
     call.on('close', () => this.close());
   }
 
-  protected abstract nodeOf(req: Req): Node__Output | null | undefined;
-  protected abstract typeOf(req: Req): string;
   /** Applies a request to the type's state: ACK/NACK, subscription (a stale request changes nothing). */
   protected abstract apply(st: TypeState, req: Req): void;
   protected abstract encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer;
@@ -79,7 +83,7 @@ export abstract class XdsStream<Req> implements StreamHandle {
   private async handle(req: Req): Promise<void> {
     if (this.closed) return;
     if (!this.proxy) {
-      const info = parseNode(this.nodeOf(req));
+      const info = parseNode(req.node);
       if (!info.id) {
         this.endWithStatus(grpc.status.INVALID_ARGUMENT, 'the first request of a stream must carry node.id');
         return;
@@ -93,7 +97,7 @@ export abstract class XdsStream<Req> implements StreamHandle {
         return;
       }
     }
-    const typeUrl = this.fixedType ?? this.typeOf(req);
+    const typeUrl = this.fixedType ?? req.type_url;
     if (!isTypeUrl(typeUrl)) {
       if (!this.unknownTypes.has(typeUrl)) {
         this.unknownTypes.add(typeUrl);

@@ -235,8 +235,13 @@ export class TypeState {
 
   /** Drops rejections of content that is no longer wanted (a new version gets its chance). */
   forgetStaleRejections(desired: ReadonlyMap<string, EncodedResource> | undefined): void {
-    this.rev++;
-    for (const [name, rej] of this.rejected) if (desired?.get(name)?.version !== rej.version) this.rejected.delete(name);
+    // Runs for every stream on every push: invalidate the memoised plans only if a rejection went.
+    for (const [name, rej] of this.rejected) {
+      if (desired?.get(name)?.version !== rej.version) {
+        this.rejected.delete(name);
+        this.rev++;
+      }
+    }
   }
 }
 

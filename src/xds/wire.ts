@@ -31,17 +31,6 @@ export interface SotwResponse {
   controlPlane?: string;
 }
 
-/** envoy.service.discovery.v3.DiscoveryResponse */
-export function encodeSotwResponse(r: SotwResponse): Buffer {
-  const w = protobuf.Writer.create();
-  w.uint32(tag(1)).string(r.versionInfo);
-  for (const res of r.resources) w.uint32(tag(2)).bytes(res.any);
-  w.uint32(tag(4)).string(r.typeUrl);
-  w.uint32(tag(5)).string(r.nonce);
-  if (r.controlPlane) w.uint32(tag(6)).fork().uint32(tag(1)).string(r.controlPlane).ldelim();
-  return Buffer.from(w.finish());
-}
-
 export interface DeltaResponse {
   systemVersionInfo: string;
   typeUrl: string;
@@ -51,16 +40,30 @@ export interface DeltaResponse {
   controlPlane?: string;
 }
 
-/** envoy.service.discovery.v3.DeltaDiscoveryResponse */
-export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+/**
+ * The fields both responses share, at the same numbers: version (1), resources (2), type_url (4),
+ * nonce (5); then the delta-only removed_resources (6); control_plane is field 6 in a
+ * DiscoveryResponse and 7 in a DeltaDiscoveryResponse.
+ */
+function encodeResponse(version: string, resources: readonly EncodedResource[], bytesOf: (r: EncodedResource) => Uint8Array, typeUrl: string, nonce: string, removed: readonly string[], controlPlaneField: number, controlPlane: string | undefined): Buffer {
   const w = protobuf.Writer.create();
-  w.uint32(tag(1)).string(r.systemVersionInfo);
-  for (const res of r.resources) w.uint32(tag(2)).bytes(res.deltaResource);
-  w.uint32(tag(4)).string(r.typeUrl);
-  w.uint32(tag(5)).string(r.nonce);
-  for (const name of r.removed) w.uint32(tag(6)).string(name);
-  if (r.controlPlane) w.uint32(tag(7)).fork().uint32(tag(1)).string(r.controlPlane).ldelim();
+  w.uint32(tag(1)).string(version);
+  for (const r of resources) w.uint32(tag(2)).bytes(bytesOf(r));
+  w.uint32(tag(4)).string(typeUrl);
+  w.uint32(tag(5)).string(nonce);
+  for (const name of removed) w.uint32(tag(6)).string(name);
+  if (controlPlane) w.uint32(tag(controlPlaneField)).fork().uint32(tag(1)).string(controlPlane).ldelim();
   return Buffer.from(w.finish());
+}
+
+/** envoy.service.discovery.v3.DiscoveryResponse: resources as google.protobuf.Any. */
+export function encodeSotwResponse(r: SotwResponse): Buffer {
+  return encodeResponse(r.versionInfo, r.resources, (res) => res.any, r.typeUrl, r.nonce, [], 6, r.controlPlane);
+}
+
+/** envoy.service.discovery.v3.DeltaDiscoveryResponse: resources as discovery Resources. */
+export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+  return encodeResponse(r.systemVersionInfo, r.resources, (res) => res.deltaResource, r.typeUrl, r.nonce, r.removed, 7, r.controlPlane);
 }
 
 /**

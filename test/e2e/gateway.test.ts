@@ -6,7 +6,7 @@ import { installTrellis } from '../support/install.js';
 import { AdsClient } from '../../src/xds/testing/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
-import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
+import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, proxyPod, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 
 const ns = testNamespace('gw');
 const { kc, core } = kube();
@@ -14,35 +14,7 @@ const custom = kc.makeApiClient(CustomObjectsApi);
 const selector = { app: `gw-${ns}` }; // unique: no other gateway pod matches
 
 function gatewayPod(): V1Pod {
-  return {
-    metadata: { name: 'ingress', namespace: ns, labels: selector },
-    spec: {
-      terminationGracePeriodSeconds: 2,
-      containers: [
-        {
-          name: 'proxy',
-          image: 'trellis/proxy',
-          securityContext: { runAsUser: 1337, runAsGroup: 1337 },
-          env: [
-            { name: 'TRELLIS_PROXY_TYPE', value: 'router' },
-            { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-            { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-            { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-            { name: 'TRELLIS_DISCOVERY_ADDRESS', value: 'trellis.trellis-system.svc:15010' },
-          ],
-          readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1 },
-          volumeMounts: [
-            { name: 'proxy-config', mountPath: '/etc/trellis/proxy' },
-            { name: 'podinfo', mountPath: '/etc/trellis/pod' },
-          ],
-        },
-      ],
-      volumes: [
-        { name: 'proxy-config', emptyDir: {} },
-        { name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
-      ],
-    },
-  };
+  return proxyPod({ name: 'ingress', namespace: ns, labels: selector, discoveryAddress: 'trellis.trellis-system.svc:15010', env: [{ name: 'TRELLIS_PROXY_TYPE', value: 'router' }] });
 }
 
 beforeAll(async () => {

@@ -3,13 +3,12 @@
 // weighted split and a header match; opt-out and excluded ports. It needs only a kubeconfig
 // (the devcluster locally, kind in GitHub Actions).
 import path from 'node:path';
-import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
-import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, podExec, root, run, testNamespace, waitFor } from '../support/cluster.js';
+import { applyAll, clientPod, clusterAvailable, createIstioObject, echoDeployment, echoFrom, kube, podExec, root, run, testNamespace, waitFor } from '../support/cluster.js';
 
 const ns = testNamespace('mesh');
-const { kc, core } = kube();
-const custom = kc.makeApiClient(CustomObjectsApi);
+const { core } = kube();
 
 const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const versionsOf = (replies: { body?: { labels?: Record<string, string> } }[]): Record<string, number> =>
@@ -76,30 +75,13 @@ test('a request from the client to the Service passes through the client sidecar
 
 test('a VirtualService 80/20 split and a header match take effect', async () => {
   const started = Date.now();
-  await custom.createNamespacedCustomObject({
-    group: 'networking.istio.io',
-    version: 'v1',
-    namespace: ns,
-    plural: 'destinationrules',
-    body: { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'echo' }, spec: { host: 'echo', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } },
-  });
-  await custom.createNamespacedCustomObject({
-    group: 'networking.istio.io',
-    version: 'v1',
-    namespace: ns,
-    plural: 'virtualservices',
-    body: {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'echo' },
-      spec: {
-        hosts: ['echo'],
-        http: [
-          { match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [{ destination: { host: 'echo', subset: 'v2' } }] },
-          { route: [{ destination: { host: 'echo', subset: 'v1' }, weight: 80 }, { destination: { host: 'echo', subset: 'v2' }, weight: 20 }] },
-        ],
-      },
-    },
+  await createIstioObject(ns, 'DestinationRule', 'echo', { host: 'echo', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
+  await createIstioObject(ns, 'VirtualService', 'echo', {
+    hosts: ['echo'],
+    http: [
+      { match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: [{ destination: { host: 'echo', subset: 'v2' } }] },
+      { route: [{ destination: { host: 'echo', subset: 'v1' }, weight: 80 }, { destination: { host: 'echo', subset: 'v2' }, weight: 20 }] },
+    ],
   });
   await waitFor('the header route', async () => {
     const r = await echoFrom(`${ns}/client`, 'http://echo:8080/', 5, ['x-canary: yes']);
@@ -149,24 +131,13 @@ test('a ServiceEntry with STATIC endpoints sends meshed traffic for its host to 
       const [p] = (await core.listNamespacedPod({ namespace: outside, labelSelector: 'app=legacy' })).items;
       return p && ready(p) ? p : undefined;
     });
-    await custom.createNamespacedCustomObject({
-      group: 'networking.istio.io',
-      version: 'v1',
-      namespace: ns,
-      plural: 'serviceentries',
-      body: {
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'ServiceEntry',
-        metadata: { name: 'legacy' },
-        spec: {
-          hosts: ['legacy.example.internal'],
-          addresses: ['240.240.0.10'],
-          ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8080 }],
-          location: 'MESH_EXTERNAL',
-          resolution: 'STATIC',
-          endpoints: [{ address: legacy.status!.podIP! }],
-        },
-      },
+    await createIstioObject(ns, 'ServiceEntry', 'legacy', {
+      hosts: ['legacy.example.internal'],
+      addresses: ['240.240.0.10'],
+      ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8080 }],
+      location: 'MESH_EXTERNAL',
+      resolution: 'STATIC',
+      endpoints: [{ address: legacy.status!.podIP! }],
     });
     // The app connects to the entry's address with the host name: the sidecar routes by host.
     const reply = await waitFor('the ServiceEntry route', async () => {

@@ -28,12 +28,7 @@ beforeAll(async () => {
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'api-ca' }, stringData: { 'ca.crt': certs.caCert } } });
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'wrong-ca' }, stringData: { 'ca.crt': makeServingCert(['DNS:other'], 'other').caCert } } });
   await core.createNamespacedSecret({ namespace: ext, body: { metadata: { name: 'api-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': certs.cert, 'tls.key': certs.key } } });
-  const api = echoDeployment(ext, 'api', 1, {}, { env: [{ name: 'ECHO_TLS_PORT', value: '8443' }, { name: 'ECHO_TLS_CERT', value: '/etc/tls/tls.crt' }, { name: 'ECHO_TLS_KEY', value: '/etc/tls/tls.key' }] }) as unknown as {
-    spec: { template: { spec: { containers: { volumeMounts: object[] }[]; volumes: object[] } } };
-  };
-  api.spec.template.spec.containers[0].volumeMounts.push({ name: 'tls', mountPath: '/etc/tls', readOnly: true });
-  api.spec.template.spec.volumes.push({ name: 'tls', secret: { secretName: 'api-tls' } });
-  await applyAll([api as never, clientPod(ns)]);
+  await applyAll([echoDeployment(ext, 'api', 1, {}, { tlsSecret: 'api-tls' }), clientPod(ns)]);
 });
 
 afterAll(async () => {

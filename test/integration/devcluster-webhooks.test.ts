@@ -60,18 +60,9 @@ afterAll(async () => {
 
 test('a webhook served by a pod behind a Service is called by the API server', async () => {
   const certs = makeServingCert([`DNS:hook.${ns}.svc`]);
-  const deployment = echoDeployment(ns, 'hook', 1, {}, {
-    env: [
-      { name: 'ECHO_TLS_PORT', value: '8443' },
-      { name: 'ECHO_TLS_CERT', value: '/etc/tls/tls.crt' },
-      { name: 'ECHO_TLS_KEY', value: '/etc/tls/tls.key' },
-    ],
-  }) as unknown as { spec: { template: { spec: { containers: { volumeMounts: object[] }[]; volumes: object[] } } } };
-  deployment.spec.template.spec.containers[0].volumeMounts.push({ name: 'tls', mountPath: '/etc/tls', readOnly: true });
-  deployment.spec.template.spec.volumes.push({ name: 'tls', secret: { secretName: 'hook-tls' } });
   await applyAll([
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook-tls', namespace: ns }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': certs.cert, 'tls.key': certs.key } } as never,
-    deployment as never,
+    echoDeployment(ns, 'hook', 1, {}, { tlsSecret: 'hook-tls' }),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'hook', namespace: ns }, spec: { selector: { app: 'hook' }, ports: [{ name: 'https', port: 443, targetPort: 8443 }] } } as never,
   ]);
   const name = `${ns}-pod`;

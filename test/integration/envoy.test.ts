@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { root, run } from '../support/cluster.js';
+import { pinnedVersion, root, run } from '../support/cluster.js';
 
-const version = /^ENVOY_VERSION=(\S+)/m.exec(fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8'))![1];
+const version = pinnedVersion('ENVOY_VERSION');
 const envoy = path.join(root, `.devcluster/cache/envoy-${version}/envoy`);
 
 test('envoy --version runs from the installed path and reports the pinned version', async () => {

@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { AdmissionregistrationV1Api, type V1Pod } from '@kubernetes/client-node';
 import fs from 'node:fs';
-import { clusterAvailable, echoFrom, kube, podExec, root, run, testNamespace, waitFor, clientPod } from '../support/cluster.js';
+import { clusterAvailable, echoFrom, kube, kubectlPath, podExec, root, run, testNamespace, waitFor, clientPod } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 const meshed = testNamespace('inj-trellis');
@@ -14,8 +14,7 @@ const plain = testNamespace('inj-plain');
 const hookName = `trellis-sidecar-injector-${meshed}`;
 const { kc, core } = kube();
 const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
-const kubectl = path.join(root, `.devcluster/cache/kubernetes-${/^KUBE_VERSION=(\S+)/m.exec(versions)![1]}/kubectl`);
+const kubectl = kubectlPath();
 let cp: RunningControlPlane;
 
 function echoPod(name: string, annotations: Record<string, string> = {}, labels: Record<string, string> = {}): V1Pod {
@@ -128,13 +127,25 @@ test('a port excluded by annotation is reached directly; a captured one is not',
   expect(p.spec?.initContainers?.[0].args).toContain('--exclude-inbound-ports=8080');
   const pod = await running(meshed, 'excluded');
   await running(plain, 'client');
+  // Connections that enter the inbound capture chain: the REDIRECT rule's packet counter (nat
+  // rules see the first packet of each connection). Proxy ports (probes) never reach it.
+  const redirected = async (): Promise<number> => {
+    const r = await podExec(`${meshed}/excluded`, ['iptables-save', '-c', '-t', 'nat']);
+    const m = /^\[(\d+):\d+\] -A TRELLIS_IN_REDIRECT -p tcp -j REDIRECT/m.exec(r.stdout);
+    if (!m) throw new Error(`no inbound REDIRECT rule in:\n${r.stdout}`);
+    return Number(m[1]);
+  };
+  const before = await redirected();
   const direct = await echoFrom(`${plain}/client`, `http://${pod.status?.podIP}:8080/`);
   expect(direct[0]).toMatchObject({ status: 200, pod: 'excluded' });
   expect(direct[0].headers?.['x-envoy-upstream-service-time']).toBeUndefined(); // no proxy on the way
   // 9090 is captured to the proxy's inbound port: whatever answers (nothing when no control
   // plane serves this proxy; its Envoy when one does), it is not the app directly.
+  const afterDirect = await redirected();
+  expect(afterDirect).toBe(before); // 8080 bypassed the capture chain
   const captured = await echoFrom(`${plain}/client`, `http://${pod.status?.podIP}:9090/`);
-  expect(captured[0].pod === undefined || captured[0].headers?.['x-envoy-upstream-service-time'] !== undefined).toBe(true);
+  expect(await redirected()).toBeGreaterThan(afterDirect); // 9090 was redirected to the proxy
+  if (captured[0].pod !== undefined) expect(captured[0].headers?.['x-envoy-upstream-service-time']).toBeDefined();
 });
 
 test('a malformed AdmissionReview gets HTTP 400 with a message, and the server keeps serving', async () => {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AdmissionregistrationV1Api, CustomObjectsApi, loadAllYaml } from '@kubernetes/client-node';
-import { clusterAvailable, kube, root, run, testNamespace, waitFor } from '../support/cluster.js';
+import { clusterAvailable, kube, root, run, kubectlPath, testNamespace, waitFor } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 interface Manifest {
@@ -17,8 +17,7 @@ interface Manifest {
 }
 
 const PLURAL: Record<string, string> = { VirtualService: 'virtualservices', DestinationRule: 'destinationrules', Gateway: 'gateways', ServiceEntry: 'serviceentries' };
-const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
-const kubectl = path.join(root, `.devcluster/cache/kubernetes-${/^KUBE_VERSION=(\S+)/m.exec(versions)![1]}/kubectl`);
+const kubectl = kubectlPath();
 
 function fixtures(dir: string): { file: string; obj: Manifest; expect?: string }[] {
   const base = path.join(root, 'test/fixtures', dir);

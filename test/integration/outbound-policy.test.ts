@@ -1,14 +1,13 @@
 // Outbound traffic policy REGISTRY_ONLY, end to end with a real sidecar: a control plane run
 // with it blocks a destination that is neither a Service nor a ServiceEntry, lets Services
 // through, and lets a host through once a ServiceEntry names it.
-import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { injectPod } from '../../src/webhooks/inject.js';
-import { clientPod, clusterAvailable, echoDeployment, echoFrom, applyAll, kube, testNamespace, waitFor } from '../support/cluster.js';
+import { clientPod, clusterAvailable, createIstioObject, echoDeployment, echoFrom, applyAll, kube, testNamespace, waitFor } from '../support/cluster.js';
 import { freePort, startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 const ns = testNamespace('registry');
-const { kc, core } = kube();
-const custom = kc.makeApiClient(CustomObjectsApi);
+const { core } = kube();
 let cp: RunningControlPlane;
 const HOST_LINK_IP = '10.243.0.1'; // tools/devcluster/network.env: pods reach the host here
 
@@ -51,18 +50,7 @@ test('Services pass, an unknown destination is blocked, a ServiceEntry host pass
   const [blocked] = await echoFrom(client, `http://${unknown.status?.podIP}:8080/`, 1);
   expect(blocked.status).toBe(502);
   expect(blocked.pod).toBeUndefined();
-  await custom.createNamespacedCustomObject({
-    group: 'networking.istio.io',
-    version: 'v1',
-    namespace: ns,
-    plural: 'serviceentries',
-    body: {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'ServiceEntry',
-      metadata: { name: 'legacy' },
-      spec: { hosts: ['legacy.example.internal'], addresses: ['240.240.0.20'], ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8080 }], location: 'MESH_EXTERNAL', resolution: 'STATIC', endpoints: [{ address: unknown.status!.podIP! }] },
-    },
-  });
+  await createIstioObject(ns, 'ServiceEntry', 'legacy', { hosts: ['legacy.example.internal'], addresses: ['240.240.0.20'], ports: [{ number: 80, name: 'http', protocol: 'HTTP', targetPort: 8080 }], location: 'MESH_EXTERNAL', resolution: 'STATIC', endpoints: [{ address: unknown.status!.podIP! }] });
   const allowed = await waitFor('the ServiceEntry host', async () => {
     const [r] = await echoFrom(client, 'http://240.240.0.20/', 1, ['host: legacy.example.internal']);
     return r?.status === 200 ? r : undefined;

@@ -8,7 +8,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Config } from '../../src/model/config-store.js';
 import { httpConnectionManagerFilter } from '../../src/translate/filters.js';
-import { SidecarSnapshotProvider, sidecarSnapshot } from '../../src/translate/snapshot.js';
+import { MeshSnapshotProvider } from '../../src/translate/provider.js';
+import { sidecarSnapshot } from '../../src/translate/snapshot.js';
 import type { Mesh } from '../../src/model/mesh.js';
 import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
 import { scenarios } from '../../src/translate/testing/scenarios.js';
@@ -197,7 +198,7 @@ describe('sidecar translation with the real Envoy', () => {
       filter_chains: [{ filters: [httpConnectionManagerFilter('test_80', '80', 'outbound')] }],
     };
     // The real provider, translating per proxy from its node (id and LABELS), plus the test listener.
-    const sidecars = new SidecarSnapshotProvider(() => current, options);
+    const sidecars = new MeshSnapshotProvider(() => current, options);
     const provider: SnapshotProvider = {
       snapshot: (proxy, types) => {
         const s = sidecars.snapshot(proxy, types);

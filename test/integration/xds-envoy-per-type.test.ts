@@ -5,8 +5,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
-import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, waitFor, XDS_CLUSTER } from '../../src/xds/testing/envoy.js';
+import type { XdsServer } from '../../src/xds/server.js';
+import { freePort, startXdsAndEnvoy, waitFor, XDS_CLUSTER, type Envoy } from '../../src/xds/testing/envoy.js';
 import { configSource, edsCluster, endpoints, httpListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
@@ -14,14 +14,6 @@ const { Cluster, Endpoint, Listener, Route } = TypeUrl;
 
 jest.setTimeout(120_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function get(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -40,12 +32,13 @@ describe.each([['state of the world', 'GRPC'] as const, ['delta', 'DELTA_GRPC'] 
   let server: XdsServer;
   let envoy: Envoy;
   let upstream: http.Server;
+  let listenPort: number;
 
   beforeAll(async () => {
     upstream = http.createServer((_q, res) => res.end('hello'));
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const upstreamPort = (upstream.address() as net.AddressInfo).port;
-    const listenPort = await freePort();
+    listenPort = await freePort();
     const source = configSource({ grpcCluster: XDS_CLUSTER, apiType });
     const provider = new StaticSnapshotProvider({
       [Cluster]: new Map([['a', edsCluster('a', source)]]),
@@ -53,10 +46,7 @@ describe.each([['state of the world', 'GRPC'] as const, ['delta', 'DELTA_GRPC'] 
       [Listener]: new Map([['http', httpListener('http', listenPort, 'r', { source })]]),
       [Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'a' }])]]),
     });
-    server = new XdsServer({ provider });
-    const xdsPort = await server.listen('127.0.0.1:0');
-    envoy = await Envoy.start(bootstrap({ nodeId, xdsPort, apiType, ads: false }));
-    Object.assign(envoy, { listenPort });
+    ({ server, envoy } = await startXdsAndEnvoy(provider, { nodeId, apiType, ads: false }));
   });
 
   afterAll(async () => {
@@ -66,9 +56,8 @@ describe.each([['state of the world', 'GRPC'] as const, ['delta', 'DELTA_GRPC'] 
   });
 
   test('configuration arrives on four streams of one proxy and traffic flows', async () => {
-    const port = (envoy as unknown as { listenPort: number }).listenPort;
     const reply = await waitFor('an answer through Envoy', async () => {
-      const r = await get(port).catch(() => undefined);
+      const r = await get(listenPort).catch(() => undefined);
       return r?.status === 200 ? r : undefined;
     });
     expect(reply.body).toBe('hello');

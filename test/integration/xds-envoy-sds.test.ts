@@ -5,7 +5,6 @@ import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -14,8 +13,8 @@ import type { HttpConnectionManager } from '../../src/xds/generated/envoy/extens
 import { setLogLevel } from '../../src/util/logger.js';
 import { packAny } from '../../src/xds/protos.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
-import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, waitFor } from '../../src/xds/testing/envoy.js';
+import type { XdsServer } from '../../src/xds/server.js';
+import { freePort, startXdsAndEnvoy, type Envoy } from '../../src/xds/testing/envoy.js';
 import { configSource } from '../../src/xds/testing/fixtures.js';
 import { TypeUrl, type Listener, type Secret } from '../../src/xds/types.js';
 
@@ -81,14 +80,6 @@ function handshake(port: number, ca: string): Promise<{ cn: string; fingerprint2
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 const fingerprint = (pem: string) => new crypto.X509Certificate(pem).fingerprint256;
 
 describe('SDS: Envoy serves the certificate of a Secret sent over ADS', () => {
@@ -100,13 +91,7 @@ describe('SDS: Envoy serves the certificate of a Secret sent over ADS', () => {
   let envoy: Envoy;
   let port: number;
 
-  async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> {
-    try {
-      return await waitFor(what, fn, 30_000);
-    } catch (err) {
-      throw new Error(`${String(err)}\n--- envoy log ---\n${envoy.log.slice(-4000)}`, { cause: err });
-    }
-  }
+  const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> => envoy.eventually(what, fn);
 
   beforeAll(async () => {
     setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error');
@@ -118,9 +103,7 @@ describe('SDS: Envoy serves the certificate of a Secret sent over ADS', () => {
       [TypeUrl.Listener]: new Map([['https', tlsListener(port)]]),
       [TypeUrl.Cluster]: new Map(),
     });
-    server = new XdsServer({ provider });
-    const xdsPort = await server.listen('127.0.0.1:0');
-    envoy = await Envoy.start(bootstrap({ nodeId, xdsPort }));
+    ({ server, envoy } = await startXdsAndEnvoy(provider, { nodeId }));
   });
 
   afterAll(async () => {

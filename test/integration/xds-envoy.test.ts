@@ -9,7 +9,7 @@ import net from 'node:net';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, waitFor } from '../../src/xds/testing/envoy.js';
+import { freePort, startXdsAndEnvoy, type Envoy } from '../../src/xds/testing/envoy.js';
 import { edsCluster, endpoints, httpListener, rejectedListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
@@ -18,15 +18,7 @@ const { Cluster, Endpoint, Listener, Route } = TypeUrl;
 jest.setTimeout(180_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 
-// ---- small helpers: ports, upstreams, requests, Envoy's view -------------------------------
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+// ---- small helpers: upstreams, requests, Envoy's view -------------------------------
 
 /** A tiny upstream answering every request with its name. */
 async function upstream(name: string): Promise<{ port: number; close: () => Promise<void> }> {
@@ -141,14 +133,7 @@ describe.each([['state of the world', 'GRPC'] as const, ['delta', 'DELTA_GRPC'] 
     await server.push({ reason: 'config' });
   }
 
-  /** waitFor, with Envoy's last log lines when it times out. */
-  async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> {
-    try {
-      return await waitFor(what, fn, 30_000);
-    } catch (err) {
-      throw new Error(`${String(err)}\n--- envoy log ---\n${envoy.log.slice(-4000)}`, { cause: err });
-    }
-  }
+  const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> => envoy.eventually(what, fn);
 
   beforeAll(async () => {
     a = await upstream('A');
@@ -156,9 +141,7 @@ describe.each([['state of the world', 'GRPC'] as const, ['delta', 'DELTA_GRPC'] 
     listenPort = await freePort();
     provider = new StaticSnapshotProvider();
     provider.set(config());
-    server = new XdsServer({ provider });
-    xdsPort = await server.listen('127.0.0.1:0');
-    envoy = await Envoy.start(bootstrap({ nodeId, xdsPort, apiType }));
+    ({ server, xdsPort, envoy } = await startXdsAndEnvoy(provider, { nodeId, apiType }));
   });
 
   afterAll(async () => {

@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { injectPod, PROXY_NAME } from '../../src/webhooks/inject.js';
 
 /** The repo root, from the sources (jest) or from dist/ (benchmarks). */
 export const root = ((): string => {
@@ -14,6 +15,19 @@ export const root = ((): string => {
 })();
 export const devcluster = path.join(root, 'tools/devcluster/devcluster');
 export const kubeconfigPath = process.env.KUBECONFIG ?? path.join(root, '.devcluster/kubeconfig');
+
+/** A version pinned in tools/devcluster/versions.env (`KEY=value` lines), e.g. `KUBE_VERSION`. */
+export function pinnedVersion(key: string): string {
+  const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
+  const m = new RegExp(`^${key}=(\\S+)`, 'm').exec(versions);
+  if (!m) throw new Error(`${key} is not in tools/devcluster/versions.env`);
+  return m[1];
+}
+
+/** The kubectl the devcluster setup downloaded, matching the pinned Kubernetes version. */
+export function kubectlPath(): string {
+  return path.join(root, `.devcluster/cache/kubernetes-${pinnedVersion('KUBE_VERSION')}/kubectl`);
+}
 
 export function clusterAvailable(): boolean {
   return fs.existsSync(kubeconfigPath);
@@ -90,13 +104,41 @@ export async function applyAll(objects: KubernetesObject[]): Promise<void> {
   for (const o of objects) await api.create(o);
 }
 
+/** Creates a networking.istio.io/v1 object (ServiceEntry, VirtualService, DestinationRule, ...). */
+export async function createIstioObject(ns: string, kind: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  const lower = kind.toLowerCase();
+  const plural = lower.endsWith('y') ? `${lower.slice(0, -1)}ies` : `${lower}s`;
+  await kube().kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'networking.istio.io',
+    version: 'v1',
+    namespace: ns,
+    plural,
+    body: { apiVersion: 'networking.istio.io/v1', kind, metadata: { name }, spec },
+  });
+}
+
 /** A unique namespace name for one test file. */
 export function testNamespace(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1000)}`;
 }
 
-export function echoDeployment(ns: string, name: string, replicas: number, labels: Record<string, string> = {}, extra: { env?: { name: string; value: string }[] } = {}): KubernetesObject {
+/**
+ * An echo Deployment. `tlsSecret` names a kubernetes.io/tls Secret: the echo then also serves
+ * HTTPS on 8443 with that certificate (mounted at /etc/tls).
+ */
+export function echoDeployment(ns: string, name: string, replicas: number, labels: Record<string, string> = {}, extra: { env?: { name: string; value: string }[]; tlsSecret?: string } = {}): KubernetesObject {
   const podLabels = { app: name, ...labels };
+  const tls = extra.tlsSecret
+    ? {
+        env: [
+          { name: 'ECHO_TLS_PORT', value: '8443' },
+          { name: 'ECHO_TLS_CERT', value: '/etc/tls/tls.crt' },
+          { name: 'ECHO_TLS_KEY', value: '/etc/tls/tls.key' },
+        ],
+        mounts: [{ name: 'tls', mountPath: '/etc/tls', readOnly: true }],
+        volumes: [{ name: 'tls', secret: { secretName: extra.tlsSecret } }],
+      }
+    : { env: [], mounts: [], volumes: [] };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -115,14 +157,15 @@ export function echoDeployment(ns: string, name: string, replicas: number, label
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ...tls.env,
                 ...(extra.env ?? []),
               ],
               ports: [{ name: 'http', containerPort: 8080 }],
               readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1 },
-              volumeMounts: [{ name: 'podinfo', mountPath: '/etc/podinfo' }],
+              volumeMounts: [{ name: 'podinfo', mountPath: '/etc/podinfo' }, ...tls.mounts],
             },
           ],
-          volumes: [{ name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } }],
+          volumes: [{ name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } }, ...tls.volumes],
         },
       },
     },
@@ -136,4 +179,25 @@ export function clientPod(ns: string, name = 'client'): KubernetesObject {
     metadata: { name, namespace: ns, labels: { app: name } },
     spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: 'trellis/echo:latest', command: ['sleep', 'infinity'] }] },
   } as KubernetesObject;
+}
+
+/**
+ * A pod that runs only the Trellis proxy (a gateway, or the agent on its own): the container
+ * and volumes are the ones the injector adds to meshed pods (src/webhooks/inject.ts), run as
+ * the pod's main container, with `env` set on top of the injected environment.
+ */
+export function proxyPod(o: { name: string; namespace: string; labels: Record<string, string>; discoveryAddress: string; env?: { name: string; value: string }[]; terminationGracePeriodSeconds?: number }): V1Pod {
+  const result = injectPod(
+    { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, spec: { containers: [{ name: 'placeholder', image: 'trellis/echo' }] } },
+    { proxyImage: 'trellis/proxy:latest', discoveryAddress: o.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' },
+  );
+  if (!('injected' in result)) throw new Error(`the injector skipped the proxy pod: ${result.skipped}`);
+  const proxy = result.injected.spec!.initContainers!.find((c) => c.name === PROXY_NAME)!;
+  delete proxy.restartPolicy; // a main container here, not a native sidecar
+  const overridden = new Set((o.env ?? []).map((e) => e.name));
+  proxy.env = [...(proxy.env ?? []).filter((e) => !overridden.has(e.name)), ...(o.env ?? [])];
+  return {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    spec: { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds ?? 2, containers: [proxy], volumes: result.injected.spec!.volumes },
+  };
 }

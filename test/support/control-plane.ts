@@ -1,21 +1,12 @@
 // Runs the real control plane (dist/src/main.js) as a host process against the test cluster,
 // with its webhooks at a loopback URL, for tests that need Trellis without deploying it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
-import fs from 'node:fs';
-import { kubeconfigPath, root, run, waitFor } from './cluster.js';
+import { kubeconfigPath, kubectlPath, root, run, waitFor } from './cluster.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import { freePort } from '../../src/xds/testing/envoy.js';
+
+export { freePort };
 
 export interface RunningControlPlane {
   proc: ChildProcess;
@@ -33,8 +24,7 @@ let crds: Promise<void> | undefined;
 /** The networking.istio.io CRDs, applied once per test process (server-side, idempotent). */
 export function ensureCrds(): Promise<void> {
   crds ??= (async () => {
-    const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
-    const kubectl = path.join(root, `.devcluster/cache/kubernetes-${/^KUBE_VERSION=(\S+)/m.exec(versions)![1]}/kubectl`);
+    const kubectl = kubectlPath();
     const applied = await run(kubectl, ['--kubeconfig', kubeconfigPath, 'apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds')]);
     if (applied.code !== 0) throw new Error(`applying crds/ failed: ${applied.stderr}`);
     await run(kubectl, ['--kubeconfig', kubeconfigPath, 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);

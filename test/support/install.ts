@@ -1,14 +1,12 @@
 // The e2e suite installs Trellis with its Helm chart (`helm upgrade --install`, so a second
 // suite in the same run reuses it). TRELLIS_E2E_INSTALLED=1 skips this when the caller installed
 // Trellis already (the kind workflow installs the images it built).
-import fs from 'node:fs';
 import path from 'node:path';
-import { kubeconfigPath, root, run } from './cluster.js';
+import { kubeconfigPath, pinnedVersion, root, run } from './cluster.js';
 
 export async function installTrellis(): Promise<void> {
   if (process.env.TRELLIS_E2E_INSTALLED === '1') return;
-  const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
-  const helm = process.env.HELM ?? path.join(root, `.devcluster/cache/helm-${/^HELM_VERSION=(\S+)/m.exec(versions)![1]}/helm`);
+  const helm = process.env.HELM ?? path.join(root, `.devcluster/cache/helm-${pinnedVersion('HELM_VERSION')}/helm`);
   const r = await run(helm, ['upgrade', '--install', 'trellis', path.join(root, 'charts/trellis'), '--namespace', 'trellis-system', '--create-namespace', '--wait', '--timeout', '3m', '--kubeconfig', kubeconfigPath], { timeoutMs: 240_000 });
   if (r.code !== 0) throw new Error(`helm upgrade --install failed: ${r.stderr}`);
 }

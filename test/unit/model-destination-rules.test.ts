@@ -3,22 +3,10 @@
 import type { DestinationRuleSpec } from '../../src/api/destination-rule.js';
 import type { Config } from '../../src/model/config-store.js';
 import { DestinationRuleIndex } from '../../src/model/destination-rules.js';
+import { config } from '../../src/translate/testing/fixtures.js';
 
-let clock = 0;
-function dr(namespace: string, name: string, spec: DestinationRuleSpec, creationTimestamp?: string): Config<DestinationRuleSpec> {
-  clock++;
-  return {
-    kind: 'DestinationRule',
-    namespace,
-    name,
-    generation: 1,
-    resourceVersion: String(clock),
-    creationTimestamp: creationTimestamp ?? new Date(Date.UTC(2024, 0, 1, 0, 0, clock)).toISOString(),
-    labels: {},
-    annotations: {},
-    spec,
-  };
-}
+const dr = (namespace: string, name: string, spec: DestinationRuleSpec, creationTimestamp?: string): Config<DestinationRuleSpec> =>
+  config('DestinationRule', namespace, name, spec, creationTimestamp);
 const ROOT = 'trellis-system';
 const index = (configs: Config<DestinationRuleSpec>[], defaultExportTo = ['*']): DestinationRuleIndex => new DestinationRuleIndex(configs, { rootNamespace: ROOT, defaultExportTo });
 /** The names of the rules merged into the answer, "ns/name+ns/name". */

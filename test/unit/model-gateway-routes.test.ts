@@ -5,22 +5,9 @@ import type { HTTPMatchRequest, VirtualServiceSpec } from '../../src/api/virtual
 import type { Config } from '../../src/model/config-store.js';
 import { isCatchAllMatch, mergeGatewayRoutes, routesForGateway, type GatewayVirtualHost } from '../../src/model/gateway-routes.js';
 import { resolveVirtualService, type ResolvedVirtualService } from '../../src/model/virtual-services.js';
+import { config } from '../../src/translate/testing/fixtures.js';
 
-let clock = 0;
-function cfg<S>(kind: Config['kind'], namespace: string, name: string, spec: S): Config<S> {
-  clock++;
-  return {
-    kind,
-    namespace,
-    name,
-    generation: 1,
-    resourceVersion: String(clock),
-    creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, clock)).toISOString(),
-    labels: {},
-    annotations: {},
-    spec,
-  };
-}
+const cfg = <S>(kind: Config['kind'], namespace: string, name: string, spec: S): Config<S> => config(kind, namespace, name, spec);
 const vs = (ns: string, name: string, spec: VirtualServiceSpec): ResolvedVirtualService =>
   resolveVirtualService(cfg('VirtualService', ns, name, spec), { defaultExportTo: ['*'] });
 const gateway = (ns: string, name: string, spec: GatewaySpec): Config<GatewaySpec> => cfg('Gateway', ns, name, spec);

@@ -4,22 +4,9 @@ import type { NetworkingKind } from '../../src/api/common.js';
 import { ConfigStore, type Config } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry, type ServiceRecord } from '../../src/model/services.js';
+import { config } from '../../src/translate/testing/fixtures.js';
 
-let clock = 0;
-function cfg(kind: NetworkingKind, namespace: string, name: string, spec: unknown): Config {
-  clock++;
-  return {
-    kind,
-    namespace,
-    name,
-    generation: 1,
-    resourceVersion: String(clock),
-    creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, clock)).toISOString(),
-    labels: {},
-    annotations: {},
-    spec,
-  };
-}
+const cfg = (kind: NetworkingKind, namespace: string, name: string, spec: unknown): Config => config(kind, namespace, name, spec);
 function svc(namespace: string, name: string, extra: Partial<Omit<ServiceRecord, 'hostname'>> = {}): Omit<ServiceRecord, 'hostname'> {
   return { namespace, name, clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'TCP' }], labels: {}, selector: { app: name }, exportTo: [], ...extra };
 }

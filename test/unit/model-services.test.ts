@@ -5,22 +5,10 @@ import type { Config } from '../../src/model/config-store.js';
 import { ServiceIndex, protocolOfServicePort, serviceFromKubernetes, type MeshService } from '../../src/model/mesh-services.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry } from '../../src/model/service-entries.js';
 import type { PodRecord, ServiceRecord } from '../../src/model/services.js';
+import { config } from '../../src/translate/testing/fixtures.js';
 
-let clock = 0;
-function se(namespace: string, name: string, spec: ServiceEntrySpec, creationTimestamp?: string): Config<ServiceEntrySpec> {
-  clock++;
-  return {
-    kind: 'ServiceEntry',
-    namespace,
-    name,
-    generation: 1,
-    resourceVersion: String(clock),
-    creationTimestamp: creationTimestamp ?? new Date(Date.UTC(2024, 0, 1, 0, 0, clock)).toISOString(),
-    labels: {},
-    annotations: {},
-    spec,
-  };
-}
+const se = (namespace: string, name: string, spec: ServiceEntrySpec, creationTimestamp?: string): Config<ServiceEntrySpec> =>
+  config('ServiceEntry', namespace, name, spec, creationTimestamp);
 function kube(namespace: string, name: string, extra: Partial<ServiceRecord> = {}): ServiceRecord {
   return {
     namespace,

@@ -11,22 +11,10 @@ import {
   sidecarVirtualServiceFor,
   type ResolvedVirtualService,
 } from '../../src/model/virtual-services.js';
+import { config } from '../../src/translate/testing/fixtures.js';
 
-let clock = 0;
-function vs(namespace: string, name: string, spec: VirtualServiceSpec, creationTimestamp?: string): Config<VirtualServiceSpec> {
-  clock++;
-  return {
-    kind: 'VirtualService',
-    namespace,
-    name,
-    generation: 1,
-    resourceVersion: String(clock),
-    creationTimestamp: creationTimestamp ?? new Date(Date.UTC(2024, 0, 1, 0, 0, clock)).toISOString(),
-    labels: {},
-    annotations: {},
-    spec,
-  };
-}
+const vs = (namespace: string, name: string, spec: VirtualServiceSpec, creationTimestamp?: string): Config<VirtualServiceSpec> =>
+  config('VirtualService', namespace, name, spec, creationTimestamp);
 const resolve = (c: Config<VirtualServiceSpec>, defaults = ['*']): ResolvedVirtualService => resolveVirtualService(c, { defaultExportTo: defaults });
 const names = (list: ResolvedVirtualService[]): string[] => list.map((v) => `${v.config.namespace}/${v.config.name}`);
 

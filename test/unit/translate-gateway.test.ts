@@ -1,5 +1,5 @@
 import { buildMesh, config } from '../../src/translate/testing/fixtures.js';
-import { gatewayRouteConfigurations, gatewaySnapshot, gatewaysFor } from '../../src/translate/gateway.js';
+import { gatewayPorts, gatewayRouteConfigurations, gatewaySnapshot, gatewaysFor } from '../../src/translate/gateway.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const services = [{ namespace: 'web', name: 'httpbin', clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], endpoints: [{ address: '10.244.0.9' }] }];
@@ -20,7 +20,7 @@ test('a gateway proxy is selected by labels only', () => {
 
 test('the routes of VirtualServices bound to the gateway, by host, in RDS http.<port>', () => {
   const mesh = buildMesh(services, [gw, vs, meshOnly]);
-  const [rc] = gatewayRouteConfigurations(mesh, proxy);
+  const [rc] = gatewayRouteConfigurations(gatewayPorts(mesh, proxy));
   expect(rc.name).toBe('http.80');
   expect(rc.virtual_hosts?.map((v) => v.domains)).toEqual([['httpbin.example.com', 'httpbin.example.com:*']]);
   const routes = rc.virtual_hosts![0].routes!;

@@ -2,6 +2,7 @@
 // form), the default route, and VirtualService HTTP routes: matches, weighted subsets,
 // timeouts, retries (Istio's defaults), redirects, direct responses, rewrites, faults, mirrors,
 // CORS, header operations and consistent-hash policies.
+import { durationProblem } from '../../src/api/validate-primitives.js';
 import type { HTTPMatchRequest, HTTPRoute } from '../../src/api/virtual-service.js';
 import { routeMatch } from '../../src/translate/http-match.js';
 import { retryPolicy } from '../../src/translate/route-policies.js';
@@ -133,6 +134,16 @@ test('timeout, rewrite and mirror', () => {
   });
   const [rx] = reviewsRoutes([{ route: [{ destination: { host: 'reviews' } }], rewrite: { uriRegexRewrite: { match: '^/old/(.*)$', rewrite: '/new/\\1' } } }]);
   expect(rx.route?.regex_rewrite).toEqual({ pattern: { regex: '^/old/(.*)$' }, substitution: '/new/\\1' });
+});
+
+test.each([
+  ['1h30m', { seconds: 5400, nanos: 0 }],
+  ['1m0.25s', { seconds: 60, nanos: 250_000_000 }],
+  ['1500ms', { seconds: 1, nanos: 500_000_000 }],
+])('a timeout validation accepts (%s) reaches the Envoy route as Go reads it', (timeout, want) => {
+  expect(durationProblem(timeout)).toBeUndefined();
+  const [r] = reviewsRoutes([{ route: [{ destination: { host: 'reviews' } }], timeout }]);
+  expect(r.route?.timeout).toEqual(want);
 });
 
 test.each<[string, Parameters<typeof retryPolicy>[0], object | undefined]>([

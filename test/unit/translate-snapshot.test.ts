@@ -1,6 +1,7 @@
 // The whole sidecar snapshot: every type, Istio's names, resources that encode as Envoy
 // messages, EDS assignments exactly for the EDS clusters, and the SnapshotProvider.
-import { SidecarSnapshotProvider, sidecarSnapshot } from '../../src/translate/snapshot.js';
+import { MeshSnapshotProvider } from '../../src/translate/provider.js';
+import { sidecarSnapshot } from '../../src/translate/snapshot.js';
 import { buildMesh, config, sidecar } from '../../src/translate/testing/fixtures.js';
 import { encodeMessage } from '../../src/xds/protos.js';
 import { parseNode } from '../../src/xds/proxy-info.js';
@@ -61,9 +62,16 @@ test('options move the capture ports', () => {
 });
 
 test('the provider answers the requested types for a proxy parsed from its node', () => {
-  const provider = new SidecarSnapshotProvider(() => mesh);
+  const provider = new MeshSnapshotProvider(() => mesh);
   const info = parseNode({ id: 'sidecar~10.1.0.9~web-0.prod~prod.svc.cluster.local', metadata: { fields: { LABELS: { kind: 'structValue', structValue: { fields: { app: { kind: 'stringValue', stringValue: 'web' } } } } } } } as never);
   const s = provider.snapshot(info, new Set([TypeUrl.Cluster, TypeUrl.Route]));
   expect(Object.keys(s).sort()).toEqual([TypeUrl.Cluster, TypeUrl.Route].sort());
   expect(s[TypeUrl.Cluster]?.has('inbound|8080||')).toBe(true);
+});
+
+test('only the types asked for are built, and they equal those of the whole snapshot', () => {
+  const whole = sidecarSnapshot(mesh, proxy);
+  const eds = sidecarSnapshot(mesh, proxy, {}, new Set([TypeUrl.Endpoint]));
+  expect(Object.keys(eds)).toEqual([TypeUrl.Endpoint]);
+  expect(eds[TypeUrl.Endpoint]).toEqual(whole[TypeUrl.Endpoint]);
 });

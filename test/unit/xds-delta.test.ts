@@ -4,23 +4,21 @@
 import { jest } from '@jest/globals';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
-import { XdsServer } from '../../src/xds/server.js';
-import { AdsClient, type AdsClientOptions } from '../../src/xds/testing/ads-client.js';
+import type { XdsServer } from '../../src/xds/server.js';
+import type { AdsClient, AdsClientOptions } from '../../src/xds/testing/ads-client.js';
+import { LoopbackXds } from '../../src/xds/testing/loopback.js';
 import { edsCluster, endpoints, httpListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;
 const NODE = 'router~10.0.0.9~gw-1.istio-system~istio-system.svc.cluster.local';
 
+let xds: LoopbackXds;
 let server: XdsServer;
 let provider: StaticSnapshotProvider;
-let target: string;
-const clients: AdsClient[] = [];
 
 function client(opts: Partial<AdsClientOptions> = {}): AdsClient {
-  const c = new AdsClient(target, { node: { id: NODE }, protocol: 'delta', ...opts });
-  clients.push(c);
-  return c;
+  return xds.client({ node: { id: NODE }, protocol: 'delta', ...opts });
 }
 
 function clusters(...names: string[]) {
@@ -43,14 +41,11 @@ beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 
 beforeEach(async () => {
   provider = new StaticSnapshotProvider(base());
-  server = new XdsServer({ provider });
-  target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
+  xds = await LoopbackXds.start({ provider });
+  server = xds.server;
 });
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server.close();
-});
+afterEach(() => xds.close());
 
 test('a wildcard subscription gets everything; an update sends only the changed resource', async () => {
   const c = client();

@@ -4,8 +4,8 @@ import { jest } from '@jest/globals';
 import { setLogLevel } from '../../src/util/logger.js';
 import type { AckEvent, NackEvent } from '../../src/xds/events.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
-import { XdsServer } from '../../src/xds/server.js';
-import { AdsClient } from '../../src/xds/testing/ads-client.js';
+import type { XdsServer } from '../../src/xds/server.js';
+import { LoopbackXds } from '../../src/xds/testing/loopback.js';
 import { edsCluster, routeConfiguration } from '../../src/xds/testing/fixtures.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
@@ -15,10 +15,9 @@ const NODE = 'sidecar~10.0.0.1~app-1.default~default.svc.cluster.local';
 jest.setTimeout(20_000);
 
 describe('xDS server events', () => {
+  let xds: LoopbackXds;
   let server: XdsServer;
   let provider: StaticSnapshotProvider;
-  let target: string;
-  const clients: AdsClient[] = [];
 
   beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 
@@ -27,20 +26,16 @@ describe('xDS server events', () => {
       [Cluster]: new Map([['a', edsCluster('a')]]),
       [Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'a' }])]]),
     });
-    server = new XdsServer({ provider });
-    target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
+    xds = await LoopbackXds.start({ provider });
+    server = xds.server;
   });
 
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    await server.close();
-  });
+  afterEach(() => xds.close());
 
   test.each(['sotw', 'delta'] as const)('%s: an ACK event per accepted response, with the resources and the push it carried', async (protocol) => {
     const acks: AckEvent[] = [];
     server.events.on('ack', (e) => acks.push(e));
-    const c = new AdsClient(target, { node: { id: NODE }, protocol });
-    clients.push(c);
+    const c = xds.client({ node: { id: NODE }, protocol });
     c.subscribe(Cluster, []);
     c.subscribe(Route, ['r']);
     await c.until('both types', () => c.names(Cluster).length === 1 && c.names(Route).length === 1);
@@ -66,8 +61,7 @@ describe('xDS server events', () => {
     server.events.on('ack', () => {
       throw new Error('listener bug');
     });
-    const c = new AdsClient(target, { node: { id: NODE } });
-    clients.push(c);
+    const c = xds.client({ node: { id: NODE } });
     c.subscribe(Cluster, []);
     c.subscribe(Route, ['r']);
     await c.until('both types', () => c.names(Cluster).length === 1 && c.names(Route).length === 1);
@@ -81,8 +75,7 @@ describe('xDS server events', () => {
   test('a NACK event carries the recorded NACK', async () => {
     const events: NackEvent[] = [];
     server.events.on('nack', (e) => events.push(e));
-    const c = new AdsClient(target, { node: { id: NODE }, reject: (r) => (r.typeUrl === Route ? 'route r: bad' : undefined) });
-    clients.push(c);
+    const c = xds.client({ node: { id: NODE }, reject: (r) => (r.typeUrl === Route ? 'route r: bad' : undefined) });
     c.subscribe(Cluster, []);
     c.subscribe(Route, ['r']);
     await c.until('the nack event', () => events.length === 1);

@@ -5,23 +5,21 @@ import { jest } from '@jest/globals';
 import { setLogLevel } from '../../src/util/logger.js';
 import { registry } from '../../src/util/metrics.js';
 import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
-import { XdsServer } from '../../src/xds/server.js';
-import { AdsClient, type AdsClientOptions } from '../../src/xds/testing/ads-client.js';
+import type { XdsServer } from '../../src/xds/server.js';
+import type { AdsClient, AdsClientOptions } from '../../src/xds/testing/ads-client.js';
+import { LoopbackXds } from '../../src/xds/testing/loopback.js';
 import { edsCluster, endpoints, httpListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;
 const NODE = 'sidecar~10.0.0.1~app-1.default~default.svc.cluster.local';
 
+let xds: LoopbackXds;
 let server: XdsServer;
 let provider: StaticSnapshotProvider;
-let target: string;
-const clients: AdsClient[] = [];
 
 function client(id = NODE, opts: Partial<AdsClientOptions> = {}): AdsClient {
-  const c = new AdsClient(target, { node: { id }, ...opts });
-  clients.push(c);
-  return c;
+  return xds.client({ node: { id }, ...opts });
 }
 
 function base(): Snapshot {
@@ -58,14 +56,11 @@ beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 
 beforeEach(async () => {
   provider = new StaticSnapshotProvider(base());
-  server = new XdsServer({ provider });
-  target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
+  xds = await LoopbackXds.start({ provider });
+  server = xds.server;
 });
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server.close();
-});
+afterEach(() => xds.close());
 
 test('a wildcard CDS subscription receives every cluster with a version and a nonce, and the ACK is recorded', async () => {
   const c = client();
@@ -114,13 +109,14 @@ test('an update arrives with a new version; pushing unchanged content sends noth
   await settle();
   expect(c.received.length).toBe(before);
 
+  const edsPushesBefore = await counter('trellis_xds_pushes_total', { type: 'eds', reason: 'endpoints' });
   provider.update({ [Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9002 }])]]) });
   await server.push({ reason: 'endpoints', types: [Endpoint] });
   await c.until('new endpoints', () => c.resources<{ endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }> }>(Endpoint).get('a')?.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value === 9002);
   const eds = c.responses(Endpoint);
   expect(eds.at(-1)?.version).not.toBe(eds.at(-2)?.version);
   expect(c.received.length).toBe(before + 1); // EDS only
-  expect(await counter('trellis_xds_pushes_total', { type: 'eds', reason: 'endpoints' })).toBeGreaterThanOrEqual(1);
+  expect(await counter('trellis_xds_pushes_total', { type: 'eds', reason: 'endpoints' })).toBe(edsPushesBefore + 1);
 });
 
 test('a removed listener and cluster are omitted from the next state-of-the-world response', async () => {
@@ -275,9 +271,9 @@ test('a resource that cannot be encoded keeps its previous version and the proxy
 });
 
 test('a provider failing on connect closes the stream (UNAVAILABLE) instead of sending an empty configuration', async () => {
-  await server.close();
+  await xds.close();
   let fail = true;
-  server = new XdsServer({
+  xds = await LoopbackXds.start({
     provider: {
       snapshot: (proxy, types) => {
         if (fail) throw new Error('model not ready');
@@ -285,7 +281,7 @@ test('a provider failing on connect closes the stream (UNAVAILABLE) instead of s
       },
     },
   });
-  target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
+  server = xds.server;
   const c = client();
   c.subscribe(Cluster, []);
   await expect(c.until('an error', () => false, 3000)).rejects.toMatchObject({ code: 14 });
@@ -315,7 +311,7 @@ test('the unary Fetch method answers with what the node should have', async () =
   const cds = PER_TYPE_SERVICES.find((s) => s.short === 'cds');
   if (!cds) throw new Error('no cds');
   const Ctor = grpc.makeGenericClientConstructor(perTypeDefinition(cds), 'cds');
-  const cl = new Ctor(target, grpc.credentials.createInsecure()) as unknown as Record<string, (req: object, cb: (err: Error | null, res: { resources: unknown[]; version_info: string }) => void) => void>;
+  const cl = new Ctor(xds.target, grpc.credentials.createInsecure()) as unknown as Record<string, (req: object, cb: (err: Error | null, res: { resources: unknown[]; version_info: string }) => void) => void>;
   const res = await new Promise<{ resources: unknown[]; version_info: string }>((resolve, reject) =>
     cl.FetchClusters({ node: { id: NODE }, type_url: Cluster }, (err, r) => (err ? reject(err) : resolve(r))),
   );

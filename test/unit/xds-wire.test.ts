@@ -1,5 +1,6 @@
 // Responses written around pre-encoded resources decode as the real messages; requests decode
 // the same with their node left encoded until read.
+import { setVersion } from '../../src/xds/encoded-resource.js';
 import { ResourceCache } from '../../src/xds/resource-cache.js';
 import { decodeDeltaRequest, decodeDeltaResponse, decodeSotwRequest, decodeSotwResponse, encodeDeltaRequest, encodeDeltaResponse, encodeSotwRequest, encodeSotwResponse } from '../../src/xds/wire.js';
 import { edsCluster } from '../../src/xds/testing/fixtures.js';
@@ -57,4 +58,14 @@ test('requests decode the same with the node left encoded until read (sotw and d
   expect({ ...lazyDelta }).toEqual(fullDelta);
   // Without a node (Envoy's later requests on state of the world) nothing changes.
   expect(decodeSotwRequest(encodeSotwRequest({ ...sotw, node: undefined })).node).toBeNull();
+});
+
+test('a set version ignores order and changes with any member: content, name, or one more or fewer', () => {
+  const a = cache.encode(TypeUrl.Cluster, 'a', edsCluster('a'));
+  const b = cache.encode(TypeUrl.Cluster, 'b', edsCluster('b'));
+  const b2 = cache.encode(TypeUrl.Cluster, 'b', { ...edsCluster('b'), connect_timeout: { seconds: 5 } });
+  const c = cache.encode(TypeUrl.Cluster, 'c', edsCluster('b'));
+  expect(setVersion([a, b])).toBe(setVersion([b, a]));
+  const others = [setVersion([a, b2]), setVersion([a, c]), setVersion([a]), setVersion([a, b, c]), setVersion([])];
+  expect(new Set([setVersion([a, b]), ...others]).size).toBe(others.length + 1);
 });

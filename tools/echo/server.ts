@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import { parseDurationMs } from '../../src/util/duration.js';
+import { parseDownwardApiLabels } from '../../src/sidecar/downward-api.js';
 import { startGrpcEcho } from './grpc-echo.js';
 
 const ports = (process.env.ECHO_PORTS ?? process.env.PORT ?? '8080')
@@ -16,14 +17,8 @@ const labelsFile = process.env.ECHO_LABELS_FILE ?? '/etc/podinfo/labels';
 const failures = new Map<string, number>();
 
 function podLabels(): Record<string, string> {
-  // A downward API volume writes labels as lines of key="value".
   try {
-    const out: Record<string, string> = {};
-    for (const line of fs.readFileSync(labelsFile, 'utf8').split('\n')) {
-      const m = /^([^=]+)="(.*)"$/.exec(line.trim());
-      if (m) out[m[1]] = JSON.parse(`"${m[2]}"`) as string;
-    }
-    return out;
+    return parseDownwardApiLabels(fs.readFileSync(labelsFile, 'utf8'));
   } catch {
     return {};
   }

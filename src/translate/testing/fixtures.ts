@@ -20,8 +20,11 @@ export interface ServiceFixture {
 
 let clock = 0;
 
-/** A config of `kind`, each one younger than the last (so creation order is precedence order). */
-export function config<S>(kind: NetworkingKind, namespace: string, name: string, spec: S): Config<S> {
+/**
+ * A config of `kind`, each one younger than the last (so creation order is precedence order),
+ * unless `creationTimestamp` is given.
+ */
+export function config<S>(kind: NetworkingKind, namespace: string, name: string, spec: S, creationTimestamp?: string): Config<S> {
   clock++;
   return {
     kind,
@@ -29,7 +32,7 @@ export function config<S>(kind: NetworkingKind, namespace: string, name: string,
     name,
     generation: 1,
     resourceVersion: String(clock),
-    creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, 0) + clock * 1000).toISOString(),
+    creationTimestamp: creationTimestamp ?? new Date(Date.UTC(2024, 0, 1, 0, 0, 0) + clock * 1000).toISOString(),
     labels: {},
     annotations: {},
     spec,

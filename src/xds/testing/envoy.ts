@@ -4,11 +4,14 @@
 // process started here is killed by stop() and, as a last resort, when this process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type { EncodedResource } from '../encoded-resource.js';
+import { XdsServer } from '../server.js';
+import type { SnapshotProvider } from '../snapshot.js';
 
 /** The repository root (found upwards from this file, from src/ or dist/). */
 export function repoRoot(): string {
@@ -189,6 +192,15 @@ export class Envoy {
     return this.child.pid;
   }
 
+  /** waitFor (30 s), failing with Envoy's last log lines. */
+  async eventually<T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> {
+    try {
+      return await waitFor(what, fn, 30_000);
+    } catch (err) {
+      throw new Error(`${String(err)}\n--- envoy log ---\n${this.log.slice(-4000)}`, { cause: err });
+    }
+  }
+
   /** The last lines Envoy logged (for failure messages). */
   get log(): string {
     return this.logTail;
@@ -233,6 +245,26 @@ export class Envoy {
     running.delete(this.child);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** An XdsServer on a free loopback port and an Envoy taking its configuration from it. */
+export async function startXdsAndEnvoy(provider: SnapshotProvider, o: Omit<BootstrapOptions, 'xdsPort'>): Promise<{ server: XdsServer; xdsPort: number; envoy: Envoy }> {
+  const server = new XdsServer({ provider });
+  const xdsPort = await server.listen('127.0.0.1:0');
+  const envoy = await Envoy.start(bootstrap({ ...o, xdsPort }));
+  return { server, xdsPort, envoy };
+}
+
+/** A loopback TCP port free right now (for an Envoy listener). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
 }
 
 /** The parts of /config_dump the tests read. */

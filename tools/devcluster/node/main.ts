@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type Informer, type KubernetesObject, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { hostsFile, publishHosts } from './dns.js';
 import { ImageTable } from './images.js';
-import { ApiError, KubeApi } from './kubeapi.js';
+import { ApiError, Rest } from '../../../src/kube/rest.js';
 import { makeLog } from './log.js';
 import { heartbeat, registerNode } from './node-object.js';
 import { PodWorker, type NodeContext } from './pod.js';
@@ -19,7 +19,7 @@ const log = makeLog(values.verbose ?? false);
 const settings = loadSettings();
 const kc = new KubeConfig();
 kc.loadFromFile(values.kubeconfig ?? path.join(state, 'kubeconfig'));
-const api = new KubeApi(kc);
+const api = new Rest(kc);
 const core = kc.makeApiClient(CoreV1Api);
 const discovery = kc.makeApiClient(DiscoveryV1Api);
 

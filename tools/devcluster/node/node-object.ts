@@ -1,6 +1,6 @@
 // The Node object this agent stands for: registered at start, heartbeat through its Lease.
 import os from 'node:os';
-import { ApiError, type KubeApi } from './kubeapi.js';
+import { ApiError, type Rest } from '../../../src/kube/rest.js';
 import type { Settings } from './settings.js';
 
 export function nodeStatus(s: Settings, versions: Record<string, string>): Record<string, unknown> {
@@ -35,7 +35,7 @@ export function nodeStatus(s: Settings, versions: Record<string, string>): Recor
   };
 }
 
-export async function registerNode(api: KubeApi, s: Settings): Promise<void> {
+export async function registerNode(api: Rest, s: Settings): Promise<void> {
   const body = {
     apiVersion: 'v1',
     kind: 'Node',
@@ -53,7 +53,7 @@ export async function registerNode(api: KubeApi, s: Settings): Promise<void> {
   await heartbeat(api, s);
 }
 
-export async function heartbeat(api: KubeApi, s: Settings): Promise<void> {
+export async function heartbeat(api: Rest, s: Settings): Promise<void> {
   await api.mergePatch(`/api/v1/nodes/${s.nodeName}/status`, { status: nodeStatus(s, s.versions) });
   const lease = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${s.nodeName}`;
   const renewTime = new Date().toISOString().replace('Z', '000Z');

@@ -3,12 +3,13 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Container, V1Pod, V1Probe, V1Service } from '@kubernetes/client-node';
 import { identity, launch } from './container.js';
 import { containerEnv } from './env.js';
 import { execInContainer } from './exec-in.js';
 import type { ImageTable } from './images.js';
-import type { KubeApi } from './kubeapi.js';
+import type { Rest } from '../../../src/kube/rest.js';
 import type { Log } from './log.js';
 import { createPodNetwork, deletePodNetwork, type Ipam } from './podnet.js';
 import { probeOnce } from './probes.js';
@@ -16,7 +17,7 @@ import type { Settings } from './settings.js';
 import { materialiseVolumes } from './volumes.js';
 
 export interface NodeContext {
-  api: KubeApi;
+  api: Rest;
   settings: Settings;
   images: ImageTable;
   ipam: Ipam;
@@ -509,10 +510,6 @@ export class PodWorker {
 
 function backoffMs(attempt: number): number {
   return Math.min(30_000, 1000 * 2 ** attempt);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { V1DownwardAPIVolumeFile, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node';
-import type { KubeApi } from './kubeapi.js';
+import type { Rest } from '../../../src/kube/rest.js';
 
 interface Secretish {
   data?: Record<string, string>;
@@ -64,7 +64,7 @@ function downwardValue(pod: V1Pod, f: V1DownwardAPIVolumeFile): string {
   throw new Error(`downwardAPI: unsupported fieldPath "${fp}"`);
 }
 
-async function fetchObject(api: KubeApi, kind: 'configmaps' | 'secrets', ns: string, name: string, optional: boolean): Promise<Secretish | undefined> {
+async function fetchObject(api: Rest, kind: 'configmaps' | 'secrets', ns: string, name: string, optional: boolean): Promise<Secretish | undefined> {
   try {
     return await api.get<Secretish>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
   } catch (err) {
@@ -74,14 +74,14 @@ async function fetchObject(api: KubeApi, kind: 'configmaps' | 'secrets', ns: str
 }
 
 /** Writes every volume of the pod; returns volume name → host folder (or host path). */
-export async function materialiseVolumes(api: KubeApi, pod: V1Pod, podDir: string): Promise<Map<string, string>> {
+export async function materialiseVolumes(api: Rest, pod: V1Pod, podDir: string): Promise<Map<string, string>> {
   const ns = pod.metadata?.namespace ?? 'default';
   const out = new Map<string, string>();
   for (const vol of pod.spec?.volumes ?? []) out.set(vol.name, await materialise(api, pod, ns, vol, podDir));
   return out;
 }
 
-async function materialise(api: KubeApi, pod: V1Pod, ns: string, vol: V1Volume, podDir: string): Promise<string> {
+async function materialise(api: Rest, pod: V1Pod, ns: string, vol: V1Volume, podDir: string): Promise<string> {
   if (vol.hostPath) return vol.hostPath.path;
   const dir = path.join(podDir, 'volumes', vol.name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
@@ -116,7 +116,7 @@ async function materialise(api: KubeApi, pod: V1Pod, ns: string, vol: V1Volume, 
   return dir;
 }
 
-async function requestToken(api: KubeApi, pod: V1Pod, audience: string | undefined, expirationSeconds: number | undefined): Promise<string> {
+async function requestToken(api: Rest, pod: V1Pod, audience: string | undefined, expirationSeconds: number | undefined): Promise<string> {
   const ns = pod.metadata?.namespace ?? 'default';
   const sa = pod.spec?.serviceAccountName ?? 'default';
   const res = await api.post<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
