@@ -10,6 +10,7 @@
 // The push is started directly (server.push), as the push queue does for an isolated change
 // (the adaptive debouncer does not delay an isolated change). Record results in BENCHMARKS.md.
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -119,10 +120,34 @@ interface Result {
   cpuMs: number;
   bytes: number;
   heapPerProxy: number;
+  /** CPU of all the proxy processes during a round (p50), and while idle for a second. */
+  proxyCpuMs: number;
+  proxyIdleCpuMsPerSecond: number;
+}
+
+/** User + system CPU time (ms) of the processes `pids`, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields 14 and 15 (utime, stime) after the parenthesised command name.
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process is gone: it contributes nothing more.
+    }
+  }
+  return ticks * 10;
+}
+
+interface Connected {
+  disconnect: () => Promise<void>;
+  /** The proxies' operating-system processes (for their CPU time). */
+  pids: number[];
 }
 
 /** Starts a server, connects `n` proxies with `connect`, measures `rounds` route changes. */
-async function run(label: string, n: number, rounds: number, connect: (target: string, ids: string[]) => Promise<() => Promise<void>>): Promise<Result> {
+async function run(label: string, n: number, rounds: number, connect: (target: string, ids: string[]) => Promise<Connected>): Promise<Result> {
   const provider = new StaticSnapshotProvider(snapshot());
   const server = new XdsServer({ provider, concurrency: 64 });
   const target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
@@ -130,21 +155,26 @@ async function run(label: string, n: number, rounds: number, connect: (target: s
   const heap0 = heap();
   const t0 = performance.now();
   const initial = allAcked(server, new Set(ids), versionOf(route(50)), 600_000);
-  const disconnect = await connect(target, ids);
+  const { disconnect, pids } = await connect(target, ids);
   await initial;
   const connectMs = performance.now() - t0;
   const heapPerProxy = (heap() - heap0) / n;
+  const idle0 = processCpuMs(pids);
+  await new Promise((r) => setTimeout(r, 1000));
+  const proxyIdleCpuMsPerSecond = processCpuMs(pids) - idle0;
 
   const latencies: number[] = [];
   const cpu: number[] = [];
   const bytes: number[] = [];
   const written: number[] = [];
   const responses: number[] = [];
+  const proxyCpu: number[] = [];
   for (let round = 1; round <= rounds; round++) {
     const next = route(10 + (round % 80));
     const acked = allAcked(server, new Set(ids), versionOf(next), 60_000);
     const b0 = await bytesSent();
     const r0 = await responsesSent();
+    const p0 = processCpuMs(pids);
     const c0 = process.cpuUsage();
     const start = performance.now();
     provider.update({ [Route]: new Map([[ROUTE, next]]) });
@@ -153,6 +183,7 @@ async function run(label: string, n: number, rounds: number, connect: (target: s
     latencies.push(performance.now() - start);
     await pushed;
     const c1 = process.cpuUsage(c0);
+    proxyCpu.push(processCpuMs(pids) - p0);
     cpu.push((c1.user + c1.system) / 1000);
     bytes.push((await bytesSent()) - b0);
     responses.push((await responsesSent()) - r0);
@@ -172,10 +203,12 @@ async function run(label: string, n: number, rounds: number, connect: (target: s
     cpuMs: percentile(cpu, 50),
     bytes: percentile(bytes, 50),
     heapPerProxy,
+    proxyCpuMs: proxyCpu.reduce((a, b) => a + b, 0) / proxyCpu.length,
+    proxyIdleCpuMsPerSecond,
   };
 }
 
-async function envoys(target: string, ids: string[], protocol: 'sotw' | 'delta'): Promise<() => Promise<void>> {
+async function envoys(target: string, ids: string[], protocol: 'sotw' | 'delta'): Promise<Connected> {
   const xdsPort = Number(target.split(':')[1]);
   const started: Envoy[] = [];
   const apiType = protocol === 'delta' ? 'DELTA_GRPC' : 'GRPC';
@@ -187,21 +220,22 @@ async function envoys(target: string, ids: string[], protocol: 'sotw' | 'delta')
     await Promise.all(started.map((e) => e.stop()));
     throw err;
   }
-  return async () => void (await Promise.all(started.map((e) => e.stop())));
+  return { disconnect: async () => void (await Promise.all(started.map((e) => e.stop()))), pids: started.flatMap((e) => (e.pid ? [e.pid] : [])) };
 }
 
 /** Simulated proxies in a child process (this file with --worker). */
-async function simulated(target: string, ids: string[], protocol: 'sotw' | 'delta'): Promise<() => Promise<void>> {
+async function simulated(target: string, ids: string[], protocol: 'sotw' | 'delta'): Promise<Connected> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', target, String(ids.length), protocol], { stdio: 'inherit' });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`worker exited (${code})`)));
   });
-  return async () => {
+  const disconnect = async (): Promise<void> => {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
   };
+  return { disconnect, pids: child.pid ? [child.pid] : [] };
 }
 
 async function worker(): Promise<void> {
@@ -239,15 +273,15 @@ async function main(): Promise<void> {
     results.push(await run('simulated ADS clients', n, rounds, (t, ids) => simulated(t, ids, protocol)));
     console.log(row(results[results.length - 1]));
   }
-  console.log('\n| proxies | kind | connect + initial config | convergence p50 | p99 | max | all written (p50) | server CPU per push (p50) | responses per push | bytes per push (p50) | server heap per proxy |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| proxies | kind | connect + initial config | convergence p50 | p99 | max | all written (p50) | server CPU per push (p50) | responses per push | bytes per push (p50) | server heap per proxy | proxy CPU per push (mean) | proxy idle CPU |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) console.log(row(r));
   console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 
 function row(r: Result): string {
   const ms = (x: number) => `${x.toFixed(1)} ms`;
-  return `| ${r.proxies} | ${r.label} | ${(r.connectMs / 1000).toFixed(1)} s | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${ms(r.writtenP50)} | ${ms(r.cpuMs)} | ${r.responses} | ${Math.round(r.bytes)} B (${Math.round(r.bytes / r.proxies)} B/proxy) | ${(r.heapPerProxy / 1024).toFixed(1)} KiB |`;
+  return `| ${r.proxies} | ${r.label} | ${(r.connectMs / 1000).toFixed(1)} s | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${ms(r.writtenP50)} | ${ms(r.cpuMs)} | ${r.responses} | ${Math.round(r.bytes)} B (${Math.round(r.bytes / r.proxies)} B/proxy) | ${(r.heapPerProxy / 1024).toFixed(1)} KiB | ${ms(r.proxyCpuMs)} | ${r.proxyIdleCpuMsPerSecond} ms/s |`;
 }
 
 main().catch((err: unknown) => {

@@ -1,20 +1,33 @@
-// Micro benchmark of the xDS server: N simulated proxies (gRPC ADS clients in this process, one
-// stream each, Envoy-like subscriptions) and S services. Measures the initial full push, then
-// the convergence latency of single changes (push() until every client has received the new
-// version and sent its ACK), with CPU time and bytes per push.
+// Full and incremental pushes of the xDS server to N simulated proxies (gRPC ADS clients in this
+// process, one stream each, Envoy-like subscriptions) for S services. Measures the initial full
+// push, then single changes: push() until every client has received the change and ACKed it,
+// with CPU time and bytes per push.
 //
-//   npm run build && node dist/bench/xds-push.js [--proxies 100] [--services 100] [--rounds 50] [--protocol sotw|delta]
+// Two sources of configuration:
+//   --source mesh    (default) the control plane's own path: a ConfigStore and ServiceRegistry,
+//                    the Mesh, MeshSnapshotProvider (translation per proxy, sharing the outbound
+//                    side between sidecars alike). S Services with 3 endpoints each, one pod per
+//                    service as a proxy (each with its own labels and inbound port). Changes: one
+//                    service's endpoints (EDS push), one VirtualService (a config push of every type).
+//   --source static  a fixed snapshot (StaticSnapshotProvider): the server alone, no translation.
+//
+//   npx tsc && node dist/bench/xds-push.js [--source mesh|static] [--proxies 100] [--services 100] [--rounds 20] [--protocol sotw|delta]
 //
 // Clients and server share one process (and one CPU budget): numbers are an upper bound of the
 // server's cost. Record results in BENCHMARKS.md with the machine and the date.
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { MeshSource } from '../src/push/changes.js';
+import { MeshSnapshotProvider } from '../src/translate/provider.js';
+import { buildSources, config, upsertEndpoints, type ServiceFixture } from '../src/translate/testing/fixtures.js';
 import { setLogLevel } from '../src/util/logger.js';
-import { registry } from '../src/util/metrics.js';
-import { StaticSnapshotProvider, type Snapshot } from '../src/xds/snapshot.js';
+import { registry as metrics } from '../src/util/metrics.js';
+import type { Node } from '../src/xds/generated/envoy/config/core/v3/Node.js';
+import { StaticSnapshotProvider, type Snapshot, type SnapshotProvider } from '../src/xds/snapshot.js';
 import { XdsServer } from '../src/xds/server.js';
 import { AdsClient } from '../src/xds/testing/ads-client.js';
 import { edsCluster, endpoints, httpListener, routeConfiguration } from '../src/xds/testing/fixtures.js';
+import { parseNode } from '../src/xds/proxy-info.js';
 import { TypeUrl, type ClusterLoadAssignment, type RouteConfiguration } from '../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;
@@ -24,33 +37,106 @@ function arg(name: string, def: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
 }
 
+const source = arg('source', 'mesh') as 'mesh' | 'static';
 const proxies = Number(arg('proxies', '100'));
 const services = Number(arg('services', '100'));
-const rounds = Number(arg('rounds', '50'));
+const rounds = Number(arg('rounds', '20'));
 const protocol = arg('protocol', 'sotw') as 'sotw' | 'delta';
 
-const svc = (i: number) => `outbound|80||svc-${i}.default.svc.cluster.local`;
-
-function cla(i: number, generation: number): ClusterLoadAssignment {
-  return endpoints(svc(i), [0, 1, 2].map((k) => ({ host: `10.${generation % 250}.${i % 250}.${k + 1}`, port: 8080 })));
+/** What a benchmark source offers: the provider, what clients subscribe to, and the changes. */
+interface Source {
+  provider: SnapshotProvider;
+  node(p: number): Node;
+  /** EDS and RDS names a proxy subscribes to (CDS and LDS are wildcards). */
+  names: { endpoints: string[]; routes: string[] };
+  /** Changes one service's endpoints; returns the push to make. */
+  endpointChange(round: number): Promise<{ types?: TypeUrl[]; reason: string }>;
+  /** Changes one route (a VirtualService); returns the push to make. */
+  routeChange(round: number): Promise<{ types?: TypeUrl[]; reason: string }>;
 }
 
-function routes(target: number): RouteConfiguration {
-  const r = routeConfiguration('80', [{ prefix: '/', cluster: svc(0) }]);
-  r.virtual_hosts = Array.from({ length: services }, (_, i) => ({
-    name: `svc-${i}.default.svc.cluster.local:80`,
-    domains: [`svc-${i}.default.svc.cluster.local`, `svc-${i}`],
-    routes: [{ match: { prefix: '/' }, route: { cluster: svc(i === 0 ? target : i) } }],
-  }));
-  return r;
-}
+// --- static: a fixed snapshot, swapped by hand
 
-function snapshot(): Snapshot {
-  return {
-    [Cluster]: new Map(Array.from({ length: services }, (_, i) => [svc(i), edsCluster(svc(i))])),
-    [Endpoint]: new Map(Array.from({ length: services }, (_, i) => [svc(i), cla(i, 0)])),
+const staticCluster = (i: number) => `outbound|80||svc-${i}.default.svc.cluster.local`;
+
+function staticSource(): Source {
+  const cla = (i: number, generation: number): ClusterLoadAssignment => endpoints(staticCluster(i), [0, 1, 2].map((k) => ({ host: `10.${generation % 250}.${i % 250}.${k + 1}`, port: 8080 })));
+  const routes = (target: number): RouteConfiguration => {
+    const r = routeConfiguration('80', [{ prefix: '/', cluster: staticCluster(0) }]);
+    r.virtual_hosts = Array.from({ length: services }, (_, i) => ({
+      name: `svc-${i}.default.svc.cluster.local:80`,
+      domains: [`svc-${i}.default.svc.cluster.local`, `svc-${i}`],
+      routes: [{ match: { prefix: '/' }, route: { cluster: staticCluster(i === 0 ? target : i) } }],
+    }));
+    return r;
+  };
+  const snapshot: Snapshot = {
+    [Cluster]: new Map(Array.from({ length: services }, (_, i) => [staticCluster(i), edsCluster(staticCluster(i))])),
+    [Endpoint]: new Map(Array.from({ length: services }, (_, i) => [staticCluster(i), cla(i, 0)])),
     [Listener]: new Map([['virtualOutbound', httpListener('virtualOutbound', 15001, '80', { host: '0.0.0.0' })]]),
     [Route]: new Map([['80', routes(0)]]),
+  };
+  const provider = new StaticSnapshotProvider(snapshot);
+  return {
+    provider,
+    node: (p) => ({ id: `sidecar~10.1.${(p >> 8) & 255}.${p & 255}~bench-${p}.default~default.svc.cluster.local` }),
+    names: { endpoints: Array.from({ length: services }, (_, i) => staticCluster(i)), routes: ['80'] },
+    endpointChange: async (round) => {
+      const next = new Map(provider.get()[Endpoint]);
+      next.set(staticCluster(round % services), cla(round % services, round));
+      provider.update({ [Endpoint]: next });
+      return { types: [Endpoint], reason: 'endpoints' };
+    },
+    routeChange: async (round) => {
+      provider.update({ [Route]: new Map([['80', routes(round % 2)]]) });
+      return { types: [Route], reason: 'config' };
+    },
+  };
+}
+
+// --- mesh: the control plane's path (store and registry → Mesh → translation)
+
+const NS = 'bench';
+
+function meshSource(): Source {
+  const ip = (i: number, k: number) => `10.${1 + (i >> 8)}.${i & 255}.${k + 1}`;
+  const fixture = (i: number): ServiceFixture => ({
+    namespace: NS,
+    name: `svc-${i}`,
+    clusterIP: `10.96.${i >> 8}.${(i & 255) + 1}`,
+    ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+    endpoints: [0, 1, 2].map((k) => ({ address: ip(i, k), labels: { app: `svc-${i}` } })),
+  });
+  const fixtures = Array.from({ length: services }, (_, i) => fixture(i));
+  const { store, registry } = buildSources(fixtures);
+  const mesh = new MeshSource(store, registry);
+  const provider = new MeshSnapshotProvider(() => mesh.current());
+  // Proxy p is the first pod of service p mod S.
+  const node = (p: number): Node => {
+    const i = p % services;
+    return {
+      id: `sidecar~${ip(i, 0)}~svc-${i}-${p}.${NS}~${NS}.svc.cluster.local`,
+      metadata: { fields: { LABELS: { structValue: { fields: { app: { stringValue: `svc-${i}` } } } } } },
+    };
+  };
+  const sample = provider.snapshot(parseNode(node(0) as Parameters<typeof parseNode>[0]), new Set([Endpoint, Route])) as Snapshot;
+  return {
+    provider,
+    node,
+    names: { endpoints: [...(sample[Endpoint]?.keys() ?? [])], routes: [...(sample[Route]?.keys() ?? [])] },
+    endpointChange: async (round) => {
+      const f = fixtures[round % services];
+      upsertEndpoints(registry, f, [0, 1, 2].map((k) => ({ address: `10.200.${round % 250}.${k + 1}`, labels: { app: f.name } })));
+      mesh.invalidate();
+      return { types: [Endpoint], reason: 'endpoints' };
+    },
+    routeChange: async (round) => {
+      // A VirtualService on svc-0 moving its 80/20 split: a config change, every type evaluated.
+      const w = 10 + (round % 80);
+      store.upsert(config('VirtualService', NS, 'svc-0', { hosts: ['svc-0'], http: [{ route: [{ destination: { host: 'svc-0' }, weight: w }, { destination: { host: 'svc-1' }, weight: 100 - w }] }] }));
+      mesh.invalidate();
+      return { reason: 'config' };
+    },
   };
 }
 
@@ -60,43 +146,53 @@ function percentile(xs: number[], p: number): number {
 }
 
 async function bytesSent(): Promise<number> {
-  const m = await registry.getSingleMetric('trellis_xds_bytes_sent_total')?.get();
+  const m = await metrics.getSingleMetric('trellis_xds_bytes_sent_total')?.get();
   return (m?.values ?? []).reduce((n, v) => n + v.value, 0);
 }
 
 async function main(): Promise<void> {
   setLogLevel('error');
-  const provider = new StaticSnapshotProvider(snapshot());
-  const server = new XdsServer({ provider, concurrency: 64 });
+  const src = source === 'mesh' ? meshSource() : staticSource();
+  const server = new XdsServer({ provider: src.provider, concurrency: 64 });
   const target = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
   const heapBefore = process.memoryUsage().heapUsed;
+  console.log(`xds-push: source ${source}, ${proxies} proxies (${protocol}), ${services} services, node ${process.version}, ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const clients: AdsClient[] = [];
   for (let p = 0; p < proxies; p++) {
-    const c = new AdsClient(target, { node: { id: `sidecar~10.1.${(p >> 8) & 255}.${p & 255}~bench-${p}.default~default.svc.cluster.local` }, protocol });
+    const c = new AdsClient(target, { node: src.node(p), protocol, history: false });
     c.subscribe(Cluster, []);
-    c.subscribe(Endpoint, Array.from({ length: services }, (_, i) => svc(i)));
+    c.subscribe(Endpoint, src.names.endpoints);
     c.subscribe(Listener, []);
-    c.subscribe(Route, ['80']);
+    c.subscribe(Route, src.names.routes);
     clients.push(c);
   }
-  const full = (c: AdsClient) => c.names(Cluster).length === services && c.names(Endpoint).length === services && c.names(Route).length === 1 && c.names(Listener).length === 1;
-  await Promise.all(clients.map((c) => c.until('initial config', () => full(c), 600_000)));
+  const full = (c: AdsClient) => c.size(Endpoint) === src.names.endpoints.length && c.size(Route) === src.names.routes.length && c.size(Cluster) > 0 && c.size(Listener) > 0;
+  await Promise.all(clients.map((c) => c.until('initial config', () => full(c), 3_600_000)));
   const initialMs = performance.now() - t0;
+  const initialCpu = process.cpuUsage(c0);
   const heapPerProxy = (process.memoryUsage().heapUsed - heapBefore) / proxies;
+  const perClient = clients[0];
+  console.log(
+    `initial full push      ${initialMs.toFixed(0)} ms, CPU ${((initialCpu.user + initialCpu.system) / 1000).toFixed(0)} ms, ` +
+      `${perClient.size(Cluster)} clusters, ${perClient.size(Endpoint)} endpoint sets, ${perClient.size(Listener)} listeners, ${perClient.size(Route)} route configs per proxy; ` +
+      `heap/proxy ~${(heapPerProxy / 1024).toFixed(0)} KiB (server and clients together)`,
+  );
 
-  async function measure(kind: string, change: (round: number) => { types: TypeUrl[]; arrived: (c: AdsClient) => boolean }): Promise<void> {
+  async function measure(kind: string, change: (round: number) => Promise<{ types?: TypeUrl[]; reason: string }>, watched: TypeUrl): Promise<void> {
     const latencies: number[] = [];
     const cpu: number[] = [];
     const bytes: number[] = [];
     for (let round = 1; round <= rounds; round++) {
-      const { types, arrived } = change(round);
       const b0 = await bytesSent();
+      const before = new Map(clients.map((c) => [c, c.responseCount(watched)]));
       const c0 = process.cpuUsage();
       const start = performance.now();
-      await server.push({ reason: 'bench', types });
-      await Promise.all(clients.map((c) => c.until(kind, () => arrived(c), 60_000)));
+      const push = await change(round);
+      await server.push(push);
+      await Promise.all(clients.map((c) => c.until(kind, () => c.responseCount(watched) > (before.get(c) ?? 0), 600_000)));
       latencies.push(performance.now() - start);
       const c1 = process.cpuUsage(c0);
       cpu.push((c1.user + c1.system) / 1000);
@@ -109,26 +205,8 @@ async function main(): Promise<void> {
     );
   }
 
-  console.log(`xds-push: ${proxies} proxies (${protocol}), ${services} services, node ${process.version}, ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}`);
-  console.log(`initial full push      ${initialMs.toFixed(0)} ms  heap/proxy ~${(heapPerProxy / 1024).toFixed(0)} KiB (server and client together)`);
-
-  // One service's endpoints change: EDS only.
-  await measure('endpoints (EDS)', (round) => {
-    const next = new Map(provider.get()[Endpoint]);
-    const i = round % services;
-    next.set(svc(i), cla(i, round));
-    provider.update({ [Endpoint]: next });
-    const before = new Map(clients.map((c) => [c, c.responseCount(Endpoint)]));
-    return { types: [Endpoint], arrived: (c) => c.responseCount(Endpoint) > (before.get(c) ?? 0) };
-  });
-
-  // One route changes (a VirtualService): RDS only.
-  await measure('route (RDS)', (round) => {
-    const targetSvc = round % 2 === 0 ? 0 : 1;
-    provider.update({ [Route]: new Map([['80', routes(targetSvc)]]) });
-    const versions = new Map(clients.map((c) => [c, c.responseCount(Route)]));
-    return { types: [Route], arrived: (c) => c.responseCount(Route) > (versions.get(c) ?? 0) };
-  });
+  await measure('endpoints (EDS)', (r) => src.endpointChange(r), Endpoint);
+  await measure('route (VirtualService)', (r) => src.routeChange(r), Route);
 
   for (const c of clients) c.close();
   await server.close();

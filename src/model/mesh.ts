@@ -40,7 +40,7 @@ export class Mesh {
   private readonly gwConfigs: GatewayConfig[];
   private readonly seConfigs: ServiceEntryConfig[];
   private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
-  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex } = {};
+  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string> } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
 
   constructor(
@@ -131,6 +131,24 @@ export class Mesh {
     if (svc.source === 'Kubernetes') return kubernetesEndpoints(this.registry.endpoints(svc.namespace, svc.name));
     const se = this.seConfigs.find((c) => c.namespace === svc.namespace && c.name === svc.name);
     return se ? serviceEntryEndpoints(se.spec, svc, this.opts.pods?.() ?? []) : [];
+  }
+
+  /**
+   * The label keys whose values on a client proxy can change its outbound configuration: those
+   * of VirtualService match sourceLabels and of DestinationRule workloadSelectors. Two sidecars
+   * of one namespace that agree on these keys get the same outbound configuration.
+   */
+  proxyLabelKeys(): ReadonlySet<string> {
+    if (this.cache.labelKeys) return this.cache.labelKeys;
+    const keys = new Set<string>();
+    const add = (labels: Labels | undefined) => Object.keys(labels ?? {}).forEach((k) => keys.add(k));
+    for (const { spec } of this.vsConfigs) {
+      for (const r of spec.http ?? []) for (const m of r.match ?? []) add(m.sourceLabels);
+      for (const r of spec.tls ?? []) for (const m of r.match ?? []) add(m.sourceLabels);
+      for (const r of spec.tcp ?? []) for (const m of r.match ?? []) add(m.sourceLabels);
+    }
+    for (const { spec } of this.drConfigs) add(spec.workloadSelector?.matchLabels);
+    return (this.cache.labelKeys = keys);
   }
 
   // --- DestinationRules

@@ -6,7 +6,9 @@ import type { MeshEndpoint } from '../model/service-entries.js';
 import { labelsMatch } from '../model/labels.js';
 import type { ClusterLoadAssignment } from '../xds/types.js';
 import type { LocalityLbEndpoints } from '../xds/generated/envoy/config/endpoint/v3/LocalityLbEndpoints.js';
-import type { MeshView } from './input.js';
+import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
+import { outboundClusterName } from './names.js';
+import { clusterPolicy } from './traffic-policy.js';
 
 /** The port an endpoint serves a service port on: its own port of that name, else a numeric targetPort. */
 export function endpointPort(e: MeshEndpoint, port: MeshServicePort): number | undefined {
@@ -70,4 +72,27 @@ export function withLocalityFailover(cla: ClusterLoadAssignment, proxy: ProxyLoc
   const groups = cla.endpoints ?? [];
   const levels = [...new Set(groups.map(level))].sort((a, b) => a - b);
   return { ...cla, endpoints: groups.map((g) => ({ ...g, priority: levels.indexOf(level(g)) })) };
+}
+
+/** The ClusterLoadAssignments of the proxy's EDS clusters. */
+export function sidecarEndpoints(mesh: MeshView, proxy: SidecarProxy, visible = visibleDestinations(mesh, proxy)): ClusterLoadAssignment[] {
+  const out: ClusterLoadAssignment[] = [];
+  for (const { service: svc, rule: dr } of visible) {
+    if (svc.hostname.startsWith('*') || svc.resolution === 'NONE' || svc.resolution === 'DNS' || svc.resolution === 'DNS_ROUND_ROBIN') continue;
+    for (const port of svc.ports) {
+      if (port.protocol === 'UDP') continue;
+      // Locality failover as Istio: only where outlier detection can move traffic away.
+      const failover = (subset?: string) => {
+        const p = clusterPolicy(dr?.spec, port.number, subset);
+        return p.outlierDetection !== undefined && p.loadBalancer?.localityLbSetting?.enabled !== false;
+      };
+      const assign = (labels: Record<string, string> | undefined, subset?: string) => {
+        const cla = endpointsFor(mesh, svc, port, labels, outboundClusterName(port.number, svc.hostname, subset));
+        return failover(subset) ? withLocalityFailover(cla, proxy.locality) : cla;
+      };
+      out.push(assign(undefined));
+      for (const s of dr?.spec.subsets ?? []) out.push(assign(s.labels ?? {}, s.name));
+    }
+  }
+  return out;
 }

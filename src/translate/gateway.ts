@@ -19,7 +19,8 @@ import { credentialSecrets, downstreamTls, type ServerTlsMode } from './gateway-
 import { httpRoutes } from './http-routes.js';
 import { isHttp } from './protocol.js';
 import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
-import { byName, once, pickTypes, sidecarEndpoints } from './snapshot.js';
+import { sidecarEndpoints } from './endpoints.js';
+import { byName, once, pickTypes } from './resources.js';
 
 const ALL_GATEWAY_TYPES = new Set<TypeUrl>(Object.values(TypeUrl));
 

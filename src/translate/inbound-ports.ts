@@ -2,6 +2,7 @@
 // selector picks the proxy's labels, as the container port traffic arrives on (numeric
 // targetPort, or the named port resolved through the proxy's own endpoint), with its protocol.
 import { labelsMatch } from '../model/labels.js';
+import type { MeshService } from '../model/mesh-services.js';
 import { endpointPort } from './endpoints.js';
 import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
 
@@ -15,11 +16,12 @@ export interface InboundPort {
   servicePort: number;
 }
 
-export function inboundPorts(mesh: MeshView, proxy: SidecarProxy): InboundPort[] {
+/** `services`: what the proxy sees (visibleServices), when already known. */
+export function inboundPorts(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[] = visibleServices(mesh, proxy)): InboundPort[] {
   const ns = proxyNamespace(proxy);
   const ips = new Set([proxy.ip, ...(proxy.ips ?? [])].filter((x): x is string => !!x));
   const byPort = new Map<number, InboundPort>();
-  for (const svc of visibleServices(mesh, proxy)) {
+  for (const svc of services) {
     if (svc.namespace !== ns || svc.source !== 'Kubernetes' || !svc.selector || Object.keys(svc.selector).length === 0) continue;
     if (!labelsMatch(svc.selector, { ...proxy.labels })) continue;
     const own = mesh.endpoints(svc).find((e) => ips.has(e.address));

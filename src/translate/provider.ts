@@ -5,16 +5,23 @@ import type { ProxyInfo } from '../xds/proxy-info.js';
 import type { Snapshot, SnapshotProvider } from '../xds/snapshot.js';
 import type { TypeUrl } from '../xds/types.js';
 import { gatewaySnapshot, type GatewayMeshView } from './gateway.js';
-import type { SidecarOptions } from './input.js';
+import { DEFAULT_SIDECAR_OPTIONS, type SidecarOptions } from './input.js';
+import { SidecarShare } from './outbound.js';
 import { isProxyless, proxylessSnapshot } from './proxyless-grpc.js';
 import { proxylessServices } from './proxyless-services.js';
-import { pickTypes, sidecarSnapshot } from './snapshot.js';
+import { pickTypes } from './resources.js';
+import { sidecarSnapshot } from './snapshot.js';
 
 export class MeshSnapshotProvider implements SnapshotProvider {
+  /** Sidecars alike share their outbound configuration (see outbound.ts). */
+  private readonly share: SidecarShare;
+
   constructor(
     private readonly current: () => GatewayMeshView,
     private readonly options: Partial<SidecarOptions> = {},
-  ) {}
+  ) {
+    this.share = new SidecarShare({ ...DEFAULT_SIDECAR_OPTIONS, ...options });
+  }
 
   snapshot(proxy: ProxyInfo, types: ReadonlySet<TypeUrl>): Snapshot {
     const mesh = this.current();
@@ -22,7 +29,6 @@ export class MeshSnapshotProvider implements SnapshotProvider {
       const all = proxylessSnapshot(proxylessServices(mesh, proxy));
       return pickTypes(types, Object.fromEntries(Object.entries(all).map(([t, m]) => [t, () => m])));
     }
-    return proxy.kind === 'router' ? gatewaySnapshot(mesh, proxy, types) : sidecarSnapshot(mesh, proxy, this.options, types);
+    return proxy.kind === 'router' ? gatewaySnapshot(mesh, proxy, types) : sidecarSnapshot(mesh, proxy, this.options, types, this.share);
   }
-
 }

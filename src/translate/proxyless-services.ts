@@ -4,7 +4,7 @@ import type { ProxyInfo } from '../xds/proxy-info.js';
 import { proxyNamespace, visibleServices, type MeshView } from './input.js';
 import { outboundClusterName } from './names.js';
 import type { ProxylessService } from './proxyless-grpc.js';
-import { sidecarEndpoints } from './snapshot.js';
+import { sidecarEndpoints } from './endpoints.js';
 
 export function proxylessServices(mesh: MeshView, proxy: ProxyInfo): ProxylessService[] {
   const ns = proxyNamespace(proxy);

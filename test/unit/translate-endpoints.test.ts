@@ -1,7 +1,7 @@
 // ClusterLoadAssignments: ready endpoints only, the service port's endpoint port, subsets by pod
 // labels, localities from the EndpointSlice zone and region.
 import { loadAssignment, withLocalityFailover } from '../../src/translate/endpoints.js';
-import { sidecarEndpoints } from '../../src/translate/snapshot.js';
+import { sidecarEndpoints } from '../../src/translate/endpoints.js';
 import { buildMesh, config, sidecar } from '../../src/translate/testing/fixtures.js';
 import type { MeshEndpoint } from '../../src/model/service-entries.js';
 

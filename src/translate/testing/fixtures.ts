@@ -39,7 +39,8 @@ export function config<S>(kind: NetworkingKind, namespace: string, name: string,
   };
 }
 
-export function buildMesh(services: readonly ServiceFixture[], configs: readonly Config[] = []): Mesh {
+/** The config store and service registry a Mesh is built from (for tests that change them). */
+export function buildSources(services: readonly ServiceFixture[], configs: readonly Config[] = []): { store: ConfigStore; registry: ServiceRegistry } {
   const store = new ConfigStore();
   for (const c of configs) store.upsert(c);
   const registry = new ServiceRegistry();
@@ -53,15 +54,23 @@ export function buildMesh(services: readonly ServiceFixture[], configs: readonly
       selector: s.selector ?? { app: s.name },
       exportTo: s.exportTo ?? [],
     });
-    if (s.endpoints) {
-      registry.upsertSlice(
-        s.namespace,
-        `${s.name}-slice`,
-        s.name,
-        s.endpoints.map((e) => ({ ready: true, labels: {}, ports: Object.fromEntries(s.ports.map((p) => [p.name ?? '', typeof p.targetPort === 'number' ? p.targetPort : p.port])), ...e })),
-      );
-    }
+    if (s.endpoints) upsertEndpoints(registry, s, s.endpoints);
   }
+  return { store, registry };
+}
+
+/** Replaces a fixture service's endpoints (its one EndpointSlice). */
+export function upsertEndpoints(registry: ServiceRegistry, s: ServiceFixture, endpoints: NonNullable<ServiceFixture['endpoints']>): void {
+  registry.upsertSlice(
+    s.namespace,
+    `${s.name}-slice`,
+    s.name,
+    endpoints.map((e) => ({ ready: true, labels: {}, ports: Object.fromEntries(s.ports.map((p) => [p.name ?? '', typeof p.targetPort === 'number' ? p.targetPort : p.port])), ...e })),
+  );
+}
+
+export function buildMesh(services: readonly ServiceFixture[], configs: readonly Config[] = []): Mesh {
+  const { store, registry } = buildSources(services, configs);
   return new Mesh(store, registry);
 }
 

@@ -35,6 +35,8 @@ export interface AdsClientOptions {
   manual?: boolean;
   /** gRPC channel options, e.g. `{ 'grpc.use_local_subchannel_pool': 1 }` for a connection of its own. */
   channelOptions?: grpc.ChannelOptions;
+  /** Keep every response in `received` (default true; benchmarks with many clients turn it off). */
+  history?: boolean;
 }
 
 interface TypeClientState {
@@ -148,13 +150,14 @@ export class AdsClient {
     if (delta) {
       for (const res of (r as DeltaDiscoveryResponse__Output).resources) {
         names.push(res.name);
-        values.set(res.name, Buffer.from(res.resource?.value ?? []));
+        values.set(res.name, view(res.resource?.value));
       }
     } else {
       for (const any of (r as DiscoveryResponse__Output).resources) {
-        const name = resourceNameOf(Buffer.from(any.value));
+        const value = view(any.value);
+        const name = resourceNameOf(value);
         names.push(name);
-        values.set(name, Buffer.from(any.value));
+        values.set(name, value);
       }
     }
     const version = delta ? (r as DeltaDiscoveryResponse__Output).system_version_info : (r as DiscoveryResponse__Output).version_info;
@@ -162,7 +165,7 @@ export class AdsClient {
     const base = { typeUrl: r.type_url, nonce: r.nonce, version, names, removed, values };
     const error = this.opts.reject?.({ ...base, nacked: false });
     const received: ReceivedResponse = { ...base, nacked: error !== undefined };
-    this.received.push(received);
+    if (this.opts.history !== false) this.received.push(received);
     const st = this.state(r.type_url);
     st.pending = received;
     st.count++;
@@ -216,6 +219,11 @@ export class AdsClient {
     return [...this.state(typeUrl).resources.keys()].sort();
   }
 
+  /** How many resources of a type the client holds (cheap, for benchmarks). */
+  size(typeUrl: TypeUrl): number {
+    return this.state(typeUrl).resources.size;
+  }
+
   /** How many responses of a type arrived (cheap, for benchmarks). */
   responseCount(typeUrl: TypeUrl): number {
     return this.state(typeUrl).count;
@@ -262,6 +270,11 @@ export class AdsClient {
     this.stream.cancel();
     this.client.close();
   }
+}
+
+/** A Buffer over the same bytes (decoded bytes fields are views of the received message). */
+function view(b: Uint8Array | undefined): Buffer {
+  return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.alloc(0);
 }
 
 /** Field 1 of every xDS resource type is its name (cluster_name for ClusterLoadAssignment). */

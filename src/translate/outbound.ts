@@ -1,0 +1,93 @@
+// A sidecar's outbound configuration (clusters, endpoints, outbound listeners, routes, secrets)
+// depends on the proxy only through its namespace, its values of the label keys some selector
+// reads (Mesh.proxyLabelKeys) and, for endpoints, its locality. Sidecars alike in those get the
+// same outbound configuration: SidecarShare translates it once per mesh snapshot and scope and
+// hands every such proxy the same objects, so the xDS server's ResourceCache encodes each
+// resource once per push rather than once per proxy. The inbound side stays per proxy.
+import type { Labels } from '../api/common.js';
+import { TypeUrl, type Cluster, type ClusterLoadAssignment, type Listener, type RouteConfiguration, type Secret } from '../xds/types.js';
+import { blackholeCluster, inboundPassthroughCluster, outboundClusters, passthroughCluster } from './clusters.js';
+import { visibleDestinations, type MeshView, type SidecarOptions, type SidecarProxy, type VisibleService } from './input.js';
+import { outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
+import { outboundRouteConfigurations } from './routes.js';
+import { sidecarEndpoints } from './endpoints.js';
+import { byName, once } from './resources.js';
+import { sidecarSecrets } from './secrets.js';
+
+type Locality = SidecarProxy['locality'];
+
+/** One scope's outbound configuration, each part built on first use. */
+export interface OutboundConfig {
+  /** The services the scope sees, with their DestinationRules. */
+  visible(): readonly VisibleService[];
+  /** Outbound clusters, then PassthroughCluster, BlackHoleCluster and InboundPassthroughCluster. */
+  clusters(): ReadonlyMap<string, Cluster>;
+  endpoints(locality: Locality): ReadonlyMap<string, ClusterLoadAssignment>;
+  listeners(): readonly Listener[];
+  routes(): ReadonlyMap<string, RouteConfiguration>;
+  secrets(): ReadonlyMap<string, Secret>;
+}
+
+/**
+ * The proxy as its outbound configuration may see it: namespace and the labels selectors read,
+ * nothing else (so a translation that read more would differ between proxies, and tests would
+ * see it); and the key naming that scope.
+ */
+export function outboundScope(mesh: MeshView, proxy: SidecarProxy): { key: string; proxy: SidecarProxy } {
+  const labels: Labels = {};
+  const parts = [proxy.namespace ?? ''];
+  for (const k of [...mesh.proxyLabelKeys()].sort()) {
+    const v = proxy.labels[k];
+    if (v === undefined) continue;
+    labels[k] = v;
+    parts.push(`${k}=${v}`);
+  }
+  return { key: parts.join('\u0000'), proxy: { namespace: proxy.namespace, ip: undefined, labels } };
+}
+
+const localityKey = (l: Locality): string => (l ? `${l.region}/${l.zone}/${l.subZone}` : '');
+
+/** The outbound configuration of a scope (`scope` as outboundScope returns it). */
+export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: SidecarOptions): OutboundConfig {
+  const visible = once(() => visibleDestinations(mesh, scope));
+  const clusterList = once(() => outboundClusters(mesh, scope, visible()));
+  const ports = once(() => servicePortsByNumber(mesh, scope, visible().map((v) => v.service)));
+  const endpointsByLocality = new Map<string, ReadonlyMap<string, ClusterLoadAssignment>>();
+  return {
+    visible,
+    clusters: once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()])),
+    endpoints: (locality) => {
+      const key = localityKey(locality);
+      let m = endpointsByLocality.get(key);
+      if (!m) {
+        const eds = new Set(clusterList().filter((c) => c.type === 'EDS').map((c) => c.name));
+        const all = sidecarEndpoints(mesh, { ...scope, locality }, visible());
+        endpointsByLocality.set(key, (m = byName(TypeUrl.Endpoint, all.filter((e) => eds.has(e.cluster_name ?? '')))));
+      }
+      return m;
+    },
+    listeners: once(() => outboundListeners(mesh, scope, opts, ports())),
+    routes: once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, opts.outboundPolicy, ports()))),
+    secrets: once(() => byName(TypeUrl.Secret, sidecarSecrets(mesh, scope, visible()))),
+  };
+}
+
+/**
+ * Outbound configurations shared by the sidecars of one scope, for as long as the mesh snapshot
+ * they came from is current (a new Mesh after any change starts afresh; old ones are collected).
+ */
+export class SidecarShare {
+  private readonly byMesh = new WeakMap<MeshView, Map<string, OutboundConfig>>();
+
+  constructor(private readonly opts: SidecarOptions) {}
+
+  outbound(mesh: MeshView, proxy: SidecarProxy): OutboundConfig {
+    let scopes = this.byMesh.get(mesh);
+    if (!scopes) this.byMesh.set(mesh, (scopes = new Map()));
+    const scope = outboundScope(mesh, proxy);
+    let config = scopes.get(scope.key);
+    if (!config) scopes.set(scope.key, (config = outboundConfig(mesh, scope.proxy, this.opts)));
+    return config;
+  }
+}
+
