@@ -1,7 +1,7 @@
-// Full and incremental pushes of the xDS server to N simulated proxies (gRPC ADS clients in this
-// process, one stream each, Envoy-like subscriptions) for S services. Measures the initial full
-// push, then single changes: push() until every client has received the change and ACKed it,
-// with CPU time and bytes per push.
+// Full and incremental pushes of the xDS server to N simulated proxies (gRPC ADS clients in a
+// child process, one stream each, Envoy-like subscriptions) for S services. Measures the initial
+// full push, then single changes: from the change until every client has received it, with the
+// server's CPU time (this process), the clients' CPU time (the child) and bytes per push.
 //
 // Two sources of configuration:
 //   --source mesh    (default) the control plane's own path: a ConfigStore and ServiceRegistry,
@@ -13,9 +13,11 @@
 //
 //   npx tsc && node dist/bench/xds-push.js [--source mesh|static] [--proxies 100] [--services 100] [--rounds 20] [--protocol sotw|delta]
 //
-// Clients and server share one process (and one CPU budget): numbers are an upper bound of the
-// server's cost. Record results in BENCHMARKS.md with the machine and the date.
+// Clients and server share the machine's CPUs (2 here): wall times include the clients' work.
+// Record results in BENCHMARKS.md with the machine and the date.
+import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { MeshSource } from '../src/push/changes.js';
 import { MeshSnapshotProvider } from '../src/translate/provider.js';
@@ -59,6 +61,10 @@ interface Source {
 
 const staticCluster = (i: number) => `outbound|80||svc-${i}.default.svc.cluster.local`;
 
+function staticNodes(): (p: number) => Node {
+  return (p) => ({ id: `sidecar~10.1.${(p >> 8) & 255}.${p & 255}~bench-${p}.default~default.svc.cluster.local` });
+}
+
 function staticSource(): Source {
   const cla = (i: number, generation: number): ClusterLoadAssignment => endpoints(staticCluster(i), [0, 1, 2].map((k) => ({ host: `10.${generation % 250}.${i % 250}.${k + 1}`, port: 8080 })));
   const routes = (target: number): RouteConfiguration => {
@@ -79,7 +85,7 @@ function staticSource(): Source {
   const provider = new StaticSnapshotProvider(snapshot);
   return {
     provider,
-    node: (p) => ({ id: `sidecar~10.1.${(p >> 8) & 255}.${p & 255}~bench-${p}.default~default.svc.cluster.local` }),
+    node: staticNodes(),
     names: { endpoints: Array.from({ length: services }, (_, i) => staticCluster(i)), routes: ['80'] },
     endpointChange: async (round) => {
       const next = new Map(provider.get()[Endpoint]);
@@ -98,8 +104,21 @@ function staticSource(): Source {
 
 const NS = 'bench';
 
+const meshIp = (i: number, k: number) => `10.${1 + (i >> 8)}.${i & 255}.${k + 1}`;
+
+/** Proxy p is the first pod of service p mod S (its labels, its IP). */
+function meshNodes(): (p: number) => Node {
+  return (p) => {
+    const i = p % services;
+    return {
+      id: `sidecar~${meshIp(i, 0)}~svc-${i}-${p}.${NS}~${NS}.svc.cluster.local`,
+      metadata: { fields: { LABELS: { structValue: { fields: { app: { stringValue: `svc-${i}` } } } } } },
+    };
+  };
+}
+
 function meshSource(): Source {
-  const ip = (i: number, k: number) => `10.${1 + (i >> 8)}.${i & 255}.${k + 1}`;
+  const ip = meshIp;
   const fixture = (i: number): ServiceFixture => ({
     namespace: NS,
     name: `svc-${i}`,
@@ -111,14 +130,7 @@ function meshSource(): Source {
   const { store, registry } = buildSources(fixtures);
   const mesh = new MeshSource(store, registry);
   const provider = new MeshSnapshotProvider(() => mesh.current());
-  // Proxy p is the first pod of service p mod S.
-  const node = (p: number): Node => {
-    const i = p % services;
-    return {
-      id: `sidecar~${ip(i, 0)}~svc-${i}-${p}.${NS}~${NS}.svc.cluster.local`,
-      metadata: { fields: { LABELS: { structValue: { fields: { app: { stringValue: `svc-${i}` } } } } } },
-    };
-  };
+  const node = meshNodes();
   const sample = provider.snapshot(parseNode(node(0) as Parameters<typeof parseNode>[0]), new Set([Endpoint, Route])) as Snapshot;
   return {
     provider,
@@ -150,7 +162,91 @@ async function bytesSent(): Promise<number> {
   return (m?.values ?? []).reduce((n, v) => n + v.value, 0);
 }
 
+/** Messages between the benchmark and its client process. */
+type ToWorker = { op: 'mark'; type: TypeUrl } | { op: 'stop' };
+type FromWorker = { op: 'ready'; perClient: Record<string, number> } | { op: 'arrived'; cpuMs: number } | { op: 'marked' };
+
+/** The clients, in a child process (this file with --worker), so CPU and heap here are the server's. */
+class Clients {
+  private readonly child: ChildProcess;
+  private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | undefined;
+
+  constructor(target: string, names: Source['names']) {
+    this.child = fork(fileURLToPath(import.meta.url), ['--worker', target, JSON.stringify(names), ...process.argv.slice(2)], { stdio: 'inherit' });
+    this.child.on('message', (m: FromWorker) => this.waiting?.resolve(m));
+    this.child.on('exit', (code) => this.waiting?.reject(new Error(`client process exited (${code})`)));
+  }
+
+  private next(): Promise<FromWorker> {
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  /** Resolves when every client holds its full configuration. */
+  async ready(): Promise<Record<string, number>> {
+    const m = await this.next();
+    if (m.op !== 'ready') throw new Error(`unexpected ${m.op}`);
+    return m.perClient;
+  }
+
+  /** Notes each client's response count of `type`; `arrived()` then waits for one more each. */
+  async mark(type: TypeUrl): Promise<void> {
+    const reply = this.next();
+    this.child.send({ op: 'mark', type } satisfies ToWorker);
+    await reply;
+  }
+
+  /** Resolves (with the clients' CPU since the mark) when every client got a newer response. */
+  async arrived(): Promise<number> {
+    const m = await this.next();
+    if (m.op !== 'arrived') throw new Error(`unexpected ${m.op}`);
+    return m.cpuMs;
+  }
+
+  async stop(): Promise<void> {
+    this.waiting = undefined;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.send({ op: 'stop' } satisfies ToWorker);
+    await exited;
+  }
+}
+
+async function worker(): Promise<void> {
+  const i = process.argv.indexOf('--worker');
+  const target = process.argv[i + 1];
+  const names = JSON.parse(process.argv[i + 2]) as Source['names'];
+  setLogLevel('error');
+  const send = (m: FromWorker) => process.send?.(m);
+  const src = source === 'mesh' ? meshNodes() : staticNodes();
+  const clients: AdsClient[] = [];
+  for (let p = 0; p < proxies; p++) {
+    const c = new AdsClient(target, { node: src(p), protocol, history: false });
+    c.subscribe(Cluster, []);
+    c.subscribe(Endpoint, names.endpoints);
+    c.subscribe(Listener, []);
+    c.subscribe(Route, names.routes);
+    clients.push(c);
+  }
+  const full = (c: AdsClient) => c.size(Endpoint) === names.endpoints.length && c.size(Route) === names.routes.length && c.size(Cluster) > 0 && c.size(Listener) > 0;
+  await Promise.all(clients.map((c) => c.until('initial config', () => full(c), 3_600_000)));
+  const one = clients[0];
+  send({ op: 'ready', perClient: { clusters: one.size(Cluster), endpoints: one.size(Endpoint), listeners: one.size(Listener), routes: one.size(Route) } });
+  process.on('message', (m: ToWorker) => {
+    if (m.op === 'stop') {
+      for (const c of clients) c.close();
+      process.exit(0);
+    }
+    const before = clients.map((c) => c.responseCount(m.type));
+    const c0 = process.cpuUsage();
+    send({ op: 'marked' });
+    void Promise.all(clients.map((c, k) => c.until('change', () => c.responseCount(m.type) > before[k], 600_000))).then(() => {
+      const c1 = process.cpuUsage(c0);
+      send({ op: 'arrived', cpuMs: (c1.user + c1.system) / 1000 });
+    });
+  });
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--worker')) return worker();
   setLogLevel('error');
   const src = source === 'mesh' ? meshSource() : staticSource();
   const server = new XdsServer({ provider: src.provider, concurrency: 64 });
@@ -160,39 +256,31 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const clients: AdsClient[] = [];
-  for (let p = 0; p < proxies; p++) {
-    const c = new AdsClient(target, { node: src.node(p), protocol, history: false });
-    c.subscribe(Cluster, []);
-    c.subscribe(Endpoint, src.names.endpoints);
-    c.subscribe(Listener, []);
-    c.subscribe(Route, src.names.routes);
-    clients.push(c);
-  }
-  const full = (c: AdsClient) => c.size(Endpoint) === src.names.endpoints.length && c.size(Route) === src.names.routes.length && c.size(Cluster) > 0 && c.size(Listener) > 0;
-  await Promise.all(clients.map((c) => c.until('initial config', () => full(c), 3_600_000)));
+  const clients = new Clients(target, src.names);
+  const perClient = await clients.ready();
   const initialMs = performance.now() - t0;
   const initialCpu = process.cpuUsage(c0);
   const heapPerProxy = (process.memoryUsage().heapUsed - heapBefore) / proxies;
-  const perClient = clients[0];
   console.log(
-    `initial full push      ${initialMs.toFixed(0)} ms, CPU ${((initialCpu.user + initialCpu.system) / 1000).toFixed(0)} ms, ` +
-      `${perClient.size(Cluster)} clusters, ${perClient.size(Endpoint)} endpoint sets, ${perClient.size(Listener)} listeners, ${perClient.size(Route)} route configs per proxy; ` +
-      `heap/proxy ~${(heapPerProxy / 1024).toFixed(0)} KiB (server and clients together)`,
+    `initial full push      ${initialMs.toFixed(0)} ms (clients connecting included), server CPU ${((initialCpu.user + initialCpu.system) / 1000).toFixed(0)} ms; ` +
+      `per proxy ${perClient.clusters} clusters, ${perClient.endpoints} endpoint sets, ${perClient.listeners} listeners, ${perClient.routes} route configs; ` +
+      `server heap growth ~${(heapPerProxy / 1024).toFixed(0)} KiB per proxy`,
   );
 
   async function measure(kind: string, change: (round: number) => Promise<{ types?: TypeUrl[]; reason: string }>, watched: TypeUrl): Promise<void> {
     const latencies: number[] = [];
     const cpu: number[] = [];
+    const clientCpu: number[] = [];
     const bytes: number[] = [];
     for (let round = 1; round <= rounds; round++) {
+      await clients.mark(watched);
       const b0 = await bytesSent();
-      const before = new Map(clients.map((c) => [c, c.responseCount(watched)]));
       const c0 = process.cpuUsage();
       const start = performance.now();
+      const arrived = clients.arrived();
       const push = await change(round);
       await server.push(push);
-      await Promise.all(clients.map((c) => c.until(kind, () => c.responseCount(watched) > (before.get(c) ?? 0), 600_000)));
+      clientCpu.push(await arrived);
       latencies.push(performance.now() - start);
       const c1 = process.cpuUsage(c0);
       cpu.push((c1.user + c1.system) / 1000);
@@ -201,14 +289,14 @@ async function main(): Promise<void> {
     const fmt = (x: number) => x.toFixed(1);
     console.log(
       `${kind.padEnd(22)} convergence p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms  ` +
-        `cpu/push ${fmt(percentile(cpu, 50))} ms (p50)  bytes/push ${Math.round(percentile(bytes, 50))}`,
+        `server CPU/push ${fmt(percentile(cpu, 50))} ms (p50)  clients' CPU/push ${fmt(percentile(clientCpu, 50))} ms  bytes/push ${Math.round(percentile(bytes, 50))}`,
     );
   }
 
   await measure('endpoints (EDS)', (r) => src.endpointChange(r), Endpoint);
   await measure('route (VirtualService)', (r) => src.routeChange(r), Route);
 
-  for (const c of clients) c.close();
+  await clients.stop();
   await server.close();
 }
 

@@ -61,6 +61,8 @@ export interface RegistryChange {
 export class ServiceRegistry {
   private readonly services = new Map<string, ServiceRecord>(); // ns/name
   private readonly slices = new Map<string, { service: string; endpoints: Endpoint[] }>(); // ns/slice → service key
+  /** ns/service → the keys of its slices: endpoints() is called per service, and a mesh has many. */
+  private readonly slicesOf = new Map<string, Set<string>>();
   private readonly pods = new Map<string, PodRecord>(); // ip → pod
   private readonly namespaces = new Map<string, Record<string, string>>();
   private readonly secrets = new Map<string, TlsSecret>();
@@ -83,7 +85,14 @@ export class ServiceRegistry {
   }
 
   upsertSlice(namespace: string, slice: string, service: string, endpoints: Endpoint[]): RegistryChange {
-    this.slices.set(`${namespace}/${slice}`, { service, endpoints });
+    const key = `${namespace}/${slice}`;
+    const old = this.slices.get(key);
+    if (old && old.service !== service) this.unindexSlice(namespace, old.service, key);
+    this.slices.set(key, { service, endpoints });
+    const owner = `${namespace}/${service}`;
+    let keys = this.slicesOf.get(owner);
+    if (!keys) this.slicesOf.set(owner, (keys = new Set()));
+    keys.add(key);
     return { kind: 'EndpointSlice', namespace, name: slice, hosts: [this.hostname(namespace, service)], endpointsOnly: true };
   }
 
@@ -91,7 +100,14 @@ export class ServiceRegistry {
     const old = this.slices.get(`${namespace}/${slice}`);
     if (!old) return undefined;
     this.slices.delete(`${namespace}/${slice}`);
+    this.unindexSlice(namespace, old.service, `${namespace}/${slice}`);
     return { kind: 'EndpointSlice', namespace, name: slice, hosts: [this.hostname(namespace, old.service)], endpointsOnly: true };
+  }
+
+  private unindexSlice(namespace: string, service: string, key: string): void {
+    const keys = this.slicesOf.get(`${namespace}/${service}`);
+    keys?.delete(key);
+    if (keys?.size === 0) this.slicesOf.delete(`${namespace}/${service}`);
   }
 
   upsertPod(pod: PodRecord): RegistryChange {
@@ -146,9 +162,8 @@ export class ServiceRegistry {
   /** Endpoints of a service, with pod labels filled in from the pods behind them. */
   endpoints(namespace: string, name: string): Endpoint[] {
     const out: Endpoint[] = [];
-    for (const [key, s] of this.slices) {
-      if (!key.startsWith(`${namespace}/`) || s.service !== name) continue;
-      for (const e of s.endpoints) out.push({ ...e, labels: this.pods.get(e.address)?.labels ?? e.labels });
+    for (const key of this.slicesOf.get(`${namespace}/${name}`) ?? []) {
+      for (const e of this.slices.get(key)?.endpoints ?? []) out.push({ ...e, labels: this.pods.get(e.address)?.labels ?? e.labels });
     }
     return out;
   }

@@ -46,6 +46,11 @@ export class XdsServer implements StreamHost {
   readonly events = new EventEmitter<XdsEvents>();
   readonly controlPlaneId: string;
   private readonly cache = new ResourceCache();
+  /**
+   * Encoded maps by the provider's map: proxies alike get the same map object from the provider
+   * (translate's SidecarShare), and then share one encoded map rather than each building its own.
+   */
+  private readonly encodedMaps = new WeakMap<ReadonlyMap<string, unknown>, ReadonlyMap<string, EncodedResource>>();
   private readonly provider: SnapshotProvider;
   private readonly concurrency: number;
   private readonly log: Logger;
@@ -169,7 +174,7 @@ export class XdsServer implements StreamHost {
       if ((proxy.appliedEvaluation.get(t) ?? 0) > seq) continue; // a newer evaluation won
       proxy.appliedEvaluation.set(t, seq);
       const prev = proxy.desired.get(t);
-      const next = this.encodeAll(proxy, t, snap[t] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev);
+      const next = this.encodeShared(proxy, t, snap[t] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev);
       if (!sameResources(prev, next)) {
         proxy.desired.set(t, next);
         changed.push(t);
@@ -179,29 +184,42 @@ export class XdsServer implements StreamHost {
     return true;
   }
 
+  /** encodeAll, shared by every proxy handed the same map (unless a resource failed to encode). */
+  private encodeShared(proxy: Proxy, t: TypeUrl, resources: ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev: ReadonlyMap<string, EncodedResource> | undefined): ReadonlyMap<string, EncodedResource> {
+    if (!resources) return this.encodeAll(proxy, t, resources, prev).map;
+    const known = this.encodedMaps.get(resources);
+    if (known) return known;
+    const { map, failed } = this.encodeAll(proxy, t, resources, prev);
+    // A failed resource keeps this proxy's previous version: that map is the proxy's own.
+    if (!failed) this.encodedMaps.set(resources, map);
+    return map;
+  }
+
   /** Encodes a type's resources; a resource that fails keeps its previous version (if any). */
-  private encodeAll(proxy: Proxy | undefined, t: TypeUrl, resources: ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev: ReadonlyMap<string, EncodedResource> | undefined): Map<string, EncodedResource> {
+  private encodeAll(proxy: Proxy | undefined, t: TypeUrl, resources: ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev: ReadonlyMap<string, EncodedResource> | undefined): { map: Map<string, EncodedResource>; failed: boolean } {
     const out = new Map<string, EncodedResource>();
+    let failed = false;
     for (const [name, msg] of resources ?? []) {
       try {
         const own = resourceName(t, msg);
         if (own !== undefined && own !== '' && own !== name) throw new Error(`the resource names itself "${own}"`);
         out.set(name, this.cache.encode(t, name, msg));
       } catch (err) {
+        failed = true;
         snapshotErrors.inc();
         const old = prev?.get(name);
         if (old) out.set(name, old);
         this.log.error('cannot encode a resource; the previous version stays', { proxy: proxy?.id, type: SHORT_NAME[t], resource: name, error: errorText(err) });
       }
     }
-    return out;
+    return { map: out, failed };
   }
 
   /** The unary Fetch* methods: one response with what the node should have, no state kept. */
   private async fetch(s: PerTypeService, req: DiscoveryRequest__Output): Promise<Buffer> {
     const info = parseNode(req.node);
     const snap = await this.provider.snapshot(info, new Set([s.typeUrl]));
-    const all = this.encodeAll(undefined, s.typeUrl, snap[s.typeUrl] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, undefined);
+    const all = this.encodeAll(undefined, s.typeUrl, snap[s.typeUrl] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, undefined).map;
     const names = req.resource_names.filter((n) => n !== '*');
     const wildcard = names.length === 0 || req.resource_names.includes('*');
     const resources = [...all.values()].filter((r) => (wildcard && isWildcardType(s.typeUrl)) || names.includes(r.name));
@@ -210,6 +228,7 @@ export class XdsServer implements StreamHost {
 }
 
 function sameResources(a: ReadonlyMap<string, EncodedResource> | undefined, b: ReadonlyMap<string, EncodedResource>): boolean {
+  if (a === b) return true;
   if (!a) return b.size === 0; // nothing yet is the same as nothing
   if (a.size !== b.size) return false;
   for (const [name, r] of b) if (a.get(name)?.version !== r.version) return false;

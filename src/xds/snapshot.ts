@@ -9,7 +9,9 @@ export type ResourceMap<T extends TypeUrl> = ReadonlyMap<string, ResourceOf[T]>;
 /**
  * The resources of the requested types. A requested type left out means "none of this type";
  * a type that was not requested is ignored. Return the same (unmodified) object for an
- * unchanged resource and it is not even re-encoded; equal content is shared either way.
+ * unchanged resource and it is not even re-encoded; equal content is shared either way. The
+ * same goes for a whole map: proxies handed the same map object share its encoded form, so a
+ * map, like a resource, must not be modified once returned.
  */
 export type Snapshot = { readonly [T in TypeUrl]?: ResourceMap<T> };
 

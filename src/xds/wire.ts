@@ -40,20 +40,64 @@ export interface DeltaResponse {
   controlPlane?: string;
 }
 
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+/** A length-delimited field's size: tag, length, payload. */
+const fieldSize = (field: number, len: number): number => varintSize(tag(field)) + varintSize(len) + len;
+
+function putVarint(buf: Buffer, pos: number, n: number): number {
+  while (n > 0x7f) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
 /**
  * The fields both responses share, at the same numbers: version (1), resources (2), type_url (4),
  * nonce (5); then the delta-only removed_resources (6); control_plane is field 6 in a
- * DiscoveryResponse and 7 in a DeltaDiscoveryResponse.
+ * DiscoveryResponse and 7 in a DeltaDiscoveryResponse. Sized first, then written into one
+ * buffer: each resource's bytes are copied once (a route table can be hundreds of KB, sent to
+ * every proxy).
  */
 function encodeResponse(version: string, resources: readonly EncodedResource[], bytesOf: (r: EncodedResource) => Uint8Array, typeUrl: string, nonce: string, removed: readonly string[], controlPlaneField: number, controlPlane: string | undefined): Buffer {
-  const w = protobuf.Writer.create();
-  w.uint32(tag(1)).string(version);
-  for (const r of resources) w.uint32(tag(2)).bytes(bytesOf(r));
-  w.uint32(tag(4)).string(typeUrl);
-  w.uint32(tag(5)).string(nonce);
-  for (const name of removed) w.uint32(tag(6)).string(name);
-  if (controlPlane) w.uint32(tag(controlPlaneField)).fork().uint32(tag(1)).string(controlPlane).ldelim();
-  return Buffer.from(w.finish());
+  const strings: Array<[number, string, number]> = [[1, version, Buffer.byteLength(version)]];
+  let size = fieldSize(1, strings[0][2]);
+  const bodies = resources.map(bytesOf);
+  for (const b of bodies) size += fieldSize(2, b.length);
+  for (const [field, value] of [[4, typeUrl], [5, nonce], ...removed.map((r) => [6, r] as const)] as const) {
+    const len = Buffer.byteLength(value);
+    strings.push([field, value, len]);
+    size += fieldSize(field, len);
+  }
+  // control_plane { identifier (1) }
+  const cpLen = controlPlane ? Buffer.byteLength(controlPlane) : 0;
+  const cpInner = controlPlane ? fieldSize(1, cpLen) : 0;
+  if (controlPlane) size += fieldSize(controlPlaneField, cpInner);
+
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  const putString = ([field, value, len]: [number, string, number]): void => {
+    pos = putVarint(buf, pos, tag(field));
+    pos = putVarint(buf, pos, len);
+    pos += buf.write(value, pos, len, 'utf8');
+  };
+  putString(strings[0]);
+  for (const b of bodies) {
+    pos = putVarint(buf, pos, tag(2));
+    pos = putVarint(buf, pos, b.length);
+    buf.set(b, pos);
+    pos += b.length;
+  }
+  for (const s of strings.slice(1)) putString(s);
+  if (controlPlane) {
+    pos = putVarint(buf, pos, tag(controlPlaneField));
+    pos = putVarint(buf, pos, cpInner);
+    putString([1, controlPlane, cpLen]);
+  }
+  if (pos !== size) throw new Error(`response encoding wrote ${pos} of ${size} bytes`);
+  return buf;
 }
 
 /** envoy.service.discovery.v3.DiscoveryResponse: resources as google.protobuf.Any. */

@@ -4,7 +4,7 @@ import type { ServiceEntrySpec } from '../../src/api/service-entry.js';
 import type { Config } from '../../src/model/config-store.js';
 import { ServiceIndex, protocolOfServicePort, serviceFromKubernetes, type MeshService } from '../../src/model/mesh-services.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry } from '../../src/model/service-entries.js';
-import type { PodRecord, ServiceRecord } from '../../src/model/services.js';
+import { ServiceRegistry, type PodRecord, type ServiceRecord } from '../../src/model/services.js';
 import { config } from '../../src/translate/testing/fixtures.js';
 
 const se = (namespace: string, name: string, spec: ServiceEntrySpec, creationTimestamp?: string): Config<ServiceEntrySpec> =>
@@ -178,5 +178,34 @@ describe('endpoints', () => {
     expect(kubernetesEndpoints([{ address: '10.0.0.7', ready: false, ports: { http: 8080 }, labels: { app: 'r' }, zone: 'z1', region: 'r1' }])).toEqual([
       { address: '10.0.0.7', ports: { http: 8080 }, labels: { app: 'r' }, ready: false, locality: 'r1/z1', network: undefined, weight: undefined, serviceAccount: undefined },
     ]);
+  });
+});
+
+describe('ServiceRegistry endpoints', () => {
+  const ep = (address: string) => ({ address, ready: true, labels: {}, ports: { http: 8080 } });
+  const addresses = (r: ServiceRegistry, ns: string, name: string) => r.endpoints(ns, name).map((e) => e.address).sort();
+
+  test('a service has the endpoints of all its slices, and only of its namespace', () => {
+    const r = new ServiceRegistry();
+    r.upsertSlice('a', 'web-1', 'web', [ep('10.0.0.1')]);
+    r.upsertSlice('a', 'web-2', 'web', [ep('10.0.0.2')]);
+    r.upsertSlice('b', 'web-1', 'web', [ep('10.0.1.1')]);
+    r.upsertSlice('a', 'db-1', 'db', [ep('10.0.0.3')]);
+    expect(addresses(r, 'a', 'web')).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(addresses(r, 'b', 'web')).toEqual(['10.0.1.1']);
+    expect(addresses(r, 'a', 'db')).toEqual(['10.0.0.3']);
+  });
+
+  test('a slice replaced, moved to another service, or deleted', () => {
+    const r = new ServiceRegistry();
+    r.upsertSlice('a', 's', 'web', [ep('10.0.0.1')]);
+    r.upsertSlice('a', 's', 'web', [ep('10.0.0.9')]);
+    expect(addresses(r, 'a', 'web')).toEqual(['10.0.0.9']);
+    r.upsertSlice('a', 's', 'api', [ep('10.0.0.9')]);
+    expect(addresses(r, 'a', 'web')).toEqual([]);
+    expect(addresses(r, 'a', 'api')).toEqual(['10.0.0.9']);
+    r.deleteSlice('a', 's');
+    expect(addresses(r, 'a', 'api')).toEqual([]);
+    expect(r.counts.endpointSlices).toBe(0);
   });
 });

@@ -270,6 +270,26 @@ test('a resource that cannot be encoded keeps its previous version and the proxy
   expect(c.names(Cluster)).toEqual(['a', 'c']);
 });
 
+test('proxies handed the same map share one encoded map, unless a resource in it failed to encode', async () => {
+  const ids = ['sidecar~10.0.0.1~a-1.default~default.svc.cluster.local', 'sidecar~10.0.0.2~b-1.default~default.svc.cluster.local'];
+  const [a, b] = ids.map((id) => client(id));
+  await Promise.all([envoyLike(a), envoyLike(b)]);
+  const desired = (id: string) => server.registry.get(id)?.desired.get(Cluster);
+  expect(desired(ids[0])).toBeDefined();
+  expect(desired(ids[0])).toBe(desired(ids[1]));
+
+  // 'a' cannot be encoded: the proxies that had it keep their own version of it; a newcomer has none.
+  provider.update({ [Cluster]: new Map([['a', { name: 'a', connect_timeout: 'soon' } as never], ['c', edsCluster('c')]]) });
+  await server.push({ reason: 'config' });
+  await a.until('c', () => a.names(Cluster).includes('c'));
+  const late = client('sidecar~10.0.0.3~c-1.default~default.svc.cluster.local');
+  await envoyLike(late).catch(() => undefined);
+  await late.until('c', () => late.names(Cluster).includes('c'));
+  expect(a.names(Cluster)).toEqual(['a', 'c']);
+  expect(late.names(Cluster)).toEqual(['c']);
+  expect(desired(ids[0])).not.toBe(desired('sidecar~10.0.0.3~c-1.default~default.svc.cluster.local'));
+});
+
 test('a provider failing on connect closes the stream (UNAVAILABLE) instead of sending an empty configuration', async () => {
   await xds.close();
   let fail = true;

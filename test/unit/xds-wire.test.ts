@@ -28,6 +28,19 @@ test('a delta response carries name, version and resource, and the removed names
   expect(unpackAny(r.resources[0].resource ?? {})).toMatchObject({ name: 'a' });
 });
 
+test('large resources and non-ASCII strings: lengths of several varint bytes encode exactly', () => {
+  // A cluster name of ~300 KB (a 3-byte length) and names outside ASCII.
+  const big = cache.encode(TypeUrl.Cluster, 'big', edsCluster('x'.repeat(300_000)));
+  const small = cache.encode(TypeUrl.Cluster, 'é', edsCluster('é'));
+  const version = 'v-ü'.repeat(50);
+  const sotw = decodeSotwResponse(encodeSotwResponse({ versionInfo: version, typeUrl: TypeUrl.Cluster, nonce: 'ñ', resources: [big, small], controlPlane: 'trellis-ø' }));
+  expect(sotw).toMatchObject({ version_info: version, nonce: 'ñ', control_plane: { identifier: 'trellis-ø' } });
+  expect(sotw.resources.map((x) => (unpackAny(x) as { name: string }).name)).toEqual(['x'.repeat(300_000), 'é']);
+  const delta = decodeDeltaResponse(encodeDeltaResponse({ systemVersionInfo: '', typeUrl: TypeUrl.Cluster, nonce: '', resources: [big], removed: ['ü'.repeat(200)] }));
+  expect(delta.removed_resources).toEqual(['ü'.repeat(200)]);
+  expect(delta.resources[0]).toMatchObject({ name: 'big', version: big.version });
+});
+
 test('equal content is encoded once and shared; the same object is not re-encoded', () => {
   const c = new ResourceCache();
   const obj = edsCluster('s');
