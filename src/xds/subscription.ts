@@ -16,6 +16,8 @@ const NONE: SubscriptionChange = { added: [], removed: [], wildcardAdded: false,
 export class Subscription {
   private wild = false;
   private readonly set = new Set<string>();
+  /** The last state-of-the-world list, as sent: an ACK usually repeats it in the same order. */
+  private lastList: readonly string[] = [];
   /** Once a name (or "*") was subscribed explicitly, an empty list no longer means wildcard. */
   private explicit = false;
 
@@ -43,7 +45,11 @@ export class Subscription {
       return { ...NONE, wildcardAdded: true };
     }
     this.explicit = true;
-    if (this.unchanged(list)) return NONE;
+    if (sameList(list, this.lastList) || this.unchanged(list)) {
+      this.lastList = list;
+      return NONE;
+    }
+    this.lastList = list;
     const next = new Set(list.filter((n) => n !== '*'));
     const wild = list.includes('*');
     const added = [...next].filter((n) => !this.set.has(n));
@@ -55,7 +61,7 @@ export class Subscription {
     return change;
   }
 
-  /** The common case (an ACK repeating the same names) without allocating. */
+  /** The same names in another order (or repeated), without allocating. */
   private unchanged(list: readonly string[]): boolean {
     let star = false;
     let names = 0;
@@ -100,4 +106,15 @@ export class Subscription {
     }
     return { added, removed, wildcardAdded, wildcardRemoved };
   }
+}
+
+/**
+ * Whether two lists hold the same strings in the same order. Comparing strings one by one is
+ * much cheaper than hashing each (freshly decoded) name for a set lookup, and a client repeats
+ * its list, in its order, in every ACK: 1,000 EDS names per ACK for a proxy of a large mesh.
+ */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -55,6 +55,8 @@ export class TypeState {
   /** Bumped by every change that can alter a plan; plans are memoised on it. */
   private rev = 0;
   private readonly memo: Array<{ desired: unknown; rev: number; plan: Plan | undefined } | undefined> = [undefined, undefined];
+  /** Which memo slot and desired state the in-flight response was planned from. */
+  private sentFrom: { slot: number; desired: unknown; rev: number } | undefined;
 
   constructor(
     readonly typeUrl: TypeUrl,
@@ -76,18 +78,22 @@ export class TypeState {
   }
 
   subscribeSotw(names: readonly string[], first: boolean): void {
-    this.rev++;
     const change = this.sub.replace(names);
+    const changed = first || isChange(change);
+    // Every ACK repeats the names: only a real change invalidates the memoised plans.
+    if (!changed) return;
+    this.rev++;
     this.applyChange(change);
-    const changed = first || change.added.length > 0 || change.removed.length > 0 || change.wildcardAdded || change.wildcardRemoved;
     // Listener/Cluster responses list the whole subscribed set: a new subscription is answered
     // even when nothing is new (Envoy waits for its first CDS/LDS response to finish starting).
     if (this.fullState && changed) this.needsResponse = true;
   }
 
   subscribeDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, initialVersions: Readonly<Record<string, string>>): void {
-    this.rev++;
     const change = this.sub.apply(subscribe, unsubscribe, first);
+    // A delta ACK carries no names: only a real change invalidates the memoised plans.
+    if (!first && !isChange(change)) return;
+    this.rev++;
     this.applyChange(change);
     if (first) {
       // A reconnecting client says what it already has: do not send those again if unchanged.
@@ -165,7 +171,10 @@ export class TypeState {
 
   /** Records a response as sent; returns it. */
   sent(plan: Plan, nonce: string, version: string): Sent {
+    // The memo the plan came from: once ACKed, nothing else of that desired state is due.
+    const slot = this.memo.findIndex((m) => m?.plan === plan);
     this.rev++;
+    this.sentFrom = slot >= 0 ? { slot, desired: this.memo[slot]?.desired, rev: this.rev } : undefined;
     // Fields listed rather than spread: one object shape on the hot path.
     const s: Sent = {
       full: plan.full,
@@ -190,6 +199,9 @@ export class TypeState {
 
   /** The client accepted the in-flight response. */
   ack(): Sent | undefined {
+    // Whether anything but this ACK changed the state since the response was planned.
+    const from = this.sentFrom?.rev === this.rev ? this.sentFrom : undefined;
+    this.sentFrom = undefined;
     this.rev++;
     const s = this.inflight;
     if (!s) return undefined;
@@ -201,6 +213,11 @@ export class TypeState {
       this.absent.delete(r.name);
     }
     this.applyRemovals(s);
+    // Nothing changed since the plan but its ACK: the client now has what the plan targeted, so
+    // the same desired state plans nothing (saves recomputing a plan over every name per ACK).
+    // A plan without kept removals (slot 0) also leaves nothing for the slot that keeps them;
+    // the reverse does not hold (the kept resources are still to be removed).
+    if (from) for (const slot of from.slot === 0 ? [0, 1] : [1]) this.memo[slot] = { desired: from.desired, rev: this.rev, plan: undefined };
     return s;
   }
 
@@ -243,6 +260,10 @@ export class TypeState {
       }
     }
   }
+}
+
+function isChange(c: SubscriptionChange): boolean {
+  return c.added.length > 0 || c.removed.length > 0 || c.wildcardAdded || c.wildcardRemoved;
 }
 
 function isEncoded(h: Held): h is EncodedResource {
