@@ -139,6 +139,11 @@ async function spawnControlPlane(ns: string): Promise<ControlPlane> {
       `127.0.0.1:${wport}`,
       '--webhook-ip',
       '127.0.0.1',
+      // No proxies here: xDS on a free loopback port, no TLS listener.
+      '--xds-address',
+      '127.0.0.1:0',
+      '--xds-tls-address',
+      'off',
       '--validating-webhook-config',
       `trellis-validator-${ns}`,
       '--cert-secret',

@@ -6,6 +6,8 @@ export interface ControlPlaneConfig {
   monitoringPort: number;
   /** Plaintext xDS (gRPC ADS) for the proxies. */
   xdsAddress: string;
+  /** The same over TLS (the webhook's serving certificate); undefined when turned off. */
+  xdsTlsAddress: string | undefined;
   webhookHost: string;
   webhookPort: number;
   /** Names and addresses the webhook certificate covers (the Service's DNS names by default). */
@@ -35,6 +37,9 @@ Options:
                                   (env TRELLIS_MONITORING_ADDRESS, default 0.0.0.0:15014)
   --xds-address HOST:PORT         xDS (gRPC, ADS and per-type) for the proxies
                                   (env TRELLIS_XDS_ADDRESS, default 0.0.0.0:15010)
+  --xds-tls-address HOST:PORT     the same over TLS, with the webhook's serving certificate
+                                  (signed by the CA in --cert-secret); "off" turns it off
+                                  (env TRELLIS_XDS_TLS_ADDRESS, default 0.0.0.0:15012)
   --webhook-address HOST:PORT     HTTPS admission webhooks: /validate and /inject
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
   --proxy-image IMAGE             the sidecar image injected into pods
@@ -86,6 +91,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'monitoring-address': { type: 'string' },
         'webhook-address': { type: 'string' },
         'xds-address': { type: 'string' },
+        'xds-tls-address': { type: 'string' },
         'webhook-dns-name': { type: 'string', multiple: true },
         'webhook-ip': { type: 'string', multiple: true },
         'validating-webhook-config': { type: 'string' },
@@ -111,6 +117,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
   const monitoring = hostPort('--monitoring-address', v['monitoring-address'] ?? env.TRELLIS_MONITORING_ADDRESS ?? '0.0.0.0:15014');
   const webhook = hostPort('--webhook-address', v['webhook-address'] ?? env.TRELLIS_WEBHOOK_ADDRESS ?? '0.0.0.0:15017');
   const xds = hostPort('--xds-address', v['xds-address'] ?? env.TRELLIS_XDS_ADDRESS ?? '0.0.0.0:15010');
+  const xdsTlsFlag = v['xds-tls-address'] ?? env.TRELLIS_XDS_TLS_ADDRESS ?? '0.0.0.0:15012';
+  const xdsTls = xdsTlsFlag === 'off' ? undefined : hostPort('--xds-tls-address', xdsTlsFlag);
   const logLevel = v['log-level'] ?? env.TRELLIS_LOG_LEVEL ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
     throw new UsageError(`--log-level: want error, warn, info or debug, got "${logLevel}"`);
@@ -124,6 +132,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     monitoringHost: monitoring.host,
     monitoringPort: monitoring.port,
     xdsAddress: `${xds.host}:${xds.port}`,
+    xdsTlsAddress: xdsTls && `${xdsTls.host}:${xdsTls.port}`,
     webhookHost: webhook.host,
     webhookPort: webhook.port,
     webhookDnsNames: v['webhook-dns-name'] ?? [`trellis.${namespace}.svc`, `trellis.${namespace}.svc.cluster.local`, `trellis.${namespace}`],

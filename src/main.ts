@@ -21,6 +21,7 @@ import { injectionHandler } from './webhooks/injection.js';
 import { startAdmissionServer } from './webhooks/server.js';
 import { configDump } from './xds/config-dump.js';
 import { XdsServer } from './xds/server.js';
+import { ServingIdentity } from './xds/tls.js';
 import { ALL_TYPES } from './xds/types.js';
 import { validateAdmission } from './webhooks/validation.js';
 
@@ -122,7 +123,15 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   });
   closers.push(() => admission.close());
   await certs.patchCaBundles();
-  const upkeep = caBundleUpkeep({ kc, certs, admission, mutatingConfig: config.mutatingWebhookConfig, validatingConfig: config.validatingWebhookConfig, log: loggerFor('webhooks') });
+  // xDS over TLS serves the webhook's certificate, and follows its renewals.
+  const xdsIdentity = new ServingIdentity(serving);
+  const served = {
+    setCertificate: (pair: typeof serving) => {
+      admission.setCertificate(pair);
+      xdsIdentity.update(pair);
+    },
+  };
+  const upkeep = caBundleUpkeep({ kc, certs, admission: served, mutatingConfig: config.mutatingWebhookConfig, validatingConfig: config.validatingWebhookConfig, log: loggerFor('webhooks') });
   closers.push(() => upkeep.stop());
   closers.push(() => controllers.forEach((c) => c.stop()));
   closers.push(() => discovery.stop());
@@ -132,6 +141,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   // Serve proxies only once the model holds the whole cluster: a proxy must never be told
   // that a service it uses does not exist because the watch had not delivered it yet.
   await xds.listen(config.xdsAddress);
+  if (config.xdsTlsAddress) await xds.listen(config.xdsTlsAddress, xdsIdentity.credentials());
   closers.push(() => xds.close());
   closers.push(() => pushes.close());
   ready = true;

@@ -35,17 +35,16 @@ export interface OutboundConfig {
  */
 export function outboundScope(mesh: MeshView, proxy: SidecarProxy): { key: string; proxy: SidecarProxy } {
   const labels: Labels = {};
-  const parts = [proxy.namespace ?? ''];
   for (const k of [...mesh.proxyLabelKeys()].sort()) {
     const v = proxy.labels[k];
-    if (v === undefined) continue;
-    labels[k] = v;
-    parts.push(`${k}=${v}`);
+    if (v !== undefined) labels[k] = v;
   }
-  return { key: parts.join('\u0000'), proxy: { namespace: proxy.namespace, ip: undefined, labels } };
+  // JSON, not joined strings: namespace and labels come from the proxy's own metadata, and no
+  // choice of them may produce another scope's key (and so another proxy's configuration).
+  return { key: JSON.stringify([proxy.namespace ?? null, labels]), proxy: { namespace: proxy.namespace, ip: undefined, labels } };
 }
 
-const localityKey = (l: Locality): string => (l ? `${l.region}/${l.zone}/${l.subZone}` : '');
+const localityKey = (l: Locality): string => JSON.stringify(l ? [l.region, l.zone, l.subZone] : null);
 
 /** The outbound configuration of a scope (`scope` as outboundScope returns it). */
 export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: SidecarOptions): OutboundConfig {
@@ -75,6 +74,9 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
 /**
  * Outbound configurations shared by the sidecars of one scope, for as long as the mesh snapshot
  * they came from is current (a new Mesh after any change starts afresh; old ones are collected).
+ * This relies on a Mesh never outliving a change: a Mesh reads the registry's endpoints and
+ * Secrets live, and MeshSource.invalidate() runs in the same tick as every store or registry
+ * change (push/changes.ts), so no translation cached here saw an older registry than its Mesh.
  */
 export class SidecarShare {
   private readonly byMesh = new WeakMap<MeshView, Map<string, OutboundConfig>>();

@@ -16,7 +16,8 @@ export interface CaBundleUpkeep {
 export function caBundleUpkeep(opts: {
   kc: KubeConfig;
   certs: CertManager;
-  admission: AdmissionServer;
+  /** Where a renewed serving certificate goes (the webhook server, and xDS over TLS). */
+  admission: Pick<AdmissionServer, 'setCertificate'>;
   mutatingConfig: string;
   validatingConfig: string;
   log: Logger;

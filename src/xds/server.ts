@@ -84,13 +84,18 @@ export class XdsServer implements StreamHost {
     }
   }
 
-  /** Starts a gRPC server on `address` (host:port; port 0 picks a free one); returns the port. */
+  /**
+   * Serves on `address` (host:port; port 0 picks a free one) and returns the port. Called again,
+   * it adds another port to the same gRPC server (e.g. 15010 plaintext and 15012 TLS).
+   */
   async listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-    this.register(server);
+    if (!this.grpcServer) {
+      this.grpcServer = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+      this.register(this.grpcServer);
+    }
+    const server = this.grpcServer;
     const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))));
-    this.grpcServer = server;
-    this.log.info('xDS server listening', { address, port });
+    this.log.info('xDS server listening', { address, port, tls: credentials._isSecure() });
     return port;
   }
 

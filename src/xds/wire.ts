@@ -58,8 +58,9 @@ function putVarint(buf: Buffer, pos: number, n: number): number {
  * The fields both responses share, at the same numbers: version (1), resources (2), type_url (4),
  * nonce (5); then the delta-only removed_resources (6); control_plane is field 6 in a
  * DiscoveryResponse and 7 in a DeltaDiscoveryResponse. Sized first, then written into one
- * buffer: each resource's bytes are copied once (a route table can be hundreds of KB, sent to
- * every proxy).
+ * buffer: each resource's bytes are copied into it once, with no intermediate buffers (a route
+ * table can be hundreds of KB, sent to every proxy; grpc-js copies the message once more when it
+ * frames it).
  */
 function encodeResponse(version: string, resources: readonly EncodedResource[], bytesOf: (r: EncodedResource) => Uint8Array, typeUrl: string, nonce: string, removed: readonly string[], controlPlaneField: number, controlPlane: string | undefined): Buffer {
   const strings: Array<[number, string, number]> = [[1, version, Buffer.byteLength(version)]];

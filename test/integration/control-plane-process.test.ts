@@ -1,6 +1,7 @@
 // The control plane binary: starts, serves /ready and /metrics, explains its flags, and exits
 // cleanly on SIGTERM.
 import path from 'node:path';
+import tls from 'node:tls';
 import { clusterAvailable, kube, root, run, testNamespace } from '../support/cluster.js';
 import { startControlPlane } from '../support/control-plane.js';
 
@@ -13,6 +14,26 @@ beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: ns } } });
 });
 afterAll(() => core.deleteNamespace({ name: ns }).catch(() => undefined));
+
+test('serves xDS over TLS with its webhook certificate, verified by the CA in its Secret', async () => {
+  const cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}` });
+  try {
+    const secret = await core.readNamespacedSecret({ namespace: ns, name: `trellis-webhook-certs-${ns}` });
+    const ca = Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString();
+    const [host, port] = cp.xdsTlsAddress.split(':');
+    // The certificate covers 127.0.0.1 here (--webhook-ip); Node checks the chain and the IP.
+    const served = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+      const s = tls.connect({ host, port: Number(port), ca, ALPNProtocols: ['h2'] }, () => {
+        resolve(s.getPeerCertificate());
+        s.end();
+      });
+      s.on('error', reject);
+    });
+    expect(served.subjectaltname).toContain('IP Address:127.0.0.1');
+  } finally {
+    expect(await cp.stop()).toBe(0);
+  }
+});
 
 test('serves /ready, /metrics and /debug/configz, logs JSON per stage, exits 0 on SIGTERM', async () => {
   const cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}` });

@@ -13,6 +13,8 @@ export interface RunningControlPlane {
   monitoring: string;
   webhookUrl: string;
   xdsAddress: string;
+  /** xDS over TLS, with the webhook's serving certificate (SAN 127.0.0.1). */
+  xdsTlsAddress: string;
   logs: () => string;
   stop: () => Promise<number | null>;
   configz: () => Promise<{ kind: string; namespace: string; name: string; generation: number; spec: unknown }[]>;
@@ -37,6 +39,7 @@ export async function startControlPlane(opts: { namespace: string; validatingCon
   const mport = await freePort();
   const wport = await freePort();
   const xport = await freePort();
+  const tport = await freePort();
   const proc = spawn(
     process.execPath,
     [
@@ -53,6 +56,8 @@ export async function startControlPlane(opts: { namespace: string; validatingCon
       '127.0.0.1',
       '--xds-address',
       `127.0.0.1:${xport}`,
+      '--xds-tls-address',
+      `127.0.0.1:${tport}`,
       '--validating-webhook-config',
       opts.validatingConfig,
       '--mutating-webhook-config',
@@ -77,6 +82,7 @@ export async function startControlPlane(opts: { namespace: string; validatingCon
     monitoring,
     webhookUrl: `https://127.0.0.1:${wport}`,
     xdsAddress: `127.0.0.1:${xport}`,
+    xdsTlsAddress: `127.0.0.1:${tport}`,
     logs: () => logs,
     stop: async () => {
       proc.kill('SIGTERM');

@@ -11,6 +11,12 @@ describe('control plane options', () => {
     expect(c).toMatchObject({ monitoringHost: '127.0.0.1', monitoringPort: 9000, logLevel: 'debug' });
   });
   test('--help', () => expect(parseConfig(['-h'], {})).toBe('help'));
+  test('xDS over TLS: on 15012 by default, moved, or off', () => {
+    expect(parseConfig([], {})).toMatchObject({ xdsAddress: '0.0.0.0:15010', xdsTlsAddress: '0.0.0.0:15012' });
+    expect(parseConfig(['--xds-tls-address', '127.0.0.1:0'], {})).toMatchObject({ xdsTlsAddress: '127.0.0.1:0' });
+    expect(parseConfig([], { TRELLIS_XDS_TLS_ADDRESS: 'off' })).toMatchObject({ xdsTlsAddress: undefined });
+    expect(() => parseConfig(['--xds-tls-address', '15012'], {})).toThrow('--xds-tls-address: want HOST:PORT with a port 0-65535, got "15012"');
+  });
   test('outbound traffic policy', () => {
     expect(parseConfig([], {})).toMatchObject({ outboundTrafficPolicy: 'ALLOW_ANY' });
     expect(parseConfig([], { TRELLIS_OUTBOUND_TRAFFIC_POLICY: 'REGISTRY_ONLY' })).toMatchObject({ outboundTrafficPolicy: 'REGISTRY_ONLY' });

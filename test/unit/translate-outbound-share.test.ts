@@ -117,3 +117,20 @@ test('a new mesh snapshot is translated afresh', () => {
   expect(addresses(before).sort()).toEqual(['10.1.0.1', '10.1.0.2']);
   expect(addresses(after)).toEqual(['10.1.0.77']);
 });
+
+test('a namespace or label chosen by a proxy cannot produce another scope and take its configuration', () => {
+  const mesh = buildMesh(services, [
+    config('VirtualService', 'shop', 'reviews', {
+      hosts: ['reviews'],
+      http: [{ match: [{ sourceLabels: { version: 'canary' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] }, { route: [{ destination: { host: 'reviews', subset: 'v1' } }] }],
+    }),
+    config('DestinationRule', 'shop', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] }),
+  ]);
+  const share = newShare();
+  // Node metadata is the proxy's to choose: a namespace that spells another scope's key parts.
+  snap(mesh, { namespace: 'shop\u0000version=canary', labels: {}, ip: '10.9.9.9' }, share);
+  snap(mesh, { namespace: '["shop",{"version":"canary"}]', labels: {}, ip: '10.9.9.8' }, share);
+  const canary = snap(mesh, sidecar('shop', { version: 'canary' }, '10.1.0.9'), share);
+  const cluster = canary[TypeUrl.Route]?.get('9080')?.virtual_hosts?.find((v) => v.domains?.includes('reviews'))?.routes?.[0]?.route?.cluster;
+  expect(cluster).toBe('outbound|9080|v2|reviews.shop.svc.cluster.local');
+});

@@ -43,7 +43,8 @@ describe.each([
       const a = new TypeState(type, delta);
       const b = new TypeState(type, delta);
       const both = (f: (st: TypeState) => void) => [a, b].forEach(f);
-      let desired = new Map<string, EncodedResource>();
+      let desired: Map<string, EncodedResource> | undefined = new Map<string, EncodedResource>();
+      const earlier: Map<string, EncodedResource>[] = [];
       let first = true;
       const log: string[] = [];
       for (let step = 0; step < 40; step++) {
@@ -52,11 +53,18 @@ describe.each([
         if (op === 'subscribe') {
           const names = rand() < 0.2 ? ['*'] : some();
           const unsubscribe = first ? [] : some().filter(() => rand() < 0.3);
-          if (delta) both((st) => st.subscribeDelta(names, unsubscribe, first, {}));
-          else both((st) => st.subscribeSotw(names, first));
+          // A reconnecting delta client may say what it already has.
+          const initial = first ? Object.fromEntries(some().map((n) => [n, resource(type, n, Math.floor(rand() * 3)).version])) : {};
+          // A state-of-the-world ACK may repeat its names in another order.
+          const listed = rand() < 0.3 ? [...names].reverse() : names;
+          if (delta) both((st) => st.subscribeDelta(names, unsubscribe, first, initial));
+          else both((st) => st.subscribeSotw(listed, first));
           first = false;
         } else if (op === 'push') {
-          desired = new Map(some().map((n) => [n, resource(type, n, Math.floor(rand() * 3))]));
+          // A new map, an earlier one again (what makes memoised plans hit), or none at all.
+          const r = rand();
+          desired = r < 0.2 && earlier.length > 0 ? pick(earlier) : r < 0.25 ? undefined : new Map(some().map((n) => [n, resource(type, n, Math.floor(rand() * 3))]));
+          if (desired) earlier.push(desired);
           both((st) => st.forgetStaleRejections(desired));
         } else if (op === 'send') {
           if (a.inflight) continue;
@@ -72,7 +80,9 @@ describe.each([
         } else if (op === 'ack') {
           both((st) => st.ack());
         } else {
-          both((st) => st.nack('rejected'));
+          // A NACK naming one resource (only it is held back; the rest is retried), or none.
+          const message = rand() < 0.5 ? `resource ${pick(NAMES)} is invalid` : 'rejected';
+          both((st) => st.nack(message));
         }
         // After every operation, both agree on what is due (b recomputing from scratch).
         for (const keepRemoved of [false, true]) {

@@ -45,6 +45,8 @@ export interface BootstrapOptions {
   ads?: boolean;
   cluster?: string;
   metadata?: Record<string, string>;
+  /** Reach the server over TLS, verifying it with this CA file and this name (SNI and SAN). */
+  tls?: { caFile: string; serverName: string };
 }
 
 export const XDS_CLUSTER = 'xds-grpc';
@@ -78,8 +80,27 @@ export function bootstrap(o: BootstrapOptions): Record<string, unknown> {
             cluster_name: XDS_CLUSTER,
             endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: o.xdsPort } } } }] }],
           },
+          ...(o.tls ? { transport_socket: xdsTlsSocket(o.tls) } : {}),
         },
       ],
+    },
+  };
+}
+
+/** TLS to the xDS server (HTTP/2 by ALPN), verifying its certificate's name and CA. */
+function xdsTlsSocket(tls: { caFile: string; serverName: string }): Record<string, unknown> {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: tls.serverName,
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: tls.serverName } }],
+        },
+      },
     },
   };
 }
