@@ -26,6 +26,16 @@ const services: ServiceFixture[] = [
   { namespace: 'shop', name: 'cart', clusterIP: '10.96.0.3', ports: [{ name: 'http', port: 80, targetPort: 8081 }], endpoints: [{ address: '10.1.0.8' }] },
 ];
 
+/** reviews: traffic from pods labelled version=canary goes to subset v2, the rest to v1. */
+const canaryMesh = () =>
+  buildMesh(services, [
+    config('VirtualService', 'shop', 'reviews', {
+      hosts: ['reviews'],
+      http: [{ match: [{ sourceLabels: { version: 'canary' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] }, { route: [{ destination: { host: 'reviews', subset: 'v1' } }] }],
+    }),
+    config('DestinationRule', 'shop', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] }),
+  ]);
+
 const snap = (mesh: Mesh, proxy: SidecarProxy, share: SidecarShare) => sidecarSnapshot(mesh, proxy, {}, ALL, share);
 
 test('two pods of different workloads in one namespace get the very same outbound objects, and their own inbound', () => {
@@ -56,13 +66,7 @@ test('sharing changes nothing: every golden scenario translates the same with a 
 });
 
 test('a VirtualService sourceLabels key splits the scope by that label only', () => {
-  const mesh = buildMesh(services, [
-    config('VirtualService', 'shop', 'reviews', {
-      hosts: ['reviews'],
-      http: [{ match: [{ sourceLabels: { version: 'canary' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] }, { route: [{ destination: { host: 'reviews', subset: 'v1' } }] }],
-    }),
-    config('DestinationRule', 'shop', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] }),
-  ]);
+  const mesh = canaryMesh();
   expect([...mesh.proxyLabelKeys()]).toEqual(['version']);
   const share = newShare();
   const canary = snap(mesh, sidecar('shop', { app: 'web', version: 'canary' }, '10.1.0.9'), share);
@@ -119,13 +123,7 @@ test('a new mesh snapshot is translated afresh', () => {
 });
 
 test('a namespace or label chosen by a proxy cannot produce another scope and take its configuration', () => {
-  const mesh = buildMesh(services, [
-    config('VirtualService', 'shop', 'reviews', {
-      hosts: ['reviews'],
-      http: [{ match: [{ sourceLabels: { version: 'canary' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] }, { route: [{ destination: { host: 'reviews', subset: 'v1' } }] }],
-    }),
-    config('DestinationRule', 'shop', 'reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] }),
-  ]);
+  const mesh = canaryMesh();
   const share = newShare();
   // Node metadata is the proxy's to choose: a namespace that spells another scope's key parts.
   snap(mesh, { namespace: 'shop\u0000version=canary', labels: {}, ip: '10.9.9.9' }, share);
