@@ -51,6 +51,8 @@ export class XdsServer implements StreamHost {
    * (translate's SidecarShare), and then share one encoded map rather than each building its own.
    */
   private readonly encodedMaps = new WeakMap<ReadonlyMap<string, unknown>, ReadonlyMap<string, EncodedResource>>();
+  /** The last comparison made from each encoded map (see `same`). */
+  private readonly comparisons = new WeakMap<ReadonlyMap<string, EncodedResource>, { next: ReadonlyMap<string, EncodedResource>; same: boolean }>();
   private readonly provider: SnapshotProvider;
   private readonly concurrency: number;
   private readonly log: Logger;
@@ -180,13 +182,26 @@ export class XdsServer implements StreamHost {
       proxy.appliedEvaluation.set(t, seq);
       const prev = proxy.desired.get(t);
       const next = this.encodeShared(proxy, t, snap[t] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev);
-      if (!sameResources(prev, next)) {
+      if (!this.same(prev, next)) {
         proxy.desired.set(t, next);
         changed.push(t);
       }
     }
     if (changed.length > 0) for (const s of proxy.streams) s.desiredChanged(changed, reason, startedAt);
     return true;
+  }
+
+  /**
+   * sameResources, remembered per pair of maps: proxies alike go from the same shared map to the
+   * same shared map, so a push compares the two once, not once per proxy.
+   */
+  private same(prev: ReadonlyMap<string, EncodedResource> | undefined, next: ReadonlyMap<string, EncodedResource>): boolean {
+    if (!prev) return sameResources(prev, next);
+    const known = this.comparisons.get(prev);
+    if (known?.next === next) return known.same;
+    const same = sameResources(prev, next);
+    this.comparisons.set(prev, { next, same });
+    return same;
   }
 
   /** encodeAll, shared by every proxy handed the same map (unless a resource failed to encode). */
