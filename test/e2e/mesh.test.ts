@@ -111,10 +111,19 @@ test('a pod that opts out runs without a sidecar and still reaches meshed servic
 });
 
 test('the proxies are connected to the in-cluster control plane', async () => {
-  const res = await podExec(`${ns}/client`, ['echo-client', 'http://trellis.trellis-system.svc:15014/debug/syncz']);
-  const status = JSON.parse(res.stdout.trim().split('\n')[0]) as { body: { id: string }[] };
-  const ids = status.body.map((p) => p.id);
-  expect(ids.filter((id) => id.includes(`.${ns}~`)).length).toBeGreaterThanOrEqual(3);
+  // Retried: a control plane replaced meanwhile (an upgrade by another suite) has its proxies back
+  // once they reconnect; the last answer is in the failure message.
+  let last = '';
+  const ids = await waitFor('3 proxies of the namespace in /debug/syncz', async () => {
+    const res = await podExec(`${ns}/client`, ['echo-client', 'http://trellis.trellis-system.svc:15014/debug/syncz']);
+    last = res.stdout + res.stderr;
+    const status = JSON.parse(res.stdout.trim().split('\n')[0] || '{}') as { body?: { id: string }[] };
+    const mine = (status.body ?? []).map((p) => p.id).filter((id) => id.includes(`.${ns}~`));
+    return mine.length >= 3 ? mine : undefined;
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; last answer: ${last.slice(0, 500)}`);
+  });
+  expect(ids.length).toBeGreaterThanOrEqual(3);
   // What Trellis gives the client's proxy, readable: the VirtualService's split is in its routes.
   const dump = await podExec(`${ns}/client`, ['echo-client', `http://trellis.trellis-system.svc:15014/debug/config_dump?proxy=client.${ns}`]);
   const resources = (JSON.parse(dump.stdout.trim().split('\n')[0]) as { body: { resources: { rds: Record<string, unknown>; cds: Record<string, unknown> } } }).body.resources;
