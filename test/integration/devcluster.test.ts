@@ -83,10 +83,25 @@ test('pods see their own labels, name, namespace and hostname', async () => {
   expect(host.stdout.trim()).toBe('client');
 });
 
+test('a pod whose ConfigMap volume does not exist yet waits in ContainerCreating and starts once it appears', async () => {
+  const pod = { ...clientPod(ns, 'later'), spec: { ...(clientPod(ns, 'later') as V1Pod).spec!, volumes: [{ name: 'cfg', configMap: { name: 'later' } }] } } as V1Pod;
+  pod.spec!.containers[0].volumeMounts = [{ name: 'cfg', mountPath: '/etc/later' }];
+  await core.createNamespacedPod({ namespace: ns, body: pod });
+  const waiting = await waitFor('the pod to wait for its ConfigMap', async () => {
+    const p = await core.readNamespacedPod({ namespace: ns, name: 'later' });
+    const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+    return w?.reason === 'ContainerCreating' ? w : undefined;
+  });
+  expect(waiting.message).toContain('configmap "later" not found');
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'later' }, data: { greeting: 'hello' } } });
+  await waitFor('the pod to start', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'later' })));
+  expect((await podExec(`${ns}/later`, ['cat', '/etc/later/greeting'])).stdout).toBe('hello');
+});
+
 test('deleting the namespace removes every object and every pod process', async () => {
   const pods = await core.listNamespacedPod({ namespace: ns });
   const uids = pods.items.map((p) => (p.metadata?.uid ?? '').replace(/-/g, '').slice(0, 12));
-  expect(uids.length).toBe(3);
+  expect(uids.length).toBe(4); // echo ×2, client, later
   const netnsOf = (uid: string): string => `/var/run/netns/trellis-pod-${uid}`;
   expect(uids.every((u) => fs.existsSync(netnsOf(u)))).toBe(true);
   await core.deleteNamespace({ name: ns });

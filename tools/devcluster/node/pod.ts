@@ -14,7 +14,7 @@ import type { Log } from './log.js';
 import { createPodNetwork, deletePodNetwork, type Ipam } from './podnet.js';
 import { probeOnce } from './probes.js';
 import type { Settings } from './settings.js';
-import { materialiseVolumes } from './volumes.js';
+import { materialiseVolumes, MountPendingError } from './volumes.js';
 
 export interface NodeContext {
   api: Rest;
@@ -145,7 +145,22 @@ export class PodWorker {
     this.netns = await createPodNetwork(s, this.uid, this.podIp);
     fs.writeFileSync(path.join(this.dir, 'pod.json'), JSON.stringify({ namespace: this.ns, name: this.name, uid: this.uid, netns: this.netns, ip: this.podIp }));
     this.syncStatus();
-    this.volumes = await materialiseVolumes(this.ctx.api, this.pod, this.dir);
+    // Like the kubelet, a ConfigMap or Secret that does not exist yet is waited for: the pod
+    // stays ContainerCreating and starts once it appears.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.volumes = await materialiseVolumes(this.ctx.api, this.pod, this.dir);
+        break;
+      } catch (err) {
+        if (!(err instanceof MountPendingError) || this.terminating) throw err;
+        if (this.message !== err.message) this.ctx.log.info(`pod ${this.key}: ${err.message}; retrying`);
+        this.message = err.message;
+        for (const c of this.ctrs) c.state = { waiting: { reason: 'ContainerCreating', message: err.message } };
+        this.syncStatus();
+        await sleep(Math.min(5000, 500 * 2 ** attempt));
+      }
+    }
+    this.message = undefined;
     const cms = new Map<string, Record<string, string> | undefined>();
     const secrets = new Map<string, Record<string, string> | undefined>();
     await this.prefetchRefs(cms, secrets);

@@ -64,12 +64,16 @@ function downwardValue(pod: V1Pod, f: V1DownwardAPIVolumeFile): string {
   throw new Error(`downwardAPI: unsupported fieldPath "${fp}"`);
 }
 
+/** A volume's ConfigMap or Secret does not exist (yet): the kubelet keeps retrying the mount. */
+export class MountPendingError extends Error {}
+
 async function fetchObject(api: Rest, kind: 'configmaps' | 'secrets', ns: string, name: string, optional: boolean): Promise<Secretish | undefined> {
   try {
     return await api.get<Secretish>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
   } catch (err) {
-    if (optional && (err as { status?: number }).status === 404) return undefined;
-    throw err;
+    if ((err as { status?: number }).status !== 404) throw err;
+    if (optional) return undefined;
+    throw new MountPendingError(`MountVolume.SetUp failed: ${kind === 'configmaps' ? 'configmap' : 'secret'} "${name}" not found`);
   }
 }
 
