@@ -96,7 +96,9 @@ export class XdsServer implements StreamHost {
       this.register(this.grpcServer);
     }
     const server = this.grpcServer;
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot serve xDS on ${address}: ${err.message}`, { cause: err })) : resolve(p))),
+    );
     this.log.info('xDS server listening', { address, port, tls: credentials._isSecure() });
     return port;
   }
