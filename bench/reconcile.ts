@@ -14,7 +14,7 @@
 //
 // A second, in-process part times the pure model (src/model) on the same objects: building the
 // Mesh and computing warningsFor() for every config.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import { Mesh } from '../src/model/mesh.js';
 import { ServiceRegistry } from '../src/model/services.js';
 import { warningsFor } from '../src/model/warnings.js';
 import { kubectlPath, root } from '../test/support/cluster.js';
-import { freePort } from '../test/support/control-plane.js';
+import { spawnControlPlane, type RunningControlPlane } from '../test/support/control-plane.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -113,61 +113,6 @@ const networking = (kind: string, ns: string, i: number, spec: Record<string, un
   ({ apiVersion: 'networking.istio.io/v1', kind, metadata: { name: name(i), namespace: ns }, spec }) as KubernetesObject;
 
 // --- the control plane ------------------------------------------------------------------------
-
-interface ControlPlane {
-  proc: ChildProcess;
-  monitoring: string;
-  logs: () => string;
-  stop: () => Promise<number | null>;
-}
-
-/** Spawns dist/src/main.js with the flags test/support/control-plane.ts uses; does not wait. */
-async function spawnControlPlane(ns: string): Promise<ControlPlane> {
-  const mport = await freePort();
-  const wport = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [
-      path.join(root, 'dist/src/main.js'),
-      '--kubeconfig',
-      kubeconfigPath,
-      '--namespace',
-      ns,
-      '--monitoring-address',
-      `127.0.0.1:${mport}`,
-      '--webhook-address',
-      `127.0.0.1:${wport}`,
-      '--webhook-ip',
-      '127.0.0.1',
-      // No proxies here: xDS on a free loopback port, no TLS listener.
-      '--xds-address',
-      '127.0.0.1:0',
-      '--xds-tls-address',
-      'off',
-      '--validating-webhook-config',
-      `trellis-validator-${ns}`,
-      '--cert-secret',
-      `trellis-webhook-certs-${ns}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  let logs = '';
-  const keep = (d: Buffer): void => {
-    logs = (logs + d.toString()).slice(-200_000);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    proc,
-    monitoring: `http://127.0.0.1:${mport}`,
-    logs: () => logs,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 async function metric(monitoring: string, metricName: string): Promise<number> {
   const text = await (await fetch(`${monitoring}/metrics`)).text();
@@ -293,7 +238,7 @@ async function main(): Promise<number> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const ns = `trellis-bench-${Date.now().toString(36)}`;
-  let cp: ControlPlane | undefined;
+  let cp: RunningControlPlane | undefined;
   let code = 0;
   const rows: [string, string][] = [];
   const onSignal = (): void => {
@@ -314,7 +259,7 @@ async function main(): Promise<number> {
     console.log(`created ${3 * N} objects in ${fmtS(createMs)} (${((3 * N) / (createMs / 1000)).toFixed(0)}/s)`);
 
     const t0 = performance.now();
-    cp = await spawnControlPlane(ns);
+    cp = await spawnControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}` });
     const monitoring = cp.monitoring;
     const at: { ready?: number; model?: number; registry?: number; status?: number } = {};
     let registryAvailable = true;

@@ -1,14 +1,12 @@
 // VirtualService HTTPMatchRequest → Envoy RouteMatch. Conditions Envoy cannot see (the
-// client's labels and namespace, the gateway, the port) are decided here, per proxy and port:
-// a match that does not apply to this proxy is left out.
+// client's labels and namespace, the gateway, the port) are decided per proxy and port by
+// source-match.ts: a match that does not apply to this proxy is left out.
 import type { StringMatch } from '../api/common.js';
 import type { HTTPMatchRequest } from '../api/virtual-service.js';
-import { labelsMatch } from '../model/labels.js';
 import type { HeaderMatcher } from '../xds/generated/envoy/config/route/v3/HeaderMatcher.js';
 import type { QueryParameterMatcher } from '../xds/generated/envoy/config/route/v3/QueryParameterMatcher.js';
 import type { RouteMatch } from '../xds/generated/envoy/config/route/v3/RouteMatch.js';
 import type { StringMatcher } from '../xds/generated/envoy/type/matcher/v3/StringMatcher.js';
-import { proxyNamespace, type SidecarProxy } from './input.js';
 
 /** An Istio StringMatch as an Envoy StringMatcher; undefined for the empty match (presence). */
 export function stringMatcher(m: StringMatch | undefined, ignoreCase = false): StringMatcher | undefined {
@@ -28,15 +26,6 @@ export function headerMatcher(name: string, m: StringMatch | undefined, invert =
 function queryMatcher(name: string, m: StringMatch | undefined): QueryParameterMatcher {
   const sm = stringMatcher(m);
   return { name, ...(sm ? { string_match: sm } : { present_match: true }) };
-}
-
-/** Whether a match can apply to traffic from this proxy on this port (sourceLabels, sourceNamespace, gateways, port). */
-export function httpMatchApplies(m: HTTPMatchRequest, proxy: SidecarProxy, port: number): boolean {
-  if (m.port !== undefined && m.port !== port) return false;
-  if (m.sourceLabels && !labelsMatch(m.sourceLabels, { ...proxy.labels })) return false;
-  if (m.sourceNamespace && m.sourceNamespace !== proxyNamespace(proxy)) return false;
-  if (m.gateways && m.gateways.length > 0 && !m.gateways.includes('mesh')) return false;
-  return true;
 }
 
 /** The Envoy RouteMatch of one HTTPMatchRequest (undefined: match everything). */

@@ -11,7 +11,8 @@ import { expandDelegates } from './delegates.js';
 import { destinationCluster, weighted } from './destinations.js';
 import { duration } from './duration.js';
 import { CORS_FILTER, FAULT_FILTER } from './filters.js';
-import { httpMatchApplies, routeMatch } from './http-match.js';
+import { routeMatch } from './http-match.js';
+import { sourceMatches } from './source-match.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
 import { parseOutboundClusterName } from './names.js';
 import { fractionalPercent } from './percent.js';
@@ -98,7 +99,7 @@ function forwardAction(ctx: RouteContext, vsNamespace: string, r: HTTPRoute, des
 
 /** The Envoy routes of one VirtualService HTTP route (empty when none of its matches applies here). */
 export function httpRoutes(ctx: RouteContext, vsNamespace: string, r: HTTPRoute): Route[] {
-  const matches = r.match && r.match.length > 0 ? r.match.filter((m) => httpMatchApplies(m, ctx.proxy, ctx.port)) : [undefined];
+  const matches = r.match && r.match.length > 0 ? r.match.filter((m) => sourceMatches(m, ctx.proxy, ctx.port)) : [undefined];
   if (matches.length === 0) return [];
   const common: Route = {};
   if (r.redirect) common.redirect = redirectAction(r.redirect);

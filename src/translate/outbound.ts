@@ -3,15 +3,18 @@
 // reads (Mesh.proxyLabelKeys) and, for endpoints, its locality. Sidecars alike in those get the
 // same outbound configuration: SidecarShare translates it once per mesh snapshot and scope and
 // hands every such proxy the same objects, so the xDS server's ResourceCache encodes each
-// resource once per push rather than once per proxy. The inbound side stays per proxy.
+// resource once per push rather than once per proxy. The inbound side (the pod's own ports) is
+// added per set of inbound ports, which replicas of one workload share.
 import type { Labels } from '../api/common.js';
 import { TypeUrl, type Cluster, type ClusterLoadAssignment, type Listener, type RouteConfiguration, type Secret } from '../xds/types.js';
-import { blackholeCluster, inboundPassthroughCluster, outboundClusters, passthroughCluster } from './clusters.js';
+import { blackholeCluster, inboundCluster, inboundPassthroughCluster, outboundClusters, passthroughCluster } from './clusters.js';
+import type { InboundPort } from './inbound-ports.js';
 import { visibleDestinations, type MeshView, type SidecarOptions, type SidecarProxy, type VisibleService } from './input.js';
+import { virtualInboundListener } from './listeners-inbound.js';
 import { outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
 import { outboundRouteConfigurations } from './routes.js';
 import { sidecarEndpoints } from './endpoints.js';
-import { byName, once } from './resources.js';
+import { byName, once, withResources } from './resources.js';
 import { sidecarSecrets } from './secrets.js';
 
 type Locality = SidecarProxy['locality'];
@@ -20,10 +23,13 @@ type Locality = SidecarProxy['locality'];
 export interface OutboundConfig {
   /** The services the scope sees, with their DestinationRules. */
   visible(): readonly VisibleService[];
-  /** Outbound clusters, then PassthroughCluster, BlackHoleCluster and InboundPassthroughCluster. */
-  clusters(): ReadonlyMap<string, Cluster>;
+  /**
+   * The clusters and listeners of a proxy of this scope whose own workload has `inbound` ports:
+   * the outbound ones plus `inbound|<port>||` clusters and virtualInbound. Replicas of one
+   * workload have the same ports, so they get the same maps.
+   */
+  withInbound(inbound: readonly InboundPort[]): { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener> };
   endpoints(locality: Locality): ReadonlyMap<string, ClusterLoadAssignment>;
-  listeners(): readonly Listener[];
   routes(): ReadonlyMap<string, RouteConfiguration>;
   secrets(): ReadonlyMap<string, Secret>;
 }
@@ -52,9 +58,23 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
   const clusterList = once(() => outboundClusters(mesh, scope, visible()));
   const ports = once(() => servicePortsByNumber(mesh, scope, visible().map((v) => v.service)));
   const endpointsByLocality = new Map<string, ReadonlyMap<string, ClusterLoadAssignment>>();
+  const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
+  const listeners = once(() => outboundListeners(mesh, scope, opts, ports()));
+  const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener> }>();
   return {
     visible,
-    clusters: once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()])),
+    withInbound: (inbound) => {
+      const key = JSON.stringify(inbound);
+      let m = byInbound.get(key);
+      if (!m) {
+        m = {
+          clusters: withResources(TypeUrl.Cluster, clusters(), inbound.map(inboundCluster)),
+          listeners: byName(TypeUrl.Listener, [...listeners(), virtualInboundListener(inbound, opts.inboundPort)]),
+        };
+        byInbound.set(key, m);
+      }
+      return m;
+    },
     endpoints: (locality) => {
       const key = localityKey(locality);
       let m = endpointsByLocality.get(key);
@@ -65,7 +85,6 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
       }
       return m;
     },
-    listeners: once(() => outboundListeners(mesh, scope, opts, ports())),
     routes: once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, opts.outboundPolicy, ports()))),
     secrets: once(() => byName(TypeUrl.Secret, sidecarSecrets(mesh, scope, visible()))),
   };

@@ -4,24 +4,25 @@
 // given); the inbound side (the pod's own ports) is the proxy's alone.
 import type { Snapshot } from '../xds/snapshot.js';
 import { TypeUrl } from '../xds/types.js';
-import { inboundCluster } from './clusters.js';
 import { inboundPorts } from './inbound-ports.js';
 import { DEFAULT_SIDECAR_OPTIONS, type MeshView, type SidecarOptions, type SidecarProxy } from './input.js';
-import { virtualInboundListener } from './listeners-inbound.js';
 import { outboundConfig, outboundScope, type SidecarShare } from './outbound.js';
-import { byName, once, pickTypes, withResources } from './resources.js';
+import { once, pickTypes } from './resources.js';
 
 const ALL = new Set<TypeUrl>(Object.values(TypeUrl));
 
-/** Listeners, routes, clusters, endpoints and secrets for one sidecar (only the types asked for). */
+/**
+ * Listeners, routes, clusters, endpoints and secrets for one sidecar (only the types asked for).
+ * With a `share`, the share's options apply (the provider gives both the same).
+ */
 export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Partial<SidecarOptions> = {}, types: ReadonlySet<TypeUrl> = ALL, share?: SidecarShare): Snapshot {
   const opts: SidecarOptions = { ...DEFAULT_SIDECAR_OPTIONS, ...options };
   const out = share ? share.outbound(mesh, proxy) : outboundConfig(mesh, outboundScope(mesh, proxy).proxy, opts);
   const inbound = once(() => inboundPorts(mesh, proxy, out.visible().map((v) => v.service)));
   return pickTypes(types, {
-    [TypeUrl.Cluster]: () => withResources(TypeUrl.Cluster, out.clusters(), inbound().map(inboundCluster)),
+    [TypeUrl.Cluster]: () => out.withInbound(inbound()).clusters,
     [TypeUrl.Endpoint]: () => out.endpoints(proxy.locality),
-    [TypeUrl.Listener]: () => byName(TypeUrl.Listener, [...out.listeners(), virtualInboundListener(inbound(), opts.inboundPort)]),
+    [TypeUrl.Listener]: () => out.withInbound(inbound()).listeners,
     [TypeUrl.Route]: () => out.routes(),
     [TypeUrl.Secret]: () => out.secrets(),
   });

@@ -1,19 +1,10 @@
 // VirtualService TCP routes for a sidecar: the first `tcp` route of the host's VirtualService
 // whose match applies (port, sourceLabels, sourceNamespace, gateways `mesh`) decides where a
 // TCP service port's traffic goes, with weights.
-import type { L4MatchAttributes } from '../api/virtual-service.js';
 import type { MeshService } from '../model/mesh-services.js';
-import { labelsMatch } from '../model/labels.js';
 import { destinationCluster, weighted } from './destinations.js';
+import { sourceMatches } from './source-match.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
-
-export function l4MatchApplies(m: L4MatchAttributes, proxy: SidecarProxy, port: number): boolean {
-  if (m.port !== undefined && m.port !== port) return false;
-  if (m.sourceLabels && !labelsMatch(m.sourceLabels, { ...proxy.labels })) return false;
-  if (m.sourceNamespace && m.sourceNamespace !== proxyNamespace(proxy)) return false;
-  if (m.gateways && m.gateways.length > 0 && !m.gateways.includes('mesh')) return false;
-  return true;
-}
 
 /** The tcp_proxy target for a TCP service port: a cluster or weighted clusters; undefined when no VirtualService route applies. */
 export function tcpRouteTargets(mesh: MeshView, proxy: SidecarProxy, service: MeshService, port: number): string | Array<{ name: string; weight: number }> | undefined {
@@ -22,7 +13,7 @@ export function tcpRouteTargets(mesh: MeshView, proxy: SidecarProxy, service: Me
   if (!vs) return undefined;
   for (const r of vs.config.spec.tcp ?? []) {
     const matches = r.match ?? [];
-    if (matches.length > 0 && !matches.some((m) => l4MatchApplies(m, proxy, port))) continue;
+    if (matches.length > 0 && !matches.some((m) => sourceMatches(m, proxy, port))) continue;
     const ws = weighted(r.route ?? []).map((w) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, w.item.destination, port), weight: w.weight }));
     if (ws.length === 0) continue;
     return ws.length === 1 ? ws[0].name : ws;

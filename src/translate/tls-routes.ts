@@ -4,7 +4,7 @@
 import type { MeshService } from '../model/mesh-services.js';
 import { destinationCluster, weighted } from './destinations.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
-import { l4MatchApplies } from './tcp-routes.js';
+import { sourceMatches } from './source-match.js';
 
 export interface SniRoute {
   serverNames: string[];
@@ -28,7 +28,7 @@ export function tlsRoutes(mesh: MeshView, proxy: SidecarProxy, service: MeshServ
     const ws = weighted(r.route ?? []).map((w) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, w.item.destination, port), weight: w.weight }));
     if (ws.length === 0) continue;
     for (const m of r.match ?? []) {
-      if (!l4MatchApplies(m, proxy, port) || (m.sniHosts ?? []).length === 0) continue;
+      if (!sourceMatches(m, proxy, port) || (m.sniHosts ?? []).length === 0) continue;
       const serverNames = [...m.sniHosts].sort();
       const subnets = [...(m.destinationSubnets ?? [])].sort();
       const key = `${serverNames.join(',')}|${subnets.join(',')}`;

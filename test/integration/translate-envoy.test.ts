@@ -18,7 +18,7 @@ import { EncodedResource } from '../../src/xds/encoded-resource.js';
 import { encodeMessage } from '../../src/xds/protos.js';
 import type { Snapshot, SnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, staticResourcesBootstrap, validateBootstrap, waitFor } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, staticResourcesBootstrap, validateBootstrap, waitFor } from '../../src/xds/testing/envoy.js';
 import { messageName, TypeUrl, type Listener, type ResourceOf } from '../../src/xds/types.js';
 import { makeServingCert } from '../support/certs.js';
 import fs from 'node:fs';
@@ -30,13 +30,6 @@ beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 const NS = 'default';
 const NODE_ID = `sidecar~127.0.0.1~productpage-0.${NS}~${NS}.svc.cluster.local`;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** An upstream on `host` answering with its name (and the request headers it saw as x-seen-*). */
 async function upstream(name: string, host: string): Promise<{ port: number; close: () => Promise<void> }> {

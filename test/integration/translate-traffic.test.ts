@@ -16,7 +16,7 @@ import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/trans
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, waitFor } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, waitFor } from '../../src/xds/testing/envoy.js';
 import { TypeUrl, type Listener } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
 
@@ -26,13 +26,6 @@ beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 const NS = 'default';
 const NODE_ID = `sidecar~127.0.0.1~client-0.${NS}~${NS}.svc.cluster.local`;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Seen {
   path: string;

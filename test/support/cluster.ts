@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { injectPod, PROXY_NAME } from '../../src/webhooks/inject.js';
+import { waitFor as pollUntil } from '../../src/xds/testing/envoy.js';
 
 /** The repo root, from the sources (jest) or from dist/ (benchmarks). */
 export const root = ((): string => {
@@ -84,19 +85,9 @@ export async function echoFrom(pod: string, url: string, count = 1, headers: str
     .map((l) => JSON.parse(l) as EchoReply);
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** waitFor with the cluster's patience: a minute, polling every 250 ms. */
+export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  return pollUntil(what, fn, timeoutMs, everyMs);
 }
 
 export async function applyAll(objects: KubernetesObject[]): Promise<void> {

@@ -132,3 +132,14 @@ test('a namespace or label chosen by a proxy cannot produce another scope and ta
   const cluster = canary[TypeUrl.Route]?.get('9080')?.virtual_hosts?.find((v) => v.domains?.includes('reviews'))?.routes?.[0]?.route?.cluster;
   expect(cluster).toBe('outbound|9080|v2|reviews.shop.svc.cluster.local');
 });
+
+test('replicas of one workload (the same inbound ports) get the very same cluster and listener maps', () => {
+  const mesh = buildMesh(services);
+  const share = newShare();
+  const a = snap(mesh, sidecar('shop', { app: 'web' }, '10.1.0.9'), share);
+  const b = snap(mesh, sidecar('shop', { app: 'web' }, '10.1.0.19'), share);
+  const other = snap(mesh, sidecar('shop', { app: 'cart' }, '10.1.0.8'), share);
+  expect(b[TypeUrl.Cluster]).toBe(a[TypeUrl.Cluster]);
+  expect(b[TypeUrl.Listener]).toBe(a[TypeUrl.Listener]);
+  expect(other[TypeUrl.Cluster]).not.toBe(a[TypeUrl.Cluster]);
+});
