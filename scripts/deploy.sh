@@ -7,5 +7,9 @@ helm="$root/.devcluster/cache/helm-$HELM_VERSION/helm"
 kubectl="$root/.devcluster/cache/kubernetes-$KUBE_VERSION/kubectl"
 export KUBECONFIG="${KUBECONFIG:-$root/.devcluster/kubeconfig}"
 "$root/tools/devcluster/devcluster" status >/dev/null || { echo "deploy: the devcluster is not running (make cluster-up)" >&2; exit 1; }
+# Helm installs crds/ only with a release's first install: apply them first, so an upgrade brings
+# a kind added since (the control plane is ready only once it can watch every kind it serves).
+"$kubectl" apply --server-side --force-conflicts -f "$root/crds" >/dev/null
+"$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 "$helm" upgrade --install trellis "$root/charts/trellis" --namespace trellis-system --create-namespace --wait --timeout 3m "$@"
 "$kubectl" -n trellis-system rollout status deployment/trellis --timeout 120s

@@ -4,10 +4,22 @@ import { parseArgs } from 'node:util';
 export interface ControlPlaneConfig {
   monitoringHost: string;
   monitoringPort: number;
-  /** Plaintext xDS (gRPC ADS) for the proxies. */
-  xdsAddress: string;
-  /** The same over TLS (the webhook's serving certificate); undefined when turned off. */
+  /** Plaintext xDS (debugging, trusted proxyless clients; never Secrets); undefined when off. */
+  xdsAddress: string | undefined;
+  /** xDS and the mesh CA over TLS, streams bound to workload identities; undefined when off. */
   xdsTlsAddress: string | undefined;
+  /** SPIFFE trust domain of workload identities. */
+  trustDomain: string;
+  /** Secret (in --namespace) of the self-signed mesh root, when no `cacerts` plug-in CA is there. */
+  caSecret: string;
+  workloadCertTtlSeconds: number;
+  maxWorkloadCertTtlSeconds: number;
+  /** Namespace of mesh-wide policies (Istio's root namespace). */
+  rootNamespace: string;
+  /** The control plane's Service: debug pages need `get services/proxy` on it. */
+  serviceName: string;
+  /** Label selector of the namespaces the root certificate ConfigMap is published in. */
+  rootCertNamespaces: string;
   webhookHost: string;
   webhookPort: number;
   /** Names and addresses the webhook certificate covers (the Service's DNS names by default). */
@@ -35,11 +47,28 @@ Usage: trellis [options]
 Options:
   --monitoring-address HOST:PORT  /metrics, /ready, /healthz and /debug/configz
                                   (env TRELLIS_MONITORING_ADDRESS, default 0.0.0.0:15014)
-  --xds-address HOST:PORT         xDS (gRPC, ADS and per-type) for the proxies
-                                  (env TRELLIS_XDS_ADDRESS, default 0.0.0.0:15010)
-  --xds-tls-address HOST:PORT     the same over TLS, with the webhook's serving certificate
-                                  (signed by the CA in --cert-secret); "off" turns it off
+  --xds-tls-address HOST:PORT     xDS (gRPC, ADS and per-type) and the mesh CA over TLS:
+                                  every stream authenticated (workload certificate or service
+                                  account token, audience istio-ca) and bound to its identity
                                   (env TRELLIS_XDS_TLS_ADDRESS, default 0.0.0.0:15012)
+  --xds-address HOST:PORT         plaintext xDS for debugging and trusted proxyless clients:
+                                  unauthenticated, and never sent a Secret
+                                  (env TRELLIS_XDS_ADDRESS, default off; e.g. 0.0.0.0:15010)
+  --trust-domain DOMAIN           SPIFFE trust domain of workload identities
+                                  (env TRELLIS_TRUST_DOMAIN, default cluster.local)
+  --ca-secret NAME                Secret in --namespace keeping the self-signed mesh root
+                                  (default istio-ca-secret); a Secret "cacerts" there in
+                                  Istio's plug-in format is used instead when present
+  --workload-cert-ttl DURATION    default lifetime of workload certificates (default 24h)
+  --max-workload-cert-ttl DURATION  longest lifetime granted (default 2160h, 90 days)
+  --root-namespace NS             where mesh-wide policies live (default --namespace)
+  --root-cert-namespaces SELECTOR label selector of the namespaces the mesh root is published
+                                  in as ConfigMap istio-ca-root-cert (default
+                                  "!trellis.io/control-plane": every namespace not labelled
+                                  as another control plane's)
+  --service-name NAME             the control plane's Service; /debug/* answers loopback
+                                  callers and bearer tokens allowed to get services/proxy
+                                  on it (default trellis)
   --webhook-address HOST:PORT     HTTPS admission webhooks: /validate and /inject
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
   --proxy-image IMAGE             the sidecar image injected into pods
@@ -47,8 +76,8 @@ Options:
   --outbound-traffic-policy MODE  ALLOW_ANY (default: unknown destinations pass through) or
                                   REGISTRY_ONLY (only Services and ServiceEntries are reachable)
                                   (env TRELLIS_OUTBOUND_TRAFFIC_POLICY)
-  --discovery-address HOST:PORT   where injected proxies reach Trellis's xDS
-                                  (default trellis.<namespace>.svc:15010)
+  --discovery-address HOST:PORT   where injected proxies reach Trellis's xDS and CA over TLS
+                                  (default trellis.<namespace>.svc:15012)
   --webhook-dns-name NAME         a DNS name the webhook certificate covers; repeatable
                                   (default trellis.<namespace>.svc and its longer forms)
   --webhook-ip IP                 an IP address the webhook certificate covers; repeatable
@@ -82,6 +111,14 @@ function hostPort(flag: string, address: string): { host: string; port: number }
   return { host: address.slice(0, sep).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/** "90s", "30m", "24h" or a combination ("1h30m") as seconds; at least one second. */
+function durationSeconds(flag: string, value: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
+  const s = m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : NaN;
+  if (!m || value === '' || !(s >= 1)) throw new UsageError(`${flag}: want a duration such as 1h, 30m or 90s, got "${value}"`);
+  return s;
+}
+
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlaneConfig | 'help' {
   let parsed;
   try {
@@ -104,6 +141,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'proxy-image': { type: 'string' },
         'outbound-traffic-policy': { type: 'string' },
         'discovery-address': { type: 'string' },
+        'trust-domain': { type: 'string' },
+        'ca-secret': { type: 'string' },
+        'workload-cert-ttl': { type: 'string' },
+        'max-workload-cert-ttl': { type: 'string' },
+        'root-namespace': { type: 'string' },
+        'service-name': { type: 'string' },
+        'root-cert-namespaces': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -116,7 +160,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
   if (v.help) return 'help';
   const monitoring = hostPort('--monitoring-address', v['monitoring-address'] ?? env.TRELLIS_MONITORING_ADDRESS ?? '0.0.0.0:15014');
   const webhook = hostPort('--webhook-address', v['webhook-address'] ?? env.TRELLIS_WEBHOOK_ADDRESS ?? '0.0.0.0:15017');
-  const xds = hostPort('--xds-address', v['xds-address'] ?? env.TRELLIS_XDS_ADDRESS ?? '0.0.0.0:15010');
+  const xdsFlag = v['xds-address'] ?? env.TRELLIS_XDS_ADDRESS ?? 'off';
+  const xds = xdsFlag === 'off' ? undefined : hostPort('--xds-address', xdsFlag);
   const xdsTlsFlag = v['xds-tls-address'] ?? env.TRELLIS_XDS_TLS_ADDRESS ?? '0.0.0.0:15012';
   const xdsTls = xdsTlsFlag === 'off' ? undefined : hostPort('--xds-tls-address', xdsTlsFlag);
   const logLevel = v['log-level'] ?? env.TRELLIS_LOG_LEVEL ?? 'info';
@@ -128,10 +173,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
   if (outbound !== 'ALLOW_ANY' && outbound !== 'REGISTRY_ONLY') throw new UsageError(`--outbound-traffic-policy: want ALLOW_ANY or REGISTRY_ONLY, got "${outbound}"`);
   const stall = Number(v['watch-stall-seconds'] ?? 330);
   if (!Number.isFinite(stall) || stall < 1) throw new UsageError(`--watch-stall-seconds: want a number of seconds >= 1, got "${v['watch-stall-seconds']}"`);
+  const trustDomain = v['trust-domain'] ?? env.TRELLIS_TRUST_DOMAIN ?? 'cluster.local';
+  if (!/^[a-z0-9.-]+$/.test(trustDomain)) throw new UsageError(`--trust-domain: want a DNS-like name (lower-case letters, digits, dots, dashes), got "${trustDomain}"`);
+  const ttl = durationSeconds('--workload-cert-ttl', v['workload-cert-ttl'] ?? '24h');
+  const maxTtl = durationSeconds('--max-workload-cert-ttl', v['max-workload-cert-ttl'] ?? '2160h');
+  if (ttl > maxTtl) throw new UsageError(`--workload-cert-ttl: ${v['workload-cert-ttl']} is longer than --max-workload-cert-ttl`);
+  if (!xdsTls) throw new UsageError('--xds-tls-address: cannot be off: injected proxies get their certificates and configuration there');
   return {
     monitoringHost: monitoring.host,
     monitoringPort: monitoring.port,
-    xdsAddress: `${xds.host}:${xds.port}`,
+    xdsAddress: xds && `${xds.host}:${xds.port}`,
     xdsTlsAddress: xdsTls && `${xdsTls.host}:${xdsTls.port}`,
     webhookHost: webhook.host,
     webhookPort: webhook.port,
@@ -146,6 +197,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     watchStallMs: stall * 1000,
     proxyImage: v['proxy-image'] ?? env.TRELLIS_PROXY_IMAGE ?? 'trellis/proxy:latest',
     outboundTrafficPolicy: outbound,
-    discoveryAddress: v['discovery-address'] ?? `trellis.${namespace}.svc:15010`,
+    discoveryAddress: v['discovery-address'] ?? `trellis.${namespace}.svc:15012`,
+    trustDomain,
+    caSecret: v['ca-secret'] ?? 'istio-ca-secret',
+    workloadCertTtlSeconds: ttl,
+    maxWorkloadCertTtlSeconds: maxTtl,
+    rootNamespace: v['root-namespace'] ?? namespace,
+    serviceName: v['service-name'] ?? 'trellis',
+    rootCertNamespaces: v['root-cert-namespaces'] ?? '!trellis.io/control-plane',
   };
 }

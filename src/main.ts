@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Composition root: parse options, wire the stages, handle signals. Nothing else lives here.
-import { NETWORKING_KINDS } from './api/common.js';
+import { CONFIG_KINDS } from './api/common.js';
 import { USAGE, UsageError, parseConfig, type ControlPlaneConfig } from './config.js';
 import { DiscoveryController } from './controllers/discovery.js';
 import { NetworkingController } from './controllers/networking.js';
@@ -23,9 +23,18 @@ import { configDump } from './xds/config-dump.js';
 import { XdsServer } from './xds/server.js';
 import { ServingIdentity } from './xds/tls.js';
 import { ALL_TYPES } from './xds/types.js';
+import type * as grpc from '@grpc/grpc-js';
 import { validateAdmission } from './webhooks/validation.js';
+import { loadOrCreateCa } from './ca/ca-secret.js';
+import { addCertificateService } from './ca/certificate-service.js';
+import { RootPublisher } from './ca/root-publisher.js';
+import { TokenAuthenticator, tokenReviewVia } from './ca/token-review.js';
+import { xdsAuthenticator } from './ca/xds-authenticator.js';
+import { debugAccess } from './kube/debug-access.js';
 
 const log = loggerFor('main');
+/** Lifetime of the control plane's xDS serving certificate (reissued daily). */
+const XDS_CERT_DAYS = 30;
 
 async function run(config: ControlPlaneConfig): Promise<void> {
   let ready = false;
@@ -55,7 +64,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const services = new ServiceRegistry();
   const changes = loggerFor('model');
   // Model changes rebuild the mesh lazily and push what they can affect, debounced.
-  const meshSource = new MeshSource(store, services);
+  const meshSource = new MeshSource(store, services, { rootNamespace: config.rootNamespace, trustDomain: config.trustDomain });
   const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
   const xds = new XdsServer({ provider });
   const pushes = new PushQueue(xds);
@@ -72,7 +81,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     modelChanges.onChange(c);
   };
   const discovery = new DiscoveryController({ kc, registry: services, log: loggerFor('controller/discovery'), onChange: onModelChange, stallMs: config.watchStallMs });
-  const controllers = NETWORKING_KINDS.map(
+  const controllers = CONFIG_KINDS.map(
     (kind) =>
       new NetworkingController(kind, {
         kc,
@@ -91,6 +100,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     registry,
     isReady: () => ready,
     log: loggerFor('monitoring'),
+    authorizeDebug: debugAccess(rest, { namespace: config.namespace, service: config.serviceName }),
     debug: {
       configz: () => store.list(),
       registryz: () => ({ counts: services.counts, services: services.listServices() }),
@@ -117,31 +127,51 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     certificate: serving,
     handlers: {
       '/validate': validateAdmission,
-      '/inject': injectionHandler({ proxyImage: config.proxyImage, discoveryAddress: config.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' }, loggerFor('injection')),
+      '/inject': injectionHandler(
+        { proxyImage: config.proxyImage, discoveryAddress: config.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local', trustDomain: config.trustDomain },
+        loggerFor('injection'),
+      ),
     },
     log: loggerFor('webhooks'),
   });
   closers.push(() => admission.close());
   await certs.patchCaBundles();
-  // xDS over TLS serves the webhook's certificate, and follows its renewals.
-  const xdsIdentity = new ServingIdentity(serving);
-  const served = {
-    setCertificate: (pair: typeof serving) => {
-      admission.setCertificate(pair);
-      xdsIdentity.update(pair);
-    },
-  };
-  const upkeep = caBundleUpkeep({ kc, certs, admission: served, mutatingConfig: config.mutatingWebhookConfig, validatingConfig: config.validatingWebhookConfig, log: loggerFor('webhooks') });
+  const upkeep = caBundleUpkeep({ kc, certs, admission, mutatingConfig: config.mutatingWebhookConfig, validatingConfig: config.validatingWebhookConfig, log: loggerFor('webhooks') });
+
+  // The mesh CA: workload certificates for authenticated pods, the root in every namespace, and
+  // the control plane's own certificate for 15012, which proxies verify against that root.
+  const caLog = loggerFor('ca');
+  const ca = await loadOrCreateCa(rest, { namespace: config.namespace, secretName: config.caSecret, trustDomain: config.trustDomain, log: caLog, maxTtlSeconds: config.maxWorkloadCertTtlSeconds });
+  const tokens = new TokenAuthenticator(tokenReviewVia(rest));
+  const rootPublisher = new RootPublisher({ kc, rootPem: ca.rootPem, log: caLog, namespaceSelector: config.rootCertNamespaces || undefined });
+  closers.push(() => rootPublisher.stop());
+  const xdsIdentity = new ServingIdentity(await ca.issueServing(config.webhookDnsNames, XDS_CERT_DAYS, { ips: config.webhookIps }), ca.rootPem);
+  // Reissued daily, long before it expires; new connections get the new one.
+  const reissue = setInterval(() => {
+    ca.issueServing(config.webhookDnsNames, XDS_CERT_DAYS, { ips: config.webhookIps }).then(
+      (pair) => xdsIdentity.update(pair),
+      (err: unknown) => caLog.error('cannot reissue the xDS serving certificate', { error: String(err) }),
+    );
+  }, 86_400_000);
+  reissue.unref();
+  closers.push(() => clearInterval(reissue));
   closers.push(() => upkeep.stop());
   closers.push(() => controllers.forEach((c) => c.stop()));
   closers.push(() => discovery.stop());
   closers.push(() => modelChanges.close());
 
-  await Promise.all([...controllers.map((c) => c.start()), discovery.start(), upkeep.start()]);
+  await Promise.all([...controllers.map((c) => c.start()), discovery.start(), upkeep.start(), rootPublisher.start()]);
   // Serve proxies only once the model holds the whole cluster: a proxy must never be told
   // that a service it uses does not exist because the watch had not delivered it yet.
-  await xds.listen(config.xdsAddress);
-  if (config.xdsTlsAddress) await xds.listen(config.xdsTlsAddress, xdsIdentity.credentials());
+  const certificateService = (server: grpc.Server): void =>
+    addCertificateService(server, { ca, tokens, trustDomain: config.trustDomain, defaultTtlSeconds: config.workloadCertTtlSeconds, maxTtlSeconds: config.maxWorkloadCertTtlSeconds, log: caLog });
+  if (config.xdsTlsAddress) {
+    await xds.listen(config.xdsTlsAddress, xdsIdentity.credentials(), { kind: 'authenticated', authenticate: xdsAuthenticator(tokens, config.trustDomain) }, certificateService);
+  }
+  if (config.xdsAddress) {
+    log.warn('plaintext xDS is on: unauthenticated, for debugging and trusted proxyless clients (never sent a Secret)', { address: config.xdsAddress });
+    await xds.listen(config.xdsAddress, undefined, { kind: 'plaintext' });
+  }
   closers.push(() => xds.close());
   closers.push(() => pushes.close());
   ready = true;

@@ -1,4 +1,5 @@
-// Types shared by the networking.istio.io kinds (field names as in the YAML, camelCase).
+// Types shared by the networking.istio.io and security.istio.io kinds (field names as in the
+// YAML, camelCase).
 // Durations are strings in Istio's format ("1s", "0.5s", "100ms", "1h", "1m").
 
 /** Labels: key/value pairs. */
@@ -48,3 +49,31 @@ export const NETWORKING_GROUP = 'networking.istio.io';
 
 /** The served versions; v1 is the storage version. */
 export const NETWORKING_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;
+
+/** The security.istio.io kinds Trellis serves. */
+export type SecurityKind = 'PeerAuthentication';
+
+export const SECURITY_KINDS: readonly SecurityKind[] = ['PeerAuthentication'];
+
+export const SECURITY_GROUP = 'security.istio.io';
+
+/** The served versions; v1 is the storage version. */
+export const SECURITY_VERSIONS = ['v1', 'v1beta1'] as const;
+
+/** Every kind Trellis reconciles, validates and keeps in its model. */
+export type ConfigKind = NetworkingKind | SecurityKind;
+
+export const CONFIG_KINDS: readonly ConfigKind[] = [...NETWORKING_KINDS, ...SECURITY_KINDS];
+
+/** The API group of each kind. */
+export const GROUP_OF: Readonly<Record<ConfigKind, string>> = {
+  VirtualService: NETWORKING_GROUP,
+  DestinationRule: NETWORKING_GROUP,
+  Gateway: NETWORKING_GROUP,
+  ServiceEntry: NETWORKING_GROUP,
+  PeerAuthentication: SECURITY_GROUP,
+};
+
+export function isConfigKind(kind: unknown): kind is ConfigKind {
+  return typeof kind === 'string' && Object.prototype.hasOwnProperty.call(GROUP_OF, kind);
+}

@@ -1,16 +1,18 @@
-// The typed model of the networking.istio.io API: one import for the four specs.
-import type { NetworkingKind } from './common.js';
+// The typed model of the networking.istio.io and security.istio.io APIs: one import for the specs.
+import type { ConfigKind } from './common.js';
 import type { DestinationRuleSpec } from './destination-rule.js';
 import type { GatewaySpec } from './gateway.js';
+import type { PeerAuthenticationSpec } from './peer-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 
 export type * from './common.js';
 export type * from './destination-rule.js';
 export type * from './gateway.js';
+export type * from './peer-authentication.js';
 export type * from './service-entry.js';
 export type * from './virtual-service.js';
-export { NETWORKING_GROUP, NETWORKING_KINDS, NETWORKING_VERSIONS } from './common.js';
+export { CONFIG_KINDS, GROUP_OF, NETWORKING_GROUP, NETWORKING_KINDS, NETWORKING_VERSIONS, SECURITY_GROUP, SECURITY_KINDS, SECURITY_VERSIONS } from './common.js';
 
 /** The spec type of each kind. */
 export interface SpecByKind {
@@ -18,10 +20,11 @@ export interface SpecByKind {
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;
   ServiceEntry: ServiceEntrySpec;
+  PeerAuthentication: PeerAuthenticationSpec;
 }
 
-/** A networking.istio.io object as stored by the API server. */
-export interface IstioObject<K extends NetworkingKind = NetworkingKind> {
+/** A networking.istio.io or security.istio.io object as stored by the API server. */
+export interface IstioObject<K extends ConfigKind = ConfigKind> {
   apiVersion: string;
   kind: K;
   metadata: {

@@ -1,19 +1,26 @@
-// Validation of networking.istio.io objects with Istio's rules. Pure: the admission webhook, the
-// controllers (which revalidate, as the webhook can be bypassed) and trellisctl all call this.
-import type { NetworkingKind } from './common.js';
+// Validation of networking.istio.io and security.istio.io objects with Istio's rules. Pure: the
+// admission webhook, the controllers (which revalidate, as the webhook can be bypassed) and
+// trellisctl all call this.
+import { GROUP_OF, isConfigKind, type ConfigKind, type NetworkingKind } from './common.js';
 import type { DestinationRuleSpec } from './destination-rule.js';
 import type { GatewaySpec } from './gateway.js';
+import type { PeerAuthenticationSpec } from './peer-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 import { validateDestinationRule } from './validate-destination-rule.js';
 import { formatErrors, type ValidationError } from './validate-errors.js';
 import { validateGateway } from './validate-gateway.js';
+import { validateMetadata } from './validate-metadata.js';
+import { validatePeerAuthentication } from './validate-peer-authentication.js';
 import { validateServiceEntry } from './validate-service-entry.js';
 import { validateVirtualService } from './validate-virtual-service.js';
 
+export { isConfigKind } from './common.js';
 export { formatError, formatErrors, type ValidationError } from './validate-errors.js';
 export { validateDestinationRule } from './validate-destination-rule.js';
 export { validateGateway } from './validate-gateway.js';
+export { ALWAYS_REJECT_ANNOTATION, DRY_RUN_ANNOTATION, validateMetadata } from './validate-metadata.js';
+export { validatePeerAuthentication } from './validate-peer-authentication.js';
 export { validateServiceEntry } from './validate-service-entry.js';
 export { validateVirtualService } from './validate-virtual-service.js';
 
@@ -22,15 +29,21 @@ export function isNetworkingKind(kind: unknown): kind is NetworkingKind {
 }
 
 /**
- * Validates the spec of one object. `spec` may be anything (it comes from outside): a malformed
- * value yields errors, never an exception. Namespace and name are accepted so every caller uses the
- * same entry; the messages are rendered with formatErrors(kind, namespace, name, errors).
+ * Validates the spec of one object, and the annotations Istio reserves when given. `spec` may be
+ * anything (it comes from outside): a malformed value yields errors, never an exception. Namespace
+ * and name are accepted so every caller uses the same entry; the messages are rendered with
+ * formatErrors(kind, namespace, name, errors).
  */
-export function validate(kind: string, _namespace: string, _name: string, spec: unknown): ValidationError[] {
-  if (!isNetworkingKind(kind)) return [{ path: 'kind', message: `unsupported kind ${JSON.stringify(kind)}` }];
+export function validate(kind: string, _namespace: string, _name: string, spec: unknown, annotations?: Readonly<Record<string, string>>): ValidationError[] {
+  if (!isConfigKind(kind)) return [{ path: 'kind', message: `unsupported kind ${JSON.stringify(kind)}` }];
+  const metadata = validateMetadata(kind, annotations);
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
-    return [{ path: 'spec', message: 'required, and must be an object' }];
+    return [...metadata, { path: 'spec', message: 'required, and must be an object' }];
   }
+  return [...metadata, ...validateSpec(kind, spec)];
+}
+
+function validateSpec(kind: ConfigKind, spec: object): ValidationError[] {
   try {
     switch (kind) {
       case 'VirtualService':
@@ -41,6 +54,8 @@ export function validate(kind: string, _namespace: string, _name: string, spec: 
         return validateGateway(spec as GatewaySpec);
       case 'ServiceEntry':
         return validateServiceEntry(spec as ServiceEntrySpec);
+      case 'PeerAuthentication':
+        return validatePeerAuthentication(spec as PeerAuthenticationSpec);
     }
   } catch (err) {
     // Only a spec that bypassed the CRD schema (wrong types) can get here.
@@ -49,7 +64,7 @@ export function validate(kind: string, _namespace: string, _name: string, spec: 
 }
 
 export interface ManifestValidation {
-  kind: NetworkingKind;
+  kind: ConfigKind;
   namespace: string;
   name: string;
   errors: ValidationError[];
@@ -59,15 +74,16 @@ export interface ManifestValidation {
 
 /**
  * Validates a whole manifest ({apiVersion, kind, metadata, spec}). Returns undefined for objects
- * that are not networking.istio.io VirtualService/DestinationRule/Gateway/ServiceEntry.
+ * that are not one of the kinds Trellis serves (networking.istio.io VirtualService,
+ * DestinationRule, Gateway, ServiceEntry; security.istio.io PeerAuthentication).
  */
 export function validateManifest(manifest: unknown, defaultNamespace = 'default'): ManifestValidation | undefined {
   if (manifest === null || typeof manifest !== 'object') return undefined;
-  const obj = manifest as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; spec?: unknown };
-  if (typeof obj.apiVersion !== 'string' || !obj.apiVersion.startsWith('networking.istio.io/')) return undefined;
-  if (!isNetworkingKind(obj.kind)) return undefined;
+  const obj = manifest as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, string> }; spec?: unknown };
+  if (!isConfigKind(obj.kind)) return undefined;
+  if (typeof obj.apiVersion !== 'string' || !obj.apiVersion.startsWith(`${GROUP_OF[obj.kind]}/`)) return undefined;
   const namespace = typeof obj.metadata?.namespace === 'string' && obj.metadata.namespace ? obj.metadata.namespace : defaultNamespace;
   const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
-  const errors = validate(obj.kind, namespace, name, obj.spec);
+  const errors = validate(obj.kind, namespace, name, obj.spec, obj.metadata?.annotations);
   return { kind: obj.kind, namespace, name, errors, messages: formatErrors(obj.kind, namespace, name, errors) };
 }

@@ -47,7 +47,11 @@ export class ControlPlaneError extends Error {}
 export class ControlPlane {
   readonly base: string;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    /** A bearer token for the debug pages (see kube/debug-access.ts). */
+    private readonly token?: string,
+  ) {
     let u: URL;
     try {
       u = new URL(url);
@@ -62,7 +66,7 @@ export class ControlPlane {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ControlPlaneError(
@@ -74,6 +78,9 @@ export class ControlPlane {
     // A debug page answers 404 with what is missing; the server's own 404 is "not found".
     if (res.status === 404 && body.trim() === 'not found') {
       throw new ControlPlaneError(`the control plane at ${this.base} does not serve ${path.split('?')[0]} (${what}): it is older than this trellisctl, or it is not Trellis`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new ControlPlaneError(`${this.base}${path.split('?')[0]}: HTTP ${res.status}: ${body.trim().slice(0, 300)}\n  pass --token-file with a token allowed to get services/proxy on the trellis Service, or use a port-forward`);
     }
     if (res.status === 404) throw new ControlPlaneError(`${this.base}${path.split('?')[0]}: ${body.trim().slice(0, 300)}`);
     if (!res.ok) throw new ControlPlaneError(`${url}: HTTP ${res.status}: ${body.trim().slice(0, 300)}`);

@@ -40,6 +40,11 @@ Options of proxy-status and proxy-config:
                                 ClusterIP, or \`kubectl -n trellis-system port-forward svc/trellis 15014\`.
                                 Repeat it (or comma-separate the env) for every replica: a
                                 proxy is connected to one of them
+      --token-file FILE         a bearer token for the debug pages (env TRELLIS_TOKEN_FILE):
+                                from anywhere but loopback (a port-forward arrives on
+                                loopback), its user must be allowed to get services/proxy on
+                                the trellis Service, e.g. \`kubectl create token NAME\` of a
+                                service account with that permission
   -o, --output table|json       json prints the raw data (default table)
 `;
 
@@ -114,6 +119,7 @@ function kubeInject(argv: string[]): number {
 
 const controlPlaneOptions = {
   'control-plane': { type: 'string', multiple: true },
+  'token-file': { type: 'string' },
   output: { type: 'string', short: 'o' },
 } as const;
 
@@ -123,9 +129,18 @@ function output(v: string | undefined): 'table' | 'json' {
   return o;
 }
 
-function controlPlanes(urls: string[] | undefined): ControlPlane[] {
+function controlPlanes(urls: string[] | undefined, tokenFile: string | undefined): ControlPlane[] {
   const list = urls?.length ? urls : (process.env.TRELLIS_CONTROL_PLANE ?? DEFAULT_CONTROL_PLANE).split(',').map((u) => u.trim()).filter(Boolean);
-  return [...new Set(list)].map((u) => new ControlPlane(u));
+  const file = tokenFile ?? process.env.TRELLIS_TOKEN_FILE;
+  let token: string | undefined;
+  if (file) {
+    try {
+      token = fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      fail(`--token-file: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  return [...new Set(list)].map((u) => new ControlPlane(u, token));
 }
 
 /** Every control plane's proxies (all must answer: a missing replica would hide its proxies). */
@@ -136,7 +151,7 @@ async function allProxies(cps: ControlPlane[]): Promise<{ cp: ControlPlane; prox
 async function proxyStatus(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: controlPlaneOptions });
   const out = output(values.output);
-  const answers = await allProxies(controlPlanes(values['control-plane']));
+  const answers = await allProxies(controlPlanes(values['control-plane'], values['token-file']));
   if (out === 'json') {
     const json = answers.length === 1 ? answers[0].proxies : Object.fromEntries(answers.map((a) => [a.cp.base, a.proxies]));
     process.stdout.write(JSON.stringify(json, null, 2) + '\n');
@@ -155,7 +170,7 @@ async function proxyConfig(argv: string[]): Promise<number> {
   if (extra.length) fail(`proxy-config: unexpected arguments: ${extra.join(' ')}`);
   const out = output(values.output);
   // Ask the control plane the proxy is connected to (with replicas, one of several).
-  const answers = await allProxies(controlPlanes(values['control-plane']));
+  const answers = await allProxies(controlPlanes(values['control-plane'], values['token-file']));
   const all = answers.flatMap((a) => a.proxies);
   const proxy = findProxy(all, pod, values.namespace);
   const cp = answers.find((a) => a.proxies.includes(proxy))!.cp;

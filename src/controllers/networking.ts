@@ -1,9 +1,10 @@
-// One reconciler per networking.istio.io kind: validate every object (the webhook can be
-// bypassed or down), put accepted ones in the model, keep the last accepted version when an
-// update is invalid, and write status conditions by merge patch only when they change.
+// One reconciler per Istio config kind (networking.istio.io, and security.istio.io
+// PeerAuthentication): validate every object (the webhook can be bypassed or down), put accepted
+// ones in the model, keep the last accepted version when an update is invalid, and write status
+// conditions by merge patch only when they change.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
-import { NETWORKING_GROUP, type NetworkingKind } from '../api/common.js';
+import { GROUP_OF, type ConfigKind } from '../api/common.js';
 import { formatErrors } from '../api/validate-errors.js';
 import { validate } from '../api/validate.js';
 import { Informer } from '../kube/informer.js';
@@ -13,12 +14,18 @@ import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 import { nextStatus, sameStatus, type ConfigStatus, type DesiredCondition } from './status.js';
 
-export const PLURALS: Record<NetworkingKind, string> = {
+export const PLURALS: Record<ConfigKind, string> = {
   VirtualService: 'virtualservices',
   DestinationRule: 'destinationrules',
   Gateway: 'gateways',
   ServiceEntry: 'serviceentries',
+  PeerAuthentication: 'peerauthentications',
 };
+
+/** Where the objects of a kind live in the API (the v1 storage version, served by every kind). */
+export function apiPath(kind: ConfigKind): string {
+  return `/apis/${GROUP_OF[kind]}/v1`;
+}
 
 interface NetworkingObject extends KubernetesObject {
   spec?: unknown;
@@ -42,7 +49,7 @@ export class NetworkingController {
   readonly informer: Informer<NetworkingObject>;
 
   constructor(
-    private readonly kind: NetworkingKind,
+    private readonly kind: ConfigKind,
     private readonly deps: {
       kc: KubeConfig;
       rest: Rest;
@@ -54,7 +61,7 @@ export class NetworkingController {
       warnings?: (config: Config) => string[];
     },
   ) {
-    this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `/apis/${NETWORKING_GROUP}/v1/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs });
+    this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `${apiPath(kind)}/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs });
     this.informer.on((event, obj) => {
       if (event === 'delete') this.remove(obj);
       else this.reconcile(obj);
@@ -93,7 +100,7 @@ export class NetworkingController {
     const namespace = md.namespace ?? '';
     const name = md.name ?? '';
     const generation = md.generation ?? 0;
-    const errors = validate(this.kind, namespace, name, (obj.spec ?? {}) as never);
+    const errors = validate(this.kind, namespace, name, (obj.spec ?? {}) as never, md.annotations);
     let desired: DesiredCondition[];
     if (errors.length === 0) {
       const config: Config = {
@@ -144,7 +151,7 @@ export class NetworkingController {
   }
 
   private async writeStatus(namespace: string, name: string, uid: string, status: ConfigStatus): Promise<void> {
-    const path = `/apis/${NETWORKING_GROUP}/v1/namespaces/${namespace}/${PLURALS[this.kind]}/${name}/status`;
+    const path = `${apiPath(this.kind)}/namespaces/${namespace}/${PLURALS[this.kind]}/${name}/status`;
     try {
       // The uid makes the patch fail rather than touch a recreated object of the same name.
       await this.deps.rest.mergePatch(path, { metadata: { uid }, status });

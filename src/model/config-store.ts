@@ -1,9 +1,9 @@
-// The accepted networking.istio.io configuration, by kind, namespace and name. Pure: it holds
-// plain objects and reports what each change affects; it never does I/O.
-import type { NetworkingKind } from '../api/common.js';
+// The accepted networking.istio.io and security.istio.io configuration, by kind, namespace and
+// name. Pure: it holds plain objects and reports what each change affects; it never does I/O.
+import type { ConfigKind } from '../api/common.js';
 
 export interface ConfigMeta {
-  kind: NetworkingKind;
+  kind: ConfigKind;
   namespace: string;
   name: string;
   generation: number;
@@ -19,7 +19,7 @@ export interface Config<S = unknown> extends ConfigMeta {
 
 /** What one change touched: enough for the push stage to find the proxies it affects. */
 export interface ChangeSet {
-  kind: NetworkingKind;
+  kind: ConfigKind;
   namespace: string;
   name: string;
   hosts: string[];
@@ -33,7 +33,7 @@ type Key = string;
 const keyOf = (kind: string, namespace: string, name: string): Key => `${kind}/${namespace}/${name}`;
 
 /** The hosts a config of this kind speaks about (used to scope pushes). */
-export function hostsOf(kind: NetworkingKind, spec: unknown): string[] {
+export function hostsOf(kind: ConfigKind, spec: unknown): string[] {
   const s = (spec ?? {}) as { hosts?: string[]; host?: string; servers?: { hosts?: string[] }[] };
   switch (kind) {
     case 'VirtualService':
@@ -43,6 +43,8 @@ export function hostsOf(kind: NetworkingKind, spec: unknown): string[] {
       return s.host ? [s.host] : [];
     case 'Gateway':
       return (s.servers ?? []).flatMap((srv) => srv.hosts ?? []);
+    case 'PeerAuthentication':
+      return [];
   }
 }
 
@@ -54,11 +56,11 @@ function sameRecord(a: Record<string, string>, b: Record<string, string>): boole
 export class ConfigStore {
   private readonly configs = new Map<Key, Config>();
 
-  get(kind: NetworkingKind, namespace: string, name: string): Config | undefined {
+  get(kind: ConfigKind, namespace: string, name: string): Config | undefined {
     return this.configs.get(keyOf(kind, namespace, name));
   }
 
-  list(kind?: NetworkingKind): Config[] {
+  list(kind?: ConfigKind): Config[] {
     const all = [...this.configs.values()];
     return kind ? all.filter((c) => c.kind === kind) : all;
   }
@@ -79,7 +81,7 @@ export class ConfigStore {
     return { kind: config.kind, namespace: config.namespace, name: config.name, hosts: [...hosts], op: 'upsert', before: old?.spec, after: config.spec };
   }
 
-  delete(kind: NetworkingKind, namespace: string, name: string): ChangeSet | undefined {
+  delete(kind: ConfigKind, namespace: string, name: string): ChangeSet | undefined {
     const key = keyOf(kind, namespace, name);
     const old = this.configs.get(key);
     if (!old) return undefined;

@@ -1,10 +1,12 @@
 // The mesh as Istio would see it, answering questions over the accepted config (ConfigStore) and
 // the service registry: which service a host is, which VirtualService and DestinationRule apply
-// for a client namespace, what a Gateway serves. A Mesh is a snapshot: it lists the store and
-// the registry when built and indexes lazily; build a new one after a change.
+// for a client namespace, what a Gateway serves, which mutual TLS a workload accepts. A Mesh is a
+// snapshot: it lists the store and the registry when built and indexes lazily; build a new one
+// after a change.
 import type { Labels } from '../api/common.js';
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
 import type { GatewaySpec } from '../api/gateway.js';
+import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { ServiceEntrySpec } from '../api/service-entry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { Config, ConfigStore } from './config-store.js';
@@ -13,6 +15,7 @@ import { DestinationRuleIndex, type ConsolidatedDestinationRule } from './destin
 import { mergeGatewayRoutes, type GatewayConfig, type GatewayVirtualHost } from './gateway-routes.js';
 import { MESH_GATEWAY, resolveHost } from './hosts.js';
 import { ServiceIndex, serviceFromKubernetes, type MeshService } from './mesh-services.js';
+import { PeerAuthentications, type EffectiveMtls } from './peer-authentication.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry, type MeshEndpoint, type ServiceEntryConfig } from './service-entries.js';
 import type { PodRecord, ServiceRegistry, TlsSecret } from './services.js';
 import { orderedFor, ownerOf, resolveVirtualService, shadowingOf, sidecarHostOwners, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
@@ -21,7 +24,7 @@ import { DEFAULT_EXPORT_TO, type ExportToDefaults } from './visibility.js';
 export const DEFAULT_ROOT_NAMESPACE = 'trellis-system';
 
 export interface MeshOptions {
-  /** Where mesh-wide DestinationRules live (Istio's root namespace); default trellis-system. */
+  /** Where mesh-wide DestinationRules and PeerAuthentications live (Istio's root namespace); default trellis-system. */
   rootNamespace?: string;
   /** The cluster domain; default the registry's. */
   domain?: string;
@@ -29,18 +32,22 @@ export interface MeshOptions {
   exportToDefaults?: Partial<ExportToDefaults>;
   /** The pods a ServiceEntry workloadSelector can pick (the registry only indexes pods by IP). */
   pods?: () => readonly PodRecord[];
+  /** The SPIFFE trust domain of workload identities; default cluster.local. */
+  trustDomain?: string;
 }
 
 export class Mesh {
   readonly rootNamespace: string;
   readonly domain: string;
+  readonly trustDomain: string;
   readonly exportToDefaults: ExportToDefaults;
   private readonly vsConfigs: Config<VirtualServiceSpec>[];
   private readonly drConfigs: Config<DestinationRuleSpec>[];
   private readonly gwConfigs: GatewayConfig[];
   private readonly seConfigs: ServiceEntryConfig[];
+  private readonly paConfigs: Config<PeerAuthenticationSpec>[];
   private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
-  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string> } = {};
+  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
 
   constructor(
@@ -49,12 +56,14 @@ export class Mesh {
     private readonly opts: MeshOptions = {},
   ) {
     this.rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+    this.trustDomain = opts.trustDomain ?? 'cluster.local';
     this.domain = opts.domain ?? registry.domain;
     this.exportToDefaults = { ...DEFAULT_EXPORT_TO, ...opts.exportToDefaults };
     this.vsConfigs = sortByAge(store.list('VirtualService') as Config<VirtualServiceSpec>[]);
     this.drConfigs = store.list('DestinationRule') as Config<DestinationRuleSpec>[];
     this.gwConfigs = sortByAge(store.list('Gateway') as Config<GatewaySpec>[]);
     this.seConfigs = sortByAge(store.list('ServiceEntry') as Config<ServiceEntrySpec>[]);
+    this.paConfigs = store.list('PeerAuthentication') as Config<PeerAuthenticationSpec>[];
     this.kubeServices = registry.listServices();
   }
 
@@ -165,5 +174,20 @@ export class Mesh {
   /** The DestinationRule a proxy in `client` with `labels` applies to traffic for `host`. */
   destinationRuleFor(host: string, client: string, labels: Labels = {}): ConsolidatedDestinationRule | undefined {
     return this.destinationRules().forProxy(host, client, labels, this.services().forClient(host, client)?.namespace);
+  }
+
+  // --- PeerAuthentications
+
+  peerAuthentications(): PeerAuthentications {
+    return (this.cache.pa ??= new PeerAuthentications(this.paConfigs, this.rootNamespace));
+  }
+
+  /**
+   * The mutual TLS a workload in `namespace` with `labels` accepts inbound: workload policy over
+   * namespace-wide over mesh-wide, UNSET inheriting, PERMISSIVE by default; `ports` are its
+   * container ports that the workload policy's portLevelMtls names.
+   */
+  mtlsFor(namespace: string, labels: Labels): EffectiveMtls {
+    return this.peerAuthentications().effectiveMtls(namespace, labels);
   }
 }

@@ -92,6 +92,6 @@ export function kubernetesEndpoints(endpoints: readonly Endpoint[]): MeshEndpoin
     locality: e.region || e.zone ? [e.region ?? '', e.zone ?? ''].join('/') : undefined,
     network: undefined,
     weight: undefined,
-    serviceAccount: undefined,
+    serviceAccount: e.serviceAccount,
   }));
 }

@@ -31,6 +31,8 @@ export interface Endpoint {
   zone?: string;
   region?: string;
   labels: Record<string, string>;
+  /** The pod's service account (from the pod behind the address). */
+  serviceAccount?: string;
 }
 
 export interface PodRecord {
@@ -163,7 +165,10 @@ export class ServiceRegistry {
   endpoints(namespace: string, name: string): Endpoint[] {
     const out: Endpoint[] = [];
     for (const key of this.slicesOf.get(`${namespace}/${name}`) ?? []) {
-      for (const e of this.slices.get(key)?.endpoints ?? []) out.push({ ...e, labels: this.pods.get(e.address)?.labels ?? e.labels });
+      for (const e of this.slices.get(key)?.endpoints ?? []) {
+        const pod = this.pods.get(e.address);
+        out.push({ ...e, labels: pod?.labels ?? e.labels, serviceAccount: pod?.serviceAccount });
+      }
     }
     return out;
   }

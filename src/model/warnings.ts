@@ -3,6 +3,7 @@
 //   spec.http[0].route[1].destination.subset: subset "v3" of host reviews.default.svc.cluster.local is defined by no DestinationRule
 // Build the Mesh after the config is in the store, so the config is judged among its peers.
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
+import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { ServiceEntrySpec } from '../api/service-entry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { Config } from './config-store.js';
@@ -22,7 +23,16 @@ export function warningsFor(config: Config, mesh: Mesh): string[] {
       return serviceEntryWarnings(config as Config<ServiceEntrySpec>, mesh);
     case 'Gateway':
       return [];
+    case 'PeerAuthentication':
+      return peerAuthenticationWarnings(config as Config<PeerAuthenticationSpec>);
   }
+}
+
+/** Istio's warning: a selector without labels selects every workload of the namespace. */
+function peerAuthenticationWarnings(config: Config<PeerAuthenticationSpec>): string[] {
+  const selector = config.spec.selector;
+  if (!selector || Object.keys(selector.matchLabels ?? {}).length > 0) return [];
+  return ['spec.selector: workload selector specified without labels: the policy is namespace-wide (mesh-wide in the root namespace); omit the selector to say so'];
 }
 
 const list = (items: readonly string[]): string => items.join(', ');

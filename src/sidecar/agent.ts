@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// trellis-agent: the sidecar container's entry point. Writes Envoy's bootstrap from the pod's
-// identity (downward API env and files), starts Envoy, forwards signals, and on SIGTERM drains
-// Envoy's listeners before it lets Envoy go, so in-flight requests finish.
+// trellis-agent: the sidecar container's entry point. Obtains the pod's workload certificate
+// from the mesh CA (the key is made here and never leaves the pod) and serves it to Envoy over
+// SDS on a Unix socket, renewing it at half its lifetime; writes Envoy's bootstrap from the
+// pod's identity (downward API env and files), starts Envoy, forwards signals, and on SIGTERM
+// drains Envoy's listeners before it lets Envoy go, so in-flight requests finish.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { requestCertificate } from '../ca/certificate-client.js';
+import { spiffeId } from '../ca/csr.js';
 import { loggerFor } from '../util/logger.js';
-import { bootstrap, DEFAULT_PORTS } from './bootstrap.js';
+import { bootstrap, DEFAULT_PORTS, DEFAULT_SDS_SOCKET } from './bootstrap.js';
 import { parseDownwardApiLabels } from './downward-api.js';
+import { SdsServer } from './sds-server.js';
+import { WorkloadCertificate } from './workload-certificate.js';
 
 const log = loggerFor('agent');
 
@@ -46,16 +52,49 @@ function adminPost(port: number, pathAndQuery: string): Promise<void> {
 const kind = env('TRELLIS_PROXY_TYPE', 'sidecar') === 'router' ? 'router' : 'sidecar';
 const configDir = env('TRELLIS_CONFIG_DIR', '/etc/trellis/proxy');
 const drainSeconds = Number(env('TRELLIS_DRAIN_SECONDS', '5'));
+const namespace = env('POD_NAMESPACE');
+const serviceAccount = env('SERVICE_ACCOUNT', 'default');
+const discoveryAddress = env('TRELLIS_DISCOVERY_ADDRESS', 'trellis.trellis-system.svc:15012');
+// The CA shares the TLS xDS port; with a plaintext discovery address (debugging) it is named apart.
+const caAddress = env('TRELLIS_CA_ADDRESS', discoveryAddress);
+const xdsTls = env('TRELLIS_XDS_TLS', 'true') !== 'false';
+const tokenFile = env('TRELLIS_TOKEN_FILE', '/var/run/secrets/tokens/istio-token');
+const rootCertFile = env('TRELLIS_ROOT_CERT', '/var/run/secrets/istio/root-cert.pem');
+const sdsSocket = env('TRELLIS_SDS_SOCKET', DEFAULT_SDS_SOCKET);
+const ttlSeconds = Number(env('TRELLIS_CERT_TTL_SECONDS', String(24 * 3600)));
+const identity = spiffeId({ trustDomain: env('TRELLIS_TRUST_DOMAIN', 'cluster.local'), namespace, serviceAccount });
+const caHost = caAddress.slice(0, caAddress.lastIndexOf(':'));
+
+// The token is read at each use: the kubelet rotates it in place.
+const readToken = (): string => fs.readFileSync(tokenFile, 'utf8').trim();
+const readRoot = (): string => fs.readFileSync(rootCertFile, 'utf8');
+const certificate = new WorkloadCertificate({
+  spiffeId: identity,
+  ttlSeconds,
+  sign: (csrPem, ttl) => requestCertificate({ address: caAddress, rootCaPem: readRoot(), serverName: caHost, token: readToken(), csrPem, ttlSeconds: ttl }),
+  readRoot,
+  log,
+});
+const secrets = await certificate.obtain();
+const sds = new SdsServer(sdsSocket, loggerFor('agent/sds'));
+await sds.start(secrets);
+certificate.renewEvery(secrets, async (next) => {
+  await sds.update(next);
+  log.info('workload certificate renewed', { identity });
+});
+
 const config = bootstrap({
   kind,
   podName: env('POD_NAME'),
-  namespace: env('POD_NAMESPACE'),
+  namespace,
   podIp: env('INSTANCE_IP'),
   labels: readLabels(env('TRELLIS_LABELS_FILE', '/etc/trellis/pod/labels')),
-  serviceAccount: process.env.SERVICE_ACCOUNT,
-  discoveryAddress: env('TRELLIS_DISCOVERY_ADDRESS', 'trellis.trellis-system.svc:15010'),
+  serviceAccount,
+  discoveryAddress,
   clusterDomain: env('TRELLIS_CLUSTER_DOMAIN', 'cluster.local'),
   adsApi: process.env.TRELLIS_ADS_API === 'DELTA_GRPC' ? 'DELTA_GRPC' : 'GRPC',
+  sdsSocket,
+  xdsTls: xdsTls ? { rootCertFile, token: readToken() } : undefined,
   ...DEFAULT_PORTS,
 });
 fs.mkdirSync(configDir, { recursive: true });
@@ -71,6 +110,7 @@ envoy.on('error', (err) => {
 });
 envoy.on('exit', (code, signal) => {
   log.info('envoy exited', { code, signal });
+  certificate.stop();
   process.exit(code ?? (signal ? 0 : 1));
 });
 

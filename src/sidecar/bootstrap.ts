@@ -18,9 +18,39 @@ export interface BootstrapInput {
   readinessPort: number; // 15021
   /** "DELTA_GRPC" or "GRPC" (state of the world). */
   adsApi: 'GRPC' | 'DELTA_GRPC';
+  /** The agent's SDS socket: the workload certificate and the mesh root. */
+  sdsSocket: string;
+  /**
+   * xDS over TLS (15012): the control plane is verified against the mesh root (a file) and its
+   * DNS name (the discovery address's host); Envoy presents its workload certificate, and the
+   * token on the first connection. Undefined: plaintext (a debugging control plane only).
+   */
+  xdsTls?: { rootCertFile: string; token: string };
 }
 
 export const DEFAULT_PORTS = { adminPort: 15000, statsPort: 15090, readinessPort: 15021 };
+/** Istio's path of the agent's SDS socket in the pod. */
+export const DEFAULT_SDS_SOCKET = '/var/run/secrets/workload-spiffe-uds/socket';
+
+const SDS_FROM_AGENT = {
+  resource_api_version: 'V3',
+  api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', set_node_on_first_message_only: true, grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] },
+};
+
+/** The upstream TLS of the xds-grpc cluster: verify the control plane, present the workload certificate. */
+function xdsTransportSocket(host: string, rootCertFile: string): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: host,
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: SDS_FROM_AGENT }],
+        validation_context: { trusted_ca: { filename: rootCertFile }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: host } }] },
+      },
+    },
+  };
+}
 
 export function nodeId(i: Pick<BootstrapInput, 'kind' | 'podIp' | 'podName' | 'namespace' | 'clusterDomain'>): string {
   return `${i.kind}~${i.podIp}~${i.podName}.${i.namespace}~${i.namespace}.svc.${i.clusterDomain}`;
@@ -81,7 +111,7 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
         api_type: i.adsApi,
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
+        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' }, ...(i.xdsTls ? { initial_metadata: [{ key: 'authorization', value: `Bearer ${i.xdsTls.token}` }] } : {}) }],
       },
       cds_config: { ads: {}, resource_api_version: 'V3' },
       lds_config: { ads: {}, resource_api_version: 'V3' },
@@ -100,6 +130,20 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
             },
           },
           load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(xds.host, xds.port) } }] }] },
+          ...(i.xdsTls ? { transport_socket: xdsTransportSocket(xds.host, i.xdsTls.rootCertFile) } : {}),
+        },
+        {
+          // The agent in this pod: SDS for the workload certificate and the root (mtls.ts).
+          name: 'sds-grpc',
+          type: 'STATIC',
+          connect_timeout: '1s',
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+          load_assignment: { cluster_name: 'sds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: i.sdsSocket } } } }] }] },
         },
         {
           name: 'trellis-admin',

@@ -12,6 +12,7 @@ import { inboundPorts, type InboundPort } from './inbound-ports.js';
 import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_BIND_ADDRESS, INBOUND_PASSTHROUGH_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from './names.js';
 import { isHttp2 } from './protocol.js';
 import { clusterPolicy } from './traffic-policy.js';
+import { meshSni, meshTlsFields, spiffeId } from './mtls.js';
 
 import { ADS_CONFIG_SOURCE } from './config-source.js';
 
@@ -52,7 +53,7 @@ export function outboundCluster(mesh: MeshView, service: MeshService, port: Mesh
   const name = outboundClusterName(port.number, service.hostname, subset);
   const policy = clusterPolicy(spec, port.number, subset);
   const fields = policyFields(policy, service.hostname, isHttp2(port.protocol));
-  const base: Cluster = { name, ...fields };
+  const base: Cluster = { name, ...fields, ...meshTlsFields(policy.tls, meshSni(port.number, service.hostname, subset), serverIdentities(mesh, service), mesh.trustDomain, peerDisablesMtls(mesh, service, port)) };
   if (service.resolution === 'NONE' || isPassthroughLb(policy.loadBalancer)) {
     return { ...base, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
   }
@@ -66,6 +67,24 @@ export function outboundCluster(mesh: MeshView, service: MeshService, port: Mesh
     };
   }
   return { ...base, type: 'EDS', eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name } };
+}
+
+/**
+ * Auto mTLS stays off towards a service whose workloads' PeerAuthentication is DISABLE on the
+ * port (as Istio's client does): they would not accept it.
+ */
+function peerDisablesMtls(mesh: MeshView, service: MeshService, port: MeshServicePort): boolean {
+  if (service.source !== 'Kubernetes' || !service.selector) return false;
+  const m = mesh.mtlsFor(service.namespace, service.selector);
+  const target = typeof port.targetPort === 'number' && port.targetPort > 0 ? port.targetPort : port.number;
+  return (m.ports.get(target) ?? m.mode) === 'DISABLE';
+}
+
+/** The SPIFFE IDs a service's endpoints may present: their pods' service accounts, sorted. */
+export function serverIdentities(mesh: MeshView, service: MeshService): string[] {
+  const ids = new Set<string>();
+  for (const e of mesh.endpoints(service)) if (e.serviceAccount) ids.add(spiffeId(mesh.trustDomain, service.namespace, e.serviceAccount));
+  return [...ids].sort();
 }
 
 /** Every outbound cluster the proxy needs, by name. */

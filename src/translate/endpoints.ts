@@ -9,6 +9,7 @@ import type { LocalityLbEndpoints } from '../xds/generated/envoy/config/endpoint
 import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
 import { outboundClusterName } from './names.js';
 import { clusterPolicy } from './traffic-policy.js';
+import { endpointTlsMetadata } from './mtls.js';
 
 /** The port an endpoint serves a service port on: its own port of that name, else a numeric targetPort. */
 export function endpointPort(e: MeshEndpoint, port: MeshServicePort): number | undefined {
@@ -38,8 +39,10 @@ export function loadAssignment(clusterName: string, endpoints: readonly MeshEndp
       g = { ...(loc ? { locality: loc } : {}), lb_endpoints: [] };
       groups.set(key, g);
     }
+    const metadata = endpointTlsMetadata(e.labels);
     g.lb_endpoints?.push({
       endpoint: { address: { socket_address: { address: e.address, port_value: p } } },
+      ...(metadata ? { metadata } : {}),
       ...(e.weight ? { load_balancing_weight: { value: e.weight } } : {}),
     });
   }

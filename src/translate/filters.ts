@@ -45,7 +45,9 @@ export function httpConnectionManagerFilter(statPrefix: string, routes: string |
     http_filters: sidecarHttpFilters(),
     // Inbound: the caller is the remote peer; outbound: the app, whose own address is not a client's.
     use_remote_address: { value: false },
-    ...(direction === 'inbound' ? { forward_client_cert_details: 'APPEND_FORWARD' as const } : {}),
+    // Inbound: the verified client certificate of an mTLS peer is added for the app (Envoy
+    // strips the header of a connection without one, so a plaintext caller cannot forge it).
+    ...(direction === 'inbound' ? { forward_client_cert_details: 'APPEND_FORWARD' as const, set_current_client_cert_details: { subject: { value: true }, uri: true, dns: true } } : {}),
   };
   return { name: 'envoy.filters.network.http_connection_manager', typed_config: packAny(HCM_TYPE, hcm) };
 }

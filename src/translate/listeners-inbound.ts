@@ -3,12 +3,30 @@
 // original_dst) and picks a filter chain by destination port: one per workload port, to
 // `inbound|<port>||` (HTTP through an HTTP connection manager with an inline route, TCP through
 // tcp_proxy); any other port passes through to the original destination.
+//
+// Each port's chains follow its PeerAuthentication mode (mtls.ts): mTLS from a client sidecar
+// (TLS with Istio's ALPN) is terminated and the client's identity forwarded to the app in
+// x-forwarded-client-cert; unless STRICT, plaintext, and TLS the app terminates itself, pass
+// too; under STRICT anything else on the port is refused, and the pass-through of undeclared
+// ports takes mTLS only.
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
+import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js';
 import type { Listener, RouteConfiguration } from '../xds/types.js';
-import { httpConnectionManagerFilter, originalDstListenerFilter, tcpProxyFilter } from './filters.js';
+import { httpConnectionManagerFilter, originalDstListenerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import type { InboundPort } from './inbound-ports.js';
-import { inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND_LISTENER } from './names.js';
+import { MESH_ALPN, meshServerSocket, type MtlsMode } from './mtls.js';
+import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
+
+/** The mTLS modes of a workload (PeerAuthentication resolved) and the mesh's trust domain. */
+export interface InboundMtls {
+  readonly mode: MtlsMode;
+  /** Modes of single workload ports that differ from `mode`. */
+  readonly ports: ReadonlyMap<number, MtlsMode>;
+  readonly trustDomain: string;
+}
+
+export const PERMISSIVE_MTLS: InboundMtls = { mode: 'PERMISSIVE', ports: new Map(), trustDomain: 'cluster.local' };
 
 /** The inline routes of an inbound HTTP port: everything to the app, no timeout (Istio's default). */
 export function inboundRouteConfiguration(p: InboundPort): RouteConfiguration {
@@ -26,23 +44,58 @@ export function inboundRouteConfiguration(p: InboundPort): RouteConfiguration {
   };
 }
 
-export function inboundFilterChain(p: InboundPort): FilterChain {
+function portFilter(p: InboundPort): Filter {
   const cluster = inboundClusterName(p.port);
-  const http = listenerProtocol(p.protocol) === 'http';
-  return {
-    name: cluster,
-    filter_chain_match: { destination_port: { value: p.port } },
-    filters: [http ? httpConnectionManagerFilter(cluster, inboundRouteConfiguration(p), 'inbound') : tcpProxyFilter(cluster, cluster)],
-  };
+  return listenerProtocol(p.protocol) === 'http' ? httpConnectionManagerFilter(cluster, inboundRouteConfiguration(p), 'inbound') : tcpProxyFilter(cluster, cluster);
 }
 
-export function virtualInboundListener(ports: readonly InboundPort[], inboundPort: number): Listener {
+/** The filter chains of one workload port under its mTLS mode. */
+export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomain: string): FilterChain[] {
+  const cluster = inboundClusterName(p.port);
+  const port = { value: p.port };
+  const chains: FilterChain[] = [];
+  if (mode !== 'DISABLE') {
+    chains.push({
+      name: `${cluster}-mtls`,
+      filter_chain_match: { destination_port: port, transport_protocol: 'tls', application_protocols: MESH_ALPN },
+      transport_socket: meshServerSocket(trustDomain),
+      filters: [portFilter(p)],
+    });
+  }
+  if (mode === 'STRICT') {
+    chains.push({ name: `${cluster}-refused`, filter_chain_match: { destination_port: port }, filters: [tcpProxyFilter(`${cluster}-refused`, BLACKHOLE_CLUSTER)] });
+    return chains;
+  }
+  chains.push({ name: cluster, filter_chain_match: { destination_port: port, transport_protocol: 'raw_buffer' }, filters: [portFilter(p)] });
+  // TLS that is not the mesh's: the app terminates it.
+  chains.push({ name: `${cluster}-tls`, filter_chain_match: { destination_port: port, transport_protocol: 'tls' }, filters: [tcpProxyFilter(cluster, cluster)] });
+  return chains;
+}
+
+export function virtualInboundListener(ports: readonly InboundPort[], inboundPort: number, mtls: InboundMtls = PERMISSIVE_MTLS): Listener {
+  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomain));
+  const passthrough = [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+  const strict = mtls.mode === 'STRICT';
+  if (strict) {
+    chains.push({
+      name: 'InboundPassthroughFilterChain-mtls',
+      filter_chain_match: { transport_protocol: 'tls', application_protocols: MESH_ALPN },
+      transport_socket: meshServerSocket(mtls.trustDomain),
+      filters: passthrough,
+    });
+  }
   return {
     name: VIRTUAL_INBOUND_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: inboundPort } },
     traffic_direction: 'INBOUND',
-    listener_filters: [originalDstListenerFilter()],
-    filter_chains: ports.filter((p) => p.port !== inboundPort).map(inboundFilterChain),
-    default_filter_chain: { name: 'InboundPassthroughFilterChain', filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)] },
+    // tls_inspector reads the ClientHello (TLS or not, and the ALPN) to pick the chain; a
+    // server-first protocol sends nothing, so after the timeout the connection goes on as plaintext.
+    listener_filters: [originalDstListenerFilter(), tlsInspectorListenerFilter()],
+    listener_filters_timeout: { seconds: 5, nanos: 0 },
+    continue_on_listener_filters_timeout: true,
+    filter_chains: chains,
+    default_filter_chain: strict
+      ? { name: 'InboundPassthroughFilterChain-refused', filters: [tcpProxyFilter('InboundPassthroughFilterChain-refused', BLACKHOLE_CLUSTER)] }
+      : { name: 'InboundPassthroughFilterChain', filters: passthrough },
   };
 }

@@ -3,7 +3,7 @@
 // GENERATOR=grpc) Istio's grpc configuration; each translated on demand from the current mesh.
 import type { ProxyInfo } from '../xds/proxy-info.js';
 import type { Snapshot, SnapshotProvider } from '../xds/snapshot.js';
-import type { TypeUrl } from '../xds/types.js';
+import { TypeUrl, type Secret } from '../xds/types.js';
 import { gatewaySnapshot, type GatewayMeshView } from './gateway.js';
 import { DEFAULT_SIDECAR_OPTIONS, type SidecarOptions } from './input.js';
 import { SidecarShare } from './outbound.js';
@@ -11,6 +11,8 @@ import { isProxyless, proxylessSnapshot } from './proxyless-grpc.js';
 import { proxylessServices } from './proxyless-services.js';
 import { pickTypes } from './resources.js';
 import { sidecarSnapshot } from './snapshot.js';
+
+const NO_SECRETS: ReadonlyMap<string, Secret> = new Map();
 
 export class MeshSnapshotProvider implements SnapshotProvider {
   /** Sidecars alike share their outbound configuration (see outbound.ts). */
@@ -24,6 +26,14 @@ export class MeshSnapshotProvider implements SnapshotProvider {
   }
 
   snapshot(proxy: ProxyInfo, types: ReadonlySet<TypeUrl>): Snapshot {
+    // A proxy that proved no identity (the plaintext port) is never sent a Secret.
+    if (!proxy.identity && types.has(TypeUrl.Secret)) {
+      return { ...this.translate(proxy, new Set([...types].filter((t) => t !== TypeUrl.Secret))), [TypeUrl.Secret]: NO_SECRETS };
+    }
+    return this.translate(proxy, types);
+  }
+
+  private translate(proxy: ProxyInfo, types: ReadonlySet<TypeUrl>): Snapshot {
     const mesh = this.current();
     if (isProxyless(proxy)) {
       const all = proxylessSnapshot(proxylessServices(mesh, proxy));

@@ -5,7 +5,8 @@
 import type { Snapshot } from '../xds/snapshot.js';
 import { TypeUrl } from '../xds/types.js';
 import { inboundPorts } from './inbound-ports.js';
-import { DEFAULT_SIDECAR_OPTIONS, type MeshView, type SidecarOptions, type SidecarProxy } from './input.js';
+import { DEFAULT_SIDECAR_OPTIONS, proxyNamespace, type MeshView, type SidecarOptions, type SidecarProxy } from './input.js';
+import type { InboundMtls } from './listeners-inbound.js';
 import { outboundConfig, outboundScope, type SidecarShare } from './outbound.js';
 import { once, pickTypes } from './resources.js';
 
@@ -19,10 +20,12 @@ export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Pa
   const opts: SidecarOptions = { ...DEFAULT_SIDECAR_OPTIONS, ...options };
   const out = share ? share.outbound(mesh, proxy) : outboundConfig(mesh, outboundScope(mesh, proxy).proxy, opts);
   const inbound = once(() => inboundPorts(mesh, proxy, out.visible().map((v) => v.service)));
+  // The workload's own PeerAuthentication decides what its inbound ports accept.
+  const mtls = once((): InboundMtls => ({ ...mesh.mtlsFor(proxyNamespace(proxy), { ...proxy.labels }), trustDomain: mesh.trustDomain }));
   return pickTypes(types, {
-    [TypeUrl.Cluster]: () => out.withInbound(inbound()).clusters,
+    [TypeUrl.Cluster]: () => out.withInbound(inbound(), mtls()).clusters,
     [TypeUrl.Endpoint]: () => out.endpoints(proxy.locality),
-    [TypeUrl.Listener]: () => out.withInbound(inbound()).listeners,
+    [TypeUrl.Listener]: () => out.withInbound(inbound(), mtls()).listeners,
     [TypeUrl.Route]: () => out.routes(),
     [TypeUrl.Secret]: () => out.secrets(),
   });

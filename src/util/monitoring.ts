@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
@@ -9,6 +9,37 @@ export class DebugError extends Error {}
 export interface MonitoringServer {
   readonly port: number;
   close(): Promise<void>;
+}
+
+type DebugPage = (query: URLSearchParams) => unknown | Promise<unknown>;
+
+async function serveDebug(
+  req: IncomingMessage,
+  res: http.ServerResponse,
+  path: string,
+  page: DebugPage,
+  opts: { log: Logger; authorizeDebug?: (req: IncomingMessage) => Promise<{ allowed: boolean; reason: string }> },
+): Promise<void> {
+  let decision = { allowed: true, reason: 'open' };
+  if (opts.authorizeDebug) {
+    try {
+      decision = await opts.authorizeDebug(req);
+    } catch (err) {
+      decision = { allowed: false, reason: `cannot check access: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+  if (!decision.allowed) {
+    opts.log.warn('debug page refused', { path, peer: req.socket.remoteAddress, reason: decision.reason });
+    const status = req.headers.authorization ? 403 : 401;
+    res.writeHead(status, { 'content-type': 'text/plain', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(`${decision.reason}\n`);
+    return;
+  }
+  try {
+    const body = await page(new URL(req.url ?? '/', 'http://x').searchParams);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n');
+  } catch (err) {
+    res.writeHead(err instanceof DebugError ? 404 : 500, { 'content-type': 'text/plain' }).end(`${String((err as Error).message ?? err)}\n`);
+  }
 }
 
 /**
@@ -23,7 +54,12 @@ export async function startMonitoring(opts: {
   isReady: () => boolean;
   log: Logger;
   /** Debug pages served as JSON under /debug/<name> (e.g. configz: the accepted config). */
-  debug?: Record<string, (query: URLSearchParams) => unknown | Promise<unknown>>;
+  debug?: Record<string, DebugPage>;
+  /**
+   * Decides who may read the debug pages (they show every namespace's configuration); without
+   * it they are served to anyone (tests only). Refused: 401 without credentials, 403 otherwise.
+   */
+  authorizeDebug?: (req: IncomingMessage) => Promise<{ allowed: boolean; reason: string }>;
 }): Promise<MonitoringServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -48,11 +84,7 @@ export async function startMonitoring(opts: {
     }
     const debug = path.startsWith('/debug/') ? opts.debug?.[path.slice('/debug/'.length)] : undefined;
     if (debug) {
-      const query = new URL(req.url ?? '/', 'http://x').searchParams;
-      Promise.resolve()
-        .then(() => debug(query))
-        .then((body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n'))
-        .catch((err: unknown) => res.writeHead(err instanceof DebugError ? 404 : 500, { 'content-type': 'text/plain' }).end(`${String((err as Error).message ?? err)}\n`));
+      serveDebug(req, res, path, debug, opts).catch((err: unknown) => opts.log.error('debug page failed', { path, error: String(err) }));
       return;
     }
     if (path === '/healthz') {

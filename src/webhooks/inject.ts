@@ -11,7 +11,21 @@ export interface InjectOptions {
   discoveryAddress: string;
   proxyUid: number;
   clusterDomain: string;
+  /** SPIFFE trust domain of workload certificates (default cluster.local). */
+  trustDomain?: string;
+  /** host:port of the mesh CA when not the discovery address (a plaintext debugging xDS port). */
+  caAddress?: string;
 }
+
+/** Istio's pod label marking a workload with a sidecar: clients' auto mTLS matches on it. */
+export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
+/** The projected token the agent presents to the CA and to xDS (Istio's audience and path). */
+export const CA_TOKEN_AUDIENCE = 'istio-ca';
+export const TOKEN_DIR = '/var/run/secrets/tokens';
+export const ROOT_CERT_DIR = '/var/run/secrets/istio';
+export const SDS_SOCKET_DIR = '/var/run/secrets/workload-spiffe-uds';
+/** The ConfigMap the control plane publishes the mesh root in, in every namespace (Istio's name). */
+export const ROOT_CERT_CONFIGMAP = 'istio-ca-root-cert';
 
 export const STATUS_ANNOTATION = 'sidecar.trellis.io/status';
 export const INIT_NAME = 'trellis-init';
@@ -82,6 +96,15 @@ function proxyResources(pod: V1Pod): NonNullable<V1Container['resources']> {
   return { requests, limits };
 }
 
+/** `sidecar.trellis.io/workloadCertTTL: 30m`: the lifetime the agent asks for (the CA caps it). */
+function workloadCertTtl(pod: V1Pod): string | undefined {
+  const a = annotation(pod, 'workloadCertTTL', ['sidecar.trellis.io']);
+  if (!a) return undefined;
+  const m = /^(\d+)(s|m|h)$/.exec(a.value.trim());
+  if (!m || Number(m[1]) < 1) throw new CaptureOptionError(`annotation ${a.name}: "${a.value}" is not a duration such as 90s, 30m or 24h`);
+  return String(Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h']);
+}
+
 export function alreadyInjected(pod: V1Pod): boolean {
   const a = pod.metadata?.annotations ?? {};
   if (a[STATUS_ANNOTATION] !== undefined || a['sidecar.istio.io/status'] !== undefined) return true;
@@ -95,9 +118,11 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
   if (out) return { skipped: `opted out (${out})`, warnings: [] };
   let args: string[];
   let resources: NonNullable<V1Container['resources']>;
+  let certTtl: string | undefined;
   try {
     args = captureArgs(pod);
     resources = proxyResources(pod);
+    certTtl = workloadCertTtl(pod);
   } catch (err) {
     if (err instanceof CaptureOptionError) return { skipped: 'bad annotation', warnings: [`trellis: sidecar not injected: ${err.message}`] };
     throw err;
@@ -130,7 +155,13 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
       { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
       { name: 'SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
       { name: 'TRELLIS_DISCOVERY_ADDRESS', value: o.discoveryAddress },
+      ...(o.caAddress ? [{ name: 'TRELLIS_CA_ADDRESS', value: o.caAddress }, { name: 'TRELLIS_XDS_TLS', value: 'false' }] : []),
       { name: 'TRELLIS_CLUSTER_DOMAIN', value: o.clusterDomain },
+      { name: 'TRELLIS_TRUST_DOMAIN', value: o.trustDomain ?? 'cluster.local' },
+      { name: 'TRELLIS_TOKEN_FILE', value: `${TOKEN_DIR}/istio-token` },
+      { name: 'TRELLIS_ROOT_CERT', value: `${ROOT_CERT_DIR}/root-cert.pem` },
+      { name: 'TRELLIS_SDS_SOCKET', value: `${SDS_SOCKET_DIR}/socket` },
+      ...(certTtl ? [{ name: 'TRELLIS_CERT_TTL_SECONDS', value: certTtl }] : []),
     ],
     ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }],
     readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 2, failureThreshold: 30 },
@@ -148,17 +179,26 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
     volumeMounts: [
       { name: 'trellis-proxy-config', mountPath: '/etc/trellis/proxy' },
       { name: 'trellis-podinfo', mountPath: '/etc/trellis/pod', readOnly: true },
+      { name: 'istio-token', mountPath: TOKEN_DIR, readOnly: true },
+      { name: 'istiod-ca-cert', mountPath: ROOT_CERT_DIR, readOnly: true },
+      { name: 'workload-socket', mountPath: SDS_SOCKET_DIR },
     ],
   };
   const volumes: V1Volume[] = [
     { name: 'trellis-proxy-config', emptyDir: { medium: 'Memory' } },
     { name: 'trellis-podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+    // Istio's volume names, so tooling that looks for them finds them.
+    { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: CA_TOKEN_AUDIENCE, expirationSeconds: 43200, path: 'istio-token' } }] } },
+    { name: 'istiod-ca-cert', configMap: { name: ROOT_CERT_CONFIGMAP } },
+    // The agent's SDS socket: the workload key goes from the agent to Envoy through it, in memory.
+    { name: 'workload-socket', emptyDir: { medium: 'Memory' } },
   ];
   const injected: V1Pod = structuredClone(pod);
   injected.spec = injected.spec ?? { containers: [] };
   injected.spec.initContainers = [init, proxy, ...(injected.spec.initContainers ?? [])];
   injected.spec.volumes = [...(injected.spec.volumes ?? []), ...volumes];
   injected.metadata = injected.metadata ?? {};
+  injected.metadata.labels = { ...(injected.metadata.labels ?? {}), [TLS_MODE_LABEL]: 'istio' };
   injected.metadata.annotations = {
     ...(injected.metadata.annotations ?? {}),
     [STATUS_ANNOTATION]: JSON.stringify({ initContainers: [INIT_NAME, PROXY_NAME], volumes: volumes.map((v) => v.name), image: o.proxyImage }),

@@ -1,24 +1,23 @@
-// The validating webhook for networking.istio.io objects: the same rules the controllers
-// apply, so `kubectl apply` of an invalid object fails with a message naming the field.
-import { NETWORKING_GROUP, NETWORKING_KINDS, type NetworkingKind } from '../api/common.js';
+// The validating webhook for networking.istio.io and security.istio.io objects: the same rules the
+// controllers apply, so `kubectl apply` of an invalid object fails with a message naming the field.
+import { GROUP_OF, isConfigKind } from '../api/common.js';
 import { formatErrors } from '../api/validate-errors.js';
 import { validate } from '../api/validate.js';
 import type { AdmissionRequest, AdmissionResponse } from './admission.js';
 
 interface ObjectShape {
-  metadata?: { name?: string; generateName?: string; namespace?: string };
+  metadata?: { name?: string; generateName?: string; namespace?: string; annotations?: Record<string, string> };
   spec?: unknown;
 }
 
 export function validateAdmission(req: AdmissionRequest): AdmissionResponse {
   const allow: AdmissionResponse = { uid: req.uid, allowed: true };
-  if (req.operation === 'DELETE' || req.kind.group !== NETWORKING_GROUP) return allow;
-  const kind = req.kind.kind as NetworkingKind;
-  if (!NETWORKING_KINDS.includes(kind)) return allow;
+  const kind = req.kind.kind;
+  if (req.operation === 'DELETE' || !isConfigKind(kind) || req.kind.group !== GROUP_OF[kind]) return allow;
   const obj = (req.object ?? {}) as ObjectShape;
   const name = obj.metadata?.name ?? req.name ?? obj.metadata?.generateName ?? '';
   const namespace = obj.metadata?.namespace ?? req.namespace ?? 'default';
-  const errors = validate(kind, namespace, name, (obj.spec ?? {}) as never);
+  const errors = validate(kind, namespace, name, (obj.spec ?? {}) as never, obj.metadata?.annotations);
   if (errors.length === 0) return allow;
   const messages = formatErrors(kind, namespace, name, errors);
   return { uid: req.uid, allowed: false, status: { code: 422, reason: 'Invalid', message: messages.join('; ') } };

@@ -8,7 +8,11 @@ function isAny(v: unknown): v is { type_url: string; value: Uint8Array | Buffer 
   return typeof v === 'object' && v !== null && typeof (v as { type_url?: unknown }).type_url === 'string' && (v as { value?: unknown }).value instanceof Uint8Array;
 }
 
-/** A JSON-friendly copy: Anys decoded (with their @type), byte fields as base64. */
+/** Fields never shown: a private key stays with the proxy it belongs to. */
+const REDACTED_FIELDS = new Set(['private_key', 'password']);
+export const REDACTED = '[redacted]';
+
+/** A JSON-friendly copy: Anys decoded (with their @type), byte fields as base64, keys redacted. */
 export function readable(v: unknown): unknown {
   if (isAny(v)) {
     try {
@@ -20,7 +24,7 @@ export function readable(v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if (Array.isArray(v)) return v.map(readable);
   if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, readable(x)]));
-  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, readable(x)]));
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, REDACTED_FIELDS.has(k) ? REDACTED : readable(x)]));
   return v;
 }
 

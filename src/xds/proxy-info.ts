@@ -29,6 +29,11 @@ export interface ProxyInfo {
   /** Metadata GENERATOR (Istio uses `grpc` for proxyless gRPC clients). */
   readonly generator: string | undefined;
   readonly clientFeatures: readonly string[];
+  /**
+   * The workload identity the stream proved (see access.ts); undefined on an unauthenticated
+   * port. Only a proxy with an identity is sent Secrets, and only its own namespace's.
+   */
+  readonly identity?: { readonly namespace: string; readonly serviceAccount: string };
 }
 
 export function valueToJson(v: Value__Output | null | undefined): JsonValue {

@@ -19,6 +19,7 @@ import type { StreamHost } from './stream.js';
 import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, type TypeUrl } from './types.js';
 import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
 import { protoRoot } from './protos.js';
+import { AccessDenied, admit, OPEN_ACCESS, refusals, verifiedPeer, type PortAccess } from './access.js';
 
 export interface XdsServerOptions {
   provider: SnapshotProvider;
@@ -56,7 +57,8 @@ export class XdsServer implements StreamHost {
   private readonly provider: SnapshotProvider;
   private readonly concurrency: number;
   private readonly log: Logger;
-  private grpcServer: grpc.Server | undefined;
+  /** One gRPC server per port: each port has its own access policy. */
+  private readonly grpcServers: grpc.Server[] = [];
 
   constructor(opts: XdsServerOptions) {
     this.provider = opts.provider;
@@ -66,20 +68,21 @@ export class XdsServer implements StreamHost {
     protoRoot(); // load the protos now rather than on the first connection
   }
 
-  /** Adds the discovery services to a gRPC server (e.g. to share it with other services). */
-  register(server: grpc.Server): void {
+  /** Adds the discovery services to a gRPC server, its streams admitted by `access`. */
+  register(server: grpc.Server, access: PortAccess = OPEN_ACCESS): void {
     server.addService(adsDefinition, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, Buffer>) => new SotwStream(this, call, 'ads', 'sotw'),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, Buffer>) => new DeltaStream(this, call, 'ads', 'delta'),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, Buffer>) => new SotwStream(this, call, access, 'ads', 'sotw'),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, Buffer>) => new DeltaStream(this, call, access, 'ads', 'delta'),
     });
     for (const s of PER_TYPE_SERVICES) {
       server.addService(perTypeDefinition(s), {
-        [s.stream]: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, Buffer>) => new SotwStream(this, call, s.short, 'sotw', s.typeUrl),
-        [s.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, Buffer>) => new DeltaStream(this, call, s.short, 'delta', s.typeUrl),
+        [s.stream]: (call: grpc.ServerDuplexStream<DiscoveryRequest__Output, Buffer>) => new SotwStream(this, call, access, s.short, 'sotw', s.typeUrl),
+        [s.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, Buffer>) => new DeltaStream(this, call, access, s.short, 'delta', s.typeUrl),
         [s.fetch]: (call: grpc.ServerUnaryCall<DiscoveryRequest__Output, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-          this.fetch(s, call.request).then(
+          this.fetch(s, call, access).then(
             (b) => cb(null, b),
-            (err: unknown) => cb({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) }),
+            (err: unknown) =>
+              cb(err instanceof AccessDenied ? { code: err.code, details: err.message } : { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) }),
           );
         },
       });
@@ -87,38 +90,42 @@ export class XdsServer implements StreamHost {
   }
 
   /**
-   * Serves on `address` (host:port; port 0 picks a free one) and returns the port. Called again,
-   * it adds another port to the same gRPC server (e.g. 15010 plaintext and 15012 TLS).
+   * Serves on `address` (host:port; port 0 picks a free one) and returns the port. Each call
+   * opens another port with its own credentials and access policy (e.g. 15010 plaintext
+   * without Secrets and 15012 TLS bound to workload identities); `services` adds other gRPC
+   * services to that port (the mesh CA shares 15012).
    */
-  async listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    if (!this.grpcServer) {
-      this.grpcServer = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-      this.register(this.grpcServer);
-    }
-    const server = this.grpcServer;
+  async listen(address: string, credentials = grpc.ServerCredentials.createInsecure(), access: PortAccess = OPEN_ACCESS, services?: (server: grpc.Server) => void): Promise<number> {
+    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    this.register(server, access);
+    services?.(server);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot serve xDS on ${address}: ${err.message}`, { cause: err })) : resolve(p))),
     );
-    this.log.info('xDS server listening', { address, port, tls: credentials._isSecure() });
+    this.grpcServers.push(server);
+    this.log.info('xDS server listening', { address, port, tls: credentials._isSecure(), access: access.kind });
     return port;
   }
 
-  /** Ends every stream (clients reconnect elsewhere or later) and stops the gRPC server. */
+  /** Ends every stream (clients reconnect elsewhere or later) and stops the gRPC servers. */
   async close(): Promise<void> {
     for (const p of this.registry.list()) for (const s of [...p.streams]) s.end();
-    const server = this.grpcServer;
-    this.grpcServer = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 2000);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    const servers = this.grpcServers.splice(0);
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              server.forceShutdown();
+              resolve();
+            }, 2000);
+            server.tryShutdown(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
   }
 
   /** Re-evaluates proxies and sends what changed. Resolves when the responses are written. */
@@ -238,8 +245,18 @@ export class XdsServer implements StreamHost {
   }
 
   /** The unary Fetch* methods: one response with what the node should have, no state kept. */
-  private async fetch(s: PerTypeService, req: DiscoveryRequest__Output): Promise<Buffer> {
-    const info = parseNode(req.node);
+  private async fetch(s: PerTypeService, call: grpc.ServerUnaryCall<DiscoveryRequest__Output, Buffer>, access: PortAccess): Promise<Buffer> {
+    const req = call.request;
+    let info: ProxyInfo;
+    try {
+      info = await admit(access, parseNode(req.node), { metadata: call.metadata, peerCertificate: verifiedPeer(call) });
+    } catch (err) {
+      if (err instanceof AccessDenied) {
+        refusals.inc({ reason: err.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : 'identity-mismatch' });
+        this.log.warn('xDS fetch refused', { node: req.node?.id, error: err.message });
+      }
+      throw err;
+    }
     const snap = await this.provider.snapshot(info, new Set([s.typeUrl]));
     const all = this.encodeAll(undefined, s.typeUrl, snap[s.typeUrl] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, undefined).map;
     const names = req.resource_names.filter((n) => n !== '*');

@@ -14,6 +14,7 @@ import { TypeState, type Plan } from './type-state.js';
 import { isTypeUrl, SHORT_NAME, TypeUrl } from './types.js';
 import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
 import type { AckEvent, NackEvent } from './events.js';
+import { AccessDenied, admit, refusals, verifiedPeer, type PortAccess } from './access.js';
 
 const log = loggerFor('xds');
 
@@ -57,6 +58,8 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
   constructor(
     protected readonly host: StreamHost,
     private readonly call: grpc.ServerDuplexStream<Req, Buffer>,
+    /** Who may hold a stream on this port, and whether it gets Secrets. */
+    private readonly access: PortAccess,
     readonly service: string,
     readonly protocol: 'sotw' | 'delta',
     /** Per-type services: the only type this stream serves. */
@@ -83,11 +86,23 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
   private async handle(req: Req): Promise<void> {
     if (this.closed) return;
     if (!this.proxy) {
-      const info = parseNode(req.node);
-      if (!info.id) {
+      const claimed = parseNode(req.node);
+      if (!claimed.id) {
         this.endWithStatus(grpc.status.INVALID_ARGUMENT, 'the first request of a stream must carry node.id');
         return;
       }
+      let info;
+      try {
+        info = await admit(this.access, claimed, { metadata: this.call.metadata, peerCertificate: verifiedPeer(this.call) });
+      } catch (err) {
+        if (!(err instanceof AccessDenied)) throw err;
+        const reason = err.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : 'identity-mismatch';
+        refusals.inc({ reason });
+        log.warn('xDS stream refused', { node: claimed.id, peer: this.call.getPeer(), reason, error: err.message });
+        this.endWithStatus(err.code, err.message);
+        return;
+      }
+      if (this.closed) return;
       this.proxy = this.host.connect(info, this);
       log.debug('stream opened', { stream: this.id, proxy: info.id, service: this.service, protocol: this.protocol });
       const ok = await this.proxy.initialized;

@@ -1,10 +1,12 @@
-// xDS over TLS (Istio's 15012): the server's identity is the serving certificate Trellis keeps
-// for its webhooks (a Secret shared by the replicas, renewed before it expires), so a proxy
-// verifies the control plane with the same CA the webhook configurations carry. A renewed
-// certificate applies to new connections without restarting the gRPC server.
+// xDS over TLS (Istio's 15012): the server presents a certificate the mesh CA issued for the
+// control plane's DNS names, so a proxy verifies it against the published mesh root; client
+// certificates are requested (not required) and verified against that root, so a proxy can
+// authenticate with its workload certificate. A renewed certificate applies to new connections
+// without restarting the gRPC server.
 import * as grpc from '@grpc/grpc-js';
 
 type IdentityCertificateUpdateListener = grpc.experimental.IdentityCertificateUpdateListener;
+type CaCertificateUpdateListener = grpc.experimental.CaCertificateUpdateListener;
 
 export interface KeyCertPem {
   cert: string;
@@ -15,8 +17,13 @@ export interface KeyCertPem {
 export class ServingIdentity implements grpc.experimental.CertificateProvider {
   private readonly listeners = new Set<IdentityCertificateUpdateListener>();
   private current: { certificate: Buffer; privateKey: Buffer };
+  private readonly caListeners = new Set<CaCertificateUpdateListener>();
 
-  constructor(pair: KeyCertPem) {
+  constructor(
+    pair: KeyCertPem,
+    /** Roots that client certificates are verified against; none: clients are not asked for one. */
+    private readonly clientCa?: string,
+  ) {
     this.current = toUpdate(pair);
   }
 
@@ -41,13 +48,22 @@ export class ServingIdentity implements grpc.experimental.CertificateProvider {
     this.listeners.delete(listener);
   }
 
-  // Server-authenticated TLS only: no client CA, so no CA certificates to provide.
-  addCaCertificateListener(): void {}
-  removeCaCertificateListener(): void {}
+  addCaCertificateListener(listener: CaCertificateUpdateListener): void {
+    const ca = this.clientCa;
+    if (ca === undefined) return;
+    this.caListeners.add(listener);
+    queueMicrotask(() => {
+      if (this.caListeners.has(listener)) listener({ caCertificate: Buffer.from(ca) });
+    });
+  }
 
-  /** gRPC server credentials following this identity. */
+  removeCaCertificateListener(listener: CaCertificateUpdateListener): void {
+    this.caListeners.delete(listener);
+  }
+
+  /** gRPC server credentials following this identity (a client certificate is optional). */
   credentials(): grpc.ServerCredentials {
-    return grpc.experimental.createCertificateProviderServerCredentials(this, null, false);
+    return grpc.experimental.createCertificateProviderServerCredentials(this, this.clientCa === undefined ? null : this, false);
   }
 }
 

@@ -71,7 +71,13 @@ test('CRDs come from crds/ (helm installs them; templates never render them)', a
   const crds = withCrds.filter((d) => d.kind === 'CustomResourceDefinition').map((d) => d.metadata.name).sort();
   const files = fs.readdirSync(path.join(root, 'crds')).filter((f) => f.endsWith('.yaml'));
   expect(crds).toHaveLength(files.length);
-  expect(crds).toEqual(['destinationrules.networking.istio.io', 'gateways.networking.istio.io', 'serviceentries.networking.istio.io', 'virtualservices.networking.istio.io']);
+  expect(crds).toEqual([
+    'destinationrules.networking.istio.io',
+    'gateways.networking.istio.io',
+    'peerauthentications.security.istio.io',
+    'serviceentries.networking.istio.io',
+    'virtualservices.networking.istio.io',
+  ]);
   expect(parse(await template()).some((d) => d.kind === 'CustomResourceDefinition')).toBe(false);
 });
 

@@ -1,7 +1,8 @@
-// The networking.istio.io API on the real API server: the CRDs accept every valid example;
-// the validating webhook rejects invalid objects with a message naming object, field and rule;
-// with the webhook bypassed the controllers mark them Accepted=False and leave them out of the
-// model while everything else keeps working; status is written once, not in a loop.
+// The networking.istio.io API (and security.istio.io PeerAuthentication) on the real API server:
+// the CRDs accept every valid example; the validating webhook rejects invalid objects with a
+// message naming object, field and rule; with the webhook bypassed the controllers mark them
+// Accepted=False and leave them out of the model while everything else keeps working; status is
+// written once, not in a loop.
 import fs from 'node:fs';
 import path from 'node:path';
 import { AdmissionregistrationV1Api, CustomObjectsApi, loadAllYaml } from '@kubernetes/client-node';
@@ -16,7 +17,15 @@ interface Manifest {
   status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason: string; message: string }[] };
 }
 
-const PLURAL: Record<string, string> = { VirtualService: 'virtualservices', DestinationRule: 'destinationrules', Gateway: 'gateways', ServiceEntry: 'serviceentries' };
+const PLURAL: Record<string, string> = {
+  VirtualService: 'virtualservices',
+  DestinationRule: 'destinationrules',
+  Gateway: 'gateways',
+  ServiceEntry: 'serviceentries',
+  PeerAuthentication: 'peerauthentications',
+};
+const GROUP: Record<string, string> = { PeerAuthentication: 'security.istio.io' };
+const groupOf = (kind: string): string => GROUP[kind] ?? 'networking.istio.io';
 const kubectl = kubectlPath();
 
 function fixtures(dir: string): { file: string; obj: Manifest; expect?: string }[] {
@@ -48,7 +57,7 @@ function create(obj: Manifest, namespace: string): Promise<unknown> {
 }
 
 function read(kind: string, namespace: string, name: string): Promise<Manifest> {
-  return custom.getNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace, plural: PLURAL[kind], name }) as Promise<Manifest>;
+  return custom.getNamespacedCustomObject({ group: groupOf(kind), version: 'v1', namespace, plural: PLURAL[kind], name }) as Promise<Manifest>;
 }
 
 /** The API server's message for a failed request. */
@@ -82,7 +91,10 @@ beforeAll(async () => {
         {
           name: 'validation.networking.trellis.io',
           clientConfig: { url: `${cp.webhookUrl}/validate` },
-          rules: [{ apiGroups: ['networking.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: Object.values(PLURAL) }],
+          rules: [
+            { apiGroups: ['networking.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: Object.keys(PLURAL).filter((k) => groupOf(k) === 'networking.istio.io').map((k) => PLURAL[k]) },
+            { apiGroups: ['security.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: [PLURAL.PeerAuthentication] },
+          ],
           namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': on } },
           failurePolicy: 'Fail',
           sideEffects: 'None',

@@ -82,6 +82,9 @@ export async function spawnControlPlane(opts: ControlPlaneOptions): Promise<Runn
       opts.mutatingConfig ?? `trellis-sidecar-injector-${opts.namespace}`,
       '--cert-secret',
       `trellis-webhook-certs-${opts.namespace}`,
+      // Its own mesh root goes only to namespaces labelled for it (the in-cluster Trellis skips those).
+      '--root-cert-namespaces',
+      `trellis.io/control-plane=${opts.namespace}`,
       ...(opts.extraArgs ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },

@@ -1,5 +1,6 @@
-// Validation of networking.istio.io objects: Istio's documentation examples pass, and each real
-// mistake in the shared table (test/fixtures/invalid) is rejected with its exact message.
+// Validation of networking.istio.io and security.istio.io objects: Istio's documentation examples
+// pass, and each real mistake in the shared table (test/fixtures/invalid) is rejected with its
+// exact message.
 import { formatErrors, validate, validateManifest } from '../../src/api/validate.js';
 import { loadFixtures } from '../fixtures/load.js';
 
@@ -31,11 +32,11 @@ describe('the shared table', () => {
     expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
   });
 
-  test('covers the four kinds and the three served versions', () => {
+  test('covers every kind and every served version', () => {
     const all = [...valid, ...invalid];
-    expect(new Set(all.map((f) => f.object.kind))).toEqual(new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry']));
+    expect(new Set(all.map((f) => f.object.kind))).toEqual(new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'PeerAuthentication']));
     expect(new Set(all.map((f) => f.object.apiVersion))).toEqual(
-      new Set(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3']),
+      new Set(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3', 'security.istio.io/v1', 'security.istio.io/v1beta1']),
     );
   });
 });

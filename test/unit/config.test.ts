@@ -11,11 +11,19 @@ describe('control plane options', () => {
     expect(c).toMatchObject({ monitoringHost: '127.0.0.1', monitoringPort: 9000, logLevel: 'debug' });
   });
   test('--help', () => expect(parseConfig(['-h'], {})).toBe('help'));
-  test('xDS over TLS: on 15012 by default, moved, or off', () => {
-    expect(parseConfig([], {})).toMatchObject({ xdsAddress: '0.0.0.0:15010', xdsTlsAddress: '0.0.0.0:15012' });
+  test('xDS: authenticated TLS on 15012; plaintext off unless asked for; proxies sent to 15012', () => {
+    expect(parseConfig([], {})).toMatchObject({ xdsAddress: undefined, xdsTlsAddress: '0.0.0.0:15012', discoveryAddress: 'trellis.trellis-system.svc:15012' });
+    expect(parseConfig(['--xds-address', '127.0.0.1:15010'], {})).toMatchObject({ xdsAddress: '127.0.0.1:15010' });
     expect(parseConfig(['--xds-tls-address', '127.0.0.1:0'], {})).toMatchObject({ xdsTlsAddress: '127.0.0.1:0' });
-    expect(parseConfig([], { TRELLIS_XDS_TLS_ADDRESS: 'off' })).toMatchObject({ xdsTlsAddress: undefined });
+    expect(() => parseConfig([], { TRELLIS_XDS_TLS_ADDRESS: 'off' })).toThrow('--xds-tls-address: cannot be off');
     expect(() => parseConfig(['--xds-tls-address', '15012'], {})).toThrow('--xds-tls-address: want HOST:PORT with a port 0-65535, got "15012"');
+  });
+  test('identity: trust domain, certificate lifetimes, root namespace', () => {
+    expect(parseConfig([], {})).toMatchObject({ trustDomain: 'cluster.local', caSecret: 'istio-ca-secret', workloadCertTtlSeconds: 86400, maxWorkloadCertTtlSeconds: 90 * 86400, rootNamespace: 'trellis-system' });
+    expect(parseConfig(['--trust-domain', 'example.org', '--workload-cert-ttl', '1h30m'], {})).toMatchObject({ trustDomain: 'example.org', workloadCertTtlSeconds: 5400 });
+    expect(() => parseConfig(['--workload-cert-ttl', '3d'], {})).toThrow('--workload-cert-ttl: want a duration such as 1h, 30m or 90s, got "3d"');
+    expect(() => parseConfig(['--workload-cert-ttl', '100h', '--max-workload-cert-ttl', '1h'], {})).toThrow('longer than --max-workload-cert-ttl');
+    expect(() => parseConfig(['--trust-domain', 'Bad Domain'], {})).toThrow('--trust-domain');
   });
   test('outbound traffic policy', () => {
     expect(parseConfig([], {})).toMatchObject({ outboundTrafficPolicy: 'ALLOW_ANY' });

@@ -1,5 +1,6 @@
 // Gateways merge the VirtualServices bound to them (Istio's "split large virtual services"):
 // rules concatenated oldest first, each VirtualService's order kept, catch-alls last.
+import type { NetworkingKind } from '../../src/api/common.js';
 import type { GatewaySpec } from '../../src/api/gateway.js';
 import type { HTTPMatchRequest, VirtualServiceSpec } from '../../src/api/virtual-service.js';
 import type { Config } from '../../src/model/config-store.js';
@@ -7,7 +8,7 @@ import { isCatchAllMatch, mergeGatewayRoutes, routesForGateway, type GatewayVirt
 import { resolveVirtualService, type ResolvedVirtualService } from '../../src/model/virtual-services.js';
 import { config } from '../../src/translate/testing/fixtures.js';
 
-const cfg = <S>(kind: Config['kind'], namespace: string, name: string, spec: S): Config<S> => config(kind, namespace, name, spec);
+const cfg = <S>(kind: NetworkingKind, namespace: string, name: string, spec: S): Config<S> => config(kind, namespace, name, spec);
 const vs = (ns: string, name: string, spec: VirtualServiceSpec): ResolvedVirtualService =>
   resolveVirtualService(cfg('VirtualService', ns, name, spec), { defaultExportTo: ['*'] });
 const gateway = (ns: string, name: string, spec: GatewaySpec): Config<GatewaySpec> => cfg('Gateway', ns, name, spec);

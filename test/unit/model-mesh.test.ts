@@ -60,7 +60,7 @@ describe('Mesh', () => {
 
   test('endpoints: EndpointSlices with pod labels; ServiceEntry workloadSelector pods', () => {
     const reviews = mesh.service(REVIEWS, 'prod');
-    expect(reviews && mesh.endpoints(reviews)).toEqual([{ address: '10.1.1.1', ports: { http: 9080 }, labels: { app: 'reviews', version: 'v1' }, ready: true, locality: undefined, network: undefined, weight: undefined, serviceAccount: undefined }]);
+    expect(reviews && mesh.endpoints(reviews)).toEqual([{ address: '10.1.1.1', ports: { http: 9080 }, labels: { app: 'reviews', version: 'v1' }, ready: true, locality: undefined, network: undefined, weight: undefined, serviceAccount: 'reviews' }]);
     const db = mesh.service('db.vm.internal', 'x');
     expect(db && mesh.endpoints(db).map((e) => [e.address, e.ports])).toEqual([['10.9.0.1', { tcp: 5432 }]]);
   });

@@ -75,16 +75,35 @@ describe('virtualInbound', () => {
     ]);
   });
 
-  test('0.0.0.0:15006 with original_dst, a chain per port, passthrough for other ports', () => {
+  test('0.0.0.0:15006 with original_dst, chains per port (mTLS, plaintext, app TLS), passthrough for other ports', () => {
     expect(l).toMatchObject({ name: 'virtualInbound', address: { socket_address: { address: '0.0.0.0', port_value: 15006 } }, traffic_direction: 'INBOUND' });
-    expect(l.listener_filters?.map((f) => f.name)).toEqual(['envoy.filters.listener.original_dst']);
-    expect(l.filter_chains?.map((c) => c.filter_chain_match?.destination_port?.value)).toEqual([7070, 8080, 9000]);
-    expect(filter(l.filter_chains?.[1])).toMatchObject({
+    expect(l.listener_filters?.map((f) => f.name)).toEqual(['envoy.filters.listener.original_dst', 'envoy.filters.listener.tls_inspector']);
+    const match = (c: (typeof l.filter_chains & object)[number]) => [c.filter_chain_match?.destination_port?.value, c.filter_chain_match?.transport_protocol, c.filter_chain_match?.application_protocols?.length ? 'mesh' : ''];
+    expect(l.filter_chains?.map(match)).toEqual([7070, 8080, 9000].flatMap((p) => [[p, 'tls', 'mesh'], [p, 'raw_buffer', ''], [p, 'tls', '']]));
+    const plain8080 = l.filter_chains?.find((c) => c.filter_chain_match?.destination_port?.value === 8080 && c.filter_chain_match.transport_protocol === 'raw_buffer');
+    expect(filter(plain8080)).toMatchObject({
       '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
       route_config: { name: 'inbound|8080||', virtual_hosts: [{ domains: ['*'], routes: [{ route: { cluster: 'inbound|8080||', timeout: { seconds: '0' } } }] }] },
+      forward_client_cert_details: 'APPEND_FORWARD',
+      set_current_client_cert_details: { uri: true },
     });
-    expect(filter(l.filter_chains?.[2])).toMatchObject({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', cluster: 'inbound|9000||' });
+    const mtls9000 = l.filter_chains?.find((c) => c.name === 'inbound|9000||-mtls');
+    expect(filter(mtls9000)).toMatchObject({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', cluster: 'inbound|9000||' });
+    expect(mtls9000?.transport_socket?.name).toBe('envoy.transport_sockets.tls');
     expect(filter(l.default_filter_chain)).toMatchObject({ cluster: 'InboundPassthroughCluster' });
+  });
+
+  test('STRICT: only mTLS per port; anything else, and plaintext to undeclared ports, is refused', () => {
+    const strict = virtualInboundListener(ports, 15006, { mode: 'STRICT', ports: new Map([[9000, 'PERMISSIVE']]), trustDomain: 'cluster.local' });
+    const names = strict.filter_chains?.map((c) => c.name);
+    expect(names).toEqual(['inbound|7070||-mtls', 'inbound|7070||-refused', 'inbound|8080||-mtls', 'inbound|8080||-refused', 'inbound|9000||-mtls', 'inbound|9000||', 'inbound|9000||-tls', 'InboundPassthroughFilterChain-mtls']);
+    expect(filter(strict.filter_chains?.find((c) => c.name === 'inbound|8080||-refused'))).toMatchObject({ cluster: 'BlackHoleCluster' });
+    expect(filter(strict.default_filter_chain)).toMatchObject({ cluster: 'BlackHoleCluster' });
+  });
+
+  test('DISABLE: plaintext and app TLS only', () => {
+    const off = virtualInboundListener(ports, 15006, { mode: 'DISABLE', ports: new Map(), trustDomain: 'cluster.local' });
+    expect(off.filter_chains?.some((c) => c.transport_socket)).toBe(false);
   });
 });
 

@@ -19,7 +19,7 @@ trellis-sidecar-injector-{{ .Release.Namespace }}
 trellis-{{ .Release.Namespace }}
 {{- end }}
 {{- define "trellis.discoveryAddress" -}}
-trellis.{{ .Release.Namespace }}.svc:15010
+trellis.{{ .Release.Namespace }}.svc:15012
 {{- end }}
 {{- define "trellis.gatewayLabels" -}}
 app: trellis-ingressgateway

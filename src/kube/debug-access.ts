@@ -1,0 +1,72 @@
+// Who may read the control plane's debug pages (/debug/* on 15014: every namespace's
+// configuration and every proxy): a caller on loopback (the pod itself, or `kubectl
+// port-forward`, which arrives on loopback), or one whose bearer token the API server
+// authenticates (TokenReview) and authorises to `get services/proxy` on the control plane's
+// Service (SubjectAccessReview): exactly who could reach these pages through the API server's
+// service proxy anyway. Decisions are cached briefly, keyed by a hash of the token.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Rest } from './rest.js';
+
+export interface DebugDecision {
+  allowed: boolean;
+  /** Who asked and why they were allowed or refused (for the log and the 401/403 body). */
+  reason: string;
+}
+
+interface TokenReview {
+  status?: { authenticated?: boolean; error?: string; user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } };
+}
+
+interface SubjectAccessReview {
+  status?: { allowed?: boolean; denied?: boolean; reason?: string };
+}
+
+const CACHE_MS = 10_000;
+const CACHE_MAX = 1000;
+
+function isLoopback(address: string | undefined): boolean {
+  return !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
+}
+
+/** The resource a caller must be allowed to `get`: the control plane Service's proxy subresource. */
+export function debugResource(namespace: string, service: string): string {
+  return `get services/proxy "${service}" in namespace ${namespace}`;
+}
+
+export function debugAccess(rest: Pick<Rest, 'post'>, opts: { namespace: string; service: string }): (req: IncomingMessage) => Promise<DebugDecision> {
+  const cache = new Map<string, { at: number; decision: DebugDecision }>();
+  const resource = debugResource(opts.namespace, opts.service);
+  const review = async (token: string): Promise<DebugDecision> => {
+    const tr = await rest.post<TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
+    const user = tr.status?.user;
+    if (!tr.status?.authenticated || !user?.username) return { allowed: false, reason: `the token is not valid${tr.status?.error ? `: ${tr.status.error}` : ''}` };
+    const sar = await rest.post<SubjectAccessReview>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: user.username,
+        uid: user.uid,
+        groups: user.groups,
+        extra: user.extra,
+        resourceAttributes: { namespace: opts.namespace, verb: 'get', group: '', resource: 'services', subresource: 'proxy', name: opts.service },
+      },
+    });
+    return sar.status?.allowed
+      ? { allowed: true, reason: `${user.username} may ${resource}` }
+      : { allowed: false, reason: `${user.username} may not ${resource}${sar.status?.reason ? ` (${sar.status.reason})` : ''}` };
+  };
+  return async (req) => {
+    if (isLoopback(req.socket.remoteAddress)) return { allowed: true, reason: 'loopback' };
+    const header = req.headers.authorization ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (!token) return { allowed: false, reason: `debug pages need a bearer token of a user who may ${resource}` };
+    const key = createHash('sha256').update(token).digest('hex');
+    const hit = cache.get(key);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.decision;
+    const decision = await review(token);
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+    cache.set(key, { at: Date.now(), decision });
+    return decision;
+  };
+}

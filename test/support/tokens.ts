@@ -1,0 +1,44 @@
+// Service account tokens from the real API server (the TokenRequest API), as a kubelet projects
+// them into pods.
+import { Rest } from '../../src/kube/rest.js';
+import { kube } from './cluster.js';
+
+export interface TokenOptions {
+  audiences?: string[];
+  /** At least 600 (the API server's minimum). */
+  expirationSeconds?: number;
+  /** Binds the token to a pod: it names the pod, and dies with it. */
+  pod?: { name: string; uid: string };
+}
+
+export function rest(): Rest {
+  return new Rest(kube().kc);
+}
+
+export async function createServiceAccount(namespace: string, name: string): Promise<void> {
+  await rest().post(`/api/v1/namespaces/${namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+}
+
+export async function serviceAccountToken(namespace: string, serviceAccount: string, opts: TokenOptions = {}): Promise<string> {
+  const res = await rest().post<{ status: { token: string } }>(`/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: {
+      audiences: opts.audiences ?? null,
+      expirationSeconds: opts.expirationSeconds ?? 600,
+      ...(opts.pod ? { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: opts.pod.name, uid: opts.pod.uid } } : {}),
+    },
+  });
+  return res.status.token;
+}
+
+/** A pod that never runs (held by a scheduling gate): something for a token to be bound to. */
+export async function heldPod(namespace: string, name: string, serviceAccount: string): Promise<{ name: string; uid: string }> {
+  const pod = await rest().post<{ metadata: { name: string; uid: string } }>(`/api/v1/namespaces/${namespace}/pods`, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: { serviceAccountName: serviceAccount, schedulingGates: [{ name: 'trellis.io/held-by-test' }], containers: [{ name: 'c', image: 'trellis/echo:latest' }] },
+  });
+  return { name: pod.metadata.name, uid: pod.metadata.uid };
+}

@@ -1,0 +1,16 @@
+// The kinds the composition root starts a controller for, and where each one lives in the API.
+import { CONFIG_KINDS, GROUP_OF, NETWORKING_KINDS, SECURITY_KINDS } from '../../src/api/common.js';
+import { apiPath, PLURALS } from '../../src/controllers/networking.js';
+
+test('every networking kind and PeerAuthentication, each at its group\'s v1 path', () => {
+  expect(SECURITY_KINDS).toEqual(['PeerAuthentication']);
+  expect(CONFIG_KINDS).toEqual([...NETWORKING_KINDS, ...SECURITY_KINDS]);
+  expect(CONFIG_KINDS.map((k) => `${apiPath(k)}/${PLURALS[k]}`)).toEqual([
+    '/apis/networking.istio.io/v1/virtualservices',
+    '/apis/networking.istio.io/v1/destinationrules',
+    '/apis/networking.istio.io/v1/gateways',
+    '/apis/networking.istio.io/v1/serviceentries',
+    '/apis/security.istio.io/v1/peerauthentications',
+  ]);
+  expect(GROUP_OF.PeerAuthentication).toBe('security.istio.io');
+});
