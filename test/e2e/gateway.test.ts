@@ -3,6 +3,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
+import { serviceAccountToken } from '../support/tokens.js';
 import { AdsClient } from '../../src/xds/testing/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
@@ -14,7 +15,7 @@ const custom = kc.makeApiClient(CustomObjectsApi);
 const selector = { app: `gw-${ns}` }; // unique: no other gateway pod matches
 
 function gatewayPod(): V1Pod {
-  return proxyPod({ name: 'ingress', namespace: ns, labels: selector, discoveryAddress: 'trellis.trellis-system.svc:15010', env: [{ name: 'TRELLIS_PROXY_TYPE', value: 'router' }] });
+  return proxyPod({ name: 'ingress', namespace: ns, labels: selector, discoveryAddress: 'trellis.trellis-system.svc:15012', env: [{ name: 'TRELLIS_PROXY_TYPE', value: 'router' }] });
 }
 
 beforeAll(async () => {
@@ -186,9 +187,13 @@ describe('HTTPS through the gateway, the certificate from credentialName over SD
         body: { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'other' }, spec: { selector, servers: [{ port: { number: 9443, name: 'https', protocol: 'HTTPS' }, hosts: ['other.example.com'], tls: { mode: 'SIMPLE', credentialName: 'other-credential' } }] } },
       });
       const svc = await core.readNamespacedService({ namespace: 'trellis-system', name: 'trellis' });
-      // Posing as this namespace's gateway pod (same labels), straight to the control plane.
+      // Posing as this namespace's gateway pod (same labels), straight to the control plane, with
+      // a token of this namespace: authenticated here, so it may have this namespace's Secrets only.
       const labels = { fields: Object.fromEntries(Object.entries(selector).map(([k, v]) => [k, { stringValue: v }])) };
-      const client = new AdsClient(`${svc.spec?.clusterIP}:15010`, {
+      const rootCa = (await core.readNamespacedConfigMap({ namespace: ns, name: 'istio-ca-root-cert' })).data?.['root-cert.pem'] ?? '';
+      const client = new AdsClient(`${svc.spec?.clusterIP}:15012`, {
+        tls: { rootCa, serverName: 'trellis.trellis-system.svc' },
+        token: await serviceAccountToken(ns, 'default', { audiences: ['istio-ca'] }),
         node: { id: `router~${gwIp}~ingress.${ns}~${ns}.svc.cluster.local`, metadata: { fields: { NAMESPACE: { stringValue: ns }, LABELS: { structValue: labels } } } },
       });
       try {

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
+import { debugReaderToken } from '../support/tokens.js';
 import { applyAll, clientPod, clusterAvailable, createIstioObject, echoDeployment, echoFrom, kube, podExec, root, run, testNamespace, waitFor } from '../support/cluster.js';
 
 const ns = testNamespace('mesh');
@@ -114,8 +115,10 @@ test('the proxies are connected to the in-cluster control plane', async () => {
   // Retried: a control plane replaced meanwhile (an upgrade by another suite) has its proxies back
   // once they reconnect; the last answer is in the failure message.
   let last = '';
+  // The debug pages answer a pod only with a token allowed to read them (see security.test.ts).
+  const auth = ['-H', `authorization: Bearer ${await debugReaderToken(ns)}`];
   const ids = await waitFor('3 proxies of the namespace in /debug/syncz', async () => {
-    const res = await podExec(`${ns}/client`, ['echo-client', 'http://trellis.trellis-system.svc:15014/debug/syncz']);
+    const res = await podExec(`${ns}/client`, ['echo-client', 'http://trellis.trellis-system.svc:15014/debug/syncz', ...auth]);
     last = res.stdout + res.stderr;
     const status = JSON.parse(res.stdout.trim().split('\n')[0] || '{}') as { body?: { id: string }[] };
     const mine = (status.body ?? []).map((p) => p.id).filter((id) => id.includes(`.${ns}~`));
@@ -125,7 +128,7 @@ test('the proxies are connected to the in-cluster control plane', async () => {
   });
   expect(ids.length).toBeGreaterThanOrEqual(3);
   // What Trellis gives the client's proxy, readable: the VirtualService's split is in its routes.
-  const dump = await podExec(`${ns}/client`, ['echo-client', `http://trellis.trellis-system.svc:15014/debug/config_dump?proxy=client.${ns}`]);
+  const dump = await podExec(`${ns}/client`, ['echo-client', `http://trellis.trellis-system.svc:15014/debug/config_dump?proxy=client.${ns}`, ...auth]);
   const resources = (JSON.parse(dump.stdout.trim().split('\n')[0]) as { body: { resources: { rds: Record<string, unknown>; cds: Record<string, unknown> } } }).body.resources;
   expect(Object.keys(resources.cds)).toEqual(expect.arrayContaining([`outbound|8080|v1|echo.${ns}.svc.cluster.local`, `outbound|8080|v2|echo.${ns}.svc.cluster.local`]));
   expect(JSON.stringify(resources.rds['8080'])).toContain('"weighted_clusters"');

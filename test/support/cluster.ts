@@ -95,17 +95,32 @@ export async function applyAll(objects: KubernetesObject[]): Promise<void> {
   for (const o of objects) await api.create(o);
 }
 
-/** Creates a networking.istio.io/v1 object (ServiceEntry, VirtualService, DestinationRule, ...). */
-export async function createIstioObject(ns: string, kind: string, name: string, spec: Record<string, unknown>): Promise<void> {
+const SECURITY_KINDS = new Set(['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']);
+
+function istioRef(kind: string): { group: string; version: string; plural: string } {
   const lower = kind.toLowerCase();
   const plural = lower.endsWith('y') ? `${lower.slice(0, -1)}ies` : `${lower}s`;
-  await kube().kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: 'networking.istio.io',
-    version: 'v1',
-    namespace: ns,
-    plural,
-    body: { apiVersion: 'networking.istio.io/v1', kind, metadata: { name }, spec },
-  });
+  return { group: SECURITY_KINDS.has(kind) ? 'security.istio.io' : 'networking.istio.io', version: 'v1', plural };
+}
+
+/** Creates an Istio v1 object (ServiceEntry, VirtualService, DestinationRule, PeerAuthentication, ...). */
+export async function createIstioObject(ns: string, kind: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  const ref = istioRef(kind);
+  await kube().kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ ...ref, namespace: ns, body: { apiVersion: `${ref.group}/v1`, kind, metadata: { name }, spec } });
+}
+
+/** Creates the object, or replaces the spec of the one that exists (as `kubectl apply` would). */
+export async function applyIstioObject(ns: string, kind: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  const ref = istioRef(kind);
+  const api = kube().kc.makeApiClient(CustomObjectsApi);
+  const current = (await api.getNamespacedCustomObject({ ...ref, namespace: ns, name }).catch(() => undefined)) as { metadata?: { resourceVersion?: string } } | undefined;
+  if (!current) return createIstioObject(ns, kind, name, spec);
+  await api.replaceNamespacedCustomObject({ ...ref, namespace: ns, name, body: { apiVersion: `${ref.group}/v1`, kind, metadata: { name, resourceVersion: current.metadata?.resourceVersion }, spec } });
+}
+
+/** Deletes an Istio object if it exists. */
+export async function deleteIstioObject(ns: string, kind: string, name: string): Promise<void> {
+  await kube().kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ ...istioRef(kind), namespace: ns, name }).catch(() => undefined);
 }
 
 /** A unique namespace name for one test file. */

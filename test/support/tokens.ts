@@ -42,3 +42,30 @@ export async function heldPod(namespace: string, name: string, serviceAccount: s
   });
   return { name: pod.metadata.name, uid: pod.metadata.uid };
 }
+
+/**
+ * A token of service account `name` in `namespace` that may read the control plane's debug
+ * pages: the RBAC the README names (get services/proxy on the trellis Service), granted here.
+ */
+export async function debugReaderToken(namespace: string, name = 'debug-reader', controlPlaneNamespace = 'trellis-system'): Promise<string> {
+  await createServiceAccount(namespace, name).catch(() => undefined);
+  const roleName = `trellis-debug-${namespace}`;
+  await rest()
+    .post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${controlPlaneNamespace}/roles`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: roleName },
+      rules: [{ apiGroups: [''], resources: ['services/proxy'], resourceNames: ['trellis'], verbs: ['get'] }],
+    })
+    .catch(() => undefined);
+  await rest()
+    .post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${controlPlaneNamespace}/rolebindings`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: roleName },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    })
+    .catch(() => undefined);
+  return serviceAccountToken(namespace, name, { expirationSeconds: 3600 });
+}

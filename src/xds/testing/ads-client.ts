@@ -37,6 +37,10 @@ export interface AdsClientOptions {
   channelOptions?: grpc.ChannelOptions;
   /** Keep every response in `received` (default true; benchmarks with many clients turn it off). */
   history?: boolean;
+  /** TLS to the control plane (15012): verify it against `rootCa` (PEM), as `serverName`. */
+  tls?: { rootCa: string; serverName: string };
+  /** Sent as `authorization: Bearer <token>` (a service account token, audience istio-ca). */
+  token?: string;
 }
 
 interface TypeClientState {
@@ -71,9 +75,13 @@ export class AdsClient {
     const def = svc ? perTypeDefinition(svc) : adsDefinition;
     const method = svc ? (protocol === 'delta' ? svc.delta : svc.stream) : protocol === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
     const Ctor = grpc.makeGenericClientConstructor(def, 'xds');
-    this.client = new Ctor(target, grpc.credentials.createInsecure(), opts.channelOptions);
-    const open = (this.client as unknown as Record<string, () => Stream>)[method].bind(this.client);
-    this.stream = open();
+    const credentials = opts.tls ? grpc.credentials.createSsl(Buffer.from(opts.tls.rootCa)) : grpc.credentials.createInsecure();
+    const channelOptions = opts.tls ? { 'grpc.ssl_target_name_override': opts.tls.serverName, 'grpc.default_authority': opts.tls.serverName, ...opts.channelOptions } : opts.channelOptions;
+    this.client = new Ctor(target, credentials, channelOptions);
+    const open = (this.client as unknown as Record<string, (m: grpc.Metadata) => Stream>)[method].bind(this.client);
+    const metadata = new grpc.Metadata();
+    if (opts.token) metadata.set('authorization', `Bearer ${opts.token}`);
+    this.stream = open(metadata);
     this.stream.on('data', (r: DiscoveryResponse__Output | DeltaDiscoveryResponse__Output) => this.onResponse(r));
     this.stream.on('error', (err: Error) => {
       if (!this.closed) this.error = err;

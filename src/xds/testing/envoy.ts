@@ -12,6 +12,10 @@ import protobuf from 'protobufjs';
 import type { EncodedResource } from '../encoded-resource.js';
 import { XdsServer } from '../server.js';
 import type { SnapshotProvider } from '../snapshot.js';
+import { MeshCa } from '../../ca/authority.js';
+import { createCsr, spiffeId } from '../../ca/csr.js';
+import { SdsServer } from '../../sidecar/sds-server.js';
+import { loggerFor } from '../../util/logger.js';
 
 /** The repository root (found upwards from this file, from src/ or dist/). */
 export function repoRoot(): string {
@@ -168,8 +172,55 @@ if (!holder[KEY]) {
   });
 }
 
+/** One throwaway mesh CA per test process: what the agent's certificates are signed by. */
+let testCa: Promise<MeshCa> | undefined;
+export function testMeshCa(): Promise<MeshCa> {
+  return (testCa ??= MeshCa.create({ trustDomain: 'cluster.local' }));
+}
+
+/**
+ * What the agent gives Envoy in a pod: an SDS server on a Unix socket serving a workload
+ * certificate (`default`) for `identity` and the mesh root (`ROOTCA`), from testMeshCa().
+ */
+export async function startTestAgent(socketPath: string, identity: { namespace: string; serviceAccount: string }): Promise<SdsServer> {
+  const ca = await testMeshCa();
+  const id = spiffeId({ trustDomain: 'cluster.local', ...identity });
+  const { csrPem, keyPem } = createCsr(id);
+  const chain = await ca.sign(csrPem, { trustDomain: 'cluster.local', ...identity }, 3600);
+  const sds = new SdsServer(socketPath, loggerFor('test-agent'));
+  await sds.start({ chainPem: chain.slice(0, -1).join(''), keyPem, rootPem: ca.rootPem });
+  return sds;
+}
+
+/** The namespace of an Istio node id (`type~ip~pod.ns~ns.svc.domain`), else "default". */
+function nodeNamespace(config: Record<string, unknown>): string {
+  const id = (config.node as { id?: string } | undefined)?.id ?? '';
+  const parts = id.split('~');
+  return parts.length === 4 && parts[2].includes('.') ? parts[2].slice(parts[2].lastIndexOf('.') + 1) : 'default';
+}
+
+/** Adds the `sds-grpc` cluster (the agent's socket) unless the bootstrap has one. */
+function withAgentCluster(config: Record<string, unknown>, socketPath: string): { config: Record<string, unknown>; added: boolean } {
+  const statics = (config.static_resources ?? {}) as { clusters?: { name: string }[] };
+  if (!statics.clusters || statics.clusters.some((c) => c.name === 'sds-grpc')) return { config, added: false };
+  const sds = {
+    name: 'sds-grpc',
+    type: 'STATIC',
+    connect_timeout: '1s',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: { cluster_name: 'sds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }] },
+  };
+  return { config: { ...config, static_resources: { ...statics, clusters: [...statics.clusters, sds] } }, added: true };
+}
+
 export class Envoy {
   private logTail = '';
+  private agent: SdsServer | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -177,9 +228,16 @@ export class Envoy {
     readonly adminUrl: string,
   ) {}
 
-  /** Starts Envoy with `config` and waits until its admin API answers. */
-  static async start(config: Record<string, unknown>, opts: { logLevel?: string } = {}): Promise<Envoy> {
+  /**
+   * Starts Envoy with `config` and waits until its admin API answers. As in a pod, Envoy gets
+   * its workload certificate from an agent over SDS (startTestAgent) unless the bootstrap
+   * already names an `sds-grpc` cluster.
+   */
+  static async start(original: Record<string, unknown>, opts: { logLevel?: string } = {}): Promise<Envoy> {
     const dir = tmpDir();
+    const socketPath = path.join(dir, 'sds.sock');
+    const { config, added } = withAgentCluster(original, socketPath);
+    const agent = added ? await startTestAgent(socketPath, { namespace: nodeNamespace(original), serviceAccount: 'default' }) : undefined;
     const cfg = path.join(dir, 'bootstrap.json');
     const adminPath = path.join(dir, 'admin-address');
     fs.writeFileSync(cfg, JSON.stringify(config));
@@ -202,6 +260,7 @@ export class Envoy {
       await sleep(50);
     }
     const envoy = new Envoy(child, dir, `http://${fs.readFileSync(adminPath, 'utf8').trim()}`);
+    envoy.agent = agent;
     child.stderr?.on('data', (d: Buffer) => {
       envoy.logTail = (envoy.logTail + d.toString()).slice(-20000);
     });
@@ -264,6 +323,7 @@ export class Envoy {
       clearTimeout(timer);
     }
     running.delete(this.child);
+    await this.agent?.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
