@@ -5,17 +5,32 @@
 // rule). Injection is pointed at a label no namespace has, so this release never injects (or
 // blocks, failurePolicy Fail) pods of other tests.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { CustomObjectsApi, PolicyV1Api } from '@kubernetes/client-node';
 import { clusterAvailable, kube, kubeconfigPath, root, run, testNamespace, waitFor } from '../support/cluster.js';
 import { chartDir, helm, parse, template } from '../fixtures/chart/chart.js';
+import { debugReaderToken } from '../support/tokens.js';
 import { bootstrap, Envoy } from '../../src/xds/testing/envoy.js';
 
 const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
 const kubectl = process.env.KUBECTL ?? path.join(root, `.devcluster/cache/kubernetes-${/^KUBE_VERSION=(\S+)/m.exec(versions)?.[1]}/kubectl`);
 const ns = testNamespace('chart');
 const release = 'trellis-chart';
-const values = ['--set', `webhooks.injection.namespaceLabels={${ns}-injection}`, '--set', 'gateway.enabled=true', '--set', 'gateway.serviceType=ClusterIP'];
+// A second install beside the e2e suite's: its mesh root only in namespaces labelled for it, and
+// plaintext xDS on for the bare Envoy below (a sidecar without a pod token).
+const values = [
+  '--set',
+  `webhooks.injection.namespaceLabels={${ns}-injection}`,
+  '--set',
+  'gateway.enabled=true',
+  '--set',
+  'gateway.serviceType=ClusterIP',
+  '--set',
+  `rootCertNamespaces=trellis.io/control-plane=${ns}`,
+  '--set',
+  'plaintextXds=true',
+];
 const { kc, core, apps } = kube();
 const policy = kc.makeApiClient(PolicyV1Api);
 const admission = kc.makeApiClient(CustomObjectsApi);
@@ -35,8 +50,10 @@ const webhooksHaveCa = async (): Promise<boolean> => {
   return all.length > 0 && all.every((b) => Buffer.from(b, 'base64').toString().startsWith('-----BEGIN CERTIFICATE-----'));
 };
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
+  // Labelled as this install's: it publishes its root here, and the e2e suite's install does not.
+  await core.createNamespace({ body: { metadata: { name: ns, labels: { 'trellis.io/control-plane': ns } } } });
 });
 
 afterAll(async () => {
@@ -75,7 +92,10 @@ test('trellisctl against the running control plane: proxy-status shows the gatew
   (config.node as { metadata: unknown }).metadata = { NAMESPACE: ns, NAME: 'probe-0', LABELS: { app: 'probe' } };
   const envoy = await Envoy.start(config);
   try {
-    const ctl = (...args: string[]): ReturnType<typeof run> => run(process.execPath, [cli, ...args, '--control-plane', controlPlane]);
+    // The debug pages answer a token allowed to get services/proxy on this install's Service.
+    const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trellisctl-')), 'token');
+    fs.writeFileSync(tokenFile, await debugReaderToken(ns, 'reader', ns));
+    const ctl = (...args: string[]): ReturnType<typeof run> => run(process.execPath, [cli, ...args, '--control-plane', controlPlane, '--token-file', tokenFile]);
     const table = await waitFor('proxy-status to show the sidecar synced on every type', async () => {
       const r = await ctl('proxy-status');
       if (r.code !== 0) throw new Error(r.stderr);

@@ -122,8 +122,12 @@ test('the ingress gateway is off by default; on, it is the proxy image as a rout
     POD_NAMESPACE: 'fieldRef:metadata.namespace',
     INSTANCE_IP: 'fieldRef:status.podIP',
     SERVICE_ACCOUNT: 'fieldRef:spec.serviceAccountName',
-    TRELLIS_DISCOVERY_ADDRESS: 'trellis.edge.svc:15010',
+    TRELLIS_DISCOVERY_ADDRESS: 'trellis.edge.svc:15012',
     TRELLIS_CLUSTER_DOMAIN: 'cluster.local',
+    TRELLIS_TRUST_DOMAIN: 'cluster.local',
+    TRELLIS_TOKEN_FILE: '/var/run/secrets/tokens/istio-token',
+    TRELLIS_ROOT_CERT: '/var/run/secrets/istio/root-cert.pem',
+    TRELLIS_SDS_SOCKET: '/var/run/secrets/workload-spiffe-uds/socket',
   });
   const svc = find(docs, 'Service', 'trellis-ingressgateway');
   const spec = svc.spec as { type: string; selector: Record<string, string>; ports: { port: number; targetPort: number }[] };
@@ -132,10 +136,10 @@ test('the ingress gateway is off by default; on, it is the proxy image as a rout
   expect(spec.ports.map((p) => p.port)).toEqual(expect.arrayContaining([80, 443]));
   // The control plane's own sidecar injection and discovery address agree with the gateway's.
   const args = podSpecOf(find(docs, 'Deployment', 'trellis'))!.containers[0].args;
-  expect(args).toEqual(expect.arrayContaining(['--proxy-image=example.com/proxy:1.2', '--discovery-address=trellis.edge.svc:15010']));
+  expect(args).toEqual(expect.arrayContaining(['--proxy-image=example.com/proxy:1.2', '--discovery-address=trellis.edge.svc:15012']));
 });
 
-test('the webhook certificate Secret belongs to the release (uninstall removes it); Trellis is told its name and may touch only it', async () => {
+test('the webhook certificate Secret belongs to the release (uninstall removes it); Trellis is told its name and may touch only it and the mesh CA Secrets', async () => {
   const docs = parse(await template());
   const secret = find(docs, 'Secret', 'trellis-webhook-tls');
   expect(secret.metadata.namespace).toBe('trellis-system');
@@ -144,7 +148,8 @@ test('the webhook certificate Secret belongs to the release (uninstall removes i
   const rules = find(docs, 'Role', 'trellis').rules as { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
   expect(rules).toEqual([
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-    { apiGroups: [''], resources: ['secrets'], resourceNames: ['trellis-webhook-tls'], verbs: ['get', 'update'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: ['trellis-webhook-tls', 'istio-ca-secret'], verbs: ['get', 'update'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: ['cacerts'], verbs: ['get'] },
   ]);
 });
 
