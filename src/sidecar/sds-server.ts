@@ -1,13 +1,20 @@
 // The agent's SDS server: Envoy in the same pod asks it, over a Unix socket, for the workload
 // certificate (`default`) and the mesh root (`ROOTCA`), Istio's names. The key is only ever
-// here and in Envoy. A renewal replaces both resources and pushes them on the open stream, so
+// here and in Envoy. A renewal replaces both resources and pushes them on the open streams, so
 // Envoy swaps certificates without dropping connections.
+//
+// It serves envoy.service.secret.v3.SecretDiscoveryService (StreamSecrets, DeltaSecrets,
+// FetchSecrets) with its own small protocol handling (sds-streams.ts) and message set
+// (sds-wire.ts) rather than the control plane's XdsServer: the agent runs in every pod, and the
+// generic server with every Envoy proto loaded cost it about 20 MB of memory.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../util/logger.js';
-import { XdsServer } from '../xds/server.js';
-import { StaticSnapshotProvider } from '../xds/snapshot.js';
-import { TypeUrl, type Secret } from '../xds/types.js';
+import type { Secret } from '../xds/types.js';
+import { DeltaSecretStream, fetchSecrets, SotwSecretStream, type SecretSource } from './sds-streams.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, encodeSecret, type DeltaDiscoveryRequest, type DiscoveryRequest, type EncodedSecret } from './sds-wire.js';
 
 export const WORKLOAD_CERT = 'default';
 export const ROOT_CA = 'ROOTCA';
@@ -20,7 +27,7 @@ export interface WorkloadSecrets {
   rootPem: string;
 }
 
-/** The two SDS resources for `s`. */
+/** The two SDS resources for `s`, as Envoy's Secret messages (for tools and tests). */
 export function sdsSecrets(s: WorkloadSecrets): Map<string, Secret> {
   return new Map<string, Secret>([
     [WORKLOAD_CERT, { name: WORKLOAD_CERT, tls_certificate: { certificate_chain: { inline_bytes: Buffer.from(s.chainPem) }, private_key: { inline_bytes: Buffer.from(s.keyPem) } } }],
@@ -28,34 +35,86 @@ export function sdsSecrets(s: WorkloadSecrets): Map<string, Secret> {
   ]);
 }
 
-export class SdsServer {
-  private readonly provider = new StaticSnapshotProvider();
-  private readonly xds: XdsServer;
+function encoded(name: string, bytes: Uint8Array): EncodedSecret {
+  return { name, bytes, version: createHash('sha256').update(bytes).digest('base64url').slice(0, 16) };
+}
+
+function encodeAll(s: WorkloadSecrets): Map<string, EncodedSecret> {
+  return new Map([
+    [WORKLOAD_CERT, encoded(WORKLOAD_CERT, encodeSecret(WORKLOAD_CERT, { certificateChainPem: s.chainPem, privateKeyPem: s.keyPem }))],
+    [ROOT_CA, encoded(ROOT_CA, encodeSecret(ROOT_CA, { trustedCaPem: s.rootPem }))],
+  ]);
+}
+
+const SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
+const toBuffer = (b: Buffer): Buffer => b;
+const definition = {
+  StreamSecrets: { path: `/${SERVICE}/StreamSecrets`, requestStream: true, responseStream: true, requestSerialize: toBuffer, requestDeserialize: decodeDiscoveryRequest, responseSerialize: toBuffer, responseDeserialize: toBuffer },
+  DeltaSecrets: { path: `/${SERVICE}/DeltaSecrets`, requestStream: true, responseStream: true, requestSerialize: toBuffer, requestDeserialize: decodeDeltaDiscoveryRequest, responseSerialize: toBuffer, responseDeserialize: toBuffer },
+  FetchSecrets: { path: `/${SERVICE}/FetchSecrets`, requestStream: false, responseStream: false, requestSerialize: toBuffer, requestDeserialize: decodeDiscoveryRequest, responseSerialize: toBuffer, responseDeserialize: toBuffer },
+} as unknown as grpc.ServiceDefinition;
+
+export class SdsServer implements SecretSource {
+  readonly controlPlaneId = 'trellis-agent';
+  private current = new Map<string, EncodedSecret>();
+  private readonly streams = new Set<SotwSecretStream | DeltaSecretStream>();
+  private server: grpc.Server | undefined;
 
   constructor(
     private readonly socketPath: string,
-    log: Logger,
-  ) {
-    this.xds = new XdsServer({ provider: this.provider, controlPlaneId: 'trellis-agent', log });
+    readonly log: Logger,
+  ) {}
+
+  secret(name: string): EncodedSecret | undefined {
+    return this.current.get(name);
   }
 
   /** Serves `secrets` on the socket (replacing a stale socket file of an earlier agent). */
   async start(secrets: WorkloadSecrets): Promise<void> {
-    this.provider.set({ [TypeUrl.Secret]: sdsSecrets(secrets) });
+    this.current = encodeAll(secrets);
+    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 });
+    server.addService(definition, {
+      StreamSecrets: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.track(new SotwSecretStream(this, call)),
+      DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.track(new DeltaSecretStream(this, call)),
+      FetchSecrets: (call: grpc.ServerUnaryCall<DiscoveryRequest, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, fetchSecrets(this, call.request)),
+    });
     fs.mkdirSync(path.dirname(this.socketPath), { recursive: true });
     fs.rmSync(this.socketPath, { force: true });
-    await this.xds.listen(`unix:${this.socketPath}`);
+    const address = `unix:${this.socketPath}`;
+    await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`cannot serve SDS on ${address}: ${err.message}`, { cause: err })) : resolve(p))),
+    );
+    this.server = server;
     // Only this pod's proxy (same user) may connect.
     fs.chmodSync(this.socketPath, 0o600);
+    this.log.info('SDS server listening', { address });
   }
 
-  /** Replaces the certificate (renewal) or the root; Envoy gets them on its open stream. */
+  /** Replaces the certificate (renewal) or the root; Envoy gets them on its open streams. */
   async update(secrets: WorkloadSecrets): Promise<void> {
-    this.provider.set({ [TypeUrl.Secret]: sdsSecrets(secrets) });
-    await this.xds.push({ reason: 'rotation', types: [TypeUrl.Secret] });
+    this.current = encodeAll(secrets);
+    await Promise.all([...this.streams].map((s) => s.refresh()));
   }
 
   async close(): Promise<void> {
-    await this.xds.close();
+    for (const s of [...this.streams]) s.end();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 2000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private track(s: SotwSecretStream | DeltaSecretStream): void {
+    this.streams.add(s);
+    s.onClose(() => this.streams.delete(s));
   }
 }

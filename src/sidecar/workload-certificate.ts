@@ -51,11 +51,10 @@ export class WorkloadCertificate {
   /** Calls `renewed` with a new certificate at half the lifetime of `current`, and so on. */
   renewEvery(current: WorkloadSecrets, renewed: (next: WorkloadSecrets) => Promise<void>): void {
     if (this.stopped) return;
-    const leaf = new X509Certificate(current.chainPem);
-    const from = new Date(leaf.validFrom).getTime();
-    const to = new Date(leaf.validTo).getTime();
-    const at = from + (to - from) / 2;
-    const delay = Math.max(1000, at - Date.now());
+    // Half of what is left: notBefore is backdated (clock skew), so half the nominal lifetime
+    // would come too early.
+    const to = new Date(new X509Certificate(current.chainPem).validTo).getTime();
+    const delay = Math.max(1000, (to - Date.now()) / 2);
     this.timer = setTimeout(() => {
       this.obtain()
         .then(async (next) => {

@@ -181,3 +181,65 @@ describe('attacks, each refused', () => {
     expect((await fetch(`http://${cpIp}:15014/ready`)).status).toBe(200);
   });
 });
+
+describe('under continuous traffic', () => {
+  /** Sends requests from the client until `stop` resolves; every reply (or failure) is kept. */
+  async function trafficUntil(stop: Promise<unknown>): Promise<EchoReply[]> {
+    let done = false;
+    void stop.finally(() => (done = true));
+    const replies: EchoReply[] = [];
+    while (!done) replies.push(...(await echoFrom(`${ns}/client`, 'http://echo:8080/', 10)));
+    return replies;
+  }
+
+  /** The serial of the workload certificate an Envoy presents (its admin /certs). */
+  async function presentedSerial(pod: string): Promise<string> {
+    const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', 'trellis-proxy', pod, '--', 'echo-client', 'http://127.0.0.1:15000/certs']);
+    const certs = (JSON.parse(r.stdout.trim().split('\n')[0]) as { body: { certificates: { cert_chain?: { serial_number: string; subject_alt_names?: { uri?: string }[] }[] }[] } }).body.certificates;
+    const mine = certs.flatMap((c) => c.cert_chain ?? []).find((c) => c.subject_alt_names?.some((s) => s.uri?.startsWith('spiffe://')));
+    if (!mine) throw new Error(`no workload certificate in ${pod}'s Envoy`);
+    return mine.serial_number;
+  }
+
+  test('workload certificates renew at half their lifetime (60 s here) with zero failed requests', async () => {
+    // A server whose certificate lives 60 s: renewed about every 30 s.
+    const patch = [{ op: 'add', path: '/spec/template/metadata/annotations', value: { 'sidecar.trellis.io/workloadCertTTL': '60s' } }];
+    await kube().apps.patchNamespacedDeployment({ namespace: ns, name: 'echo', body: patch }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/json-patch+json'));
+    const pod = await waitFor('the short-lived server', async () => {
+      const items = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=echo' })).items;
+      const fresh = items.filter((p) => p.metadata?.annotations?.['sidecar.trellis.io/workloadCertTTL'] === '60s' && ready(p));
+      return items.length === 1 && fresh.length === 1 ? fresh[0] : undefined;
+    }, 120_000);
+    const name = `${ns}/${pod.metadata?.name}`;
+    const first = await waitFor('a certificate in Envoy', () => presentedSerial(name), 30_000);
+    const renewed = waitFor('a renewed certificate', async () => ((await presentedSerial(name)) !== first ? true : undefined), 90_000, 2000);
+    const replies = await trafficUntil(renewed);
+    await renewed;
+    expect(replies.length).toBeGreaterThan(20);
+    expect(replies.filter((r) => r.status !== 200)).toEqual([]);
+  });
+
+  test('a control plane restart under traffic: zero failed requests, and the proxies reconnect', async () => {
+    const { apps } = kube();
+    const before = (await core.listNamespacedPod({ namespace: 'trellis-system', labelSelector: 'app.kubernetes.io/name=trellis' })).items.map((p) => p.metadata?.name);
+    const restart = (async () => {
+      await apps.patchNamespacedDeployment(
+        { namespace: 'trellis-system', name: 'trellis', body: { spec: { template: { metadata: { annotations: { 'trellis.test/restarted': String(Date.now()) } } } } } },
+        (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+      );
+      await waitFor('a new control plane, alone and Ready', async () => {
+        const pods = (await core.listNamespacedPod({ namespace: 'trellis-system', labelSelector: 'app.kubernetes.io/name=trellis' })).items;
+        return pods.length === 1 && !before.includes(pods[0].metadata?.name) && ready(pods[0]);
+      }, 180_000);
+    })();
+    const replies = await trafficUntil(restart);
+    await restart;
+    expect(replies.filter((r) => r.status !== 200)).toEqual([]);
+    // The client's proxy is back on the new control plane (over 15012, with its certificate).
+    const reader = await debugReaderToken(ns);
+    await waitFor('the client back in /debug/syncz', async () => {
+      const res = await fetch(`http://${cpIp}:15014/debug/syncz`, { headers: { authorization: `Bearer ${reader}` } });
+      return res.status === 200 && (await res.text()).includes(`client.${ns}`);
+    }, 60_000);
+  });
+});

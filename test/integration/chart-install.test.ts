@@ -142,7 +142,7 @@ test('helm upgrade: two replicas, both Ready; the budget becomes minAvailable 1;
   expect(Object.keys(secret.data ?? {}).sort()).toEqual(['ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
 });
 
-test('helm uninstall leaves no object of the release behind, except the CRDs', async () => {
+test('helm uninstall leaves no object of the release behind, except the CRDs and the mesh root', async () => {
   // What the chart creates, from the chart itself.
   const rendered = parse(await template(values, { release, namespace: ns }));
   const clusterScoped = rendered.filter((d) => !d.metadata.namespace).map((d) => [d.kind, d.metadata.name]);
@@ -154,7 +154,9 @@ test('helm uninstall leaves no object of the release behind, except the CRDs', a
     expect({ kind, name, left: got.stdout.trim() }).toEqual({ kind, name, left: '' });
   }
   // Every namespaced kind the API server lists, in the release namespace: only what every
-  // namespace has (the default ServiceAccount, the root CA ConfigMap) and Events remain.
+  // namespace has (the default ServiceAccount, the root CA ConfigMaps) and Events remain, and
+  // the mesh CA's root Secret, as Istio keeps istio-ca-secret: a reinstall signs with the same
+  // root, so the certificates workloads hold stay valid.
   await waitFor('the release pods to be gone', async () => (await core.listNamespacedPod({ namespace: ns })).items.length === 0, 60_000);
   const kinds = (await k(['api-resources', '--verbs=list', '--namespaced', '-o', 'name'])).stdout.split('\n').filter(Boolean);
   const left = await k(['get', kinds.join(','), '--namespace', ns, '-o', 'name', '--ignore-not-found']);
@@ -162,7 +164,7 @@ test('helm uninstall leaves no object of the release behind, except the CRDs', a
   const objects = left.stdout
     .split('\n')
     .filter(Boolean)
-    .filter((o) => !/^events?(\.events\.k8s\.io)?\//.test(o) && o !== 'serviceaccount/default' && o !== 'configmap/kube-root-ca.crt');
+    .filter((o) => !/^events?(\.events\.k8s\.io)?\//.test(o) && !['serviceaccount/default', 'configmap/kube-root-ca.crt', 'configmap/istio-ca-root-cert', 'secret/istio-ca-secret'].includes(o));
   expect(objects).toEqual([]);
   // The CRDs stay (Helm never deletes what it installed from crds/).
   const crds = await k(['get', 'crd', 'virtualservices.networking.istio.io', '-o', 'name']);
