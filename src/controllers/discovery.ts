@@ -54,6 +54,9 @@ export function sliceEndpoints(slice: V1EndpointSlice): Endpoint[] {
   );
 }
 
+/** The Secret types a credentialName may name. */
+export const CREDENTIAL_SECRET_TYPES = ['kubernetes.io/tls', 'Opaque'] as const;
+
 export class DiscoveryController {
   private readonly informers: Informer<KubernetesObject>[] = [];
 
@@ -86,7 +89,10 @@ export class DiscoveryController {
       emit(registry.upsertPod({ namespace: md.namespace ?? '', name: md.name ?? '', ip: pod.status?.podIP ?? '', labels: md.labels ?? {}, serviceAccount: pod.spec?.serviceAccountName ?? 'default' }));
     });
     add<V1Namespace>('/api/v1/namespaces', (ev, ns) => emit(ev === 'delete' ? registry.deleteNamespace(ns.metadata?.name ?? '') : registry.upsertNamespace(ns.metadata?.name ?? '', ns.metadata?.labels ?? {})));
-    add<V1Secret>('/api/v1/secrets', (ev, s) => {
+    // Only the Secret types credentialName can name (kubernetes.io/tls, and Istio's generic
+    // format in Opaque Secrets), each watched with a field selector on its type: service account
+    // tokens, Helm releases and the mesh CA's own Secrets never enter this process's memory here.
+    const onSecret = (ev: 'add' | 'update' | 'delete' | 'resync', s: V1Secret): void => {
       const ns = s.metadata?.namespace ?? '';
       const name = s.metadata?.name ?? '';
       if (ev === 'delete') return emit(registry.deleteSecret(ns, name));
@@ -98,7 +104,8 @@ export class DiscoveryController {
       const ca = decode(d['ca.crt'] ?? d.cacert);
       if (!(cert && key) && !ca) return emit(registry.deleteSecret(ns, name));
       emit(registry.upsertSecret({ namespace: ns, name, cert: cert && key ? cert : '', key: cert && key ? key : '', ca }));
-    });
+    };
+    for (const type of CREDENTIAL_SECRET_TYPES) add<V1Secret>('/api/v1/secrets', onSecret, `type=${type}`);
   }
 
   async start(): Promise<void> {

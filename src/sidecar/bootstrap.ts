@@ -37,16 +37,19 @@ const SDS_FROM_AGENT = {
   api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', set_node_on_first_message_only: true, grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] },
 };
 
+const isIp = (host: string): boolean => /^[\d.]+$/.test(host) || host.includes(':');
+
 /** The upstream TLS of the xds-grpc cluster: verify the control plane, present the workload certificate. */
 function xdsTransportSocket(host: string, rootCertFile: string): object {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-      sni: host,
+      // An address (a control plane outside the cluster) is verified as an IP SAN, without SNI.
+      ...(isIp(host) ? {} : { sni: host }),
       common_tls_context: {
         tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: SDS_FROM_AGENT }],
-        validation_context: { trusted_ca: { filename: rootCertFile }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: host } }] },
+        validation_context: { trusted_ca: { filename: rootCertFile }, match_typed_subject_alt_names: [{ san_type: isIp(host) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: host } }] },
       },
     },
   };
@@ -120,7 +123,7 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
       clusters: [
         {
           name: 'xds-grpc',
-          type: /^[\d.]+$/.test(xds.host) ? 'STATIC' : 'STRICT_DNS',
+          type: isIp(xds.host) ? 'STATIC' : 'STRICT_DNS',
           connect_timeout: '1s',
           dns_lookup_family: 'V4_ONLY',
           typed_extension_protocol_options: {

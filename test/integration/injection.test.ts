@@ -47,10 +47,12 @@ async function running(ns: string, name: string): Promise<V1Pod> {
 
 beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
-  await core.createNamespace({ body: { metadata: { name: meshed, labels: { 'trellis-injection': 'enabled' } } } });
-  await core.createNamespace({ body: { metadata: { name: istio, labels: { 'istio-injection': 'enabled' } } } });
+  // The injected proxies get their certificate and configuration from this test's control plane.
+  const mine = { 'trellis.io/control-plane': meshed };
+  await core.createNamespace({ body: { metadata: { name: meshed, labels: { 'trellis-injection': 'enabled', ...mine } } } });
+  await core.createNamespace({ body: { metadata: { name: istio, labels: { 'istio-injection': 'enabled', ...mine } } } });
   await core.createNamespace({ body: { metadata: { name: plain } } });
-  cp = await startControlPlane({ namespace: meshed, validatingConfig: `trellis-validator-${meshed}`, mutatingConfig: hookName });
+  cp = await startControlPlane({ namespace: meshed, validatingConfig: `trellis-validator-${meshed}`, mutatingConfig: hookName, podReachable: true });
   const only = { key: 'kubernetes.io/metadata.name', operator: 'In', values: [meshed, istio, plain] };
   const webhook = (label: string, extra: object[]): object => ({
     name: `${label}.sidecar-injector.trellis.io`,

@@ -4,27 +4,25 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { injectPod } from '../../src/webhooks/inject.js';
 import { clientPod, clusterAvailable, createIstioObject, echoDeployment, echoFrom, applyAll, kube, testNamespace, waitFor } from '../support/cluster.js';
-import { freePort, startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
+import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 const ns = testNamespace('registry');
 const { core } = kube();
 let cp: RunningControlPlane;
-const HOST_LINK_IP = '10.243.0.1'; // tools/devcluster/network.env: pods reach the host here
 
 const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
-  await core.createNamespace({ body: { metadata: { name: ns } } });
-  const xdsPort = await freePort();
-  cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}`, extraArgs: ['--outbound-traffic-policy', 'REGISTRY_ONLY', '--xds-address', `${HOST_LINK_IP}:${xdsPort}`] });
+  await core.createNamespace({ body: { metadata: { name: ns, labels: { 'trellis.io/control-plane': ns } } } });
+  cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}`, extraArgs: ['--outbound-traffic-policy', 'REGISTRY_ONLY'], podReachable: true });
   await applyAll([
     echoDeployment(ns, 'known', 1),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'known', namespace: ns }, spec: { selector: { app: 'known' }, ports: [{ name: 'http', port: 8080 }] } } as never,
     echoDeployment(ns, 'unknown', 1), // no Service
   ]);
   // The client gets a sidecar pointed at this control plane (the webhook's own code).
-  const injected = injectPod(clientPod(ns) as V1Pod, { proxyImage: 'trellis/proxy', discoveryAddress: `${HOST_LINK_IP}:${xdsPort}`, proxyUid: 1337, clusterDomain: 'cluster.local' });
+  const injected = injectPod(clientPod(ns) as V1Pod, { proxyImage: 'trellis/proxy', discoveryAddress: cp.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' });
   if (!('injected' in injected)) throw new Error('not injected');
   await core.createNamespacedPod({ namespace: ns, body: injected.injected });
 });

@@ -13,8 +13,10 @@ export interface RunningControlPlane {
   monitoring: string;
   webhookUrl: string;
   xdsAddress: string;
-  /** xDS over TLS, with the webhook's serving certificate (SAN 127.0.0.1). */
+  /** xDS and the mesh CA over TLS (a certificate of its mesh CA, SAN 127.0.0.1). */
   xdsTlsAddress: string;
+  /** Where pods reach xDS and the CA (with `podReachable`; else xdsTlsAddress). */
+  discoveryAddress: string;
   logs: () => string;
   stop: () => Promise<number | null>;
   configz: () => Promise<{ kind: string; namespace: string; name: string; generation: number; spec: unknown }[]>;
@@ -39,7 +41,16 @@ export interface ControlPlaneOptions {
   validatingConfig: string;
   mutatingConfig?: string;
   extraArgs?: string[];
+  /**
+   * Pods can reach its xDS and CA (on the host end of the devcluster's link, 10.243.0.1), and
+   * injection points pods there. Label the pods' namespaces `trellis.io/control-plane: <namespace>`
+   * so this control plane publishes its root there (and an in-cluster Trellis does not).
+   */
+  podReachable?: boolean;
 }
+
+/** tools/devcluster/network.env: pods reach the host here. */
+export const HOST_LINK_IP = '10.243.0.1';
 
 /** Starts the control plane (installing the CRDs first) and waits until it is ready. */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
@@ -58,6 +69,8 @@ export async function spawnControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const wport = await freePort();
   const xport = await freePort();
   const tport = await freePort();
+  const tlsHost = opts.podReachable ? HOST_LINK_IP : '127.0.0.1';
+  const discoveryAddress = `${tlsHost}:${tport}`;
   const proc = spawn(
     process.execPath,
     [
@@ -72,10 +85,11 @@ export async function spawnControlPlane(opts: ControlPlaneOptions): Promise<Runn
       `127.0.0.1:${wport}`,
       '--webhook-ip',
       '127.0.0.1',
+      ...(opts.podReachable ? ['--webhook-ip', HOST_LINK_IP, '--discovery-address', discoveryAddress] : []),
       '--xds-address',
       `127.0.0.1:${xport}`,
       '--xds-tls-address',
-      `127.0.0.1:${tport}`,
+      discoveryAddress,
       '--validating-webhook-config',
       opts.validatingConfig,
       '--mutating-webhook-config',
@@ -102,7 +116,8 @@ export async function spawnControlPlane(opts: ControlPlaneOptions): Promise<Runn
     monitoring,
     webhookUrl: `https://127.0.0.1:${wport}`,
     xdsAddress: `127.0.0.1:${xport}`,
-    xdsTlsAddress: `127.0.0.1:${tport}`,
+    xdsTlsAddress: discoveryAddress,
+    discoveryAddress,
     logs: () => logs,
     stop: async () => {
       if (proc.exitCode === null) proc.kill('SIGTERM');
