@@ -141,13 +141,15 @@ test('a port excluded by annotation is reached directly; a captured one is not',
   const direct = await echoFrom(`${plain}/client`, `http://${pod.status?.podIP}:8080/`);
   expect(direct[0]).toMatchObject({ status: 200, pod: 'excluded' });
   expect(direct[0].headers?.['x-envoy-upstream-service-time']).toBeUndefined(); // no proxy on the way
-  // 9090 is captured to the proxy's inbound port: whatever answers (nothing when no control
-  // plane serves this proxy; its Envoy when one does), it is not the app directly.
+  // 9090 is captured to the proxy's inbound port: no Service declares it, so the proxy passes it
+  // through to the app, from 127.0.0.6 (its inbound bind address), not from the client.
   const afterDirect = await redirected();
   expect(afterDirect).toBe(before); // 8080 bypassed the capture chain
   const captured = await echoFrom(`${plain}/client`, `http://${pod.status?.podIP}:9090/`);
   expect(await redirected()).toBeGreaterThan(afterDirect); // 9090 was redirected to the proxy
-  if (captured[0].pod !== undefined) expect(captured[0].headers?.['x-envoy-upstream-service-time']).toBeDefined();
+  expect(captured[0]).toMatchObject({ status: 200, pod: 'excluded' });
+  expect((captured[0].body as { remote?: string } | undefined)?.remote).toBe('127.0.0.6');
+  expect((direct[0].body as { remote?: string } | undefined)?.remote).not.toBe('127.0.0.6');
 });
 
 test('a malformed AdmissionReview gets HTTP 400 with a message, and the server keeps serving', async () => {
