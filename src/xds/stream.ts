@@ -166,6 +166,11 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     if (!st || st.inflight || !this.proxy) return;
     const plan = st.plan(this.proxy.desired.get(t), keepRemoved);
     if (!plan) return;
+    // Clusters updated in place are re-created by Envoy: their endpoints must follow.
+    if (t === TypeUrl.Cluster) {
+      const updated = [...plan.changed].filter((n) => st.has.has(n));
+      if (updated.length > 0) this.states.get(TypeUrl.Endpoint)?.resend(updated);
+    }
     const nonce = `${BOOT}-${this.id}-${++this.nonceSeq}`;
     const version = this.versionOf(plan);
     const buf = this.encode(st, plan, nonce, version);

@@ -169,6 +169,17 @@ export class TypeState {
     return { full: false, resources: changedResources(), removed: [...removed], changed };
   }
 
+  /**
+   * Sends these again even though the client has them: Envoy re-creates an EDS cluster that is
+   * updated in place, and the new cluster waits (initial fetch timeout, no endpoints) for an
+   * EDS response that an unchanged assignment would never trigger.
+   */
+  resend(names: Iterable<string>): void {
+    let any = false;
+    for (const n of names) any = this.has.delete(n) || any;
+    if (any) this.rev++;
+  }
+
   /** Records a response as sent; returns it. */
   sent(plan: Plan, nonce: string, version: string): Sent {
     // The memo the plan came from: once ACKed, nothing else of that desired state is due.

@@ -188,6 +188,21 @@ describe.each([['state of the world', 'GRPC'] as const, ['delta', 'DELTA_GRPC'] 
     expect(r.body).toBe('A');
   });
 
+  test('a cluster updated in place (same endpoints) keeps its endpoints: traffic never stops', async () => {
+    await eventually('steady on A', async () => (await get(listenPort)).body === 'A' && (await envoyView(envoy)).routeCluster('r') === 'a');
+    const load = traffic(listenPort);
+    // Only the cluster changes (as when its TLS settings or peer identities change): Envoy
+    // re-creates it, and the new cluster needs an EDS response for the unchanged assignment.
+    await apply(config({ [Cluster]: new Map([['a', { ...edsCluster('a'), connect_timeout: { seconds: 3, nanos: 0 } }]]) }));
+    await eventually('the updated cluster', async () => JSON.stringify((await envoy.configDump('?resource=dynamic_active_clusters')).configs).includes('"connect_timeout":"3s"'));
+    await new Promise((r) => setTimeout(r, 1500));
+    const { total, failures } = await load.stop();
+    expect(total).toBeGreaterThan(10);
+    expect(failures).toEqual([]);
+    expect(envoy.log).not.toContain('initial fetch timed out for type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment');
+    await apply(config());
+  });
+
   test('a new cluster and a route moved to it in one change, and back, under traffic: zero failed requests', async () => {
     await eventually('steady on A', async () => (await get(listenPort)).body === 'A' && (await envoyView(envoy)).routeCluster('r') === 'a');
     const load = [traffic(listenPort), traffic(listenPort), traffic(listenPort)];
