@@ -15,11 +15,11 @@ beforeAll(async () => {
 });
 afterAll(() => core.deleteNamespace({ name: ns }).catch(() => undefined));
 
-test('serves xDS over TLS with its webhook certificate, verified by the CA in its Secret', async () => {
+test('serves xDS over TLS with a certificate of its mesh CA, verified by the root it keeps in istio-ca-secret', async () => {
   const cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}` });
   try {
-    const secret = await core.readNamespacedSecret({ namespace: ns, name: `trellis-webhook-certs-${ns}` });
-    const ca = Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString();
+    const secret = await core.readNamespacedSecret({ namespace: ns, name: 'istio-ca-secret' });
+    const ca = Buffer.from(secret.data?.['ca-cert.pem'] ?? '', 'base64').toString();
     const [host, port] = cp.xdsTlsAddress.split(':');
     // The certificate covers 127.0.0.1 here (--webhook-ip); Node checks the chain and the IP.
     const served = await new Promise<tls.PeerCertificate>((resolve, reject) => {
