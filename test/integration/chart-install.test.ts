@@ -10,7 +10,7 @@ import path from 'node:path';
 import { CustomObjectsApi, PolicyV1Api } from '@kubernetes/client-node';
 import { clusterAvailable, kube, kubeconfigPath, root, run, testNamespace, waitFor } from '../support/cluster.js';
 import { chartDir, helm, parse, template } from '../fixtures/chart/chart.js';
-import { debugReaderToken } from '../support/tokens.js';
+import { debugReaderToken, removeDebugReader } from '../support/tokens.js';
 import { bootstrap, Envoy } from '../../src/xds/testing/envoy.js';
 
 const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
@@ -125,6 +125,7 @@ test('trellisctl against the running control plane: proxy-status shows the gatew
     expect(raw.map((c) => c.name)).toContain(`outbound|15010||trellis.${ns}.svc.cluster.local`);
   } finally {
     await envoy.stop();
+    await removeDebugReader(ns, 'reader', ns);
   }
 });
 

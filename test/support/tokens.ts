@@ -69,3 +69,11 @@ export async function debugReaderToken(namespace: string, name = 'debug-reader',
     .catch(() => undefined);
   return serviceAccountToken(namespace, name, { expirationSeconds: 3600 });
 }
+
+/** Removes what debugReaderToken created. */
+export async function removeDebugReader(namespace: string, name = 'debug-reader', controlPlaneNamespace = 'trellis-system'): Promise<void> {
+  const roleName = `trellis-debug-${namespace}`;
+  await rest().delete(`/apis/rbac.authorization.k8s.io/v1/namespaces/${controlPlaneNamespace}/rolebindings/${roleName}`).catch(() => undefined);
+  await rest().delete(`/apis/rbac.authorization.k8s.io/v1/namespaces/${controlPlaneNamespace}/roles/${roleName}`).catch(() => undefined);
+  await rest().delete(`/api/v1/namespaces/${namespace}/serviceaccounts/${name}`).catch(() => undefined);
+}
