@@ -75,13 +75,20 @@ const certificate = new WorkloadCertificate({
   readRoot,
   log,
 });
-const secrets = await certificate.obtain();
+// Envoy starts at once and waits on SDS for the certificate, obtained meanwhile (and retried
+// for as long as the CA cannot sign): without it Envoy has no mesh TLS and no xDS connection.
 const sds = new SdsServer(sdsSocket, loggerFor('agent/sds'));
-await sds.start(secrets);
-certificate.renewEvery(secrets, async (next) => {
-  await sds.update(next);
-  log.info('workload certificate renewed', { identity });
-});
+await sds.start();
+void certificate
+  .obtain()
+  .then(async (secrets) => {
+    await sds.update(secrets);
+    certificate.renewEvery(secrets, async (next) => {
+      await sds.update(next);
+      log.info('workload certificate renewed', { identity });
+    });
+  })
+  .catch((err: unknown) => log.error('no workload certificate', { error: err instanceof Error ? err.message : String(err) }));
 
 const config = bootstrap({
   kind,

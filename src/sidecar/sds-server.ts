@@ -69,9 +69,12 @@ export class SdsServer implements SecretSource {
     return this.current.get(name);
   }
 
-  /** Serves `secrets` on the socket (replacing a stale socket file of an earlier agent). */
-  async start(secrets: WorkloadSecrets): Promise<void> {
-    this.current = encodeAll(secrets);
+  /**
+   * Serves on the socket (replacing a stale socket file of an earlier agent): `secrets`, or
+   * nothing until update() (Envoy waits for them).
+   */
+  async start(secrets?: WorkloadSecrets): Promise<void> {
+    this.current = secrets ? encodeAll(secrets) : new Map();
     const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 });
     server.addService(definition, {
       StreamSecrets: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.track(new SotwSecretStream(this, call)),
