@@ -1,8 +1,28 @@
 // A small REST client over the kubeconfig's credentials, for the calls where exact content
 // types matter (merge patches of status, JSON patches) and for listing any path.
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
+
+/**
+ * Connections to the API server are kept and reused: the kubeconfig builds a new agent (a new
+ * TLS handshake) per request, which made each TokenReview of the mesh CA cost a handshake.
+ * One agent per set of TLS credentials (a rotated client certificate gets a new one).
+ */
+const agents = new Map<string, https.Agent>();
+function keepAliveAgent(opts: https.RequestOptions): https.Agent {
+  const key = createHash('sha256')
+    .update(JSON.stringify([opts.ca, opts.cert, opts.key, opts.rejectUnauthorized, opts.servername].map((x) => (x === undefined ? null : String(x)))))
+    .digest('hex');
+  let agent = agents.get(key);
+  if (!agent) {
+    if (agents.size >= 8) agents.clear();
+    agent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername });
+    agents.set(key, agent);
+  }
+  return agent;
+}
 
 export class ApiError extends Error {
   constructor(
@@ -32,6 +52,7 @@ export class Rest {
       headers: { accept: 'application/json' },
     };
     await this.kc.applyToHTTPSOptions(opts);
+    if (this.server.protocol === 'https:') opts.agent = keepAliveAgent(opts);
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     if (payload) opts.headers = { ...opts.headers, 'content-type': contentType, 'content-length': payload.length };
     const transport = this.server.protocol === 'http:' ? http : https;
