@@ -34,6 +34,9 @@ export const DEFAULT_SDS_SOCKET = '/var/run/secrets/workload-spiffe-uds/socket';
 
 const SDS_FROM_AGENT = {
   resource_api_version: 'V3',
+  // Envoy's start waits for static clusters' secrets: a pod whose CA is unreachable still gets
+  // a live Envoy soon (the certificate, and with it the xDS connection, follow when signed).
+  initial_fetch_timeout: '5s',
   api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', set_node_on_first_message_only: true, grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] },
 };
 

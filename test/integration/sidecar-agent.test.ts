@@ -8,8 +8,8 @@ import { clusterAvailable, echoFrom, kube, podExec, proxyPod, testNamespace, wai
 const ns = testNamespace('agent');
 const { core } = kube();
 
-// Nothing listens at the discovery address: Envoy must still come up (initial fetch timeout)
-// and be ready.
+// Nothing listens at the discovery address (nor the CA): Envoy must still come up (initial
+// fetch timeouts: the workload certificate, then CDS and LDS) and be ready.
 const pod = (): V1Pod =>
   proxyPod({ name: 'proxy', namespace: ns, labels: { app: 'reviews', version: 'v2' }, discoveryAddress: '127.0.0.1:1', env: [{ name: 'TRELLIS_DRAIN_SECONDS', value: '1' }], terminationGracePeriodSeconds: 10 });
 
@@ -24,7 +24,7 @@ test('Envoy starts from the generated bootstrap, as UID 1337, and the pod become
   const pod = await waitFor('the proxy pod to be ready', async () => {
     const p = await core.readNamespacedPod({ namespace: ns, name: 'proxy' });
     return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
-  }, 90_000);
+  }, 180_000);
   const [info] = await echoFrom(`${ns}/proxy`, 'http://127.0.0.1:15000/server_info');
   const body = info.body as unknown as { node: { id: string; metadata: { LABELS: Record<string, string>; NAMESPACE: string } }; state: string };
   expect(body.node.id).toBe(`sidecar~${pod.status?.podIP}~proxy.${ns}~${ns}.svc.cluster.local`);
