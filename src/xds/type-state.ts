@@ -44,6 +44,8 @@ export class TypeState {
   /** Delta: names unsubscribed under a wildcard, which must be answered (resource or removal). */
   private readonly mustAnswer = new Set<string>();
   readonly rejected = new Map<string, Rejection>();
+  /** Names to send again even if the client has them (see resend). */
+  private readonly forced = new Set<string>();
   inflight: Sent | undefined;
   lastNonce: string | undefined;
   ackedVersion = '';
@@ -150,7 +152,7 @@ export class TypeState {
     if (keepRemoved) for (const [name, held] of this.has) if (!target.has(name)) target.set(name, held);
 
     const changed = new Set<string>();
-    for (const [name, r] of target) if (this.has.get(name)?.version !== r.version) changed.add(name);
+    for (const [name, r] of target) if (this.has.get(name)?.version !== r.version || this.forced.has(name)) changed.add(name);
     const removedFromClient = [...this.has.keys()].filter((n) => !target.has(n));
     // Changed entries always come from `desired`, so they are EncodedResources.
     const changedResources = (): EncodedResource[] => [...changed].map((n) => target.get(n) as EncodedResource);
@@ -175,9 +177,9 @@ export class TypeState {
    * EDS response that an unchanged assignment would never trigger.
    */
   resend(names: Iterable<string>): void {
-    let any = false;
-    for (const n of names) any = this.has.delete(n) || any;
-    if (any) this.rev++;
+    // Kept apart from `has`: the ACK of a response in flight would put them back there.
+    for (const n of names) this.forced.add(n);
+    this.rev++;
   }
 
   /** Records a response as sent; returns it. */
@@ -198,6 +200,7 @@ export class TypeState {
       pushStartedAt: this.pendingSince,
       reason: this.pendingReason ?? (this.retryNext ? 'retry' : 'request'),
     };
+    for (const r of plan.resources) this.forced.delete(r.name);
     this.inflight = s;
     this.lastNonce = nonce;
     this.needsResponse = false;
