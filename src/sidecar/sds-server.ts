@@ -69,6 +69,10 @@ export class SdsServer implements SecretSource {
     return this.current.get(name);
   }
 
+  serves(name: string): boolean {
+    return name === WORKLOAD_CERT || name === ROOT_CA;
+  }
+
   /**
    * Serves on the socket (replacing a stale socket file of an earlier agent): `secrets`, or
    * nothing until update() (Envoy waits for them).

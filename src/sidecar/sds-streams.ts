@@ -7,8 +7,8 @@
 //   changes; Envoy keeps what it had;
 // - a renewal (SdsServer.update) sends the changed secrets on every open stream that asked for
 //   them, with a new version (a hash of the content) and nonce.
-// Names the agent does not have are never answered (Envoy waits for them, as with Istio's
-// agent); there is no wildcard for secrets.
+// Names the agent does not have (yet) are not answered: Envoy waits for them, as with Istio's
+// agent, and gets them with the first certificate. There is no wildcard for secrets.
 import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../util/logger.js';
@@ -19,6 +19,8 @@ export interface SecretSource {
   readonly controlPlaneId: string;
   readonly log: Logger;
   secret(name: string): EncodedSecret | undefined;
+  /** Whether `name` is one the agent serves (it may not have it yet: before the CA signed). */
+  serves(name: string): boolean;
 }
 
 /** Distinguishes nonces of this agent from those of an earlier one. */
@@ -100,7 +102,8 @@ abstract class SecretStream<Req extends { type_url: string; response_nonce: stri
   protected unknown(name: string): void {
     if (this.missing.has(name)) return;
     this.missing.add(name);
-    this.source.log.warn('Envoy asked for a secret the agent does not serve', { stream: this.id, node: this.node, name });
+    if (this.source.serves(name)) this.source.log.debug('Envoy waits for a secret not obtained yet', { stream: this.id, node: this.node, name });
+    else this.source.log.warn('Envoy asked for a secret the agent does not serve', { stream: this.id, node: this.node, name });
   }
 
   private step(): Promise<void> {

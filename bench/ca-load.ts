@@ -1,0 +1,160 @@
+// The deployed mesh CA under load, as agents use it: each request is the agent's own client
+// (src/ca/certificate-client.ts: a new TLS connection, the pod's token, a CSR) against the
+// control plane's 15012 in the devcluster, from client processes in a pod (so the clients' TLS
+// and the server's run in different processes, as with real agents), every request with a
+// distinct service account token (so every request costs the control plane a TokenReview with
+// the API server, as a new pod does) or one shared token (`--tokens shared`: reviewed once,
+// then cached). Reports certificates per second, latency percentiles, and the control plane
+// process's CPU per certificate (/proc/<pid>/stat of the trellis process, a host process here).
+//
+//   npx tsc && node dist/bench/ca-load.js [--requests 1000] [--processes 2] [--concurrency 8]
+//                                         [--tokens distinct|shared]
+//
+// Needs the devcluster with Trellis installed (make cluster-up && make deploy). Creates and
+// deletes the namespace bench-ca-load-<id> (not injected: the clients talk to 15012 directly).
+// Record results in BENCHMARKS.md with the machine and the date.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createCsr, requestCertificate, spiffeId } from '../src/ca/certificate-client.js';
+
+interface Job {
+  address: string;
+  serverName: string;
+  rootPem: string;
+  tokens: string[];
+  csrs: string[];
+}
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+/** A client process: requests [from, to) of the job with `concurrency` in flight; prints JSON. */
+async function worker(): Promise<void> {
+  const job = JSON.parse(fs.readFileSync(arg('worker', ''), 'utf8')) as Job;
+  const from = Number(arg('from', '0'));
+  const to = Number(arg('to', '0'));
+  const concurrency = Number(arg('concurrency', '8'));
+  const lat: number[] = [];
+  const errors: string[] = [];
+  let next = from;
+  const start = performance.now();
+  const cpu0 = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < to) {
+        const i = next++;
+        const t = performance.now();
+        try {
+          await requestCertificate({ address: job.address, rootCaPem: job.rootPem, serverName: job.serverName, token: job.tokens[i % job.tokens.length], csrPem: job.csrs[i] });
+          lat.push(performance.now() - t);
+        } catch (err) {
+          errors.push(err instanceof Error ? err.message : String(err));
+        }
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(`${JSON.stringify({ lat, errors, ms: performance.now() - start, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+}
+
+async function main(): Promise<void> {
+  const { clusterAvailable, devcluster, kube, root, run, testNamespace, waitFor } = await import('../test/support/cluster.js');
+  const { Rest } = await import('../src/kube/rest.js');
+  const REQUESTS = Number(arg('requests', '1000'));
+  const PROCESSES = Number(arg('processes', '2'));
+  const CONCURRENCY = Number(arg('concurrency', '8'));
+  const TOKENS = arg('tokens', 'distinct');
+  if (!clusterAvailable() || (await run(devcluster, ['status'])).code !== 0) {
+    process.stderr.write('ca-load: the devcluster is not running (make cluster-up && make deploy)\n');
+    process.exit(1);
+  }
+  const cpPid = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .find((d) => {
+      try {
+        return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('dist/src/main.js') && fs.readFileSync(`/proc/${d}/environ`, 'utf8').includes('POD_NAMESPACE=trellis-system');
+      } catch {
+        return false;
+      }
+    });
+  if (!cpPid) {
+    process.stderr.write('ca-load: no Trellis control plane process in trellis-system (make deploy)\n');
+    process.exit(1);
+  }
+  const cpuMs = (): number => {
+    const f = fs.readFileSync(`/proc/${cpPid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ 100
+  };
+
+  const { kc, core } = kube();
+  const rest = new Rest(kc);
+  const ns = testNamespace('bench-ca-load');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-load-'));
+  process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes × ${CONCURRENCY} in flight, ${TOKENS} tokens; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  try {
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'loader' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'loader', image: 'trellis/echo:latest', command: ['sleep', 'infinity'] }] } } });
+    await waitFor('the default service account', () => core.readNamespacedServiceAccount({ namespace: ns, name: 'default' }).catch(() => undefined), 60_000, 500);
+    const rootPem = await waitFor('the published mesh root', async () => (await core.readNamespacedConfigMap({ namespace: ns, name: 'istio-ca-root-cert' }).catch(() => undefined))?.data?.['root-cert.pem'], 60_000, 500);
+    const tokenCount = TOKENS === 'shared' ? 1 : REQUESTS;
+    const t0 = performance.now();
+    const tokens: string[] = [];
+    for (let i = 0; i < tokenCount; i += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, tokenCount - i) }, () =>
+          rest.post<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/default/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['istio-ca'], expirationSeconds: 3600 } }),
+        ),
+      );
+      tokens.push(...batch.map((b) => b.status.token));
+    }
+    const csrs = Array.from({ length: REQUESTS }, () => createCsr(spiffeId({ trustDomain: 'cluster.local', namespace: ns, serviceAccount: 'default' })).csrPem);
+    process.stdout.write(`prepared ${tokens.length} tokens (TokenRequest) and ${csrs.length} CSRs in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    const job: Job = { address: 'trellis.trellis-system.svc:15012', serverName: 'trellis.trellis-system.svc', rootPem, tokens, csrs };
+    const jobFile = path.join(dir, 'job.json');
+    fs.writeFileSync(jobFile, JSON.stringify(job));
+    await waitFor('the loader pod', async () => (await core.readNamespacedPod({ namespace: ns, name: 'loader' })).status?.phase === 'Running', 60_000, 500);
+
+    const script = path.join(root, 'dist/bench/ca-load.js');
+    const per = Math.ceil(REQUESTS / PROCESSES);
+    const cpu0 = cpuMs();
+    const started = performance.now();
+    const outputs = await Promise.all(
+      Array.from({ length: PROCESSES }, (_, p) => {
+        const args = ['exec', `${ns}/loader`, '--', 'node', script, '--worker', jobFile, '--from', String(p * per), '--to', String(Math.min(REQUESTS, (p + 1) * per)), '--concurrency', String(CONCURRENCY)];
+        return new Promise<string>((resolve, reject) => {
+          const child = spawn(devcluster, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`client process ${p} exited ${code}`))));
+        });
+      }),
+    );
+    const wall = (performance.now() - started) / 1000;
+    const cpu = cpuMs() - cpu0;
+    const results = outputs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as { lat: number[]; errors: string[]; ms: number; cpuMs: number });
+    const lat = results.flatMap((r) => r.lat);
+    const errors = results.flatMap((r) => r.errors);
+    // The clients' own start (node, modules) is inside `wall`; the rate is over the slowest client's run.
+    const slowest = Math.max(...results.map((r) => r.ms)) / 1000;
+    process.stdout.write(
+      `${lat.length} certificates, ${errors.length} errors${errors.length ? ` (first: ${errors[0]})` : ''}: ${(lat.length / slowest).toFixed(0)}/s ` +
+        `(${slowest.toFixed(2)} s; ${wall.toFixed(2)} s with the clients' start), p50 ${pct(lat, 50).toFixed(1)} ms, p90 ${pct(lat, 90).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms; ` +
+        `control plane CPU ${cpu.toFixed(0)} ms (${(cpu / Math.max(1, lat.length)).toFixed(2)} ms per certificate), ` +
+        `clients' CPU ${(results.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, lat.length)).toFixed(2)} ms per certificate\n`,
+    );
+  } finally {
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv.includes('--worker')) await worker();
+else await main();
+process.exit(0);
