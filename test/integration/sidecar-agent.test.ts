@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { clusterAvailable, echoFrom, kube, podExec, proxyPod, testNamespace, waitFor } from '../support/cluster.js';
+import { testMeshCa } from '../../src/xds/testing/envoy.js';
 
 const ns = testNamespace('agent');
 const { core } = kube();
@@ -16,6 +17,8 @@ const pod = (): V1Pod =>
 beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
   await core.createNamespace({ body: { metadata: { name: ns } } });
+  // What a control plane publishes in every namespace (the pod's root volume waits for it).
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'istio-ca-root-cert' }, data: { 'root-cert.pem': (await testMeshCa()).rootPem } } });
   await core.createNamespacedPod({ namespace: ns, body: pod() });
 });
 afterAll(() => core.deleteNamespace({ name: ns }).catch(() => undefined));
