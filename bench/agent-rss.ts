@@ -14,7 +14,7 @@
 // ask for certificates of that lifetime (annotation sidecar.trellis.io/workloadCertTTL); the
 // benchmark then also waits until every agent has logged a renewal and proves traffic again.
 //
-//   node dist/bench/agent-rss.js --local [--agent path/to/agent.js] [--node-flags "--lite-mode"]
+//   node dist/bench/agent-rss.js --local [--agent path/to/agent.js] [--node-flags "--lite-mode --no-expose-wasm"]
 //
 // Local mode needs no cluster: a mesh CA in this process (TokenReview always says yes), one
 // agent as a host process with its real Envoy (admin on 127.0.0.1:15000, so nothing else may
@@ -92,8 +92,8 @@ async function sample(pids: Map<string, number>): Promise<Map<string, Memory>> {
 
 function table(rows: Map<string, Memory>): void {
   const f = (x: number) => x.toFixed(1).padStart(7);
-  process.stdout.write(`${'process'.padEnd(44)}  VmRSS  VmHWM  RssAnon RssFile    Pss    USS   (MiB)\n`);
-  for (const [name, m] of rows) process.stdout.write(`${name.padEnd(44)}${f(m.rss)}${f(m.hwm)}${f(m.anon)}${f(m.file)}${f(m.pss)}${f(m.uss)}\n`);
+  process.stdout.write(`${'process'.padEnd(56)}  VmRSS  VmHWM  RssAnon RssFile    Pss    USS   (MiB)\n`);
+  for (const [name, m] of rows) process.stdout.write(`${name.padEnd(56)}${f(m.rss)}${f(m.hwm)}${f(m.anon)}${f(m.file)}${f(m.pss)}${f(m.uss)}\n`);
 }
 
 /** An idle Node.js process with nothing loaded, with `flags`: the floor of any Node.js agent. */
@@ -211,7 +211,7 @@ async function podMode(): Promise<void> {
     const agents = agentsOf(ns);
     if (agents.size !== 2) throw new Error(`expected 2 trellis-agent processes in ${ns}, found ${agents.size}`);
     const rows = await sample(agents);
-    for (const [name, flags] of [['idle node (nothing loaded)', []], ['idle node --lite-mode (nothing loaded)', ['--lite-mode']]] as const) {
+    for (const [name, flags] of [['idle node (nothing loaded)', []], ['idle node --lite-mode (nothing loaded)', ['--lite-mode', '--no-expose-wasm']]] as const) {
       const m = await idleNode([...flags]);
       if (m) rows.set(name, m);
     }
@@ -223,7 +223,7 @@ async function podMode(): Promise<void> {
 
 async function localMode(): Promise<void> {
   const agent = path.resolve(arg('agent') || path.join(root, 'dist/src/sidecar/agent.js'));
-  const flags = (arg('node-flags') ?? '--lite-mode').split(/\s+/).filter(Boolean);
+  const flags = (arg('node-flags') ?? '--lite-mode --no-expose-wasm').split(/\s+/).filter(Boolean);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-rss-'));
   const ca = await MeshCa.create({ trustDomain: 'cluster.local' });
   const serving = await ca.issueServing(['trellis.trellis-system.svc'], 1, { ips: ['127.0.0.1'] });
