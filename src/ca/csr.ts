@@ -29,7 +29,4 @@ export function createCsr(spiffeId: string): WorkloadCsr {
   return { csrPem: derToPem(csr, 'CERTIFICATE REQUEST'), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-/** The SPIFFE ID of a workload: spiffe://<trust domain>/ns/<namespace>/sa/<service account>. */
-export function spiffeId(id: { trustDomain: string; namespace: string; serviceAccount: string }): string {
-  return `spiffe://${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
-}
+export { spiffeId } from '../api/mesh-identity.js';

@@ -10,8 +10,9 @@ import { ApiError, Rest } from '../kube/rest.js';
 import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 
-export const ROOT_CONFIGMAP = 'istio-ca-root-cert';
-export const ROOT_CONFIGMAP_KEY = 'root-cert.pem';
+import { ROOT_CERT_CONFIGMAP as ROOT_CONFIGMAP, ROOT_CERT_KEY as ROOT_CONFIGMAP_KEY } from '../api/mesh-identity.js';
+
+export { ROOT_CONFIGMAP, ROOT_CONFIGMAP_KEY };
 export const ROOT_CONFIGMAP_LABELS: Readonly<Record<string, string>> = { 'istio.io/config': 'true' };
 /** Namespaces Istio does not publish to. */
 export const DEFAULT_SKIPPED_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'];

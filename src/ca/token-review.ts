@@ -4,10 +4,12 @@
 // review; refusals are cached for seconds only. The review itself is injectable.
 import { createHash } from 'node:crypto';
 import type { Rest } from '../kube/rest.js';
-import { ExpiringCache } from './expiring-cache.js';
+import { ExpiringCache } from '../util/expiring-cache.js';
+
+import { CA_AUDIENCE } from '../api/mesh-identity.js';
 
 /** The audience workloads request their token for, as Istio's CA expects. */
-export const CA_AUDIENCE = 'istio-ca';
+export { CA_AUDIENCE };
 
 export interface TokenIdentity {
   namespace: string;

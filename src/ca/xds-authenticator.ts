@@ -6,14 +6,9 @@
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { AccessDenied, type Authenticator, type CallerCredentials, type WorkloadIdentity } from '../xds/access.js';
-import { CA_AUDIENCE, Unauthenticated, type TokenAuthenticator } from './token-review.js';
-
-/** namespace and service account of `spiffe://<trustDomain>/ns/<ns>/sa/<sa>`, else undefined. */
-export function parseSpiffeId(uri: string, trustDomain: string): { namespace: string; serviceAccount: string } | undefined {
-  const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uri);
-  if (!m || m[1] !== trustDomain) return undefined;
-  return { namespace: m[2], serviceAccount: m[3] };
-}
+import { CA_AUDIENCE, parseSpiffeId } from '../api/mesh-identity.js';
+import { bearerToken, CaRefusal } from './certificate-service.js';
+import { Unauthenticated, type TokenAuthenticator } from './token-review.js';
 
 /** The SPIFFE identity of a verified certificate (its single URI SAN), else undefined. */
 export function certificateIdentity(der: Buffer, trustDomain: string): { namespace: string; serviceAccount: string } | undefined {
@@ -30,18 +25,17 @@ export function certificateIdentity(der: Buffer, trustDomain: string): { namespa
   return uris.length === 1 ? parseSpiffeId(uris[0], trustDomain) : undefined;
 }
 
-export function bearerToken(metadata: grpc.Metadata): string | undefined {
-  const v = metadata.get('authorization')[0];
-  const m = typeof v === 'string' ? /^Bearer\s+(\S+)$/i.exec(v) : null;
-  return m?.[1];
-}
-
 export function xdsAuthenticator(tokens: Pick<TokenAuthenticator, 'authenticate'>, trustDomain: string): Authenticator {
   return async (caller: CallerCredentials): Promise<WorkloadIdentity> => {
     const fromCert = caller.peerCertificate ? certificateIdentity(caller.peerCertificate, trustDomain) : undefined;
     if (fromCert) return { ...fromCert, via: 'certificate' };
-    const token = bearerToken(caller.metadata);
-    if (!token) throw new AccessDenied(grpc.status.UNAUTHENTICATED, 'authenticate with a workload certificate of the mesh or a service account token (audience istio-ca) as "authorization: Bearer"');
+    let token: string;
+    try {
+      token = bearerToken(caller.metadata);
+    } catch (err) {
+      const why = err instanceof CaRefusal ? err.reason : String(err);
+      throw new AccessDenied(grpc.status.UNAUTHENTICATED, `authenticate with a workload certificate of the mesh or a service account token (audience istio-ca): ${why}`);
+    }
     try {
       const id = await tokens.authenticate(token, [CA_AUDIENCE]);
       return { namespace: id.namespace, serviceAccount: id.serviceAccount, podName: id.podName, via: 'token' };

@@ -6,6 +6,7 @@
 // service proxy anyway. Decisions are cached briefly, keyed by a hash of the token.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { ExpiringCache } from '../util/expiring-cache.js';
 import type { Rest } from './rest.js';
 
 export interface DebugDecision {
@@ -35,7 +36,7 @@ export function debugResource(namespace: string, service: string): string {
 }
 
 export function debugAccess(rest: Pick<Rest, 'post'>, opts: { namespace: string; service: string }): (req: IncomingMessage) => Promise<DebugDecision> {
-  const cache = new Map<string, { at: number; decision: DebugDecision }>();
+  const cache = new ExpiringCache<DebugDecision>(CACHE_MAX);
   const resource = debugResource(opts.namespace, opts.service);
   const review = async (token: string): Promise<DebugDecision> => {
     const tr = await rest.post<TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
@@ -63,10 +64,9 @@ export function debugAccess(rest: Pick<Rest, 'post'>, opts: { namespace: string;
     if (!token) return { allowed: false, reason: `debug pages need a bearer token of a user who may ${resource}` };
     const key = createHash('sha256').update(token).digest('hex');
     const hit = cache.get(key);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.decision;
+    if (hit) return hit;
     const decision = await review(token);
-    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
-    cache.set(key, { at: Date.now(), decision });
+    cache.set(key, decision, Date.now() + CACHE_MS);
     return decision;
   };
 }

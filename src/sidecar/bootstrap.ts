@@ -1,6 +1,7 @@
 // The Envoy bootstrap a sidecar (or gateway) starts with: who it is (Istio's node id and
 // metadata, so Trellis can tell which pod it serves), where the control plane is (ADS over
 // gRPC), its admin on loopback, Prometheus stats on 15090 and readiness on 15021. Pure.
+import { SDS_CLUSTER, WORKLOAD_CERT } from '../api/mesh-identity.js';
 
 export interface BootstrapInput {
   kind: 'sidecar' | 'router';
@@ -32,12 +33,28 @@ export const DEFAULT_PORTS = { adminPort: 15000, statsPort: 15090, readinessPort
 /** Istio's path of the agent's SDS socket in the pod. */
 export const DEFAULT_SDS_SOCKET = '/var/run/secrets/workload-spiffe-uds/socket';
 
+/** The agent in this pod: SDS for the workload certificate and the root (translate/mtls.ts). */
+export function agentSdsCluster(socketPath: string): Record<string, unknown> {
+  return {
+    name: SDS_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: { cluster_name: SDS_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }] },
+  };
+}
+
 const SDS_FROM_AGENT = {
   resource_api_version: 'V3',
   // Envoy's start waits for static clusters' secrets: a pod whose CA is unreachable still gets
   // a live Envoy soon (the certificate, and with it the xDS connection, follow when signed).
   initial_fetch_timeout: '5s',
-  api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', set_node_on_first_message_only: true, grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] },
+  api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', set_node_on_first_message_only: true, grpc_services: [{ envoy_grpc: { cluster_name: SDS_CLUSTER } }] },
 };
 
 const isIp = (host: string): boolean => /^[\d.]+$/.test(host) || host.includes(':');
@@ -51,7 +68,7 @@ function xdsTransportSocket(host: string, rootCertFile: string): object {
       // An address (a control plane outside the cluster) is verified as an IP SAN, without SNI.
       ...(isIp(host) ? {} : { sni: host }),
       common_tls_context: {
-        tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: SDS_FROM_AGENT }],
+        tls_certificate_sds_secret_configs: [{ name: WORKLOAD_CERT, sds_config: SDS_FROM_AGENT }],
         validation_context: { trusted_ca: { filename: rootCertFile }, match_typed_subject_alt_names: [{ san_type: isIp(host) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: host } }] },
       },
     },
@@ -138,19 +155,7 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
           load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(xds.host, xds.port) } }] }] },
           ...(i.xdsTls ? { transport_socket: xdsTransportSocket(xds.host, i.xdsTls.rootCertFile) } : {}),
         },
-        {
-          // The agent in this pod: SDS for the workload certificate and the root (mtls.ts).
-          name: 'sds-grpc',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: { cluster_name: 'sds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: i.sdsSocket } } } }] }] },
-        },
+        agentSdsCluster(i.sdsSocket),
         {
           name: 'trellis-admin',
           type: 'STATIC',

@@ -11,13 +11,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { ROOT_CA, WORKLOAD_CERT } from '../api/mesh-identity.js';
+import { shutdownGrpcServer } from '../util/grpc-shutdown.js';
 import type { Logger } from '../util/logger.js';
 import type { Secret } from '../xds/types.js';
 import { DeltaSecretStream, fetchSecrets, SotwSecretStream, type SecretSource } from './sds-streams.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, encodeSecret, type DeltaDiscoveryRequest, type DiscoveryRequest, type EncodedSecret } from './sds-wire.js';
 
-export const WORKLOAD_CERT = 'default';
-export const ROOT_CA = 'ROOTCA';
 
 export interface WorkloadSecrets {
   /** The workload certificate and the intermediates above it (PEM), leaf first, no root. */
@@ -107,17 +107,7 @@ export class SdsServer implements SecretSource {
     for (const s of [...this.streams]) s.end();
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 2000);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    if (server) await shutdownGrpcServer(server);
   }
 
   private track(s: SotwSecretStream | DeltaSecretStream): void {

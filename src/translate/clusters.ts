@@ -12,7 +12,8 @@ import { inboundPorts, type InboundPort } from './inbound-ports.js';
 import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_BIND_ADDRESS, INBOUND_PASSTHROUGH_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from './names.js';
 import { isHttp2 } from './protocol.js';
 import { clusterPolicy } from './traffic-policy.js';
-import { meshSni, meshTlsFields, spiffeId } from './mtls.js';
+import { meshSni, meshTlsFields } from './mtls.js';
+import { spiffeId } from '../api/mesh-identity.js';
 
 import { ADS_CONFIG_SOURCE } from './config-source.js';
 
@@ -53,7 +54,8 @@ export function outboundCluster(mesh: MeshView, service: MeshService, port: Mesh
   const name = outboundClusterName(port.number, service.hostname, subset);
   const policy = clusterPolicy(spec, port.number, subset);
   const fields = policyFields(policy, service.hostname, isHttp2(port.protocol));
-  const base: Cluster = { name, ...fields, ...meshTlsFields(policy.tls, meshSni(port.number, service.hostname, subset), serverIdentities(mesh, service), mesh.trustDomain, peerDisablesMtls(mesh, service, port)) };
+  const peers = meshPeers(mesh, service);
+  const base: Cluster = { name, ...fields, ...meshTlsFields(policy.tls, meshSni(port.number, service.hostname, subset), peers.ids, mesh.trustDomain, peers.disabledOn(port)) };
   if (service.resolution === 'NONE' || isPassthroughLb(policy.loadBalancer)) {
     return { ...base, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
   }
@@ -69,22 +71,39 @@ export function outboundCluster(mesh: MeshView, service: MeshService, port: Mesh
   return { ...base, type: 'EDS', eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE, service_name: name } };
 }
 
-/**
- * Auto mTLS stays off towards a service whose workloads' PeerAuthentication is DISABLE on the
- * port (as Istio's client does): they would not accept it.
- */
-function peerDisablesMtls(mesh: MeshView, service: MeshService, port: MeshServicePort): boolean {
-  if (service.source !== 'Kubernetes' || !service.selector) return false;
-  const m = mesh.mtlsFor(service.namespace, service.selector);
-  const target = typeof port.targetPort === 'number' && port.targetPort > 0 ? port.targetPort : port.number;
-  return (m.ports.get(target) ?? m.mode) === 'DISABLE';
+/** What a client's mTLS needs to know of a service's servers. */
+interface MeshPeers {
+  /** The SPIFFE IDs its endpoints may present (their pods' service accounts), sorted. */
+  readonly ids: readonly string[];
+  /**
+   * Whether its workloads' PeerAuthentication is DISABLE on the port: auto mTLS stays off
+   * towards them (as Istio's client does), they would not accept it.
+   */
+  disabledOn(port: MeshServicePort): boolean;
 }
 
-/** The SPIFFE IDs a service's endpoints may present: their pods' service accounts, sorted. */
-export function serverIdentities(mesh: MeshView, service: MeshService): string[] {
-  const ids = new Set<string>();
-  for (const e of mesh.endpoints(service)) if (e.serviceAccount) ids.add(spiffeId(mesh.trustDomain, service.namespace, e.serviceAccount));
-  return [...ids].sort();
+/**
+ * Once per mesh snapshot and service, not per port, subset and proxy scope: a Mesh never
+ * outlives a change (see SidecarShare), so neither do these.
+ */
+const peersByMesh = new WeakMap<MeshView, WeakMap<MeshService, MeshPeers>>();
+
+export function meshPeers(mesh: MeshView, service: MeshService): MeshPeers {
+  let byService = peersByMesh.get(mesh);
+  if (!byService) peersByMesh.set(mesh, (byService = new WeakMap()));
+  let peers = byService.get(service);
+  if (!peers) {
+    const ids = new Set<string>();
+    for (const e of mesh.endpoints(service)) if (e.serviceAccount) ids.add(spiffeId({ trustDomain: mesh.trustDomain, namespace: service.namespace, serviceAccount: e.serviceAccount }));
+    const mtls = service.source === 'Kubernetes' && service.selector ? mesh.mtlsFor(service.namespace, service.selector) : undefined;
+    const disabledOn = (port: MeshServicePort): boolean => {
+      if (!mtls) return false;
+      const target = typeof port.targetPort === 'number' && port.targetPort > 0 ? port.targetPort : port.number;
+      return (mtls.ports.get(target) ?? mtls.mode) === 'DISABLE';
+    };
+    byService.set(service, (peers = { ids: [...ids].sort(), disabledOn }));
+  }
+  return peers;
 }
 
 /** Every outbound cluster the proxy needs, by name. */

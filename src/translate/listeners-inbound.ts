@@ -14,15 +14,13 @@ import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js
 import type { Listener, RouteConfiguration } from '../xds/types.js';
 import { httpConnectionManagerFilter, originalDstListenerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import type { InboundPort } from './inbound-ports.js';
-import { MESH_ALPN, meshServerSocket, type MtlsMode } from './mtls.js';
+import type { EffectiveMtls, EffectiveMtlsMode as MtlsMode } from '../model/peer-authentication.js';
+import { MESH_ALPN, meshServerSocket } from './mtls.js';
 import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
 
 /** The mTLS modes of a workload (PeerAuthentication resolved) and the mesh's trust domain. */
-export interface InboundMtls {
-  readonly mode: MtlsMode;
-  /** Modes of single workload ports that differ from `mode`. */
-  readonly ports: ReadonlyMap<number, MtlsMode>;
+export interface InboundMtls extends EffectiveMtls {
   readonly trustDomain: string;
 }
 

@@ -9,6 +9,7 @@
 // off. Inbound: per workload port, a chain that terminates mTLS (the client offers Istio's ALPN)
 // and, unless STRICT, chains for plaintext and for TLS the app terminates itself.
 import type { ClientTLSSettings } from '../api/destination-rule.js';
+import { ROOT_CA, SDS_CLUSTER, TLS_MODE_LABEL, WORKLOAD_CERT } from '../api/mesh-identity.js';
 import type { ConfigSource } from '../xds/generated/envoy/config/core/v3/ConfigSource.js';
 import type { TransportSocket } from '../xds/generated/envoy/config/core/v3/TransportSocket.js';
 import type { _envoy_config_cluster_v3_Cluster_TransportSocketMatch as TransportSocketMatch } from '../xds/generated/envoy/config/cluster/v3/Cluster.js';
@@ -18,18 +19,10 @@ import type { UpstreamTlsContext } from '../xds/generated/envoy/extensions/trans
 import type { Cluster } from '../xds/types.js';
 import { packAny } from '../xds/protos.js';
 
-/** The bootstrap's static cluster to the agent's SDS socket (Istio's name). */
-export const SDS_CLUSTER = 'sds-grpc';
-/** SDS resource names of the workload certificate and the mesh root (Istio's names). */
-export const WORKLOAD_CERT = 'default';
-export const ROOT_CA = 'ROOTCA';
 /** Endpoint metadata that marks a sidecar (Istio's filter and key). */
 export const TRANSPORT_SOCKET_MATCH = 'envoy.transport_socket_match';
-export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 /** The ALPN a client sidecar offers, so the server's mTLS chain can be told from app TLS. */
 export const MESH_ALPN = ['istio-peer-exchange', 'istio'];
-
-export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
 const UPSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 const DOWNSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
@@ -41,10 +34,6 @@ export const AGENT_SDS_SOURCE: ConfigSource = {
   // Wait for the agent rather than start without a certificate (and without mTLS).
   initial_fetch_timeout: { seconds: 0, nanos: 0 },
 };
-
-export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
-  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}
 
 /** The workload certificate and the root, both from the agent; peers verified by SAN. */
 function meshTlsContext(peerSans: { exact?: string; prefix?: string }[]): CommonTlsContext {

@@ -3,6 +3,7 @@
 // proxy starts before the app and stops after it). Istio's annotations are honoured under
 // both names, traffic.sidecar.istio.io/* and traffic.sidecar.trellis.io/* (and so on).
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
+import { CA_AUDIENCE, ROOT_CERT_CONFIGMAP, TLS_MODE_LABEL } from '../api/mesh-identity.js';
 import { CaptureOptionError, parseCidrs, parsePorts } from '../sidecar/iptables.js';
 
 export interface InjectOptions {
@@ -17,15 +18,10 @@ export interface InjectOptions {
   caAddress?: string;
 }
 
-/** Istio's pod label marking a workload with a sidecar: clients' auto mTLS matches on it. */
-export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
-/** The projected token the agent presents to the CA and to xDS (Istio's audience and path). */
-export const CA_TOKEN_AUDIENCE = 'istio-ca';
 export const TOKEN_DIR = '/var/run/secrets/tokens';
 export const ROOT_CERT_DIR = '/var/run/secrets/istio';
 export const SDS_SOCKET_DIR = '/var/run/secrets/workload-spiffe-uds';
-/** The ConfigMap the control plane publishes the mesh root in, in every namespace (Istio's name). */
-export const ROOT_CERT_CONFIGMAP = 'istio-ca-root-cert';
+
 
 export const STATUS_ANNOTATION = 'sidecar.trellis.io/status';
 export const INIT_NAME = 'trellis-init';
@@ -188,7 +184,7 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
     { name: 'trellis-proxy-config', emptyDir: { medium: 'Memory' } },
     { name: 'trellis-podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
     // Istio's volume names, so tooling that looks for them finds them.
-    { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: CA_TOKEN_AUDIENCE, expirationSeconds: 43200, path: 'istio-token' } }] } },
+    { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: CA_AUDIENCE, expirationSeconds: 43200, path: 'istio-token' } }] } },
     { name: 'istiod-ca-cert', configMap: { name: ROOT_CERT_CONFIGMAP } },
     // The agent's SDS socket: the workload key goes from the agent to Envoy through it, in memory.
     { name: 'workload-socket', emptyDir: { medium: 'Memory' } },

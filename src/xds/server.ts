@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { forEachBounded } from '../push/bounded.js';
+import { shutdownGrpcServer } from '../util/grpc-shutdown.js';
 import { loggerFor, type Logger } from '../util/logger.js';
 import { DeltaStream } from './delta-stream.js';
 import { setVersion, type EncodedResource } from './encoded-resource.js';
@@ -111,21 +112,7 @@ export class XdsServer implements StreamHost {
   async close(): Promise<void> {
     for (const p of this.registry.list()) for (const s of [...p.streams]) s.end();
     const servers = this.grpcServers.splice(0);
-    await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              server.forceShutdown();
-              resolve();
-            }, 2000);
-            server.tryShutdown(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await Promise.all(servers.map((server) => shutdownGrpcServer(server)));
   }
 
   /** Re-evaluates proxies and sends what changed. Resolves when the responses are written. */

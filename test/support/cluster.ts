@@ -99,7 +99,8 @@ const SECURITY_KINDS = new Set(['PeerAuthentication', 'AuthorizationPolicy', 'Re
 
 function istioRef(kind: string): { group: string; version: string; plural: string } {
   const lower = kind.toLowerCase();
-  const plural = lower.endsWith('y') ? `${lower.slice(0, -1)}ies` : `${lower}s`;
+  // policy → policies, but gateway → gateways
+  const plural = /[^aeiou]y$/.test(lower) ? `${lower.slice(0, -1)}ies` : `${lower}s`;
   return { group: SECURITY_KINDS.has(kind) ? 'security.istio.io' : 'networking.istio.io', version: 'v1', plural };
 }
 

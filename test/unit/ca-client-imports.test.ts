@@ -23,5 +23,5 @@ test('the CA client loads grpc-js, protobufjs and node built-ins only', () => {
   const packages = all.filter((s) => !s.startsWith('/')).sort();
   expect(packages.every((p) => p.startsWith('node:') || p === '@grpc/grpc-js' || p === 'protobufjs')).toBe(true);
   const files = all.filter((s) => s.startsWith('/')).map((f) => path.relative(root, f)).sort();
-  expect(files).toEqual(['src/ca/certificate-client.ts', 'src/ca/certificate-proto.ts', 'src/ca/csr.ts', 'src/ca/der.ts', 'src/ca/oids.ts', 'src/ca/pem.ts']);
+  expect(files).toEqual(['src/api/mesh-identity.ts', 'src/ca/certificate-client.ts', 'src/ca/certificate-proto.ts', 'src/ca/csr.ts', 'src/ca/der.ts', 'src/ca/oids.ts', 'src/ca/pem.ts']);
 });

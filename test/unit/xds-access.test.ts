@@ -6,7 +6,8 @@ import { AccessDenied, admit, bindIdentity } from '../../src/xds/access.js';
 import { configDump, REDACTED } from '../../src/xds/config-dump.js';
 import { parseNode } from '../../src/xds/proxy-info.js';
 import { TypeUrl, type Secret } from '../../src/xds/types.js';
-import { certificateIdentity, parseSpiffeId, xdsAuthenticator } from '../../src/ca/xds-authenticator.js';
+import { certificateIdentity, xdsAuthenticator } from '../../src/ca/xds-authenticator.js';
+import { parseSpiffeId } from '../../src/api/mesh-identity.js';
 import { Unauthenticated } from '../../src/ca/token-review.js';
 
 const gateway = parseNode({

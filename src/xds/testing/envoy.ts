@@ -15,6 +15,8 @@ import type { SnapshotProvider } from '../snapshot.js';
 import { MeshCa } from '../../ca/authority.js';
 import { createCsr, spiffeId } from '../../ca/csr.js';
 import { SdsServer } from '../../sidecar/sds-server.js';
+import { agentSdsCluster } from '../../sidecar/bootstrap.js';
+import { SDS_CLUSTER } from '../../api/mesh-identity.js';
 import { loggerFor } from '../../util/logger.js';
 
 /** The repository root (found upwards from this file, from src/ or dist/). */
@@ -202,19 +204,8 @@ function nodeNamespace(config: Record<string, unknown>): string {
 /** Adds the `sds-grpc` cluster (the agent's socket) unless the bootstrap has one. */
 function withAgentCluster(config: Record<string, unknown>, socketPath: string): { config: Record<string, unknown>; added: boolean } {
   const statics = (config.static_resources ?? {}) as { clusters?: { name: string }[] };
-  if (!statics.clusters || statics.clusters.some((c) => c.name === 'sds-grpc')) return { config, added: false };
-  const sds = {
-    name: 'sds-grpc',
-    type: 'STATIC',
-    connect_timeout: '1s',
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
-    load_assignment: { cluster_name: 'sds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }] },
-  };
+  if (!statics.clusters || statics.clusters.some((c) => c.name === SDS_CLUSTER)) return { config, added: false };
+  const sds = agentSdsCluster(socketPath);
   return { config: { ...config, static_resources: { ...statics, clusters: [...statics.clusters, sds] } }, added: true };
 }
 
