@@ -38,6 +38,8 @@ export interface ControlPlaneConfig {
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** host:port the injected proxies reach the control plane's xDS at. */
   discoveryAddress: string;
+  /** Istio's MeshConfig as YAML (extensionProviders for CUSTOM authorization); undefined: none. */
+  meshConfigPath: string | undefined;
 }
 
 export const USAGE = `trellis: service mesh control plane (a drop-in for istiod's networking API)
@@ -78,6 +80,9 @@ Options:
                                   (env TRELLIS_OUTBOUND_TRAFFIC_POLICY)
   --discovery-address HOST:PORT   where injected proxies reach Trellis's xDS and CA over TLS
                                   (default trellis.<namespace>.svc:15012)
+  --mesh-config FILE              Istio's MeshConfig in YAML (the \`mesh\` key of istiod's
+                                  ConfigMap); Trellis reads extensionProviders, the external
+                                  authorizers CUSTOM AuthorizationPolicies name (default none)
   --webhook-dns-name NAME         a DNS name the webhook certificate covers; repeatable
                                   (default trellis.<namespace>.svc and its longer forms)
   --webhook-ip IP                 an IP address the webhook certificate covers; repeatable
@@ -148,6 +153,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'root-namespace': { type: 'string' },
         'service-name': { type: 'string' },
         'root-cert-namespaces': { type: 'string' },
+        'mesh-config': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -198,6 +204,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     proxyImage: v['proxy-image'] ?? env.TRELLIS_PROXY_IMAGE ?? 'trellis/proxy:latest',
     outboundTrafficPolicy: outbound,
     discoveryAddress: v['discovery-address'] ?? `trellis.${namespace}.svc:15012`,
+    meshConfigPath: v['mesh-config'],
     trustDomain,
     caSecret: v['ca-secret'] ?? 'istio-ca-secret',
     workloadCertTtlSeconds: ttl,

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Composition root: parse options, wire the stages, handle signals. Nothing else lives here.
 import { CONFIG_KINDS } from './api/common.js';
+import type { RequestAuthenticationSpec } from './api/request-authentication.js';
 import { USAGE, UsageError, parseConfig, type ControlPlaneConfig } from './config.js';
 import { DiscoveryController } from './controllers/discovery.js';
+import { JwksResolver } from './controllers/jwks-resolver.js';
 import { NetworkingController } from './controllers/networking.js';
 import { loadKubeConfig } from './kube/client.js';
 import { Rest } from './kube/rest.js';
-import { ConfigStore, type ChangeSet } from './model/config-store.js';
+import { ConfigStore, type ChangeSet, type Config } from './model/config-store.js';
+import { jwksSources } from './model/jwks.js';
 import { ServiceRegistry, type RegistryChange } from './model/services.js';
 import { warningsFor } from './model/warnings.js';
 import { MeshSource, ModelChanges } from './push/changes.js';
@@ -63,8 +66,11 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const store = new ConfigStore();
   const services = new ServiceRegistry();
   const changes = loggerFor('model');
+  // The keys RequestAuthentications name by URL, fetched here and inlined into the proxies' filters.
+  const jwks = new JwksResolver({ log: loggerFor('jwks'), onChange: (c) => modelChanges.onJwksChange(c) });
+  closers.push(() => jwks.close());
   // Model changes rebuild the mesh lazily and push what they can affect, debounced.
-  const meshSource = new MeshSource(store, services, { rootNamespace: config.rootNamespace, trustDomain: config.trustDomain });
+  const meshSource = new MeshSource(store, services, { rootNamespace: config.rootNamespace, trustDomain: config.trustDomain, jwks: (s) => jwks.state(s) });
   const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
   const xds = new XdsServer({ provider });
   const pushes = new PushQueue(xds);
@@ -78,6 +84,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   });
   const onModelChange = (c: ChangeSet | RegistryChange): void => {
     changes.debug('model changed', { ...c });
+    if ('op' in c && c.kind === 'RequestAuthentication') jwks.sync(jwksSources(store.list('RequestAuthentication') as Config<RequestAuthenticationSpec>[]));
     modelChanges.onChange(c);
   };
   const discovery = new DiscoveryController({ kc, registry: services, log: loggerFor('controller/discovery'), onChange: onModelChange, stallMs: config.watchStallMs });

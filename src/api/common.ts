@@ -51,9 +51,9 @@ export const NETWORKING_GROUP = 'networking.istio.io';
 export const NETWORKING_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;
 
 /** The security.istio.io kinds Trellis serves. */
-export type SecurityKind = 'PeerAuthentication';
+export type SecurityKind = 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication';
 
-export const SECURITY_KINDS: readonly SecurityKind[] = ['PeerAuthentication'];
+export const SECURITY_KINDS: readonly SecurityKind[] = ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'];
 
 export const SECURITY_GROUP = 'security.istio.io';
 
@@ -72,6 +72,8 @@ export const GROUP_OF: Readonly<Record<ConfigKind, string>> = {
   Gateway: NETWORKING_GROUP,
   ServiceEntry: NETWORKING_GROUP,
   PeerAuthentication: SECURITY_GROUP,
+  AuthorizationPolicy: SECURITY_GROUP,
+  RequestAuthentication: SECURITY_GROUP,
 };
 
 export function isConfigKind(kind: unknown): kind is ConfigKind {

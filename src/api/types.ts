@@ -2,14 +2,18 @@
 import type { ConfigKind } from './common.js';
 import type { DestinationRuleSpec } from './destination-rule.js';
 import type { GatewaySpec } from './gateway.js';
+import type { AuthorizationPolicySpec } from './authorization-policy.js';
 import type { PeerAuthenticationSpec } from './peer-authentication.js';
+import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 
 export type * from './common.js';
 export type * from './destination-rule.js';
 export type * from './gateway.js';
+export type * from './authorization-policy.js';
 export type * from './peer-authentication.js';
+export type * from './request-authentication.js';
 export type * from './service-entry.js';
 export type * from './virtual-service.js';
 export { CONFIG_KINDS, GROUP_OF, NETWORKING_GROUP, NETWORKING_KINDS, NETWORKING_VERSIONS, SECURITY_GROUP, SECURITY_KINDS, SECURITY_VERSIONS } from './common.js';
@@ -21,6 +25,8 @@ export interface SpecByKind {
   Gateway: GatewaySpec;
   ServiceEntry: ServiceEntrySpec;
   PeerAuthentication: PeerAuthenticationSpec;
+  AuthorizationPolicy: AuthorizationPolicySpec;
+  RequestAuthentication: RequestAuthenticationSpec;
 }
 
 /** A networking.istio.io or security.istio.io object as stored by the API server. */

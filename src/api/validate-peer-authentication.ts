@@ -19,7 +19,7 @@ export function validatePeerAuthentication(spec: PeerAuthenticationSpec): Valida
 }
 
 /** Istio's selector rules for security policies: no empty key, no wildcard; the CRD's limits. */
-function validateSelector(e: ErrorList, path: string, selector: WorkloadSelector): void {
+export function validateSelector(e: ErrorList, path: string, selector: WorkloadSelector): void {
   if (!isMap(selector)) {
     e.add(path, 'must be an object with matchLabels');
     return;

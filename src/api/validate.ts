@@ -2,25 +2,31 @@
 // admission webhook, the controllers (which revalidate, as the webhook can be bypassed) and
 // trellisctl all call this.
 import { GROUP_OF, isConfigKind, type ConfigKind, type NetworkingKind } from './common.js';
+import type { AuthorizationPolicySpec } from './authorization-policy.js';
 import type { DestinationRuleSpec } from './destination-rule.js';
 import type { GatewaySpec } from './gateway.js';
 import type { PeerAuthenticationSpec } from './peer-authentication.js';
+import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
+import { validateAuthorizationPolicy } from './validate-authorization-policy.js';
 import { validateDestinationRule } from './validate-destination-rule.js';
 import { formatErrors, type ValidationError } from './validate-errors.js';
 import { validateGateway } from './validate-gateway.js';
 import { validateMetadata } from './validate-metadata.js';
 import { validatePeerAuthentication } from './validate-peer-authentication.js';
+import { validateRequestAuthentication } from './validate-request-authentication.js';
 import { validateServiceEntry } from './validate-service-entry.js';
 import { validateVirtualService } from './validate-virtual-service.js';
 
 export { isConfigKind } from './common.js';
 export { formatError, formatErrors, type ValidationError } from './validate-errors.js';
+export { validateAuthorizationPolicy } from './validate-authorization-policy.js';
 export { validateDestinationRule } from './validate-destination-rule.js';
 export { validateGateway } from './validate-gateway.js';
 export { ALWAYS_REJECT_ANNOTATION, DRY_RUN_ANNOTATION, validateMetadata } from './validate-metadata.js';
 export { validatePeerAuthentication } from './validate-peer-authentication.js';
+export { validateRequestAuthentication } from './validate-request-authentication.js';
 export { validateServiceEntry } from './validate-service-entry.js';
 export { validateVirtualService } from './validate-virtual-service.js';
 
@@ -40,10 +46,10 @@ export function validate(kind: string, _namespace: string, _name: string, spec: 
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     return [...metadata, { path: 'spec', message: 'required, and must be an object' }];
   }
-  return [...metadata, ...validateSpec(kind, spec)];
+  return [...metadata, ...validateSpec(kind, spec, annotations)];
 }
 
-function validateSpec(kind: ConfigKind, spec: object): ValidationError[] {
+function validateSpec(kind: ConfigKind, spec: object, annotations: Readonly<Record<string, string>> | undefined): ValidationError[] {
   try {
     switch (kind) {
       case 'VirtualService':
@@ -56,6 +62,10 @@ function validateSpec(kind: ConfigKind, spec: object): ValidationError[] {
         return validateServiceEntry(spec as ServiceEntrySpec);
       case 'PeerAuthentication':
         return validatePeerAuthentication(spec as PeerAuthenticationSpec);
+      case 'AuthorizationPolicy':
+        return validateAuthorizationPolicy(spec as AuthorizationPolicySpec, annotations);
+      case 'RequestAuthentication':
+        return validateRequestAuthentication(spec as RequestAuthenticationSpec);
     }
   } catch (err) {
     // Only a spec that bypassed the CRD schema (wrong types) can get here.
@@ -75,7 +85,8 @@ export interface ManifestValidation {
 /**
  * Validates a whole manifest ({apiVersion, kind, metadata, spec}). Returns undefined for objects
  * that are not one of the kinds Trellis serves (networking.istio.io VirtualService,
- * DestinationRule, Gateway, ServiceEntry; security.istio.io PeerAuthentication).
+ * DestinationRule, Gateway, ServiceEntry; security.istio.io PeerAuthentication, AuthorizationPolicy,
+ * RequestAuthentication).
  */
 export function validateManifest(manifest: unknown, defaultNamespace = 'default'): ManifestValidation | undefined {
   if (manifest === null || typeof manifest !== 'object') return undefined;

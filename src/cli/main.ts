@@ -20,7 +20,9 @@ Usage: trellisctl COMMAND [options]
 
 Commands:
   version                       print the version
-  analyze -f FILE|DIR|- ...     validate networking.istio.io manifests with the webhook's rules;
+  analyze -f FILE|DIR|- ...     validate networking.istio.io and security.istio.io manifests
+                                (AuthorizationPolicy, RequestAuthentication, PeerAuthentication)
+                                with the webhook's rules;
                                 exit 1 if any is invalid
   kube-inject -f FILE|-         print the manifests with the sidecar injected into their pods
                                 (Pods, and the pod templates of Deployments, StatefulSets,
@@ -31,7 +33,8 @@ Commands:
                                 has ACKed per type (CDS, LDS, EDS, RDS; "(N)" resources), what
                                 is still being sent, and its last NACK
   proxy-config KIND POD [-n NS] what Trellis sends the proxy of POD (or POD.NS, or a node id);
-                                KIND: clusters, listeners, routes or endpoints
+                                KIND: clusters, listeners, routes, endpoints, or
+                                authorization (the RBAC, ext_authz and JWT filters per chain)
   help                          this help
 
 Options of proxy-status and proxy-config:

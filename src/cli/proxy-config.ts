@@ -1,10 +1,12 @@
-// `trellisctl proxy-config clusters|listeners|routes|endpoints POD`: what Trellis gives one
-// proxy (the control plane's /debug/config_dump?proxy=ID; an Envoy admin /config_dump of the
-// proxy reads the same), shown as a table with each resource's key fields.
+// `trellisctl proxy-config clusters|listeners|routes|endpoints|authorization POD`: what Trellis
+// gives one proxy (the control plane's /debug/config_dump?proxy=ID; an Envoy admin /config_dump
+// of the proxy reads the same), shown as a table with each resource's key fields.
+// `authorization` lists, per listener filter chain, the JWT, RBAC and ext_authz filters in the
+// order Envoy runs them: what decides who may call the workload.
 import type { ConfigDump } from './control-plane.js';
 import { clip, table } from './table.js';
 
-export const CONFIG_KINDS = ['clusters', 'listeners', 'routes', 'endpoints'] as const;
+export const CONFIG_KINDS = ['clusters', 'listeners', 'routes', 'endpoints', 'authorization'] as const;
 export type ConfigKind = (typeof CONFIG_KINDS)[number];
 
 type Json = Record<string, unknown>;
@@ -14,13 +16,14 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'n
 
 /** Where each kind sits in a ConfigDump: the section's @type and its dynamic entries. */
 const SECTIONS: Record<ConfigKind, { type: string; list: string; item: (e: Json) => unknown }> = {
+  authorization: { type: 'ListenersConfigDump', list: 'dynamic_listeners', item: (e) => obj(e.active_state).listener ?? obj(e.warming_state).listener },
   clusters: { type: 'ClustersConfigDump', list: 'dynamic_active_clusters', item: (e) => e.cluster },
   listeners: { type: 'ListenersConfigDump', list: 'dynamic_listeners', item: (e) => obj(e.active_state).listener ?? obj(e.warming_state).listener },
   routes: { type: 'RoutesConfigDump', list: 'dynamic_route_configs', item: (e) => e.route_config },
   endpoints: { type: 'EndpointsConfigDump', list: 'dynamic_endpoint_configs', item: (e) => e.endpoint_config },
 };
 
-const SHORT: Record<ConfigKind, 'cds' | 'lds' | 'rds' | 'eds'> = { clusters: 'cds', listeners: 'lds', routes: 'rds', endpoints: 'eds' };
+const SHORT: Record<ConfigKind, 'cds' | 'lds' | 'rds' | 'eds'> = { clusters: 'cds', listeners: 'lds', routes: 'rds', endpoints: 'eds', authorization: 'lds' };
 
 /** The resources of one kind in a dump (of an Envoy dump, the dynamic ones: what xDS sent). */
 export function resourcesOf(dump: ConfigDump, kind: ConfigKind): Json[] {
@@ -129,7 +132,45 @@ function endpointRows(cla: Json): string[][] {
   return rows.length ? rows : [['-', '-', '-', '-', cluster]];
 }
 
+/** One security filter as a row: what it is, its action, and the policies or issuers it holds. */
+function securityFilterRow(listener: string, chain: string, f: Json): string[] | undefined {
+  const tc = obj(f.typed_config);
+  const name = str(f.name);
+  if (name.endsWith('.rbac')) {
+    const rules = obj(tc.rules);
+    const shadow = obj(tc.shadow_rules);
+    const custom = str(tc.shadow_rules_stat_prefix) === 'istio_ext_authz_';
+    const enforced = tc.rules ? `${str(rules.action) || 'ALLOW'}` : '';
+    const dryRun = tc.shadow_rules ? `${str(shadow.action) || 'ALLOW'} (${custom ? 'selects for ext_authz' : 'dry-run'})` : '';
+    const policies = [...Object.keys(obj(rules.policies)), ...Object.keys(obj(shadow.policies))];
+    return [listener, chain, 'rbac', [enforced, dryRun].filter(Boolean).join(' + '), clip(policies.join(', ') || '(none: nothing matches)', 100)];
+  }
+  if (name.endsWith('.ext_authz')) {
+    const grpc = str(obj(obj(tc.grpc_service).envoy_grpc).cluster_name);
+    const http = str(obj(obj(tc.http_service).server_uri).cluster);
+    return [listener, chain, 'ext_authz', tc.failure_mode_allow === true ? 'CUSTOM (fail open)' : 'CUSTOM', grpc ? `gRPC ${grpc}` : `HTTP ${http}`];
+  }
+  if (name.endsWith('.jwt_authn')) {
+    const issuers = Object.values(obj(tc.providers)).map((p) => str(obj(p).issuer));
+    return [listener, chain, 'jwt_authn', 'AUTHENTICATE', clip(issuers.join(', '), 100)];
+  }
+  return undefined;
+}
+
+function authorizationRows(l: Json): string[][] {
+  const listener = str(l.name);
+  const chains = [...arr(l.filter_chains), ...(l.default_filter_chain ? [obj(l.default_filter_chain)] : [])];
+  return chains.flatMap((chain) =>
+    arr(chain.filters).flatMap((f) => {
+      const tc = obj(f.typed_config);
+      const filters = str(tc['@type']).endsWith('.HttpConnectionManager') ? arr(tc.http_filters) : [f];
+      return filters.map((x) => securityFilterRow(listener, str(chain.name) || '-', x)).filter((r): r is string[] => r !== undefined);
+    }),
+  );
+}
+
 const HEADERS: Record<ConfigKind, string[]> = {
+  authorization: ['LISTENER', 'CHAIN', 'FILTER', 'ACTION', 'POLICIES / ISSUERS'],
   clusters: ['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE', 'LB', 'TLS'],
   listeners: ['NAME', 'ADDRESS', 'PORT', 'CHAINS', 'DESTINATION'],
   routes: ['NAME', 'VIRTUAL HOST', 'DOMAINS', 'MATCH', 'DESTINATION'],
@@ -147,9 +188,20 @@ const byCells = (a: readonly string[], b: readonly string[]): number => {
 
 export function proxyConfigTable(kind: ConfigKind, resources: readonly Json[]): string {
   const rows: string[][] =
-    kind === 'clusters' ? resources.map(clusterRow) : kind === 'listeners' ? resources.map(listenerRow) : kind === 'routes' ? resources.flatMap(routeRows) : resources.flatMap(endpointRows);
-  // Routes keep their order within a virtual host (the first match wins): sort route tables only.
-  if (kind === 'routes') {
+    kind === 'clusters'
+      ? resources.map(clusterRow)
+      : kind === 'listeners'
+        ? resources.map(listenerRow)
+        : kind === 'routes'
+          ? resources.flatMap(routeRows)
+          : kind === 'authorization'
+            ? resources.flatMap(authorizationRows)
+            : resources.flatMap(endpointRows);
+  // Routes keep their order within a virtual host (the first match wins), filters the order
+  // Envoy runs them in: only other kinds are sorted.
+  if (kind === 'authorization') {
+    if (rows.length === 0) return 'no authorization or JWT filters: no AuthorizationPolicy or RequestAuthentication applies to this proxy\n';
+  } else if (kind === 'routes') {
     const order = [...new Set(rows.map((r) => r[0]))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
     rows.sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]));
   } else if (kind === 'endpoints') {

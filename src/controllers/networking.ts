@@ -20,6 +20,8 @@ export const PLURALS: Record<ConfigKind, string> = {
   Gateway: 'gateways',
   ServiceEntry: 'serviceentries',
   PeerAuthentication: 'peerauthentications',
+  AuthorizationPolicy: 'authorizationpolicies',
+  RequestAuthentication: 'requestauthentications',
 };
 
 /** Where the objects of a kind live in the API (the v1 storage version, served by every kind). */

@@ -44,6 +44,8 @@ export function hostsOf(kind: ConfigKind, spec: unknown): string[] {
     case 'Gateway':
       return (s.servers ?? []).flatMap((srv) => srv.hosts ?? []);
     case 'PeerAuthentication':
+    case 'AuthorizationPolicy':
+    case 'RequestAuthentication':
       return [];
   }
 }

@@ -3,10 +3,12 @@
 // for a client namespace, what a Gateway serves, which mutual TLS a workload accepts. A Mesh is a
 // snapshot: it lists the store and the registry when built and indexes lazily; build a new one
 // after a change.
+import type { AuthorizationPolicySpec } from '../api/authorization-policy.js';
 import type { Labels } from '../api/common.js';
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
 import type { GatewaySpec } from '../api/gateway.js';
 import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
+import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
 import type { ServiceEntrySpec } from '../api/service-entry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { Config, ConfigStore } from './config-store.js';
@@ -14,8 +16,10 @@ import { sortByAge } from './config-order.js';
 import { DestinationRuleIndex, type ConsolidatedDestinationRule } from './destination-rules.js';
 import { mergeGatewayRoutes, type GatewayConfig, type GatewayVirtualHost } from './gateway-routes.js';
 import { MESH_GATEWAY, resolveHost } from './hosts.js';
+import { JWKS_PENDING, jwksSourceKey, type JwksSource, type JwksState } from './jwks.js';
 import { ServiceIndex, serviceFromKubernetes, type MeshService } from './mesh-services.js';
 import { PeerAuthentications, type EffectiveMtls } from './peer-authentication.js';
+import { WorkloadPolicies } from './security-policies.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry, type MeshEndpoint, type ServiceEntryConfig } from './service-entries.js';
 import type { PodRecord, ServiceRegistry, TlsSecret } from './services.js';
 import { orderedFor, ownerOf, resolveVirtualService, shadowingOf, sidecarHostOwners, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
@@ -34,6 +38,8 @@ export interface MeshOptions {
   pods?: () => readonly PodRecord[];
   /** The SPIFFE trust domain of workload identities; default cluster.local. */
   trustDomain?: string;
+  /** What the control plane holds of the keys at a jwksUri (src/controllers/jwks-resolver.ts); without it, nothing is ever fetched. */
+  jwks?: (source: JwksSource) => JwksState;
 }
 
 export class Mesh {
@@ -46,9 +52,12 @@ export class Mesh {
   private readonly gwConfigs: GatewayConfig[];
   private readonly seConfigs: ServiceEntryConfig[];
   private readonly paConfigs: Config<PeerAuthenticationSpec>[];
+  private readonly apConfigs: Config<AuthorizationPolicySpec>[];
+  private readonly raConfigs: Config<RequestAuthenticationSpec>[];
   private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
-  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications } = {};
+  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec> } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
+  private readonly jwksStates = new Map<string, JwksState>();
 
   constructor(
     store: ConfigStore,
@@ -64,6 +73,8 @@ export class Mesh {
     this.gwConfigs = sortByAge(store.list('Gateway') as Config<GatewaySpec>[]);
     this.seConfigs = sortByAge(store.list('ServiceEntry') as Config<ServiceEntrySpec>[]);
     this.paConfigs = store.list('PeerAuthentication') as Config<PeerAuthenticationSpec>[];
+    this.apConfigs = store.list('AuthorizationPolicy') as Config<AuthorizationPolicySpec>[];
+    this.raConfigs = store.list('RequestAuthentication') as Config<RequestAuthenticationSpec>[];
     this.kubeServices = registry.listServices();
   }
 
@@ -189,5 +200,28 @@ export class Mesh {
    */
   mtlsFor(namespace: string, labels: Labels): EffectiveMtls {
     return this.peerAuthentications().effectiveMtls(namespace, labels);
+  }
+
+  // --- AuthorizationPolicies and RequestAuthentications
+
+  /** The AuthorizationPolicies that apply to a workload in `namespace` with `labels`, oldest first. */
+  authorizationPoliciesFor(namespace: string, labels: Labels): Config<AuthorizationPolicySpec>[] {
+    return (this.cache.ap ??= new WorkloadPolicies(this.apConfigs, this.rootNamespace)).forWorkload(namespace, labels);
+  }
+
+  /** The RequestAuthentications that apply to a workload in `namespace` with `labels`, oldest first. */
+  requestAuthenticationsFor(namespace: string, labels: Labels): Config<RequestAuthenticationSpec>[] {
+    return (this.cache.ra ??= new WorkloadPolicies(this.raConfigs, this.rootNamespace)).forWorkload(namespace, labels);
+  }
+
+  /**
+   * The fetched keys of a jwksUri (or of an issuer's OpenID discovery), read once per snapshot so
+   * every proxy translated from it agrees; a change of keys comes with a new Mesh.
+   */
+  jwks(source: JwksSource): JwksState {
+    const key = jwksSourceKey(source);
+    let state = this.jwksStates.get(key);
+    if (!state) this.jwksStates.set(key, (state = this.opts.jwks?.(source) ?? JWKS_PENDING));
+    return state;
   }
 }

@@ -4,11 +4,14 @@
 // Build the Mesh after the config is in the store, so the config is judged among its peers.
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
 import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
+import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
 import type { ServiceEntrySpec } from '../api/service-entry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { Config } from './config-store.js';
 import { compareByAge, refString } from './config-order.js';
 import { intersectHosts, isWildcard, MESH_GATEWAY, serverHostsFor } from './hosts.js';
+import { describeJwksSource, jwksSourceOf } from './jwks.js';
+import { envoyJwksProblem } from './jwks-keys.js';
 import type { Mesh } from './mesh.js';
 import type { MeshService } from './mesh-services.js';
 import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
@@ -25,7 +28,37 @@ export function warningsFor(config: Config, mesh: Mesh): string[] {
       return [];
     case 'PeerAuthentication':
       return peerAuthenticationWarnings(config as Config<PeerAuthenticationSpec>);
+    case 'AuthorizationPolicy':
+      return [];
+    case 'RequestAuthentication':
+      return requestAuthenticationWarnings(config as Config<RequestAuthenticationSpec>, mesh);
   }
+}
+
+/**
+ * Keys the control plane cannot fetch: tokens of the rule are refused (401) until it can, or,
+ * when a refresh fails, the last good keys stay in use; inline keys Envoy cannot load (its
+ * parser is stricter than the webhook's): tokens of the rule are refused. A first fetch still
+ * under way says nothing.
+ */
+function requestAuthenticationWarnings(config: Config<RequestAuthenticationSpec>, mesh: Mesh): string[] {
+  const out: string[] = [];
+  (config.spec.jwtRules ?? []).forEach((rule, i) => {
+    if (rule === null || typeof rule !== 'object') return;
+    const tokens = rule.issuer ? `requests with a token of issuer ${rule.issuer}` : 'requests with a token';
+    const inlineProblem = rule.jwks ? envoyJwksProblem(rule.jwks) : undefined;
+    if (inlineProblem) out.push(`spec.jwtRules[${i}].jwks: Envoy cannot load these keys (${inlineProblem}); ${tokens} are refused (401)`);
+    const source = jwksSourceOf(rule);
+    if (!source) return;
+    const field = `spec.jwtRules[${i}].${source.uri === undefined ? 'issuer' : rule.jwksUri ? 'jwksUri' : 'jwks_uri'}`;
+    const what = source.uri === undefined ? `the JWKS of issuer ${source.issuer} (OpenID discovery at ${describeJwksSource(source)})` : `the JWKS from ${source.uri}`;
+    const state = mesh.jwks(source);
+    if (state.status === 'failed') out.push(`${field}: cannot fetch ${what}: ${state.error}; ${tokens} are refused (401) until it can be fetched`);
+    if (state.status === 'ok' && state.refreshError) {
+      out.push(`${field}: cannot refresh ${what}: ${state.refreshError}; the keys fetched${state.fetchedAt ? ` at ${state.fetchedAt}` : ' before'} are still in use`);
+    }
+  });
+  return out;
 }
 
 /** Istio's warning: a selector without labels selects every workload of the namespace. */

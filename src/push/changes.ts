@@ -74,6 +74,8 @@ export function proxiesIn(scope: ChangeScope, proxies: readonly ProxyRef[]): str
 
 export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly ProxyRef[]): Change {
   if ('op' in change) {
+    // Authorization and request authentication live in listeners' filters, nowhere else.
+    if (change.kind === 'AuthorizationPolicy' || change.kind === 'RequestAuthentication') return { reason: 'config', types: [TypeUrl.Listener] };
     const scope = scopeOf(change);
     if (!connected || (!scope.routersOnly && !scope.namespaces)) return { reason: 'config' };
     return { reason: 'config', proxies: proxiesIn(scope, connected) };
@@ -114,9 +116,23 @@ export class ModelChanges {
     const push = pushFor(c, this.deps.connected());
     if (!push.proxies || [...push.proxies].length > 0) this.deps.queue.enqueue(push);
     if ('endpointsOnly' in c && c.endpointsOnly) return;
+    this.settleLater();
+  };
+
+  /**
+   * The keys fetched for a RequestAuthentication's jwksUri changed (`keys`: the proxies' filters
+   * change; otherwise only what its status says): listeners are pushed, statuses re-checked.
+   */
+  readonly onJwksChange = (change: { keys: boolean }): void => {
+    this.deps.mesh.invalidate();
+    if (change.keys) this.deps.queue.enqueue({ reason: 'jwks', types: [TypeUrl.Listener] });
+    this.settleLater();
+  };
+
+  private settleLater(): void {
     clearTimeout(this.settle);
     this.settle = setTimeout(this.deps.onSettled, this.deps.settleMs ?? 500);
-  };
+  }
 
   close(): void {
     clearTimeout(this.settle);

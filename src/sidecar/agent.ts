@@ -11,6 +11,8 @@ import path from 'node:path';
 import { requestCertificate } from '../ca/certificate-client.js';
 import { spiffeId } from '../ca/csr.js';
 import { loggerFor } from '../util/logger.js';
+import { APP_PROBERS_ENV, AGENT_STATUS_PORT } from '../webhooks/probes.js';
+import { appProbeServer, parseAppProbers } from './app-probes.js';
 import { bootstrap, DEFAULT_PORTS, DEFAULT_SDS_SOCKET } from './bootstrap.js';
 import { parseDownwardApiLabels } from './downward-api.js';
 import { SdsServer } from './sds-server.js';
@@ -89,6 +91,14 @@ void certificate
     });
   })
   .catch((err: unknown) => log.error('no workload certificate', { error: err instanceof Error ? err.message : String(err) }));
+
+// The kubelet's probes of the app, rewritten by the injector to come here (webhooks/probes.ts).
+const probers = parseAppProbers(process.env[APP_PROBERS_ENV], log);
+if (probers.size > 0) {
+  appProbeServer(probers, log)
+    .on('error', (err) => log.error('cannot serve the app probes', { port: AGENT_STATUS_PORT, error: err.message }))
+    .listen(AGENT_STATUS_PORT, '0.0.0.0', () => log.info('serving the app probes', { port: AGENT_STATUS_PORT, paths: [...probers.keys()] }));
+}
 
 const config = bootstrap({
   kind,

@@ -38,11 +38,17 @@ export function sidecarHttpFilters(): HttpFilter[] {
 }
 
 /** An HTTP connection manager whose routes come over RDS (a name) or inline (a RouteConfiguration). */
-export function httpConnectionManagerFilter(statPrefix: string, routes: string | RouteConfiguration, direction: 'outbound' | 'inbound'): Filter {
+export function httpConnectionManagerFilter(
+  statPrefix: string,
+  routes: string | RouteConfiguration,
+  direction: 'outbound' | 'inbound',
+  /** Run before the others: authentication and authorization (workload-security.ts). */
+  securityFilters: readonly HttpFilter[] = [],
+): Filter {
   const hcm: HttpConnectionManager = {
     stat_prefix: statPrefix,
     ...(typeof routes === 'string' ? { rds: { route_config_name: routes, config_source: ADS_CONFIG_SOURCE } } : { route_config: routes }),
-    http_filters: sidecarHttpFilters(),
+    http_filters: [...securityFilters, ...sidecarHttpFilters()],
     // Inbound: the caller is the remote peer; outbound: the app, whose own address is not a client's.
     use_remote_address: { value: false },
     // Inbound: the verified client certificate of an mTLS peer is added for the app (Envoy

@@ -9,6 +9,7 @@ import { tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import type { GatewayMeshView } from './gateway.js';
 import { gatewayListenerName, gatewaysFor, listenPorts } from './gateway.js';
 import type { SidecarProxy } from './input.js';
+import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 
 const sniMatches = (sni: string, serverHost: string): boolean =>
   serverHost === '*' || sni === serverHost || (serverHost.startsWith('*.') && sni.endsWith(serverHost.slice(1)));
@@ -19,6 +20,7 @@ export function gatewayPassthroughListeners(
   taken: ReadonlySet<number>,
   gateways = gatewaysFor(mesh, proxy),
   bind = listenPorts(mesh, proxy),
+  security: WorkloadSecurity = NO_SECURITY,
 ): Listener[] {
   const ns = proxy.namespace ?? 'default';
   const chainsByPort = new Map<number, FilterChain[]>();
@@ -47,7 +49,7 @@ export function gatewayPassthroughListeners(
           chains.push({
             name: `${vs.config.namespace}/${vs.config.name}/tls[${i}]`,
             filter_chain_match: { server_names: fresh },
-            filters: [tcpProxyFilter(`passthrough_${port}`, targets.length === 1 ? targets[0].name : targets)],
+            filters: [...security.tcp, tcpProxyFilter(`passthrough_${port}`, targets.length === 1 ? targets[0].name : targets)],
           });
           chainsByPort.set(port, chains);
         }

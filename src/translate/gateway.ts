@@ -14,6 +14,7 @@ import { labelsMatch } from '../model/labels.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
 import { blackholeCluster, outboundClusters } from './clusters.js';
 import { httpConnectionManagerFilter, tlsInspectorListenerFilter } from './filters.js';
+import { NO_SECURITY, workloadSecurity, type WorkloadSecurity } from './workload-security.js';
 import { gatewayPassthroughListeners } from './gateway-passthrough.js';
 import { credentialSecrets, downstreamTls, type ServerTlsMode } from './gateway-tls.js';
 import { httpRoutes } from './http-routes.js';
@@ -133,12 +134,12 @@ export function gatewayRouteConfigurations(plans: readonly PortPlan[]): RouteCon
 }
 
 /** A bound listener per port; HTTPS ports get a filter chain per server, matched by SNI. */
-export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, plans: readonly PortPlan[]): Listener[] {
+export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, plans: readonly PortPlan[], security: WorkloadSecurity = NO_SECURITY): Listener[] {
   const ns = proxy.namespace ?? 'default';
   return plans.flatMap((p): Listener[] => {
     const rds = gatewayRouteName(p.port, p.https);
     const base = { name: gatewayListenerName(p.bind), address: { socket_address: { address: '0.0.0.0', port_value: p.bind } }, traffic_direction: 'OUTBOUND' as const };
-    if (!p.https) return [{ ...base, filter_chains: [{ filters: [httpConnectionManagerFilter(rds, rds, 'outbound')] }] }];
+    if (!p.https) return [{ ...base, filter_chains: [{ filters: [httpConnectionManagerFilter(rds, rds, 'outbound', security.http)] }] }];
     // A server whose Secret is missing (in the proxy's own namespace) is left out rather than
     // keeping the whole listener warming for a certificate that does not exist.
     const chains = p.tlsServers
@@ -146,7 +147,7 @@ export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, pla
       .map((t) => ({
         filter_chain_match: t.hosts.includes('*') ? {} : { server_names: t.hosts },
         transport_socket: downstreamTls(t.credential, t.mode),
-        filters: [httpConnectionManagerFilter(rds, rds, 'outbound')],
+        filters: [httpConnectionManagerFilter(rds, rds, 'outbound', security.http)],
       }));
     return chains.length ? [{ ...base, listener_filters: [tlsInspectorListenerFilter()], filter_chains: chains }] : [];
   });
@@ -171,6 +172,8 @@ export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy, type
   const gateways = once(() => gatewaysFor(mesh, proxy));
   const bind = once(() => listenPorts(mesh, proxy));
   const plans = once(() => gatewayPorts(mesh, proxy, gateways(), bind()));
+  // The gateway's own AuthorizationPolicies and RequestAuthentications (selector or targetRefs).
+  const security = once(() => workloadSecurity(mesh, proxy.namespace ?? 'default', { ...proxy.labels }));
   const visible = once(() => visibleDestinations(mesh, proxy));
   // A gateway's clusters: the sidecar's outbound ones and BlackHoleCluster (no inbound side).
   const clusters = once(() => [...outboundClusters(mesh, proxy, visible()), blackholeCluster()]);
@@ -181,7 +184,7 @@ export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy, type
       return byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, proxy, visible()).filter((e) => eds.has(e.cluster_name ?? '')));
     },
     [TypeUrl.Listener]: () =>
-      byName(TypeUrl.Listener, [...gatewayListeners(mesh, proxy, plans()), ...gatewayPassthroughListeners(mesh, proxy, new Set(plans().map((p) => p.port)), gateways(), bind())]),
+      byName(TypeUrl.Listener, [...gatewayListeners(mesh, proxy, plans(), security()), ...gatewayPassthroughListeners(mesh, proxy, new Set(plans().map((p) => p.port)), gateways(), bind(), security())]),
     [TypeUrl.Route]: () => byName(TypeUrl.Route, gatewayRouteConfigurations(plans())),
     [TypeUrl.Secret]: () => byName(TypeUrl.Secret, gatewaySecrets(mesh, proxy, plans())),
   });

@@ -9,6 +9,10 @@
 // x-forwarded-client-cert; unless STRICT, plaintext, and TLS the app terminates itself, pass
 // too; under STRICT anything else on the port is refused, and the pass-through of undeclared
 // ports takes mTLS only.
+//
+// The workload's authorization (and, on HTTP ports, JWT authentication) runs on every chain that
+// forwards to the app or passes through: HTTP filters before routing, network filters before
+// tcp_proxy (workload-security.ts).
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js';
 import type { Listener, RouteConfiguration } from '../xds/types.js';
@@ -18,6 +22,7 @@ import type { EffectiveMtls, EffectiveMtlsMode as MtlsMode } from '../model/peer
 import { MESH_ALPN, meshServerSocket } from './mtls.js';
 import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
+import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 
 /** The mTLS modes of a workload (PeerAuthentication resolved) and the mesh's trust domain. */
 export interface InboundMtls extends EffectiveMtls {
@@ -42,13 +47,15 @@ export function inboundRouteConfiguration(p: InboundPort): RouteConfiguration {
   };
 }
 
-function portFilter(p: InboundPort): Filter {
+function portFilters(p: InboundPort, security: WorkloadSecurity): Filter[] {
   const cluster = inboundClusterName(p.port);
-  return listenerProtocol(p.protocol) === 'http' ? httpConnectionManagerFilter(cluster, inboundRouteConfiguration(p), 'inbound') : tcpProxyFilter(cluster, cluster);
+  return listenerProtocol(p.protocol) === 'http'
+    ? [httpConnectionManagerFilter(cluster, inboundRouteConfiguration(p), 'inbound', security.http)]
+    : [...security.tcp, tcpProxyFilter(cluster, cluster)];
 }
 
 /** The filter chains of one workload port under its mTLS mode. */
-export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomain: string): FilterChain[] {
+export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomain: string, security: WorkloadSecurity = NO_SECURITY): FilterChain[] {
   const cluster = inboundClusterName(p.port);
   const port = { value: p.port };
   const chains: FilterChain[] = [];
@@ -57,22 +64,22 @@ export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomain:
       name: `${cluster}-mtls`,
       filter_chain_match: { destination_port: port, transport_protocol: 'tls', application_protocols: MESH_ALPN },
       transport_socket: meshServerSocket(trustDomain),
-      filters: [portFilter(p)],
+      filters: portFilters(p, security),
     });
   }
   if (mode === 'STRICT') {
     chains.push({ name: `${cluster}-refused`, filter_chain_match: { destination_port: port }, filters: [tcpProxyFilter(`${cluster}-refused`, BLACKHOLE_CLUSTER)] });
     return chains;
   }
-  chains.push({ name: cluster, filter_chain_match: { destination_port: port, transport_protocol: 'raw_buffer' }, filters: [portFilter(p)] });
+  chains.push({ name: cluster, filter_chain_match: { destination_port: port, transport_protocol: 'raw_buffer' }, filters: portFilters(p, security) });
   // TLS that is not the mesh's: the app terminates it.
-  chains.push({ name: `${cluster}-tls`, filter_chain_match: { destination_port: port, transport_protocol: 'tls' }, filters: [tcpProxyFilter(cluster, cluster)] });
+  chains.push({ name: `${cluster}-tls`, filter_chain_match: { destination_port: port, transport_protocol: 'tls' }, filters: [...security.tcp, tcpProxyFilter(cluster, cluster)] });
   return chains;
 }
 
-export function virtualInboundListener(ports: readonly InboundPort[], inboundPort: number, mtls: InboundMtls = PERMISSIVE_MTLS): Listener {
-  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomain));
-  const passthrough = [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+export function virtualInboundListener(ports: readonly InboundPort[], inboundPort: number, mtls: InboundMtls = PERMISSIVE_MTLS, security: WorkloadSecurity = NO_SECURITY): Listener {
+  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomain, security));
+  const passthrough = [...security.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
   const strict = mtls.mode === 'STRICT';
   if (strict) {
     chains.push({

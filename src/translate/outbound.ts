@@ -11,6 +11,7 @@ import { blackholeCluster, inboundCluster, inboundPassthroughCluster, outboundCl
 import type { InboundPort } from './inbound-ports.js';
 import { visibleDestinations, type MeshView, type SidecarOptions, type SidecarProxy, type VisibleService } from './input.js';
 import { PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
+import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 import { outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
 import { outboundRouteConfigurations } from './routes.js';
 import { sidecarEndpoints } from './endpoints.js';
@@ -28,7 +29,7 @@ export interface OutboundConfig {
    * the outbound ones plus `inbound|<port>||` clusters and virtualInbound. Replicas of one
    * workload have the same ports, so they get the same maps.
    */
-  withInbound(inbound: readonly InboundPort[], mtls?: InboundMtls): { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener> };
+  withInbound(inbound: readonly InboundPort[], mtls?: InboundMtls, security?: WorkloadSecurity): { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener> };
   endpoints(locality: Locality): ReadonlyMap<string, ClusterLoadAssignment>;
   routes(): ReadonlyMap<string, RouteConfiguration>;
   secrets(): ReadonlyMap<string, Secret>;
@@ -63,13 +64,13 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener> }>();
   return {
     visible,
-    withInbound: (inbound, mtls = PERMISSIVE_MTLS) => {
-      const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomain]);
+    withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY) => {
+      const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomain, security.key]);
       let m = byInbound.get(key);
       if (!m) {
         m = {
           clusters: withResources(TypeUrl.Cluster, clusters(), inbound.map(inboundCluster)),
-          listeners: byName(TypeUrl.Listener, [...listeners(), virtualInboundListener(inbound, opts.inboundPort, mtls)]),
+          listeners: byName(TypeUrl.Listener, [...listeners(), virtualInboundListener(inbound, opts.inboundPort, mtls, security)]),
         };
         byInbound.set(key, m);
       }

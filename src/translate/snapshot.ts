@@ -9,6 +9,7 @@ import { DEFAULT_SIDECAR_OPTIONS, proxyNamespace, type MeshView, type SidecarOpt
 import type { InboundMtls } from './listeners-inbound.js';
 import { outboundConfig, outboundScope, type SidecarShare } from './outbound.js';
 import { once, pickTypes } from './resources.js';
+import { workloadSecurity } from './workload-security.js';
 
 const ALL = new Set<TypeUrl>(Object.values(TypeUrl));
 
@@ -22,10 +23,12 @@ export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Pa
   const inbound = once(() => inboundPorts(mesh, proxy, out.visible().map((v) => v.service)));
   // The workload's own PeerAuthentication decides what its inbound ports accept.
   const mtls = once((): InboundMtls => ({ ...mesh.mtlsFor(proxyNamespace(proxy), { ...proxy.labels }), trustDomain: mesh.trustDomain }));
+  // ...and its AuthorizationPolicies and RequestAuthentications who may call it.
+  const security = once(() => workloadSecurity(mesh, proxyNamespace(proxy), { ...proxy.labels }));
   return pickTypes(types, {
-    [TypeUrl.Cluster]: () => out.withInbound(inbound(), mtls()).clusters,
+    [TypeUrl.Cluster]: () => out.withInbound(inbound(), mtls(), security()).clusters,
     [TypeUrl.Endpoint]: () => out.endpoints(proxy.locality),
-    [TypeUrl.Listener]: () => out.withInbound(inbound(), mtls()).listeners,
+    [TypeUrl.Listener]: () => out.withInbound(inbound(), mtls(), security()).listeners,
     [TypeUrl.Route]: () => out.routes(),
     [TypeUrl.Secret]: () => out.secrets(),
   });

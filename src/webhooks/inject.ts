@@ -5,6 +5,7 @@
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { CA_AUDIENCE, ROOT_CERT_CONFIGMAP, TLS_MODE_LABEL } from '../api/mesh-identity.js';
 import { CaptureOptionError, parseCidrs, parsePorts } from '../sidecar/iptables.js';
+import { APP_PROBERS_ENV, AGENT_STATUS_PORT, rewriteAppProbes } from './probes.js';
 
 export interface InjectOptions {
   proxyImage: string;
@@ -123,6 +124,8 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
     if (err instanceof CaptureOptionError) return { skipped: 'bad annotation', warnings: [`trellis: sidecar not injected: ${err.message}`] };
     throw err;
   }
+  const probes = rewriteAppProbes(pod);
+  const hasProbers = Object.keys(probes.probers).length > 0;
   // The proxy's outbound connections to the control plane and the API server are its own
   // (UID 1337), so they are never captured: nothing to exclude for them.
   const init: V1Container = {
@@ -158,8 +161,9 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
       { name: 'TRELLIS_ROOT_CERT', value: `${ROOT_CERT_DIR}/root-cert.pem` },
       { name: 'TRELLIS_SDS_SOCKET', value: `${SDS_SOCKET_DIR}/socket` },
       ...(certTtl ? [{ name: 'TRELLIS_CERT_TTL_SECONDS', value: certTtl }] : []),
+      ...(hasProbers ? [{ name: APP_PROBERS_ENV, value: JSON.stringify(probes.probers) }] : []),
     ],
-    ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }],
+    ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }, ...(hasProbers ? [{ name: 'http-app-health', containerPort: AGENT_STATUS_PORT, protocol: 'TCP' }] : [])],
     readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 2, failureThreshold: 30 },
     startupProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1, failureThreshold: 600 },
     resources,
@@ -192,6 +196,7 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
   const injected: V1Pod = structuredClone(pod);
   injected.spec = injected.spec ?? { containers: [] };
   injected.spec.initContainers = [init, proxy, ...(injected.spec.initContainers ?? [])];
+  injected.spec.containers = structuredClone(probes.containers);
   injected.spec.volumes = [...(injected.spec.volumes ?? []), ...volumes];
   injected.metadata = injected.metadata ?? {};
   injected.metadata.labels = { ...(injected.metadata.labels ?? {}), [TLS_MODE_LABEL]: 'istio' };

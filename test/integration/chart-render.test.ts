@@ -72,9 +72,11 @@ test('CRDs come from crds/ (helm installs them; templates never render them)', a
   const files = fs.readdirSync(path.join(root, 'crds')).filter((f) => f.endsWith('.yaml'));
   expect(crds).toHaveLength(files.length);
   expect(crds).toEqual([
+    'authorizationpolicies.security.istio.io',
     'destinationrules.networking.istio.io',
     'gateways.networking.istio.io',
     'peerauthentications.security.istio.io',
+    'requestauthentications.security.istio.io',
     'serviceentries.networking.istio.io',
     'virtualservices.networking.istio.io',
   ]);

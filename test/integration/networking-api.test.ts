@@ -23,8 +23,10 @@ const PLURAL: Record<string, string> = {
   Gateway: 'gateways',
   ServiceEntry: 'serviceentries',
   PeerAuthentication: 'peerauthentications',
+  AuthorizationPolicy: 'authorizationpolicies',
+  RequestAuthentication: 'requestauthentications',
 };
-const GROUP: Record<string, string> = { PeerAuthentication: 'security.istio.io' };
+const GROUP: Record<string, string> = { PeerAuthentication: 'security.istio.io', AuthorizationPolicy: 'security.istio.io', RequestAuthentication: 'security.istio.io' };
 const groupOf = (kind: string): string => GROUP[kind] ?? 'networking.istio.io';
 const kubectl = kubectlPath();
 
@@ -93,7 +95,7 @@ beforeAll(async () => {
           clientConfig: { url: `${cp.webhookUrl}/validate` },
           rules: [
             { apiGroups: ['networking.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: Object.keys(PLURAL).filter((k) => groupOf(k) === 'networking.istio.io').map((k) => PLURAL[k]) },
-            { apiGroups: ['security.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: [PLURAL.PeerAuthentication] },
+            { apiGroups: ['security.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: [PLURAL.PeerAuthentication, PLURAL.AuthorizationPolicy, PLURAL.RequestAuthentication] },
           ],
           namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': on } },
           failurePolicy: 'Fail',

@@ -2,8 +2,8 @@
 import { CONFIG_KINDS, GROUP_OF, NETWORKING_KINDS, SECURITY_KINDS } from '../../src/api/common.js';
 import { apiPath, PLURALS } from '../../src/controllers/networking.js';
 
-test('every networking kind and PeerAuthentication, each at its group\'s v1 path', () => {
-  expect(SECURITY_KINDS).toEqual(['PeerAuthentication']);
+test('every networking kind and the security kinds, each at its group\'s v1 path', () => {
+  expect(SECURITY_KINDS).toEqual(['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']);
   expect(CONFIG_KINDS).toEqual([...NETWORKING_KINDS, ...SECURITY_KINDS]);
   expect(CONFIG_KINDS.map((k) => `${apiPath(k)}/${PLURALS[k]}`)).toEqual([
     '/apis/networking.istio.io/v1/virtualservices',
@@ -11,6 +11,8 @@ test('every networking kind and PeerAuthentication, each at its group\'s v1 path
     '/apis/networking.istio.io/v1/gateways',
     '/apis/networking.istio.io/v1/serviceentries',
     '/apis/security.istio.io/v1/peerauthentications',
+    '/apis/security.istio.io/v1/authorizationpolicies',
+    '/apis/security.istio.io/v1/requestauthentications',
   ]);
-  expect(GROUP_OF.PeerAuthentication).toBe('security.istio.io');
+  for (const kind of SECURITY_KINDS) expect(GROUP_OF[kind]).toBe('security.istio.io');
 });

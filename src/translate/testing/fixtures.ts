@@ -1,6 +1,6 @@
 // A small mesh built from plain records, for the translation's tests and benchmarks: Services,
 // their endpoints (one EndpointSlice per Service), and Istio configs, as a real Mesh.
-import type { NetworkingKind } from '../../api/common.js';
+import type { ConfigKind } from '../../api/common.js';
 import { ConfigStore, type Config } from '../../model/config-store.js';
 import { Mesh } from '../../model/mesh.js';
 import { ServiceRegistry, type Endpoint, type ServicePort } from '../../model/services.js';
@@ -24,7 +24,7 @@ let clock = 0;
  * A config of `kind`, each one younger than the last (so creation order is precedence order),
  * unless `creationTimestamp` is given.
  */
-export function config<S>(kind: NetworkingKind, namespace: string, name: string, spec: S, creationTimestamp?: string): Config<S> {
+export function config<S>(kind: ConfigKind, namespace: string, name: string, spec: S, creationTimestamp?: string): Config<S> {
   clock++;
   return {
     kind,

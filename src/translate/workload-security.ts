@@ -1,0 +1,35 @@
+// The security filters of one workload's proxy, from the policies that apply to it: what its
+// HTTP connection managers run before routing (JWT authentication, then authorization) and what
+// its TCP chains run before forwarding (authorization). A sidecar applies them to its inbound
+// side; a gateway to the servers it exposes.
+import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js';
+import type { HttpFilter } from '../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js';
+import type { Labels } from '../api/common.js';
+import { authorizationHttpFilters, authorizationNetworkFilters } from './authz-chain.js';
+import type { MeshView } from './input.js';
+import { jwksKey, jwtAuthnFilter } from './jwt-authn.js';
+
+export interface WorkloadSecurity {
+  /** Identifies the policies the filters came from (a cache key). */
+  readonly key: string;
+  readonly http: readonly HttpFilter[];
+  readonly tcp: readonly Filter[];
+}
+
+export const NO_SECURITY: WorkloadSecurity = { key: '', http: [], tcp: [] };
+
+export function workloadSecurity(mesh: Pick<MeshView, 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'jwks'>, namespace: string, labels: Labels): WorkloadSecurity {
+  const policies = mesh.authorizationPoliciesFor(namespace, labels);
+  const authns = mesh.requestAuthenticationsFor(namespace, labels);
+  if (policies.length === 0 && authns.length === 0) return NO_SECURITY;
+  const jwks = (source: Parameters<MeshView['jwks']>[0]) => mesh.jwks(source);
+  const jwt = jwtAuthnFilter(authns, jwks);
+  const identity = (c: (typeof policies)[number] | (typeof authns)[number]) => [c.kind, c.namespace, c.name, c.resourceVersion, c.generation];
+  return {
+    // The fetched keys are part of the filter, so a change of keys changes the key too.
+    key: JSON.stringify([policies.map(identity), authns.map(identity), jwksKey(authns, jwks)]),
+    // Authentication first: RBAC reads the verified token's claims it writes.
+    http: [...(jwt ? [jwt] : []), ...authorizationHttpFilters(policies)],
+    tcp: authorizationNetworkFilters(policies),
+  };
+}

@@ -1,0 +1,32 @@
+// Istio's own validation cases for the security kinds (../shared/conformance/
+// istio-validation-security, beside the repo, read at test time), one manifest per file with
+// Istio's verdict in a `# istio: valid|invalid` comment. Shared by the conformance tests of
+// PeerAuthentication, AuthorizationPolicy and RequestAuthentication.
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadYaml } from '@kubernetes/client-node';
+import { fixturesDir } from '../fixtures/load.js';
+
+const casesDir = path.resolve(fixturesDir, '../..', '../shared/conformance/istio-validation-security');
+
+export interface SecurityCase {
+  file: string;
+  folder: 'valid' | 'invalid';
+  verdict: string | undefined;
+  object: { kind?: string; metadata?: { name?: string; namespace?: string } };
+}
+
+/** The cases of one folder for one kind, sorted by file name. */
+export function securityCases(folder: SecurityCase['folder'], kind: string): SecurityCase[] {
+  const dir = path.join(casesDir, folder);
+  if (!fs.existsSync(dir)) throw new Error(`no ${dir}: the shared conformance cases are expected beside the repo`);
+  return fs
+    .readdirSync(dir)
+    .filter((file) => file.endsWith('.yaml'))
+    .sort()
+    .map((file) => {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      return { file, folder, verdict: /^# istio: (\w+)$/m.exec(text)?.[1], object: loadYaml<SecurityCase['object']>(text) };
+    })
+    .filter((c) => c.object?.kind === kind);
+}
