@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Composition root: parse options, wire the stages, handle signals. Nothing else lives here.
+import fs from 'node:fs';
 import { CONFIG_KINDS } from './api/common.js';
 import type { RequestAuthenticationSpec } from './api/request-authentication.js';
 import { USAGE, UsageError, parseConfig, type ControlPlaneConfig } from './config.js';
 import { DiscoveryController } from './controllers/discovery.js';
+import type { MeshConfig } from './api/mesh-config.js';
+import { parseMeshConfig } from './api/validate-mesh-config.js';
 import { JwksResolver } from './controllers/jwks-resolver.js';
 import { NetworkingController } from './controllers/networking.js';
 import { loadKubeConfig } from './kube/client.js';
@@ -61,6 +64,15 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Istio's MeshConfig, read once: a bad file stops the start here, naming the field.
+  let meshConfig: MeshConfig = {};
+  try {
+    if (config.meshConfigPath) meshConfig = parseMeshConfig(fs.readFileSync(config.meshConfigPath, 'utf8'), config.meshConfigPath);
+  } catch (err) {
+    log.error('cannot use the mesh configuration', { error: (err as Error).message });
+    process.exit(2);
+  }
+  if (config.meshConfigPath) log.info('mesh configuration read', { file: config.meshConfigPath, extensionProviders: (meshConfig.extensionProviders ?? []).map((p) => p.name) });
   const kc = loadKubeConfig(config.kubeconfig);
   const rest = new Rest(kc);
   const store = new ConfigStore();
@@ -70,7 +82,12 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const jwks = new JwksResolver({ log: loggerFor('jwks'), onChange: (c) => modelChanges.onJwksChange(c) });
   closers.push(() => jwks.close());
   // Model changes rebuild the mesh lazily and push what they can affect, debounced.
-  const meshSource = new MeshSource(store, services, { rootNamespace: config.rootNamespace, trustDomain: config.trustDomain, jwks: (s) => jwks.state(s) });
+  const meshSource = new MeshSource(store, services, {
+    rootNamespace: config.rootNamespace,
+    trustDomain: config.trustDomain,
+    jwks: (s) => jwks.state(s),
+    extensionProviders: meshConfig.extensionProviders,
+  });
   const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
   const xds = new XdsServer({ provider });
   const pushes = new PushQueue(xds);

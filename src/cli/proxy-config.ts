@@ -27,6 +27,8 @@ const SHORT: Record<ConfigKind, 'cds' | 'lds' | 'rds' | 'eds'> = { clusters: 'cd
 
 /** The resources of one kind in a dump (of an Envoy dump, the dynamic ones: what xDS sent). */
 export function resourcesOf(dump: ConfigDump, kind: ConfigKind): Json[] {
+  // Authorization reads the listeners' filters and the routes' per-route rules.
+  if (kind === 'authorization') return [...resourcesOf(dump, 'listeners'), ...resourcesOf(dump, 'routes')];
   if ('resources' in dump) return Object.values(dump.resources[SHORT[kind]] ?? {}).map(obj);
   const s = SECTIONS[kind];
   return dump.configs
@@ -133,10 +135,14 @@ function endpointRows(cla: Json): string[][] {
 }
 
 /** One security filter as a row: what it is, its action, and the policies or issuers it holds. */
-function securityFilterRow(listener: string, chain: string, f: Json): string[] | undefined {
-  const tc = obj(f.typed_config);
+function securityFilterRow(listener: string, chain: string, f: Json, perRoute: Json): string[] | undefined {
   const name = str(f.name);
-  if (name.endsWith('.rbac')) {
+  // An inbound RBAC filter's rules come per route (authz-chain.ts): show those.
+  const routeRbac = obj(obj(perRoute[name]).rbac);
+  const tc = perRoute[name] ? routeRbac : obj(f.typed_config);
+  if (name.includes('.rbac')) {
+    // No rules at all: the filter lets everything through (an inbound filter whose route has none).
+    if (!tc.rules && !tc.shadow_rules) return undefined;
     const rules = obj(tc.rules);
     const shadow = obj(tc.shadow_rules);
     const custom = str(tc.shadow_rules_stat_prefix) === 'istio_ext_authz_';
@@ -157,14 +163,17 @@ function securityFilterRow(listener: string, chain: string, f: Json): string[] |
   return undefined;
 }
 
-function authorizationRows(l: Json): string[][] {
+function authorizationRows(l: Json, routes: ReadonlyMap<string, Json>): string[][] {
   const listener = str(l.name);
   const chains = [...arr(l.filter_chains), ...(l.default_filter_chain ? [obj(l.default_filter_chain)] : [])];
   return chains.flatMap((chain) =>
     arr(chain.filters).flatMap((f) => {
       const tc = obj(f.typed_config);
-      const filters = str(tc['@type']).endsWith('.HttpConnectionManager') ? arr(tc.http_filters) : [f];
-      return filters.map((x) => securityFilterRow(listener, str(chain.name) || '-', x)).filter((r): r is string[] => r !== undefined);
+      const hcm = str(tc['@type']).endsWith('.HttpConnectionManager');
+      const filters = hcm ? arr(tc.http_filters) : [f];
+      const route = routes.get(str(obj(tc.rds).route_config_name));
+      const perRoute = obj(arr(route?.virtual_hosts)[0]?.typed_per_filter_config);
+      return filters.map((x) => securityFilterRow(listener, str(chain.name) || '-', x, perRoute)).filter((r): r is string[] => r !== undefined);
     }),
   );
 }
@@ -195,7 +204,10 @@ export function proxyConfigTable(kind: ConfigKind, resources: readonly Json[]): 
         : kind === 'routes'
           ? resources.flatMap(routeRows)
           : kind === 'authorization'
-            ? resources.flatMap(authorizationRows)
+            ? (() => {
+                const routes = new Map(resources.filter((r) => r.virtual_hosts).map((r) => [str(r.name), r]));
+                return resources.filter((r) => !r.virtual_hosts).flatMap((l) => authorizationRows(l, routes));
+              })()
             : resources.flatMap(endpointRows);
   // Routes keep their order within a virtual host (the first match wins), filters the order
   // Envoy runs them in: only other kinds are sorted.

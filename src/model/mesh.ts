@@ -4,6 +4,7 @@
 // snapshot: it lists the store and the registry when built and indexes lazily; build a new one
 // after a change.
 import type { AuthorizationPolicySpec } from '../api/authorization-policy.js';
+import type { ExtensionProvider } from '../api/mesh-config.js';
 import type { Labels } from '../api/common.js';
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
 import type { GatewaySpec } from '../api/gateway.js';
@@ -20,6 +21,7 @@ import { JWKS_PENDING, jwksSourceKey, type JwksSource, type JwksState } from './
 import { ServiceIndex, serviceFromKubernetes, type MeshService } from './mesh-services.js';
 import { PeerAuthentications, type EffectiveMtls } from './peer-authentication.js';
 import { WorkloadPolicies } from './security-policies.js';
+import { resolveProvider, serviceLookup, type ResolvedProvider } from './extension-providers.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry, type MeshEndpoint, type ServiceEntryConfig } from './service-entries.js';
 import type { PodRecord, ServiceRegistry, TlsSecret } from './services.js';
 import { orderedFor, ownerOf, resolveVirtualService, shadowingOf, sidecarHostOwners, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
@@ -40,6 +42,8 @@ export interface MeshOptions {
   trustDomain?: string;
   /** What the control plane holds of the keys at a jwksUri (src/controllers/jwks-resolver.ts); without it, nothing is ever fetched. */
   jwks?: (source: JwksSource) => JwksState;
+  /** The mesh configuration's extension providers (external authorizers of CUSTOM policies). */
+  extensionProviders?: readonly ExtensionProvider[];
 }
 
 export class Mesh {
@@ -55,7 +59,7 @@ export class Mesh {
   private readonly apConfigs: Config<AuthorizationPolicySpec>[];
   private readonly raConfigs: Config<RequestAuthenticationSpec>[];
   private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
-  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec> } = {};
+  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; providers?: ReadonlyMap<string, ResolvedProvider>; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec> } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
   private readonly jwksStates = new Map<string, JwksState>();
 
@@ -223,5 +227,14 @@ export class Mesh {
     let state = this.jwksStates.get(key);
     if (!state) this.jwksStates.set(key, (state = this.opts.jwks?.(source) ?? JWKS_PENDING));
     return state;
+  }
+
+  /** The extension providers by name, each usable or with the reason it is not. */
+  extensionProviders(): ReadonlyMap<string, ResolvedProvider> {
+    if (!this.cache.providers) {
+      const lookup = serviceLookup((host) => this.services().byHost(host));
+      this.cache.providers = new Map((this.opts.extensionProviders ?? []).map((p) => [p.name, resolveProvider(p, lookup)]));
+    }
+    return this.cache.providers;
   }
 }

@@ -2,6 +2,7 @@
 // the field and says what is wrong, e.g.
 //   spec.http[0].route[1].destination.subset: subset "v3" of host reviews.default.svc.cluster.local is defined by no DestinationRule
 // Build the Mesh after the config is in the store, so the config is judged among its peers.
+import type { AuthorizationPolicySpec } from '../api/authorization-policy.js';
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
 import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
@@ -29,7 +30,7 @@ export function warningsFor(config: Config, mesh: Mesh): string[] {
     case 'PeerAuthentication':
       return peerAuthenticationWarnings(config as Config<PeerAuthenticationSpec>);
     case 'AuthorizationPolicy':
-      return [];
+      return authorizationPolicyWarnings(config as Config<AuthorizationPolicySpec>, mesh);
     case 'RequestAuthentication':
       return requestAuthenticationWarnings(config as Config<RequestAuthenticationSpec>, mesh);
   }
@@ -57,6 +58,25 @@ function requestAuthenticationWarnings(config: Config<RequestAuthenticationSpec>
     if (state.status === 'ok' && state.refreshError) {
       out.push(`${field}: cannot refresh ${what}: ${state.refreshError}; the keys fetched${state.fetchedAt ? ` at ${state.fetchedAt}` : ' before'} are still in use`);
     }
+  });
+  return out;
+}
+
+/**
+ * A CUSTOM policy whose provider cannot be used fails closed (what it selects is denied); say why.
+ * A Service target applies only to waypoints, which Trellis does not run.
+ */
+function authorizationPolicyWarnings(config: Config<AuthorizationPolicySpec>, mesh: Mesh): string[] {
+  const out: string[] = [];
+  const spec = config.spec;
+  if (spec.action === 'CUSTOM') {
+    const name = spec.provider?.name ?? '';
+    const p = mesh.extensionProviders().get(name);
+    const why = !p ? `no extension provider ${JSON.stringify(name)} in the mesh configuration (--mesh-config)` : 'problem' in p ? `extension provider ${JSON.stringify(name)} is unusable: ${p.problem}` : undefined;
+    if (why) out.push(`spec.provider.name: ${why}; the requests this policy selects are denied`);
+  }
+  (spec.targetRefs ?? (spec.targetRef ? [spec.targetRef] : [])).forEach((ref, i) => {
+    if ((ref.kind ?? '') === 'Service') out.push(`spec.targetRef${spec.targetRefs ? `s[${i}]` : ''}: a Service target applies to waypoint proxies only; this policy applies to no sidecar or gateway`);
   });
   return out;
 }

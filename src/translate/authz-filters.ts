@@ -60,7 +60,12 @@ export interface RbacConfig {
 
 /** The RBAC configuration of each action that has policies, in filter order. */
 export function rbacConfigs(policies: readonly AuthorizationPolicyConfig[], forTcp: boolean): RbacConfig[] {
-  const out: RbacConfig[] = [];
+  return rbacConfigsByAction(policies, forTcp).map(([, config]) => config);
+}
+
+/** rbacConfigs, each with the action whose policies it holds. */
+export function rbacConfigsByAction(policies: readonly AuthorizationPolicyConfig[], forTcp: boolean): [(typeof ACTIONS)[number], RbacConfig][] {
+  const out: [(typeof ACTIONS)[number], RbacConfig][] = [];
   for (const action of ACTIONS) {
     const mine = policies.filter((c) => (c.spec.action ?? 'ALLOW') === action);
     if (mine.length === 0) continue;
@@ -68,12 +73,15 @@ export function rbacConfigs(policies: readonly AuthorizationPolicyConfig[], forT
     const enforced = mine.filter((c) => !isDryRun(c));
     const shadow = mine.filter(isDryRun);
     const envoyAction = ENVOY_ACTION[action];
-    out.push({
-      ...(enforced.length > 0 ? { rules: { action: envoyAction, policies: merge(enforced) } } : {}),
-      ...(shadow.length > 0 ? { shadow_rules: { action: envoyAction, policies: merge(shadow) } } : {}),
-      shadow_rules_stat_prefix: shadow.length > 0 && action === 'DENY' ? 'istio_dry_run_deny_' : 'istio_dry_run_allow_',
-      ...(forTcp ? { stat_prefix: 'tcp.' } : {}),
-    });
+    out.push([
+      action,
+      {
+        ...(enforced.length > 0 ? { rules: { action: envoyAction, policies: merge(enforced) } } : {}),
+        ...(shadow.length > 0 ? { shadow_rules: { action: envoyAction, policies: merge(shadow) } } : {}),
+        shadow_rules_stat_prefix: shadow.length > 0 && action === 'DENY' ? 'istio_dry_run_deny_' : 'istio_dry_run_allow_',
+        ...(forTcp ? { stat_prefix: 'tcp.' } : {}),
+      },
+    ]);
   }
   return out;
 }

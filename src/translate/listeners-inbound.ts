@@ -1,8 +1,10 @@
 // The inbound listener, as Istio's sidecar: `virtualInbound` on 0.0.0.0:15006 receives what
 // iptables redirects to the pod, recovers the original destination (listener filter
 // original_dst) and picks a filter chain by destination port: one per workload port, to
-// `inbound|<port>||` (HTTP through an HTTP connection manager with an inline route, TCP through
-// tcp_proxy); any other port passes through to the original destination.
+// `inbound|<port>||` (HTTP through an HTTP connection manager, TCP through
+// tcp_proxy); any other port passes through to the original destination. An HTTP port's routes
+// come over RDS (inboundRouteConfiguration), so its authorization can change without a listener
+// update.
 //
 // Each port's chains follow its PeerAuthentication mode (mtls.ts): mTLS from a client sidecar
 // (TLS with Istio's ALPN) is terminated and the client's identity forwarded to the app in
@@ -31,9 +33,13 @@ export interface InboundMtls extends EffectiveMtls {
 
 export const PERMISSIVE_MTLS: InboundMtls = { mode: 'PERMISSIVE', ports: new Map(), trustDomain: 'cluster.local' };
 
-/** The inline routes of an inbound HTTP port: everything to the app, no timeout (Istio's default). */
-export function inboundRouteConfiguration(p: InboundPort): RouteConfiguration {
+/**
+ * The routes of an inbound HTTP port (over RDS, named like its cluster): everything to the app,
+ * no timeout (Istio's default), with the workload's authorization rules per route.
+ */
+export function inboundRouteConfiguration(p: InboundPort, security: WorkloadSecurity = NO_SECURITY): RouteConfiguration {
   const cluster = inboundClusterName(p.port);
+  const perRoute = Object.keys(security.inboundPerRoute).length > 0 ? { typed_per_filter_config: { ...security.inboundPerRoute } } : {};
   return {
     name: cluster,
     validate_clusters: { value: false },
@@ -41,16 +47,22 @@ export function inboundRouteConfiguration(p: InboundPort): RouteConfiguration {
       {
         name: `inbound|http|${p.port}`,
         domains: ['*'],
+        ...perRoute,
         routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: { seconds: 0, nanos: 0 }, max_grpc_timeout: { seconds: 0, nanos: 0 } } }],
       },
     ],
   };
 }
 
+/** The workload ports served through an HTTP connection manager (each has inbound routes). */
+export function inboundHttpPorts(ports: readonly InboundPort[], inboundPort: number): InboundPort[] {
+  return ports.filter((p) => p.port !== inboundPort && listenerProtocol(p.protocol) === 'http');
+}
+
 function portFilters(p: InboundPort, security: WorkloadSecurity): Filter[] {
   const cluster = inboundClusterName(p.port);
   return listenerProtocol(p.protocol) === 'http'
-    ? [httpConnectionManagerFilter(cluster, inboundRouteConfiguration(p), 'inbound', security.http)]
+    ? [httpConnectionManagerFilter(cluster, cluster, 'inbound', security.inboundHttp)]
     : [...security.tcp, tcpProxyFilter(cluster, cluster)];
 }
 

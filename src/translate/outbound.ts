@@ -10,7 +10,7 @@ import { TypeUrl, type Cluster, type ClusterLoadAssignment, type Listener, type 
 import { blackholeCluster, inboundCluster, inboundPassthroughCluster, outboundClusters, passthroughCluster } from './clusters.js';
 import type { InboundPort } from './inbound-ports.js';
 import { visibleDestinations, type MeshView, type SidecarOptions, type SidecarProxy, type VisibleService } from './input.js';
-import { PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
+import { inboundHttpPorts, inboundRouteConfiguration, PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 import { outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
 import { outboundRouteConfigurations } from './routes.js';
@@ -29,7 +29,11 @@ export interface OutboundConfig {
    * the outbound ones plus `inbound|<port>||` clusters and virtualInbound. Replicas of one
    * workload have the same ports, so they get the same maps.
    */
-  withInbound(inbound: readonly InboundPort[], mtls?: InboundMtls, security?: WorkloadSecurity): { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener> };
+  withInbound(
+    inbound: readonly InboundPort[],
+    mtls?: InboundMtls,
+    security?: WorkloadSecurity,
+  ): { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> };
   endpoints(locality: Locality): ReadonlyMap<string, ClusterLoadAssignment>;
   routes(): ReadonlyMap<string, RouteConfiguration>;
   secrets(): ReadonlyMap<string, Secret>;
@@ -61,7 +65,8 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
   const endpointsByLocality = new Map<string, ReadonlyMap<string, ClusterLoadAssignment>>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
   const listeners = once(() => outboundListeners(mesh, scope, opts, ports()));
-  const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener> }>();
+  const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
+  const routes = once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, opts.outboundPolicy, ports())));
   return {
     visible,
     withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY) => {
@@ -71,6 +76,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
         m = {
           clusters: withResources(TypeUrl.Cluster, clusters(), inbound.map(inboundCluster)),
           listeners: byName(TypeUrl.Listener, [...listeners(), virtualInboundListener(inbound, opts.inboundPort, mtls, security)]),
+          routes: withResources(TypeUrl.Route, routes(), inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security))),
         };
         byInbound.set(key, m);
       }
@@ -86,7 +92,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
       }
       return m;
     },
-    routes: once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, opts.outboundPolicy, ports()))),
+    routes,
     secrets: once(() => byName(TypeUrl.Secret, sidecarSecrets(mesh, scope, visible()))),
   };
 }

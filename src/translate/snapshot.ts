@@ -29,7 +29,7 @@ export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Pa
     [TypeUrl.Cluster]: () => out.withInbound(inbound(), mtls(), security()).clusters,
     [TypeUrl.Endpoint]: () => out.endpoints(proxy.locality),
     [TypeUrl.Listener]: () => out.withInbound(inbound(), mtls(), security()).listeners,
-    [TypeUrl.Route]: () => out.routes(),
+    [TypeUrl.Route]: () => out.withInbound(inbound(), mtls(), security()).routes,
     [TypeUrl.Secret]: () => out.secrets(),
   });
 }

@@ -8,10 +8,15 @@ import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
 import { applyAll, applyIstioObject, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
+import { epoch, makeIssuer } from '../support/jwt.js';
 import { createServiceAccount } from '../support/tokens.js';
+import { proxyPod } from '../support/cluster.js';
 
 const ns = testNamespace('authz');
 const other = `${ns}-other`;
+/** Where the e2e chart values (test/fixtures/e2e-values.yaml) expect the external authorizer. */
+const EXT_AUTHZ_NS = 'trellis-e2e-authz';
+const GATEWAY = { app: `gw-${ns}` };
 const { core } = kube();
 
 const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -55,6 +60,9 @@ beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
   await installTrellis();
   for (const n of [ns, other]) await core.createNamespace({ body: { metadata: { name: n, labels: { 'trellis-injection': 'enabled' } } } });
+  await core.deleteNamespace({ name: EXT_AUTHZ_NS }).catch(() => undefined);
+  await waitFor('a clean authorizer namespace', async () => (await core.readNamespace({ name: EXT_AUTHZ_NS }).catch(() => undefined)) === undefined, 120_000);
+  await core.createNamespace({ body: { metadata: { name: EXT_AUTHZ_NS } } });
   await createServiceAccount(ns, 'sleep');
   await applyAll([
     echoDeployment(ns, 'echo', 1, { app: 'echo' }, { env: [{ name: 'ECHO_PORTS', value: '8080,9090' }] }),
@@ -67,23 +75,27 @@ beforeAll(async () => {
     client(ns, 'sleep', 'sleep'),
     client(ns, 'stranger'),
     client(other, 'outsider'),
+    echoDeployment(EXT_AUTHZ_NS, 'ext-authz', 1),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext-authz', namespace: EXT_AUTHZ_NS }, spec: { selector: { app: 'ext-authz' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } } as never,
+    proxyPod({ name: 'ingress', namespace: ns, labels: GATEWAY, discoveryAddress: 'trellis.trellis-system.svc:15012', env: [{ name: 'TRELLIS_PROXY_TYPE', value: 'router' }] }) as never,
   ]);
   await waitFor('the pods', async () => {
-    const pods = [...(await core.listNamespacedPod({ namespace: ns })).items, ...(await core.listNamespacedPod({ namespace: other })).items];
-    return pods.length === 4 && pods.every(ready);
+    const pods = [ns, other, EXT_AUTHZ_NS].map((namespace) => core.listNamespacedPod({ namespace }));
+    const all = (await Promise.all(pods)).flatMap((l) => l.items);
+    return all.length === 6 && all.every(ready);
   }, 180_000);
   await waitFor('meshed traffic', async () => (await call(me, `${HTTP}/`)) === 200 && (await call(outsider, `${HTTP}/`)) === 200, 60_000);
 });
 
 afterAll(async () => {
-  await core.deleteNamespace({ name: ns }).catch(() => undefined);
-  await core.deleteNamespace({ name: other }).catch(() => undefined);
+  for (const name of [ns, other, EXT_AUTHZ_NS]) await core.deleteNamespace({ name }).catch(() => undefined);
 });
 
 afterEach(async () => {
-  for (const name of ['allow-nothing', 'allow-sleep-get', 'allow-all', 'deny-other-ns', 'allow-ip', 'deny-header', 'tcp-sleep-only', 'audit', 'deny-sleep']) {
+  for (const name of ['allow-nothing', 'allow-sleep-get', 'allow-all', 'deny-other-ns', 'allow-ip', 'deny-header', 'tcp-sleep-only', 'audit', 'deny-sleep', 'require-jwt', 'ext-authz', 'gateway-admin']) {
     await deleteIstioObject(ns, 'AuthorizationPolicy', name).catch(() => undefined);
   }
+  await deleteIstioObject(ns, 'RequestAuthentication', 'jwt').catch(() => undefined);
   await until('no policy', me, `${HTTP}/`, 200);
   await until('no policy on TCP', stranger, `${TCP}/`, 200);
 });
@@ -168,4 +180,69 @@ test("a policy change reaches an open connection's next request; other clients a
   expect(seen.slice(0, firstDenied).every((s) => s === 200)).toBe(true);
   expect(seen.slice(firstDenied).every((s) => s === 403)).toBe(true);
   expect(statuses(b).every((s) => s === 200)).toBe(true);
+});
+
+describe('JWT: RequestAuthentication and request principals', () => {
+  const issuer = makeIssuer('ES256');
+  const ISS = 'https://issuer.trellis.test';
+  const token = (claims: Record<string, unknown> = {}, signer = issuer): string => signer.sign({ iss: ISS, sub: 'alice', aud: 'echo', exp: epoch(600), group: 'admins', ...claims });
+  const bearer = (t: string): string[] => [`authorization: Bearer ${t}`];
+
+  test('a valid token passes and its claims drive a `when`; an invalid one gets 401; requestPrincipals without a token gets 403', async () => {
+    await applyIstioObject(ns, 'RequestAuthentication', 'jwt', { selector: { matchLabels: { app: 'echo' } }, jwtRules: [{ issuer: ISS, audiences: ['echo'], jwks: issuer.jwks }] });
+    await policy('require-jwt', {
+      selector: { matchLabels: { app: 'echo' } },
+      rules: [
+        { to: [{ operation: { paths: ['/public*'] } }] },
+        { from: [{ source: { requestPrincipals: [`${ISS}/*`] } }], to: [{ operation: { paths: ['/admin*'] } }], when: [{ key: 'request.auth.claims[group]', values: ['admins'] }] },
+      ],
+    });
+    await until('the JWT filter', me, `${HTTP}/admin`, 401, { headers: bearer(token({ exp: epoch(-60) })) });
+    expect(await call(me, `${HTTP}/admin`, { headers: bearer(token()) })).toBe(200);
+    // The claim decides: a valid token of another group is authenticated, then not authorised.
+    expect(await call(me, `${HTTP}/admin`, { headers: bearer(token({ group: 'users' })) })).toBe(403);
+    // Invalid tokens: signed by another key, for another audience, expired.
+    expect(await call(me, `${HTTP}/admin`, { headers: bearer(token({}, makeIssuer('ES256', issuer.kid))) })).toBe(401);
+    expect(await call(me, `${HTTP}/admin`, { headers: bearer(token({ aud: 'someone-else' })) })).toBe(403);
+    expect(await call(me, `${HTTP}/admin`, { headers: bearer(token({ exp: epoch(-60) })) })).toBe(401);
+    // No token: passes authentication, and only the rule that needs no principal allows it.
+    expect(await call(me, `${HTTP}/admin`)).toBe(403);
+    expect(await call(me, `${HTTP}/public`)).toBe(200);
+    // An invalid token is refused even where no principal is needed.
+    expect(await call(me, `${HTTP}/public`, { headers: bearer('not.a.jwt') })).toBe(401);
+  });
+});
+
+describe('CUSTOM: an external authorizer served by a pod', () => {
+  test('it decides the requests the policy selects, by a header; the others never reach it', async () => {
+    const authorizer = (await core.listNamespacedPod({ namespace: EXT_AUTHZ_NS, labelSelector: 'app=ext-authz' })).items[0]?.metadata?.name ?? '';
+    await policy('ext-authz', { selector: { matchLabels: { app: 'echo' } }, action: 'CUSTOM', provider: { name: 'e2e-ext-authz' }, rules: [{ to: [{ operation: { paths: ['/ext/*'] } }] }] });
+    // Denied by the authorizer: its answer (status and body, naming its pod) comes back.
+    const denied = await waitFor('the authorizer', async () => {
+      const [r] = await echoFrom(me, `${HTTP}/ext/x`, 1, ['x-echo-status: 403']);
+      return r?.status === 403 && r.pod === authorizer ? r : undefined;
+    }, 30_000);
+    expect(denied.body?.path).toBe('/ext/x');
+    const [allowed] = await echoFrom(me, `${HTTP}/ext/x`, 1);
+    expect([allowed?.status, allowed?.pod]).toEqual([200, expect.stringMatching(/^echo-/)]);
+    // Not selected by the policy's rules: the app answers, the authorizer is not asked.
+    const [app] = await echoFrom(me, `${HTTP}/other`, 1, ['x-echo-status: 403']);
+    expect([app?.status, app?.pod]).toEqual([403, expect.stringMatching(/^echo-/)]);
+  });
+});
+
+describe('an ingress gateway', () => {
+  test('a DENY on a host and path at the gateway: 403 there, other paths routed', async () => {
+    const gw = await core.readNamespacedPod({ namespace: ns, name: 'ingress' });
+    await applyIstioObject(ns, 'Gateway', 'edge', { selector: GATEWAY, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['echo.example.com'] }] });
+    await applyIstioObject(ns, 'VirtualService', 'edge', { hosts: ['echo.example.com'], gateways: ['edge'], http: [{ route: [{ destination: { host: 'echo', port: { number: 8080 } } }] }] });
+    const url = `http://${gw.status?.podIP}:80`;
+    const host = ['host: echo.example.com'];
+    await until('the gateway route', me, `${url}/public`, 200, { headers: host });
+    await policy('gateway-admin', { selector: { matchLabels: GATEWAY }, action: 'DENY', rules: [{ to: [{ operation: { hosts: ['echo.example.com'], paths: ['/admin*'] } }] }] });
+    await until('the gateway policy', me, `${url}/admin/users`, 403, { headers: host });
+    expect(await call(me, `${url}/public`, { headers: host })).toBe(200);
+    // The sidecar behind the gateway was not told anything: the same path, asked directly, passes.
+    expect(await call(me, `${HTTP}/admin/users`)).toBe(200);
+  });
 });

@@ -34,6 +34,9 @@ import { bootstrap, Envoy, freePort, sleep, staticResourcesBootstrap, validateBo
 import { messageName, TypeUrl, type Listener } from '../../src/xds/types.js';
 import { decoded, sidecar } from '../../src/translate/testing/fixtures.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
+import { INBOUND_RBAC_FILTERS } from '../../src/translate/authz-chain.js';
+import { inboundRouteConfiguration } from '../../src/translate/listeners-inbound.js';
+import { workloadSecurity } from '../../src/translate/workload-security.js';
 import { epoch, makeIssuer, startKeyServer, type Issuer, type KeyServer } from '../support/jwt.js';
 
 jest.setTimeout(180_000);
@@ -95,7 +98,19 @@ test('envoy --mode validate accepts the filter with every rule field, several po
   const listeners = [...(snapshot[TypeUrl.Listener]?.values() ?? [])];
   const inbound = listeners.find((l) => l.name === VIRTUAL_INBOUND_LISTENER);
   const hcm = decoded(inbound?.filter_chains?.find((c) => c.name === inboundClusterName(8080))?.filters?.[0]?.typed_config) as { http_filters: Array<{ name: string }> };
-  expect(hcm.http_filters.map((f) => f.name).slice(0, 2)).toEqual(['envoy.filters.http.jwt_authn', 'envoy.filters.http.rbac']);
+  expect(hcm.http_filters.map((f) => f.name).slice(0, 2)).toEqual(['envoy.filters.http.jwt_authn', INBOUND_RBAC_FILTERS.AUDIT]);
+  // The inbound RBAC rules travel with the routes (RDS): validated here in an extra listener
+  // whose connection manager carries that route configuration inline.
+  const mesh = new Mesh(store, registry);
+  const security = workloadSecurity(mesh, NS, { app: 'web' });
+  expect(Object.keys(security.inboundPerRoute)).toEqual([INBOUND_RBAC_FILTERS.ALLOW]);
+  const port = { port: 8080, protocol: 'HTTP' } as Parameters<typeof inboundRouteConfiguration>[0];
+  const inlineRoutes: Listener = {
+    name: 'validate-inbound-routes',
+    address: { socket_address: { address: '127.0.0.1', port_value: 15999 } },
+    filter_chains: [{ filters: [httpConnectionManagerFilter('inbound|8080||', inboundRouteConfiguration(port, security), 'inbound', security.inboundHttp)] }],
+  };
+  listeners.push(inlineRoutes);
   const encoded = <T extends TypeUrl>(t: T, items: readonly { name?: string }[]) => items.map((x) => new EncodedResource(t, x.name ?? '', encodeMessage(messageName(t), x)));
   const r = await validateBootstrap({
     binary: staticResourcesBootstrap({ listeners: encoded(TypeUrl.Listener, listeners), clusters: encoded(TypeUrl.Cluster, [...(snapshot[TypeUrl.Cluster]?.values() ?? [])]) }),

@@ -241,7 +241,8 @@ describe('sidecar translation with the real Envoy', () => {
       if (errors.length > 0) throw new Error(`listeners rejected: ${errors.join('; ')}`);
       return JSON.stringify(active) === JSON.stringify(expectedListeners) && expectedClusters.every((c) => clusters.includes(c)) && routes.includes('80') ? { clusters, routes, eps } : undefined;
     });
-    expect(view.routes).toEqual(['7070', '80', '8081', '9080']);
+    // Outbound route tables by port; inbound routes of the proxy's own HTTP port (RDS).
+    expect(view.routes).toEqual(['7070', '80', '8081', '9080', 'inbound|9080||']);
     expect(view.clusters).toEqual(expect.arrayContaining(['outbound|80||reviews.default.svc.cluster.local', 'outbound|80|v1|reviews.default.svc.cluster.local', 'PassthroughCluster', 'BlackHoleCluster', 'inbound|9080||', 'inbound|9090||']));
     const ep = (name: string) => view.eps.find((e) => e.endpoint_config.cluster_name === name)?.endpoint_config.endpoints?.flatMap((l) => l.lb_endpoints).length ?? 0;
     await eventually('endpoints of the subsets', async () => ep('outbound|80|v1|reviews.default.svc.cluster.local') === 1 || undefined);

@@ -7,6 +7,6 @@ import { kubeconfigPath, pinnedVersion, root, run } from './cluster.js';
 export async function installTrellis(): Promise<void> {
   if (process.env.TRELLIS_E2E_INSTALLED === '1') return;
   const helm = process.env.HELM ?? path.join(root, `.devcluster/cache/helm-${pinnedVersion('HELM_VERSION')}/helm`);
-  const r = await run(helm, ['upgrade', '--install', 'trellis', path.join(root, 'charts/trellis'), '--namespace', 'trellis-system', '--create-namespace', '--wait', '--timeout', '3m', '--kubeconfig', kubeconfigPath], { timeoutMs: 240_000 });
+  const r = await run(helm, ['upgrade', '--install', 'trellis', path.join(root, 'charts/trellis'), '--namespace', 'trellis-system', '--create-namespace', '--values', path.join(root, 'test/fixtures/e2e-values.yaml'), '--wait', '--timeout', '3m', '--kubeconfig', kubeconfigPath], { timeoutMs: 240_000 });
   if (r.code !== 0) throw new Error(`helm upgrade --install failed: ${r.stderr}`);
 }

@@ -13,7 +13,7 @@ import { labelsMatch } from '../../src/model/labels.js';
 import type { ExtensionProvider } from '../../src/api/mesh-config.js';
 import { authorizationHttpFilters, authorizationNetworkFilters } from '../../src/translate/authz-chain.js';
 import type { AuthorizationPolicyConfig } from '../../src/translate/authz-filters.js';
-import { resolveProvider, type ResolvedProvider } from '../../src/translate/ext-authz.js';
+import { resolveProvider, type ResolvedProvider } from '../../src/model/extension-providers.js';
 import { readable } from '../../src/xds/config-dump.js';
 import { packAny } from '../../src/xds/protos.js';
 import { fixturesDir } from '../fixtures/load.js';

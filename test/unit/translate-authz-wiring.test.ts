@@ -1,9 +1,11 @@
 // Which AuthorizationPolicies a workload gets (its namespace, the root namespace, selectors,
 // targetRefs) and where their filters go: every inbound chain that reaches the app or passes
 // through, HTTP ports through the HTTP RBAC filter before routing, TCP ports and the passthrough
-// through the network RBAC filter before tcp_proxy; gateways on their servers.
+// through the network RBAC filter before tcp_proxy (the HTTP rules per route, so a change is a
+// route update); gateways on their servers, as Istio builds them.
 import type { AuthorizationPolicySpec } from '../../src/api/authorization-policy.js';
 import { HTTP_RBAC_FILTER, NETWORK_RBAC_FILTER } from '../../src/translate/authz-filters.js';
+import { INBOUND_RBAC_FILTERS } from '../../src/translate/authz-chain.js';
 import { gatewaySnapshot } from '../../src/translate/gateway.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
 import { buildMesh, config, decoded, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
@@ -54,16 +56,32 @@ describe('where the filters go', () => {
   const deny = policy('shop', 'deny-evil', { action: 'DENY', rules: [{ from: [{ source: { namespaces: ['evil'] } }] }] });
   const allow = policy('shop', 'allow-get', { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] });
   const mesh = buildMesh(SERVICES, [deny, allow]);
-  const listeners = sidecarSnapshot(mesh, sidecar('shop', { app: 'api' }))[TypeUrl.Listener]!;
+  const snapshot = sidecarSnapshot(mesh, sidecar('shop', { app: 'api' }));
+  const listeners = snapshot[TypeUrl.Listener]!;
+  const routes = snapshot[TypeUrl.Route]!;
   const chains = inbound(listeners).filter_chains ?? [];
 
-  test('HTTP port: DENY then ALLOW RBAC filters before the router, on the mTLS and plaintext chains', () => {
+  test('HTTP port: the listener always has the AUDIT, DENY and ALLOW RBAC filters before the router; their rules come with the routes', () => {
     for (const name of ['inbound|8080||-mtls', 'inbound|8080||']) {
       const chain = chains.find((c) => c.name === name)!;
-      expect(httpFilterNames(chain)).toEqual([HTTP_RBAC_FILTER, HTTP_RBAC_FILTER, 'envoy.filters.http.cors', 'envoy.filters.http.fault', 'envoy.filters.http.router']);
-      const [first, second] = ((decoded(chain.filters?.[0]?.typed_config) as { http_filters: { typed_config: unknown }[] }).http_filters).map((f) => decoded(f.typed_config) as { rules?: { action?: string } });
-      expect([first!.rules?.action, second!.rules?.action]).toEqual(['DENY', 'ALLOW']);
+      expect(httpFilterNames(chain)).toEqual([INBOUND_RBAC_FILTERS.AUDIT, INBOUND_RBAC_FILTERS.DENY, INBOUND_RBAC_FILTERS.ALLOW, 'envoy.filters.http.cors', 'envoy.filters.http.fault', 'envoy.filters.http.router']);
+      // Without rules of their own: nothing in the listener changes with the policies.
+      const configs = (decoded(chain.filters?.[0]?.typed_config) as { http_filters: { typed_config: unknown }[] }).http_filters.slice(0, 3).map((f) => decoded(f.typed_config) as { rules?: unknown });
+      expect(configs.map((c) => c.rules ?? undefined)).toEqual([undefined, undefined, undefined]);
     }
+    const perRoute = routes.get('inbound|8080||')?.virtual_hosts?.[0]?.typed_per_filter_config ?? {};
+    expect(Object.keys(perRoute).sort()).toEqual([INBOUND_RBAC_FILTERS.ALLOW, INBOUND_RBAC_FILTERS.DENY].sort());
+    const rules = (name: string) => (decoded(perRoute[name]) as { rbac: { rules: { action?: string; policies: Record<string, unknown> } } }).rbac.rules;
+    expect(rules(INBOUND_RBAC_FILTERS.DENY).action).toBe('DENY');
+    expect(Object.keys(rules(INBOUND_RBAC_FILTERS.DENY).policies)).toEqual(['ns[shop]-policy[deny-evil]-rule[0]']);
+    expect(Object.keys(rules(INBOUND_RBAC_FILTERS.ALLOW).policies)).toEqual(['ns[shop]-policy[allow-get]-rule[0]']);
+  });
+
+  test('a policy change changes the routes only: the inbound listener stays the same', () => {
+    const changed = sidecarSnapshot(buildMesh(SERVICES, [deny]), sidecar('shop', { app: 'api' }));
+    const httpChains = (ls: ReadonlyMap<string, Listener>) => (inbound(ls).filter_chains ?? []).filter((c) => c.name === 'inbound|8080||' || c.name === 'inbound|8080||-mtls');
+    expect(httpChains(changed[TypeUrl.Listener]!)).toEqual(httpChains(listeners));
+    expect(changed[TypeUrl.Route]!.get('inbound|8080||')).not.toEqual(routes.get('inbound|8080||'));
   });
 
   test('TCP port, app-terminated TLS and the passthrough: network RBAC before tcp_proxy', () => {

@@ -1,7 +1,7 @@
 // Sidecar listeners: the virtual outbound listener and its fallback, per-port outbound
 // listeners (HTTP over RDS, TCP by ClusterIP, with VirtualService TCP routes), and the virtual
 // inbound listener with a chain per workload port.
-import { virtualInboundListener } from '../../src/translate/listeners-inbound.js';
+import { inboundRouteConfiguration, virtualInboundListener } from '../../src/translate/listeners-inbound.js';
 import { outboundListeners, virtualOutboundListener } from '../../src/translate/listeners-outbound.js';
 import { inboundPorts } from '../../src/translate/inbound-ports.js';
 import { buildMesh, config, decoded, sidecar } from '../../src/translate/testing/fixtures.js';
@@ -83,9 +83,13 @@ describe('virtualInbound', () => {
     const plain8080 = l.filter_chains?.find((c) => c.filter_chain_match?.destination_port?.value === 8080 && c.filter_chain_match.transport_protocol === 'raw_buffer');
     expect(filter(plain8080)).toMatchObject({
       '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-      route_config: { name: 'inbound|8080||', virtual_hosts: [{ domains: ['*'], routes: [{ route: { cluster: 'inbound|8080||', timeout: { seconds: '0' } } }] }] },
+      rds: { route_config_name: 'inbound|8080||' },
       forward_client_cert_details: 'APPEND_FORWARD',
       set_current_client_cert_details: { uri: true },
+    });
+    expect(inboundRouteConfiguration(ports.find((p) => p.port === 8080)!)).toMatchObject({
+      name: 'inbound|8080||',
+      virtual_hosts: [{ domains: ['*'], routes: [{ route: { cluster: 'inbound|8080||', timeout: { seconds: 0 } } }] }],
     });
     const mtls9000 = l.filter_chains?.find((c) => c.name === 'inbound|9000||-mtls');
     expect(filter(mtls9000)).toMatchObject({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', cluster: 'inbound|9000||' });

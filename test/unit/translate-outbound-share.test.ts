@@ -46,13 +46,16 @@ test('two pods of different workloads in one namespace get the very same outboun
   const outbound = 'outbound|9080||reviews.shop.svc.cluster.local';
   expect(cart[TypeUrl.Cluster]?.get(outbound)).toBe(web[TypeUrl.Cluster]?.get(outbound));
   expect(cart[TypeUrl.Endpoint]).toBe(web[TypeUrl.Endpoint]);
-  expect(cart[TypeUrl.Route]).toBe(web[TypeUrl.Route]);
+  expect(cart[TypeUrl.Route]?.get('9080')).toBe(web[TypeUrl.Route]?.get('9080'));
   expect(cart[TypeUrl.Listener]?.get('0.0.0.0_9080')).toBe(web[TypeUrl.Listener]?.get('0.0.0.0_9080'));
   // Inbound: each pod its own port.
   expect(web[TypeUrl.Cluster]?.has('inbound|8080||')).toBe(true);
   expect(web[TypeUrl.Cluster]?.has('inbound|8081||')).toBe(false);
   expect(cart[TypeUrl.Cluster]?.has('inbound|8081||')).toBe(true);
   expect(cart[TypeUrl.Listener]?.get('virtualInbound')).not.toEqual(web[TypeUrl.Listener]?.get('virtualInbound'));
+  // ... and its own inbound routes (over RDS, where its authorization rules go).
+  expect([...(web[TypeUrl.Route]?.keys() ?? [])].filter((n) => n.startsWith('inbound|'))).toEqual(['inbound|8080||']);
+  expect([...(cart[TypeUrl.Route]?.keys() ?? [])].filter((n) => n.startsWith('inbound|'))).toEqual(['inbound|8081||']);
 });
 
 test('sharing changes nothing: every golden scenario translates the same with a share as alone', () => {
@@ -75,8 +78,8 @@ test('a VirtualService sourceLabels key splits the scope by that label only', ()
   const firstCluster = (s: typeof canary) => s[TypeUrl.Route]?.get('9080')?.virtual_hosts?.find((v) => v.domains?.includes('reviews'))?.routes?.[0]?.route?.cluster;
   expect(firstCluster(canary)).toBe('outbound|9080|v2|reviews.shop.svc.cluster.local');
   expect(firstCluster(stable)).toBe('outbound|9080|v1|reviews.shop.svc.cluster.local');
-  expect(other[TypeUrl.Route]).toBe(stable[TypeUrl.Route]);
-  expect(canary[TypeUrl.Route]).not.toBe(stable[TypeUrl.Route]);
+  expect(other[TypeUrl.Route]?.get('9080')).toBe(stable[TypeUrl.Route]?.get('9080'));
+  expect(canary[TypeUrl.Route]?.get('9080')).not.toBe(stable[TypeUrl.Route]?.get('9080'));
 });
 
 test('a DestinationRule workloadSelector applies to the pods it selects only', () => {

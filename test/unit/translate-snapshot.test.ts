@@ -23,7 +23,8 @@ const proxy = sidecar('prod', { app: 'web' }, '10.1.0.9');
 test('every type, with Istio names', () => {
   const s = sidecarSnapshot(mesh, proxy);
   expect([...(s[TypeUrl.Listener]?.keys() ?? [])]).toEqual(['virtualOutbound', '0.0.0.0_80', '0.0.0.0_5432', '0.0.0.0_9080', 'virtualInbound']);
-  expect([...(s[TypeUrl.Route]?.keys() ?? [])]).toEqual(['80', '9080']);
+  // Outbound route tables by port, and the inbound routes of the pod's own HTTP port (RDS).
+  expect([...(s[TypeUrl.Route]?.keys() ?? [])]).toEqual(['80', '9080', 'inbound|8080||']);
   expect([...(s[TypeUrl.Cluster]?.keys() ?? [])].sort()).toEqual(
     [
       'BlackHoleCluster',
