@@ -108,6 +108,11 @@ function kubeInject(argv: string[]): number {
       const key = podPath[podPath.length - 1];
       const pod = (podPath.length ? parent[key] : obj) as V1Pod;
       const res = injectPod(pod, opts);
+      if ('rejected' in res) {
+        // What the webhook would refuse: say so and stop, rather than print a pod that would not be admitted.
+        process.stderr.write(`${source}: ${obj.kind}/${obj.metadata?.name}: the injection webhook would reject this pod: ${res.rejected}\n`);
+        return 1;
+      }
       for (const w of res.warnings) process.stderr.write(`${source}: ${obj.kind}/${obj.metadata?.name}: ${w}\n`);
       if ('injected' in res) {
         if (podPath.length) parent[key] = res.injected;

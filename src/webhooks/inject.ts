@@ -28,7 +28,12 @@ export const STATUS_ANNOTATION = 'sidecar.trellis.io/status';
 export const INIT_NAME = 'trellis-init';
 export const PROXY_NAME = 'trellis-proxy';
 
-export type InjectResult = { injected: V1Pod; warnings: string[] } | { skipped: string; warnings: string[] };
+/**
+ * Injected; skipped (opted out, or injected already); or rejected: the pod asks for the mesh (its
+ * namespace is labelled) in a way that cannot be honoured, and admitting it without its sidecar
+ * would silently take it out of the mesh (its routing, mTLS and authorization).
+ */
+export type InjectResult = { injected: V1Pod; warnings: string[] } | { skipped: string; warnings: string[] } | { rejected: string };
 
 const QUANTITY = /^[+]?(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
@@ -102,17 +107,30 @@ function workloadCertTtl(pod: V1Pod): string | undefined {
   return String(Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h']);
 }
 
+const STATUS_ANNOTATIONS = [STATUS_ANNOTATION, 'sidecar.istio.io/status'];
+
+const proxyContainers = (pod: V1Pod): string[] =>
+  [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name).filter((n) => n === PROXY_NAME || n === 'istio-proxy');
+
 export function alreadyInjected(pod: V1Pod): boolean {
   const a = pod.metadata?.annotations ?? {};
-  if (a[STATUS_ANNOTATION] !== undefined || a['sidecar.istio.io/status'] !== undefined) return true;
-  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-  return names.includes(PROXY_NAME) || names.includes('istio-proxy');
+  return STATUS_ANNOTATIONS.some((k) => a[k] !== undefined) || proxyContainers(pod).length > 0;
+}
+
+/** A status annotation without the proxy it records: the pod claims an injection it never had. */
+function forgedStatus(pod: V1Pod): string | undefined {
+  const a = pod.metadata?.annotations ?? {};
+  const key = STATUS_ANNOTATIONS.find((k) => a[k] !== undefined);
+  if (!key || proxyContainers(pod).length > 0) return undefined;
+  return `annotation ${key} says the pod is injected, but it has no ${PROXY_NAME} container: remove the annotation (a pod in a meshed namespace cannot leave the mesh this way; opt out with the label sidecar.istio.io/inject: "false")`;
 }
 
 export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
-  if (alreadyInjected(pod)) return { skipped: 'already injected', warnings: [] };
   const out = optOut(pod);
   if (out) return { skipped: `opted out (${out})`, warnings: [] };
+  const forged = forgedStatus(pod);
+  if (forged) return { rejected: forged };
+  if (alreadyInjected(pod)) return { skipped: 'already injected', warnings: [] };
   let args: string[];
   let resources: NonNullable<V1Container['resources']>;
   let certTtl: string | undefined;
@@ -121,7 +139,7 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
     resources = proxyResources(pod);
     certTtl = workloadCertTtl(pod);
   } catch (err) {
-    if (err instanceof CaptureOptionError) return { skipped: 'bad annotation', warnings: [`trellis: sidecar not injected: ${err.message}`] };
+    if (err instanceof CaptureOptionError) return { rejected: `${err.message}; fix or remove it, or opt the pod out with the label sidecar.istio.io/inject: "false"` };
     throw err;
   }
   const probes = rewriteAppProbes(pod);

@@ -23,6 +23,10 @@ export function injectionHandler(opts: InjectOptions, log: Logger): (req: Admiss
       const pod = req.object as V1Pod;
       const name = pod.metadata?.name || `${pod.metadata?.generateName ?? ''}<generated>`;
       const result = injectPod(pod, opts);
+      if ('rejected' in result) {
+        log.warn('pod rejected: it cannot be injected', { namespace: req.namespace, pod: name, reason: result.rejected });
+        return { uid: req.uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: `trellis: sidecar injection: ${result.rejected}` } };
+      }
       if ('skipped' in result) {
         if (result.warnings.length) log.warn('pod admitted without a sidecar', { namespace: req.namespace, pod: name, warnings: result.warnings });
         else log.debug('injection skipped', { namespace: req.namespace, pod: name, reason: result.skipped });

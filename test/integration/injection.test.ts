@@ -114,14 +114,14 @@ test('pods in an unlabelled namespace and pods that opt out are untouched', asyn
   expect(names(out)).toEqual(['app']);
 });
 
-test('an unusable annotation admits the pod without a sidecar and with a warning', async () => {
+test('an unusable annotation is refused by the webhook, naming it: the pod is not created outside the mesh', async () => {
   const manifest = path.join(root, '.devcluster', `bad-annotation-${meshed}.json`);
   fs.writeFileSync(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...echoPod('bad-annotation', { 'traffic.sidecar.istio.io/excludeInboundPorts': 'http' }), metadata: { ...echoPod('bad-annotation').metadata, namespace: meshed, annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': 'http' } } }));
   const r = await run(kubectl, ['--kubeconfig', path.join(root, '.devcluster/kubeconfig'), 'create', '-f', manifest]);
   fs.rmSync(manifest);
-  expect(r.code).toBe(0);
-  expect(r.stderr).toContain('Warning: trellis: sidecar not injected: annotation traffic.sidecar.istio.io/excludeInboundPorts: "http" is not a port (1-65535)');
-  expect(names(await core.readNamespacedPod({ namespace: meshed, name: 'bad-annotation' }))).toEqual(['app']);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain('trellis: sidecar injection: annotation traffic.sidecar.istio.io/excludeInboundPorts: "http" is not a port (1-65535)');
+  expect(await core.readNamespacedPod({ namespace: meshed, name: 'bad-annotation' }).catch(() => undefined)).toBeUndefined();
 });
 
 test('a port excluded by annotation is reached directly; a captured one is not', async () => {

@@ -198,7 +198,7 @@ export function proxyPod(o: { name: string; namespace: string; labels: Record<st
     { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, spec: { containers: [{ name: 'placeholder', image: 'trellis/echo' }] } },
     { proxyImage: 'trellis/proxy:latest', discoveryAddress: o.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' },
   );
-  if (!('injected' in result)) throw new Error(`the injector skipped the proxy pod: ${result.skipped}`);
+  if (!('injected' in result)) throw new Error(`the injector did not inject the proxy pod: ${JSON.stringify(result)}`);
   const proxy = result.injected.spec!.initContainers!.find((c) => c.name === PROXY_NAME)!;
   delete proxy.restartPolicy; // a main container here, not a native sidecar
   const overridden = new Set((o.env ?? []).map((e) => e.name));

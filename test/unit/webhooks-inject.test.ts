@@ -28,7 +28,9 @@ test('injection is idempotent: an injected pod is left alone, as is one injected
   const r = injectPod(pod(), opts);
   if (!('injected' in r)) throw new Error('not injected');
   expect(injectPod(r.injected, opts)).toEqual({ skipped: 'already injected', warnings: [] });
-  expect(injectPod(pod({ 'sidecar.istio.io/status': '{}' }), opts)).toMatchObject({ skipped: 'already injected' });
+  const byIstio = pod({ 'sidecar.istio.io/status': '{}' });
+  byIstio.spec!.containers.push({ name: 'istio-proxy', image: 'istio/proxyv2' });
+  expect(injectPod(byIstio, opts)).toMatchObject({ skipped: 'already injected' });
 });
 
 test.each([
@@ -55,8 +57,26 @@ test.each([
   ['traffic.sidecar.istio.io/excludeInboundPorts', 'http', 'annotation traffic.sidecar.istio.io/excludeInboundPorts: "http" is not a port (1-65535)'],
   ['traffic.sidecar.istio.io/excludeOutboundIPRanges', '10.0.0.0/99', 'annotation traffic.sidecar.istio.io/excludeOutboundIPRanges: "10.0.0.0/99" is not an IPv4 address or CIDR'],
   ['sidecar.istio.io/proxyMemory', 'lots', 'annotation sidecar.istio.io/proxyMemory: "lots" is not a resource quantity (e.g. 100m, 128Mi)'],
-])('an unusable %s admits the pod uninjected with a warning', (key, value, message) => {
-  expect(injectPod(pod({ [key]: value }), opts)).toEqual({ skipped: 'bad annotation', warnings: [`trellis: sidecar not injected: ${message}`] });
+])('an unusable %s rejects the pod, naming the annotation (never admitted outside the mesh)', (key, value, message) => {
+  expect(injectPod(pod({ [key]: value }), opts)).toEqual({ rejected: `${message}; fix or remove it, or opt the pod out with the label sidecar.istio.io/inject: "false"` });
+});
+
+test('a forged injection status (the annotation without the proxy) is rejected; a real one or an opt-out is not', () => {
+  for (const key of ['sidecar.trellis.io/status', 'sidecar.istio.io/status']) {
+    const r = injectPod(pod({ [key]: '{}' }), opts);
+    expect(r).toEqual({ rejected: expect.stringContaining(`annotation ${key} says the pod is injected, but it has no trellis-proxy container`) });
+  }
+  const opted = pod({ 'sidecar.istio.io/status': '{}' });
+  opted.metadata!.labels = { 'sidecar.istio.io/inject': 'false' };
+  expect(injectPod(opted, opts)).toMatchObject({ skipped: expect.stringContaining('opted out') });
+  const injected = injectPod(pod(), opts);
+  if (!('injected' in injected)) throw new Error('not injected');
+  expect(injectPod(injected.injected, opts)).toMatchObject({ skipped: 'already injected' });
+});
+
+test('the handler refuses a pod it cannot inject, with the reason', () => {
+  const res = injectionHandler(opts, loggerFor('test'))({ uid: 'u2', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'ns', object: pod({ 'sidecar.istio.io/proxyMemory': 'lots' }) });
+  expect(res).toEqual({ uid: 'u2', allowed: false, status: { code: 400, reason: 'BadRequest', message: expect.stringContaining('trellis: sidecar injection: annotation sidecar.istio.io/proxyMemory: "lots" is not a resource quantity') } });
 });
 
 test('the handler answers with a JSON Patch that turns the pod into the injected pod', () => {
