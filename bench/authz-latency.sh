@@ -13,8 +13,12 @@
 # principals (exact, and suffix wildcards, i.e. regexes) with a permission that matches, so the
 # principal side is evaluated too; source namespaces; paths exact, prefix and suffix; methods;
 # header conditions (request.headers[...]). The script checks each mode before measuring: the
-# server Envoy holds exactly N RBAC rules (admin config_dump), the client's POST is answered 200
-# and, with rules, a DELETE (no rule allows it) 403.
+# server Envoy holds exactly N RBAC rules (admin config_dump: the sidecar's inbound HTTP rules
+# come per route, over RDS), the client's POST is answered 200 and, with rules, a DELETE (no rule
+# allows it) 403; after each run it prints the server Envoy's RBAC allowed/denied counters. When
+# a policy change has not reached the server Envoy after 15 s, it forces a push by changing a
+# VirtualService in the namespace and says so (at 2d717de a policy change pushed only listeners,
+# not the inbound routes that hold a sidecar's HTTP rules).
 # For each: fortio's p50/p90/p99/p99.9 (histogram resolution 10 us), the CPU time of the two
 # Envoy processes (the server's runs the RBAC filter) and of the app from /proc/<pid>/stat during
 # the measured run, and how busy the whole machine was.
@@ -46,7 +50,7 @@ while (($#)); do
     --warmup) warmup="$2"; shift 2 ;;
     --payload) payload="$2"; shift 2 ;;
     --rules) rules_list="$2"; shift 2 ;;
-    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -176,9 +180,24 @@ apply_rules() { # rules
   done
 }
 
-# The number of distinct RBAC rules (policy names) the server Envoy's listeners hold.
+# A VirtualService for a host nobody calls, changed each time: a namespace config change, after
+# which Trellis pushes every resource type to the namespace's proxies.
+nudge=0
+nudge_push() { # n
+  "$kubectl" apply -f - >/dev/null <<YAML
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: authz-bench-nudge, namespace: $ns}
+spec:
+  hosts: [nudge.authz-bench.invalid]
+  exportTo: ['.']
+  http: [{match: [{headers: {x-nudge: {exact: '$1'}}}], route: [{destination: {host: nudge.authz-bench.invalid}}]}]
+YAML
+}
+
+# The number of distinct RBAC rules (policy names) the server Envoy holds (in its inbound routes).
 server_rules() {
-  { "$devcluster" exec -c echo "$ns/$server_pod" -- "$fortio" curl -quiet 'http://127.0.0.1:15000/config_dump?resource=dynamic_listeners' 2>/dev/null || true; } |
+  { "$devcluster" exec -c echo "$ns/$server_pod" -- curl -s --max-time 10 'http://127.0.0.1:15000/config_dump' 2>/dev/null || true; } |
     { grep -o "ns\[$ns\]-policy\[[a-z0-9-]*\]-rule\[[0-9]*\]" || true; } | sort -u | wc -l
 }
 status_of() { # method
@@ -211,7 +230,7 @@ ce="$(pid_of "$ns" client envoy)" se="$(pid_of "$ns" echo- envoy)" ap="$(pid_of 
 [[ -n "$ce" && -n "$se" && -n "$ap" ]] || { echo "authz-latency: could not find the pods' processes (client envoy '$ce', server envoy '$se', app '$ap')" >&2; exit 1; }
 # The server Envoy's RBAC counters for inbound port 8080 (allowed, denied), to show every request went through the filter.
 rbac_stats() {
-  { "$devcluster" exec -c echo "$ns/$server_pod" -- "$fortio" curl -quiet 'http://127.0.0.1:15000/stats?filter=rbac' 2>/dev/null || true; } |
+  { "$devcluster" exec -c echo "$ns/$server_pod" -- curl -s --max-time 10 'http://127.0.0.1:15000/stats?filter=rbac' 2>/dev/null || true; } |
     awk -F': ' '/rbac\.allowed/ {a += $2} /rbac\.denied/ {d += $2} END {print a + 0, d + 0}'
 }
 
@@ -249,7 +268,16 @@ for ((round = 1; round <= rounds; round++)); do
   if ((round % 2 == 0)); then order=(); for ((i = ${#modes[@]} - 1; i >= 0; i--)); do order+=("${modes[i]}"); done; fi
   for n in "${order[@]}"; do
     apply_rules "$n"
-    wait_for "$n rules in the server's Envoy" in_effect "$n"
+    arrived=0
+    for _ in $(seq 1 15); do in_effect "$n" && { arrived=1; break; }; sleep 1; done
+    if ((!arrived)); then
+      # The policy change did not reach the server Envoy's inbound routes (over RDS) on its own:
+      # any config change of the namespace pushes every type to its proxies.
+      echo "authz-latency: rules$n not in the server's Envoy after 15 s; nudging a push with a VirtualService change" >&2
+      nudge=$((nudge + 1))
+      nudge_push "$nudge"
+      wait_for "$n rules in the server's Envoy" in_effect "$n"
+    fi
     run "rules$n"
   done
 done

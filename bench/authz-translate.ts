@@ -6,11 +6,14 @@
 // namespace `bench`) and P − N do not (they select other workloads of `bench`, or live in other
 // namespaces), so only the number that applies changes between rows, not the mesh's size:
 //  (1) workloadSecurity(mesh, ns, labels) for N = 0 / 10 / 100 / 1,000: selection of the
-//      policies plus their RBAC filters (HTTP and TCP), encoded into typed_config as the
-//      translation does; per rule as well;
+//      policies plus their RBAC configurations, encoded into typed_config as the translation
+//      does: the sidecar's rules per route (RBACPerRoute for the inbound routes' virtual host),
+//      the TCP chains' network RBAC filters, and the gateway form (HTTP RBAC filters); per rule
+//      as well; (1b) where that time goes at the largest N;
 //  (2) a full sidecarSnapshot of that workload (outbound to S services too) with those N
-//      policies, and the encoded size of its inbound listener (`virtualInbound`: the RBAC
-//      filters are in every one of its HTTP and TCP filter chains) and of one RBAC filter;
+//      policies, and the encoded size of its inbound listener (`virtualInbound`: the TCP chains
+//      hold the network RBAC filters) and of its inbound route configurations (over RDS: the
+//      HTTP rules, once per inbound HTTP port);
 //  (3) selecting the policies (Mesh.authorizationPoliciesFor) for W = 1,000 different workloads:
 //      P policies spread over 10 namespaces, and all P in the workloads' one namespace; cold
 //      (first call on a new Mesh, the index included) and warm; and workloadSecurity for them.
@@ -23,12 +26,15 @@ import { performance } from 'node:perf_hooks';
 import type { AuthorizationPolicySpec, Rule } from '../src/api/authorization-policy.js';
 import type { Config } from '../src/model/config-store.js';
 import type { Mesh } from '../src/model/mesh.js';
+import { authorizationHttpFilters, authorizationNetworkFilters, inboundAuthorization } from '../src/translate/authz-chain.js';
+import { rbacConfigs } from '../src/translate/authz-filters.js';
 import { VIRTUAL_INBOUND_LISTENER } from '../src/translate/names.js';
 import { sidecarSnapshot } from '../src/translate/snapshot.js';
 import { buildMesh, config, sidecar, type ServiceFixture } from '../src/translate/testing/fixtures.js';
 import { workloadSecurity } from '../src/translate/workload-security.js';
 import { setLogLevel } from '../src/util/logger.js';
 import type { Listener } from '../src/xds/generated/envoy/config/listener/v3/Listener.js';
+import type { RouteConfiguration } from '../src/xds/generated/envoy/config/route/v3/RouteConfiguration.js';
 import { encodeMessage } from '../src/xds/protos.js';
 import { messageName, TypeUrl } from '../src/xds/types.js';
 
@@ -160,7 +166,8 @@ function timed<T>(f: () => T, runs = RUNS): { ms: number; min: number; result: T
   let result = f();
   const ms: number[] = [];
   for (let r = 0; r < runs; r++) {
-    global.gc?.();
+    // No global.gc() between runs: a forced full collection here makes the next run 2–3× slower
+    // (measured), which is not what a running control plane sees.
     const t0 = performance.now();
     result = f();
     ms.push(performance.now() - t0);
@@ -185,12 +192,35 @@ function filterBytes(any: { value?: Uint8Array } | undefined): number {
   return any?.value?.length ?? 0;
 }
 
+/** (1b) where workloadSecurity's time goes: building the RBAC objects, and encoding them (packAny). */
+function breakdown(applying: Config<AuthorizationPolicySpec>[], rules: number, total: number): void {
+  const httpObjects = timed(() => rbacConfigs(applying, false));
+  const perRoute = timed(() => inboundAuthorization(applying));
+  const http = timed(() => authorizationHttpFilters(applying));
+  const tcpObjects = timed(() => rbacConfigs(applying, true));
+  const tcp = timed(() => authorizationNetworkFilters(applying));
+  const row = (label: string, ms: number) => [label, `${fmtMs(ms)} ms`, fmtUs(ms / rules)];
+  table(`(1b) where the time goes, ${applying.length} policies (${rules} rules) applying; median of ${RUNS}`, ['step', 'time', 'per rule'], [
+    row('HTTP rules as RBAC objects (rbacConfigs, not encoded)', httpObjects.ms),
+    row('sidecar: HTTP rules per route, encoded (inboundAuthorization)', perRoute.ms),
+    row('gateway form: HTTP RBAC filters, encoded (authorizationHttpFilters)', http.ms),
+    row('TCP rules as RBAC objects (HTTP-only rules and fields dropped)', tcpObjects.ms),
+    row('TCP: network RBAC filters, encoded (authorizationNetworkFilters)', tcp.ms),
+    row('workloadSecurity (selection + all three, from (1))', total),
+  ]);
+}
+
 /** (1) and (2): one workload with N of P policies applying. */
 function oneWorkload(svcs: ServiceFixture[]): void {
   const proxy = sidecar(NS, TARGET_LABELS, endpointIp(0, 0));
   const rows1: string[][] = [];
   const rows2: string[][] = [];
-  let base: number | undefined;
+  let base: { ms: number; min: number } | undefined;
+  let later: (() => void) | undefined;
+  // Warm the code up first (V8 optimises the translation after many calls), so that the small
+  // N rows measure the steady state, as in a long-running control plane, not the first calls.
+  const warm = buildMesh(svcs, policies(POLICIES, POLICIES));
+  for (let i = 0; i < 3; i++) sidecarSnapshot(warm, proxy);
   for (const n of APPLYING) {
     const cfgs = policies(POLICIES, n);
     const mesh = buildMesh(svcs, cfgs);
@@ -198,21 +228,25 @@ function oneWorkload(svcs: ServiceFixture[]): void {
     if (applying.length !== n) throw new Error(`expected ${n} policies to apply, got ${applying.length}`);
     const rules = ruleCount(applying);
     const select = timed(() => mesh.authorizationPoliciesFor(NS, TARGET_LABELS), RUNS * 4);
-    const sec = timed(() => workloadSecurity(mesh, NS, TARGET_LABELS));
+    const runs = n <= 100 ? RUNS * 4 : RUNS;
+    const sec = timed(() => workloadSecurity(mesh, NS, TARGET_LABELS), runs);
+    if (n === APPLYING[APPLYING.length - 1] && n > 0) later = () => breakdown(applying, rules, sec.ms);
+    const perRouteBytes = Object.values(sec.result.inboundPerRoute).reduce((b, a) => b + a.value.length, 0);
     const httpBytes = sec.result.http.reduce((b, f) => b + filterBytes(f.typed_config as { value?: Uint8Array }), 0);
     const tcpBytes = sec.result.tcp.reduce((b, f) => b + filterBytes(f.typed_config as { value?: Uint8Array }), 0);
     rows1.push([
       String(n),
       String(rules),
       `${fmtMs(select.ms)} ms`,
-      `${fmtMs(sec.ms)} ms (min ${fmtMs(sec.min)})`,
+      `${fmtMs(sec.ms)} ms (min ${fmtMs(sec.min)}, ${runs} runs)`,
       rules > 0 ? fmtUs(sec.ms / rules) : '—',
-      `${sec.result.http.length} / ${sec.result.tcp.length}`,
-      `${kib(httpBytes)} / ${kib(tcpBytes)}`,
+      `${Object.keys(sec.result.inboundPerRoute).length} / ${sec.result.tcp.length} / ${sec.result.http.length}`,
+      `${kib(perRouteBytes)} / ${kib(tcpBytes)} / ${kib(httpBytes)}`,
     ]);
 
     // A fresh Mesh per run would rebuild its indexes; the snapshot itself is recomputed per call.
-    const snap = timed(() => sidecarSnapshot(mesh, proxy));
+    // Small snapshots vary most on a shared machine: more runs, and the minimum compared too.
+    const snap = timed(() => sidecarSnapshot(mesh, proxy), n <= 100 ? RUNS * 3 : RUNS);
     const listeners = snap.result[TypeUrl.Listener] as ReadonlyMap<string, Listener>;
     const inbound = listeners.get(VIRTUAL_INBOUND_LISTENER);
     if (!inbound) throw new Error('no virtualInbound listener');
@@ -220,17 +254,41 @@ function oneWorkload(svcs: ServiceFixture[]): void {
     const chains = inbound.filter_chains?.length ?? 0;
     let allListeners = 0;
     for (const l of listeners.values()) allListeners += encodeMessage(messageName(TypeUrl.Listener), l).length;
-    base ??= snap.ms;
-    rows2.push([String(n), String(rules), `${fmtMs(snap.ms)} ms (min ${fmtMs(snap.min)})`, n === 0 ? '' : `+${fmtMs(snap.ms - base)} ms`, String(chains), kib(inboundBytes), kib(allListeners)]);
+    const routes = snap.result[TypeUrl.Route] as ReadonlyMap<string, RouteConfiguration>;
+    let inboundRoutes = 0;
+    let inboundRouteCount = 0;
+    let allRoutes = 0;
+    for (const [name, r] of routes) {
+      const b = encodeMessage(messageName(TypeUrl.Route), r).length;
+      allRoutes += b;
+      if (name.startsWith('inbound|')) {
+        inboundRoutes += b;
+        inboundRouteCount++;
+      }
+    }
+    base ??= snap;
+    const over = (a: number, b: number) => `${a >= b ? '+' : '−'}${fmtMs(Math.abs(a - b))}`;
+    rows2.push([
+      String(n),
+      String(rules),
+      `${fmtMs(snap.ms)} ms (min ${fmtMs(snap.min)})`,
+      n === 0 ? '' : `${over(snap.ms, base.ms)} ms (min ${over(snap.min, base.min)})`,
+      String(chains),
+      kib(inboundBytes),
+      `${inboundRouteCount} × ${kib(inboundRoutes / Math.max(1, inboundRouteCount))}`,
+      kib(allListeners),
+      kib(allRoutes),
+    ]);
   }
   table(
-    `(1) one workload, ${POLICIES} policies in the mesh, N apply — workloadSecurity (selection + RBAC filters, HTTP and TCP, encoded into typed_config); median of ${RUNS}`,
-    ['N applying', 'rules', 'select (authorizationPoliciesFor)', 'workloadSecurity', 'per rule', 'filters HTTP / TCP', 'filter bytes HTTP / TCP'],
+    `(1) one workload, ${POLICIES} policies in the mesh, N apply — workloadSecurity (selection + RBAC filters, HTTP and TCP, encoded into typed_config); median`,
+    ['N applying', 'rules', 'select (authorizationPoliciesFor)', 'workloadSecurity', 'per rule', 'RBAC configs: per route / TCP / gateway', 'encoded: per route / TCP / gateway'],
     rows1,
   );
+  later?.();
   table(
-    `(2) sidecarSnapshot of that workload (${SERVICES} services × 2 ports outbound, its own 2 inbound ports); median of ${RUNS}`,
-    ['N applying', 'rules', 'sidecarSnapshot', 'over N = 0', 'inbound filter chains', 'virtualInbound encoded', 'all listeners encoded'],
+    `(2) sidecarSnapshot of that workload (${SERVICES} services × 2 ports outbound, its own 2 inbound ports); median of ${RUNS * 3} (N ≤ 100) or ${RUNS} runs`,
+    ['N applying', 'rules', 'sidecarSnapshot', 'over N = 0', 'inbound filter chains', 'virtualInbound encoded', 'inbound route configs', 'all listeners', 'all routes'],
     rows2,
   );
 }
@@ -259,7 +317,6 @@ function manyWorkloads(svcs: ServiceFixture[]): void {
     let applied = 0;
     for (let r = 0; r < RUNS; r++) {
       const mesh = buildMesh(svcs, cfgs);
-      global.gc?.();
       const t0 = performance.now();
       applied = selectAll(mesh);
       cold.push(performance.now() - t0);
@@ -268,7 +325,7 @@ function manyWorkloads(svcs: ServiceFixture[]): void {
     const warm = timed(() => selectAll(mesh));
     const security = timed(() => {
       let filters = 0;
-      for (const w of wls) filters += workloadSecurity(mesh, w.ns, w.labels).http.length;
+      for (const w of wls) filters += workloadSecurity(mesh, w.ns, w.labels).tcp.length;
       return filters;
     }, Math.max(1, Math.min(RUNS, 3)));
     rows.push([

@@ -74,8 +74,9 @@ export function proxiesIn(scope: ChangeScope, proxies: readonly ProxyRef[]): str
 
 export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly ProxyRef[]): Change {
   if ('op' in change) {
-    // Authorization and request authentication live in listeners' filters, nowhere else.
-    if (change.kind === 'AuthorizationPolicy' || change.kind === 'RequestAuthentication') return { reason: 'config', types: [TypeUrl.Listener] };
+    // Authorization and request authentication live in listeners' filters and, for a sidecar's
+    // inbound HTTP rules, in its inbound routes: nowhere else.
+    if (change.kind === 'AuthorizationPolicy' || change.kind === 'RequestAuthentication') return { reason: 'config', types: [TypeUrl.Listener, TypeUrl.Route] };
     const scope = scopeOf(change);
     if (!connected || (!scope.routersOnly && !scope.namespaces)) return { reason: 'config' };
     return { reason: 'config', proxies: proxiesIn(scope, connected) };

@@ -37,11 +37,23 @@ import {
   stringMatcher,
 } from './authz-matchers.js';
 
+/** A field Envoy cannot check on a TCP chain; dropping an ALLOW rule for it is routine, not an error. */
 class HttpOnly extends Error {
   constructor(key: string) {
     super(`${key} is HTTP only`);
   }
 }
+
+/** Thrown for every HTTP-only field of a TCP chain's ALLOW rule: made once, no stack to capture. */
+const HTTP_ONLY = (() => {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new HttpOnly('an HTTP attribute');
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+})();
 
 /** Builds the matcher of one value, or of all values at once (`all`), on one side of the rule. */
 interface Attribute {
@@ -208,7 +220,7 @@ function fieldMatchers<T extends Permission | Principal>(f: Field, forTcp: boole
   const build = (values: readonly string[]): T | undefined => {
     if (values.length === 0) return undefined;
     try {
-      if (forTcp && f.attr.httpOnly) throw new HttpOnly(f.key);
+      if (forTcp && f.attr.httpOnly) throw HTTP_ONLY;
       if (f.attr.all) return f.attr.all(values, f.key) as T;
       const built: T[] = [];
       for (const v of values) {

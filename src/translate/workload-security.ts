@@ -31,12 +31,16 @@ export function workloadSecurity(mesh: Pick<MeshView, 'authorizationPoliciesFor'
   const jwt = jwtAuthnFilter(authns, jwks);
   const providers = policies.some((c) => c.spec.action === 'CUSTOM') ? mesh.extensionProviders() : new Map();
   const inbound = inboundAuthorization(policies, providers);
+  let gatewayHttp: HttpFilter[] | undefined;
   const identity = (c: (typeof policies)[number] | (typeof authns)[number]) => [c.kind, c.namespace, c.name, c.resourceVersion, c.generation];
   return {
     // The fetched keys are part of the filter, so a change of keys changes the key too.
     key: JSON.stringify([policies.map(identity), authns.map(identity), jwksKey(authns, jwks), [...providers].map(([name, p]) => [name, 'kind' in p ? p.cluster : p.problem])]),
-    // Authentication first: RBAC reads the verified token's claims it writes.
-    http: [...(jwt ? [jwt] : []), ...authorizationHttpFilters(policies, providers)],
+    // Authentication first: RBAC reads the verified token's claims it writes. Only gateways read
+    // this form; built on first read (a sidecar never pays for it).
+    get http() {
+      return (gatewayHttp ??= [...(jwt ? [jwt] : []), ...authorizationHttpFilters(policies, providers)]);
+    },
     tcp: authorizationNetworkFilters(policies, providers),
     inboundHttp: [...(jwt ? [jwt] : []), ...inbound.listener],
     inboundPerRoute: inbound.perRoute,

@@ -24,3 +24,9 @@ test('a push for everyone names no proxies; an endpoint change pushes EDS only',
   expect(pushFor(change('VirtualService', undefined, {}), proxies)).toEqual({ reason: 'config' });
   expect(pushFor({ kind: 'EndpointSlice', namespace: 'shop', name: 's', hosts: [], endpointsOnly: true })).toEqual({ reason: 'endpoints', types: ['type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment'] });
 });
+
+test('an authorization or request-authentication change pushes listeners and routes (inbound rules travel with the routes), nothing else', () => {
+  for (const kind of ['AuthorizationPolicy', 'RequestAuthentication'] as const) {
+    expect(pushFor(change(kind, undefined, {}), proxies)).toEqual({ reason: 'config', types: ['type.googleapis.com/envoy.config.listener.v3.Listener', 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration'] });
+  }
+});
