@@ -201,11 +201,21 @@ describe('JWT: RequestAuthentication and request principals', () => {
     expect(await call(me, `${HTTP}/admin`, { headers: bearer(token()) })).toBe(200);
     // The claim decides: a valid token of another group is authenticated, then not authorised.
     expect(await call(me, `${HTTP}/admin`, { headers: bearer(token({ group: 'users' })) })).toBe(403);
-    // Invalid tokens: signed by another key, for another audience, expired.
-    const [forged] = await echoFrom(me, `${HTTP}/admin`, 1, bearer(token({}, makeIssuer('ES256', issuer.kid))));
-    expect(forged).toMatchObject({ status: 401 });
-    expect(await call(me, `${HTTP}/admin`, { headers: bearer(token({ aud: 'someone-else' })) })).toBe(403);
-    expect(await call(me, `${HTTP}/admin`, { headers: bearer(token({ exp: epoch(-3600) })) })).toBe(401);
+    // Invalid tokens: signed by another key, expired (401), for another audience (403, as Envoy
+    // answers it). Never let through: every answer is a refusal, and it settles on the expected
+    // one (seen on this machine: an occasional 403 from RBAC before the 401; see issue 13's note).
+    const refused = async (t: string, want: number): Promise<void> => {
+      const seen: (number | string)[] = [];
+      await waitFor(`${want} for an invalid token`, async () => {
+        const status = await call(me, `${HTTP}/admin`, { headers: bearer(t) });
+        seen.push(status);
+        return status === want;
+      }, 15_000);
+      expect(seen.every((x) => x === want || x === 403)).toBe(true);
+    };
+    await refused(token({}, makeIssuer('ES256', issuer.kid)), 401);
+    await refused(token({ aud: 'someone-else' }), 403);
+    await refused(token({ exp: epoch(-3600) }), 401);
     // No token: passes authentication, and only the rule that needs no principal allows it.
     expect(await call(me, `${HTTP}/admin`)).toBe(403);
     expect(await call(me, `${HTTP}/public`)).toBe(200);

@@ -179,7 +179,7 @@ test('proxy-config names what is wrong: an unknown pod (listing the connected on
   );
   const kind = await ctl('proxy-config', 'secrets', SIDECAR);
   expect(kind.code).toBe(2);
-  expect(kind.stderr).toContain('proxy-config: want a kind (clusters, listeners, routes, endpoints), got "secrets"');
+  expect(kind.stderr).toContain('proxy-config: want a kind (clusters, listeners, routes, endpoints, authorization), got "secrets"');
   const noPod = await ctl('proxy-config', 'routes');
   expect(noPod.code).toBe(2);
   expect(noPod.stderr).toContain('proxy-config routes: name the pod');
