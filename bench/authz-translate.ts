@@ -37,11 +37,7 @@ import type { Listener } from '../src/xds/generated/envoy/config/listener/v3/Lis
 import type { RouteConfiguration } from '../src/xds/generated/envoy/config/route/v3/RouteConfiguration.js';
 import { encodeMessage } from '../src/xds/protos.js';
 import { messageName, TypeUrl } from '../src/xds/types.js';
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
-}
+import { arg } from './args.js';
 
 const POLICIES = arg('policies', 1000);
 const SERVICES = arg('services', 100);

@@ -21,13 +21,10 @@ import { TokenAuthenticator, type TokenReviewer } from '../src/ca/token-review.j
 import { Rest } from '../src/kube/rest.js';
 import { loggerFor, setLogLevel } from '../src/util/logger.js';
 import { clusterAvailable, devcluster, kube, run, testNamespace } from '../test/support/cluster.js';
+import { arg } from './args.js';
 
 setLogLevel('error');
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
-}
 const REQUESTS = arg('requests', 1000);
 const CONCURRENCY = arg('concurrency', 16);
 const TD = 'cluster.local';

@@ -14,11 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { clusterAvailable, devcluster, kube, root, run, testNamespace } from '../test/support/cluster.js';
+import { arg } from './args.js';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
-}
 const PODS = arg('pods', 100);
 const TIMEOUT_S = arg('timeout', 900);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -26,11 +26,7 @@ import { encodeMessage } from '../src/xds/protos.js';
 import { ResourceCache } from '../src/xds/resource-cache.js';
 import type { Snapshot } from '../src/xds/snapshot.js';
 import { ALL_TYPES, messageName, SHORT_NAME, type TypeUrl } from '../src/xds/types.js';
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
-}
+import { arg } from './args.js';
 
 const SERVICES = arg('services', 1000);
 const ENDPOINTS = arg('endpoints', 10);

@@ -8,6 +8,7 @@ import type { Labels } from '../api/common.js';
 import { authorizationHttpFilters, authorizationNetworkFilters, inboundAuthorization, NO_INBOUND_AUTHORIZATION } from './authz-chain.js';
 import type { MeshView } from './input.js';
 import { jwksKey, jwtAuthnFilter } from './jwt-authn.js';
+import { once } from './resources.js';
 
 export interface WorkloadSecurity {
   /** Identifies the policies the filters came from (a cache key). */
@@ -28,21 +29,32 @@ export function workloadSecurity(mesh: Pick<MeshView, 'authorizationPoliciesFor'
   const authns = mesh.requestAuthenticationsFor(namespace, labels);
   if (policies.length === 0 && authns.length === 0) return NO_SECURITY;
   const jwks = (source: Parameters<MeshView['jwks']>[0]) => mesh.jwks(source);
-  const jwt = jwtAuthnFilter(authns, jwks);
   const providers = policies.some((c) => c.spec.action === 'CUSTOM') ? mesh.extensionProviders() : new Map();
-  const inbound = inboundAuthorization(policies, providers);
-  let gatewayHttp: HttpFilter[] | undefined;
   const identity = (c: (typeof policies)[number] | (typeof authns)[number]) => [c.kind, c.namespace, c.name, c.resourceVersion, c.generation];
+  // The filters are built on first read: replicas of one workload share the key, and the inbound
+  // side translated for the first one (outbound.ts memoises it by the key) serves the others, so
+  // they never build them; only gateways read the gateway form.
+  const jwt = once(() => jwtAuthnFilter(authns, jwks));
+  const jwtFirst = (filters: readonly HttpFilter[]): HttpFilter[] => [...(jwt() ? [jwt()!] : []), ...filters];
+  const inbound = once(() => inboundAuthorization(policies, providers));
+  const http = once(() => jwtFirst(authorizationHttpFilters(policies, providers)));
+  const tcp = once(() => authorizationNetworkFilters(policies, providers));
+  const inboundHttp = once(() => jwtFirst(inbound().listener));
   return {
     // The fetched keys are part of the filter, so a change of keys changes the key too.
     key: JSON.stringify([policies.map(identity), authns.map(identity), jwksKey(authns, jwks), [...providers].map(([name, p]) => [name, 'kind' in p ? p.cluster : p.problem])]),
-    // Authentication first: RBAC reads the verified token's claims it writes. Only gateways read
-    // this form; built on first read (a sidecar never pays for it).
+    // Authentication first: RBAC reads the verified token's claims it writes.
     get http() {
-      return (gatewayHttp ??= [...(jwt ? [jwt] : []), ...authorizationHttpFilters(policies, providers)]);
+      return http();
     },
-    tcp: authorizationNetworkFilters(policies, providers),
-    inboundHttp: [...(jwt ? [jwt] : []), ...inbound.listener],
-    inboundPerRoute: inbound.perRoute,
+    get tcp() {
+      return tcp();
+    },
+    get inboundHttp() {
+      return inboundHttp();
+    },
+    get inboundPerRoute() {
+      return inbound().perRoute;
+    },
   };
 }
