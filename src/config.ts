@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_XDS_LIMITS, type XdsLimits } from './xds/limits.js';
 
 /** Command-line options of the control plane; most have an environment variable too. */
 export interface ControlPlaneConfig {
@@ -40,6 +41,8 @@ export interface ControlPlaneConfig {
   discoveryAddress: string;
   /** Istio's MeshConfig as YAML (extensionProviders for CUSTOM authorization); undefined: none. */
   meshConfigPath: string | undefined;
+  /** What one xDS client may cost the control plane. */
+  xdsLimits: XdsLimits;
 }
 
 export const USAGE = `trellis: service mesh control plane (a drop-in for istiod's networking API)
@@ -71,6 +74,18 @@ Options:
   --service-name NAME             the control plane's Service; /debug/* answers loopback
                                   callers and bearer tokens allowed to get services/proxy
                                   on it (default trellis)
+  --xds-max-message-size BYTES    largest xDS request accepted (default 4194304, 4 MiB;
+                                  larger ones end the stream with RESOURCE_EXHAUSTED)
+  --xds-max-streams-per-connection N  concurrent streams on one connection (default 64)
+  --xds-max-streams-per-identity N    open streams of one workload identity, or of one
+                                  address on the plaintext port (default 1000)
+  --xds-max-names-per-type N      resource names one stream may subscribe to, per type
+                                  (default 50000)
+  --xds-request-rate N            requests per second one stream may send, bursts of 5×N
+                                  (default 100); a stream above it is ended
+  --xds-admission-rate N          new xDS streams admitted per second (default 200): a
+                                  reconnect storm waits its turn instead of starving the
+                                  pushes to connected proxies
   --webhook-address HOST:PORT     HTTPS admission webhooks: /validate and /inject
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
   --proxy-image IMAGE             the sidecar image injected into pods
@@ -154,6 +169,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'service-name': { type: 'string' },
         'root-cert-namespaces': { type: 'string' },
         'mesh-config': { type: 'string' },
+        'xds-max-message-size': { type: 'string' },
+        'xds-max-streams-per-connection': { type: 'string' },
+        'xds-max-streams-per-identity': { type: 'string' },
+        'xds-max-names-per-type': { type: 'string' },
+        'xds-request-rate': { type: 'string' },
+        'xds-admission-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -185,6 +206,26 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
   const maxTtl = durationSeconds('--max-workload-cert-ttl', v['max-workload-cert-ttl'] ?? '2160h');
   if (ttl > maxTtl) throw new UsageError(`--workload-cert-ttl: ${v['workload-cert-ttl']} is longer than --max-workload-cert-ttl`);
   if (!xdsTls) throw new UsageError('--xds-tls-address: cannot be off: injected proxies get their certificates and configuration there');
+  const count = (flag: string, fallback: number): number => {
+    const raw = v[flag as keyof typeof v];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !(n >= 1)) throw new UsageError(`--${flag}: want a whole number >= 1, got "${String(raw)}"`);
+    return n;
+  };
+  const requestRate = count('xds-request-rate', DEFAULT_XDS_LIMITS.requestsPerSecond);
+  const admissionRate = count('xds-admission-rate', DEFAULT_XDS_LIMITS.admissionsPerSecond);
+  const xdsLimits: XdsLimits = {
+    ...DEFAULT_XDS_LIMITS,
+    maxMessageBytes: count('xds-max-message-size', DEFAULT_XDS_LIMITS.maxMessageBytes),
+    maxStreamsPerConnection: count('xds-max-streams-per-connection', DEFAULT_XDS_LIMITS.maxStreamsPerConnection),
+    maxStreamsPerIdentity: count('xds-max-streams-per-identity', DEFAULT_XDS_LIMITS.maxStreamsPerIdentity),
+    maxNamesPerType: count('xds-max-names-per-type', DEFAULT_XDS_LIMITS.maxNamesPerType),
+    requestsPerSecond: requestRate,
+    requestBurst: requestRate * 5,
+    admissionsPerSecond: admissionRate,
+    admissionBurst: admissionRate,
+  };
   return {
     monitoringHost: monitoring.host,
     monitoringPort: monitoring.port,
@@ -205,6 +246,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     outboundTrafficPolicy: outbound,
     discoveryAddress: v['discovery-address'] ?? `trellis.${namespace}.svc:15012`,
     meshConfigPath: v['mesh-config'],
+    xdsLimits,
     trustDomain,
     caSecret: v['ca-secret'] ?? 'istio-ca-secret',
     workloadCertTtlSeconds: ttl,

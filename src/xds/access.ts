@@ -29,7 +29,7 @@ export interface CallerCredentials {
 /** Refusal with a gRPC status and a reason the caller is told. */
 export class AccessDenied extends Error {
   constructor(
-    readonly code: grpc.status.UNAUTHENTICATED | grpc.status.PERMISSION_DENIED,
+    readonly code: grpc.status.UNAUTHENTICATED | grpc.status.PERMISSION_DENIED | grpc.status.RESOURCE_EXHAUSTED,
     message: string,
   ) {
     super(message);
@@ -48,7 +48,7 @@ export const OPEN_ACCESS: PortAccess = { kind: 'open' };
 
 export const refusals = new Counter({
   name: 'trellis_xds_refused_total',
-  help: 'xDS streams refused before any configuration was sent, by reason (unauthenticated, identity-mismatch).',
+  help: 'xDS streams refused before any configuration was sent, by reason (unauthenticated, identity-mismatch, node-in-use).',
   labelNames: ['reason'] as const,
   registers: [registry],
 });
@@ -67,6 +67,13 @@ export function bindIdentity(info: ProxyInfo, identity: WorkloadIdentity): Proxy
   if (info.namespace !== identity.namespace) {
     throw new AccessDenied(grpc.status.PERMISSION_DENIED, `node ${info.id} claims namespace "${info.namespace ?? ''}" but authenticated as service account ${who}`);
   }
+  // The node id is the registry's key: in Istio's form it names a pod and namespace itself,
+  // which must be the ones the metadata (and so the identity) vouch for, or a stream could take
+  // the id of another namespace's proxy while its metadata passed the check above.
+  const fromId = idPodAndNamespace(info.id);
+  if (fromId && (fromId.namespace !== identity.namespace || (info.podName !== undefined && fromId.pod !== info.podName))) {
+    throw new AccessDenied(grpc.status.PERMISSION_DENIED, `node id ${info.id} names pod "${fromId.pod}" in namespace "${fromId.namespace}", not the node's own pod "${info.podName ?? ''}" in ${identity.namespace}`);
+  }
   const sa = metadataString(info, 'SERVICE_ACCOUNT');
   if (sa !== undefined && sa !== identity.serviceAccount) {
     throw new AccessDenied(grpc.status.PERMISSION_DENIED, `node ${info.id} claims service account "${sa}" but authenticated as ${who}`);
@@ -75,6 +82,14 @@ export function bindIdentity(info: ProxyInfo, identity: WorkloadIdentity): Proxy
     throw new AccessDenied(grpc.status.PERMISSION_DENIED, `node ${info.id} claims pod "${info.podName ?? ''}" but its token is bound to pod ${identity.podName}`);
   }
   return { ...info, identity: { namespace: identity.namespace, serviceAccount: identity.serviceAccount } };
+}
+
+/** The `<pod>.<namespace>` part of an id in Istio's form `<type>~<ip>~<pod>.<namespace>~<domain>`. */
+function idPodAndNamespace(id: string): { pod: string; namespace: string } | undefined {
+  const parts = id.split('~');
+  if (parts.length !== 4) return undefined;
+  const dot = parts[2].lastIndexOf('.');
+  return dot > 0 ? { pod: parts[2].slice(0, dot), namespace: parts[2].slice(dot + 1) } : { pod: parts[2], namespace: '' };
 }
 
 /** The peer certificate of a call, if TLS verified one (grpc-js only reports verified peers). */

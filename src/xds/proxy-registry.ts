@@ -1,6 +1,13 @@
 // The proxies connected to this control plane: one entry per node id, holding what the proxy
-// should have (shared by its streams), its recent NACKs, and its open streams (ADS, per-type
-// streams, or two Envoys of a hot restart). The entry goes when its last stream closes.
+// should have (shared by its streams), its recent NACKs, and its open streams (ADS, or one per
+// type). The entry goes when its last stream closes.
+//
+// A node id has one owner at a time, decided the same way whatever the arrival order: a stream of
+// another workload identity is refused; a stream of the same identity whose node differs (a
+// restarted proxy with new metadata, or a second process claiming the id) replaces the entry and
+// ends the older streams, so what a proxy receives is always computed from its newest stream's
+// node, never from whichever arrived first; and a newer ADS stream of the same node replaces the
+// older one (a proxy reconnecting before its dead connection timed out).
 import { EventEmitter } from 'node:events';
 import type { EncodedResource } from './encoded-resource.js';
 import { connectedProxies } from './metrics.js';
@@ -42,10 +49,37 @@ export interface StreamStatus {
 /** What the registry needs from a stream. */
 export interface StreamHandle {
   readonly id: string;
+  /** "ads" or the per-type service's short name. */
+  readonly service: string;
+  /** The client's address, as gRPC reports it. */
+  readonly peer: string;
   desiredChanged(types: readonly TypeUrl[], reason: string, startedAt: number): void;
   status(): StreamStatus;
   /** Ends the stream (the client reconnects). */
   end(): void;
+  /** Ends the stream with a status: a newer stream took its place. */
+  replaced(reason: string): void;
+}
+
+/** How a new stream was attached (see the file's comment). */
+export type Attachment =
+  | { readonly kind: 'joined'; readonly proxy: Proxy; readonly replaced: readonly StreamHandle[] }
+  | { readonly kind: 'new'; readonly proxy: Proxy; readonly replaced: readonly StreamHandle[] }
+  | { readonly kind: 'refused'; readonly reason: string; readonly owner: string };
+
+/** Streams one node may hold at once: ADS plus one per type, both protocols, with room to spare. */
+export const MAX_STREAMS_PER_NODE = 32;
+
+/** The identity a node was admitted with, as a comparable key ("" when unauthenticated). */
+export function identityKey(info: ProxyInfo): string {
+  return info.identity ? `${info.identity.namespace}/${info.identity.serviceAccount}` : '';
+}
+
+/** Whether two streams describe the same node (everything but the identity, compared whole). */
+function sameNode(a: ProxyInfo, b: ProxyInfo): boolean {
+  const { identity: _a, ...restA } = a;
+  const { identity: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
 }
 
 const MAX_NACKS = 20;
@@ -95,18 +129,32 @@ export interface RegistryEvents {
 export class ProxyRegistry extends EventEmitter<RegistryEvents> {
   private readonly proxies = new Map<string, Proxy>();
 
-  /** Adds a stream; returns its proxy and whether the proxy is new. */
-  attach(info: ProxyInfo, stream: StreamHandle): { proxy: Proxy; isNew: boolean } {
-    let proxy = this.proxies.get(info.id);
-    const isNew = !proxy;
-    if (!proxy) {
-      proxy = new Proxy(info);
-      this.proxies.set(info.id, proxy);
-      connectedProxies.set(this.proxies.size);
+  /**
+   * Adds a stream under its node id, or refuses it. The streams in `replaced` are no longer the
+   * node's: the caller ends them (they detach from their old entry, which is no longer listed).
+   */
+  attach(info: ProxyInfo, stream: StreamHandle): Attachment {
+    const old = this.proxies.get(info.id);
+    if (old && identityKey(old.info) !== identityKey(info)) {
+      return { kind: 'refused', reason: `node id "${info.id}" is held by a stream of another workload identity`, owner: identityKey(old.info) };
     }
+    if (old && sameNode(old.info, info)) {
+      const replaced = stream.service === 'ads' ? [...old.streams].filter((s) => s.service === 'ads') : [];
+      for (const s of replaced) old.streams.delete(s);
+      if (old.streams.size >= MAX_STREAMS_PER_NODE) {
+        for (const s of replaced) old.streams.add(s);
+        return { kind: 'refused', reason: `node id "${info.id}" already holds ${MAX_STREAMS_PER_NODE} streams`, owner: identityKey(old.info) };
+      }
+      old.streams.add(stream);
+      return { kind: 'joined', proxy: old, replaced };
+    }
+    const proxy = new Proxy(info);
     proxy.streams.add(stream);
-    if (isNew) this.emit('connect', proxy);
-    return { proxy, isNew };
+    this.proxies.set(info.id, proxy);
+    connectedProxies.set(this.proxies.size);
+    if (old) this.emit('disconnect', old);
+    this.emit('connect', proxy);
+    return { kind: 'new', proxy, replaced: old ? [...old.streams] : [] };
   }
 
   detach(proxy: Proxy, stream: StreamHandle): void {

@@ -11,7 +11,7 @@ import { setVersion, type EncodedResource } from './encoded-resource.js';
 import type { AckEvent, NackEvent, XdsEvents } from './events.js';
 import { pushDuration, snapshotErrors } from './metrics.js';
 import { parseNode, type ProxyInfo } from './proxy-info.js';
-import { ProxyRegistry, type Proxy, type StreamHandle } from './proxy-registry.js';
+import { identityKey, ProxyRegistry, type Proxy, type StreamHandle } from './proxy-registry.js';
 import { ResourceCache } from './resource-cache.js';
 import { adsDefinition, PER_TYPE_SERVICES, perTypeDefinition, type PerTypeService } from './services.js';
 import type { SnapshotProvider } from './snapshot.js';
@@ -21,6 +21,7 @@ import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, t
 import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
 import { protoRoot } from './protos.js';
 import { AccessDenied, admit, OPEN_ACCESS, refusals, verifiedPeer, type PortAccess } from './access.js';
+import { AdmissionGate, DEFAULT_XDS_LIMITS, limited, type XdsLimits } from './limits.js';
 
 export interface XdsServerOptions {
   provider: SnapshotProvider;
@@ -28,6 +29,8 @@ export interface XdsServerOptions {
   concurrency?: number;
   /** Sent as control_plane.identifier in responses (default "trellis"). */
   controlPlaneId?: string;
+  /** What one client may cost (limits.ts); defaults for what is not given. */
+  limits?: Partial<XdsLimits>;
   log?: Logger;
 }
 
@@ -47,6 +50,11 @@ export class XdsServer implements StreamHost {
   /** ACKs and NACKs as they arrive (see events.ts). */
   readonly events = new EventEmitter<XdsEvents>();
   readonly controlPlaneId: string;
+  readonly limits: XdsLimits;
+  private readonly gate: AdmissionGate;
+  /** Open streams per client (workload identity, or peer address when unauthenticated), for maxStreamsPerIdentity. */
+  private readonly streamsByClient = new Map<string, number>();
+  private readonly clientOf = new WeakMap<StreamHandle, string>();
   private readonly cache = new ResourceCache();
   /**
    * Encoded maps by the provider's map: proxies alike get the same map object from the provider
@@ -65,6 +73,8 @@ export class XdsServer implements StreamHost {
     this.provider = opts.provider;
     this.concurrency = opts.concurrency ?? 32;
     this.controlPlaneId = opts.controlPlaneId ?? 'trellis';
+    this.limits = { ...DEFAULT_XDS_LIMITS, ...opts.limits };
+    this.gate = new AdmissionGate(this.limits.admissionsPerSecond, this.limits.admissionBurst, this.limits.maxWaitingAdmissions);
     this.log = opts.log ?? loggerFor('xds');
     protoRoot(); // load the protos now rather than on the first connection
   }
@@ -97,7 +107,11 @@ export class XdsServer implements StreamHost {
    * services to that port (the mesh CA shares 15012).
    */
   async listen(address: string, credentials = grpc.ServerCredentials.createInsecure(), access: PortAccess = OPEN_ACCESS, services?: (server: grpc.Server) => void): Promise<number> {
-    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    const server = new grpc.Server({
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': this.limits.maxMessageBytes,
+      'grpc.max_concurrent_streams': this.limits.maxStreamsPerConnection,
+    });
     this.register(server, access);
     services?.(server);
     const port = await new Promise<number>((resolve, reject) =>
@@ -127,18 +141,49 @@ export class XdsServer implements StreamHost {
     return { proxies: targets.length };
   }
 
+  /** Attaches a stream to its node (see proxy-registry.ts); throws AccessDenied if refused. */
   connect(info: ProxyInfo, stream: StreamHandle): Proxy {
-    const { proxy, isNew } = this.registry.attach(info, stream);
-    if (isNew) {
-      this.log.info('proxy connected', { proxy: info.id, kind: info.kind, ip: info.ip, agent: info.userAgent });
-      proxy.initialized = this.refresh(proxy, ALL_TYPE_SET, 'connect', performance.now());
+    const client = info.identity ? `identity ${identityKey(info)}` : `peer ${peerHost(stream.peer)}`;
+    const open = this.streamsByClient.get(client) ?? 0;
+    if (open >= this.limits.maxStreamsPerIdentity) {
+      limited.inc({ limit: 'streams-per-identity' });
+      this.log.warn('xDS stream refused: too many streams of one client', { proxy: info.id, client, limit: this.limits.maxStreamsPerIdentity });
+      throw new AccessDenied(grpc.status.RESOURCE_EXHAUSTED, `${client} already holds ${open} xDS streams (at most ${this.limits.maxStreamsPerIdentity})`);
     }
-    return proxy;
+    const r = this.registry.attach(info, stream);
+    if (r.kind === 'refused') {
+      this.log.warn('xDS stream refused: its node id is taken', { proxy: info.id, identity: identityKey(info), owner: r.owner, reason: r.reason });
+      throw new AccessDenied(grpc.status.PERMISSION_DENIED, r.reason);
+    }
+    this.streamsByClient.set(client, open + 1);
+    this.clientOf.set(stream, client);
+    for (const s of r.replaced) s.replaced(`a newer stream of node ${info.id} took this stream's place`);
+    if (r.kind === 'new') {
+      this.log.info(r.replaced.length > 0 ? 'proxy reconnected with a new node; its older streams were ended' : 'proxy connected', {
+        proxy: info.id,
+        kind: info.kind,
+        ip: info.ip,
+        agent: info.userAgent,
+      });
+      r.proxy.initialized = this.refresh(r.proxy, ALL_TYPE_SET, 'connect', performance.now());
+    }
+    return r.proxy;
   }
 
   disconnect(proxy: Proxy, stream: StreamHandle): void {
+    const client = this.clientOf.get(stream);
+    if (client !== undefined) {
+      this.clientOf.delete(stream);
+      const n = (this.streamsByClient.get(client) ?? 1) - 1;
+      if (n > 0) this.streamsByClient.set(client, n);
+      else this.streamsByClient.delete(client);
+    }
     this.registry.detach(proxy, stream);
     if (!this.registry.get(proxy.id)) this.log.info('proxy disconnected', { proxy: proxy.id });
+  }
+
+  admission(): Promise<boolean> | boolean {
+    return this.gate.admit();
   }
 
   acked(ev: AckEvent): void {
@@ -259,6 +304,13 @@ function sameResources(a: ReadonlyMap<string, EncodedResource> | undefined, b: R
   if (a.size !== b.size) return false;
   for (const [name, r] of b) if (a.get(name)?.version !== r.version) return false;
   return true;
+}
+
+/** The host of a gRPC peer string ("ipv4:10.0.0.1:5000", "ipv6:[::1]:5000", "10.0.0.1:5000"). */
+function peerHost(peer: string): string {
+  const addr = peer.replace(/^ipv[46]:/, '');
+  const colon = addr.lastIndexOf(':');
+  return (colon > 0 ? addr.slice(0, colon) : addr).replace(/^\[|\]$/g, '');
 }
 
 function errorText(err: unknown): string {

@@ -15,12 +15,17 @@ import { isTypeUrl, SHORT_NAME, TypeUrl } from './types.js';
 import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
 import type { AckEvent, NackEvent } from './events.js';
 import { AccessDenied, admit, refusals, verifiedPeer, type PortAccess } from './access.js';
+import { limited, TokenBucket, truncate, type XdsLimits } from './limits.js';
 
 const log = loggerFor('xds');
 
 /** Distinguishes nonces of this process from those of an earlier control plane. */
 const BOOT = randomBytes(3).toString('hex');
 let streamSeq = 0;
+
+/** Requests waiting to be handled at which a stream stops reading, and resumes. */
+const PAUSE_AT = 32;
+const RESUME_AT = 8;
 
 /** Types other resources depend on: sent first on add, removed last. */
 const PROVIDERS: readonly TypeUrl[] = [TypeUrl.Secret, TypeUrl.Cluster, TypeUrl.Endpoint];
@@ -30,6 +35,9 @@ const CONSUMERS: readonly TypeUrl[] = [TypeUrl.Listener, TypeUrl.Route];
 /** What a stream needs from the server. */
 export interface StreamHost {
   readonly controlPlaneId: string;
+  readonly limits: XdsLimits;
+  /** Waits for this new stream's turn (true), or false when too many already wait. */
+  admission(): Promise<boolean> | boolean;
   /** Registers the stream with its proxy (evaluating the proxy's snapshot if it is new). */
   connect(info: ProxyInfo, stream: StreamHandle): Proxy;
   disconnect(proxy: Proxy, stream: StreamHandle): void;
@@ -54,6 +62,10 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
   private closed = false;
   private nonceSeq = 0;
   private readonly unknownTypes = new Set<string>();
+  private readonly requests: TokenBucket;
+  /** Requests received and not yet handled: past PAUSE_AT the stream stops reading (HTTP/2 flow control holds the client back). */
+  private pending = 0;
+  private paused = false;
 
   constructor(
     protected readonly host: StreamHost,
@@ -66,12 +78,34 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     private readonly fixedType?: TypeUrl,
   ) {
     openStreams.inc({ service, protocol });
+    this.requests = new TokenBucket(host.limits.requestsPerSecond, host.limits.requestBurst);
     call.on('data', (req: Req) => {
-      this.queue = this.queue.then(() => this.handle(req)).catch((err: unknown) => this.fail(err));
+      if (this.closed) return;
+      if (!this.requests.take()) {
+        this.refuse('request-rate', `more than ${host.limits.requestsPerSecond} requests per second (burst ${host.limits.requestBurst}) on one stream`);
+        return;
+      }
+      if (++this.pending >= PAUSE_AT && !this.paused) {
+        this.paused = true;
+        call.pause();
+      }
+      this.queue = this.queue
+        .then(() => this.handle(req))
+        .catch((err: unknown) => this.fail(err))
+        .finally(() => {
+          if (--this.pending <= RESUME_AT && this.paused && !this.closed) {
+            this.paused = false;
+            call.resume();
+          }
+        });
     });
     call.on('end', () => this.end());
-    call.on('error', (err: Error) => {
-      log.debug('stream error', { stream: this.id, proxy: this.proxy?.id, error: err.message });
+    call.on('error', (err: Error & { code?: number }) => {
+      // grpc-js ends a call whose message is over the size limit with RESOURCE_EXHAUSTED.
+      if (err.code === grpc.status.RESOURCE_EXHAUSTED) {
+        limited.inc({ limit: 'message-size' });
+        log.warn('xDS stream ended: a request over the size limit', { stream: this.id, proxy: this.proxy?.id, peer: this.call.getPeer(), limit: host.limits.maxMessageBytes, error: err.message });
+      } else log.debug('stream error', { stream: this.id, proxy: this.proxy?.id, error: err.message });
       this.close();
     });
     call.on('cancelled', () => this.close());
@@ -91,19 +125,25 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
         this.endWithStatus(grpc.status.INVALID_ARGUMENT, 'the first request of a stream must carry node.id');
         return;
       }
+      if (!(await this.host.admission())) {
+        limited.inc({ limit: 'admission' });
+        this.endWithStatus(grpc.status.UNAVAILABLE, 'too many new xDS streams are waiting to be admitted; retry later');
+        return;
+      }
+      if (this.closed) return;
       let info;
       try {
         info = await admit(this.access, claimed, { metadata: this.call.metadata, peerCertificate: verifiedPeer(this.call) });
+        if (this.closed) return;
+        this.proxy = this.host.connect(info, this);
       } catch (err) {
         if (!(err instanceof AccessDenied)) throw err;
-        const reason = err.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : 'identity-mismatch';
-        refusals.inc({ reason });
+        const reason = err.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : info ? 'node-in-use' : 'identity-mismatch';
+        if (err.code !== grpc.status.RESOURCE_EXHAUSTED) refusals.inc({ reason }); // a limit counts itself
         log.warn('xDS stream refused', { node: claimed.id, peer: this.call.getPeer(), reason, error: err.message });
         this.endWithStatus(err.code, err.message);
         return;
       }
-      if (this.closed) return;
-      this.proxy = this.host.connect(info, this);
       log.debug('stream opened', { stream: this.id, proxy: info.id, service: this.service, protocol: this.protocol });
       const ok = await this.proxy.initialized;
       if (this.closed) return;
@@ -114,7 +154,8 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     }
     const typeUrl = this.fixedType ?? req.type_url;
     if (!isTypeUrl(typeUrl)) {
-      if (!this.unknownTypes.has(typeUrl)) {
+      // Remembered to log once each, a few only: the type URL is the client's choice.
+      if (!this.unknownTypes.has(typeUrl) && this.unknownTypes.size < 16) {
         this.unknownTypes.add(typeUrl);
         log.info('ignoring a subscription to a type Trellis does not serve', { proxy: this.proxy.id, type: typeUrl });
       }
@@ -126,7 +167,18 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
       this.states.set(typeUrl, st);
     }
     this.apply(st, req);
+    if (st.sub.names.size > this.host.limits.maxNamesPerType) {
+      this.refuse('names', `subscribed to ${st.sub.names.size} ${SHORT_NAME[typeUrl]} resources; at most ${this.host.limits.maxNamesPerType} per type`);
+      return;
+    }
     this.step();
+  }
+
+  /** Ends the stream for exceeding a limit (logged and counted). */
+  private refuse(limit: string, message: string): void {
+    limited.inc({ limit });
+    log.warn('xDS stream ended by a limit', { stream: this.id, proxy: this.proxy?.id, peer: this.call.getPeer(), limit, error: message });
+    this.endWithStatus(grpc.status.RESOURCE_EXHAUSTED, message);
   }
 
   /** Called by the server after a push changed what this stream's proxy should have. */
@@ -202,7 +254,9 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
   }
 
   protected nacked(st: TypeState, detail: Status__Output): void {
-    const r = st.nack(detail.message);
+    // The detail is the client's text: kept, logged and shown only up to a bound.
+    const message = truncate(detail.message, this.host.limits.maxNackDetailChars);
+    const r = st.nack(message);
     if (!r || !this.proxy) return;
     const type = SHORT_NAME[st.typeUrl];
     nacks.inc({ type });
@@ -213,7 +267,7 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
       nonce: r.sent.nonce,
       version: r.sent.version,
       code: detail.code,
-      message: detail.message,
+      message,
       rejected: r.rejected,
     };
     this.proxy.recordNack(record);
@@ -223,7 +277,7 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
       type,
       version: r.sent.version,
       rejected: r.rejected,
-      error: detail.message,
+      error: message,
     });
   }
 
@@ -245,10 +299,19 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     };
   }
 
+  get peer(): string {
+    return this.call.getPeer();
+  }
+
   /** Ends the stream from the server side (the client reconnects). */
   end(): void {
     if (!this.closed) this.call.end();
     this.close();
+  }
+
+  replaced(reason: string): void {
+    log.info('stream replaced', { stream: this.id, proxy: this.proxy?.id, reason });
+    this.endWithStatus(grpc.status.ABORTED, reason);
   }
 
   private fail(err: unknown): void {

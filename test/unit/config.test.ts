@@ -34,7 +34,14 @@ describe('control plane options', () => {
     [['--log-level', 'loud'], '--log-level: want error, warn, info or debug, got "loud"'],
     [['--bogus'], "Unknown option '--bogus'"],
     [['--outbound-traffic-policy', 'DENY'], '--outbound-traffic-policy: want ALLOW_ANY or REGISTRY_ONLY, got "DENY"'],
+    [['--xds-request-rate', '0'], '--xds-request-rate: want a whole number >= 1, got "0"'],
+    [['--xds-max-message-size', '4MiB'], '--xds-max-message-size: want a whole number >= 1, got "4MiB"'],
   ])('%j is rejected with a message', (argv, msg) => expect(() => parseConfig(argv, {})).toThrow(msg));
+  test('xDS limits: defaults like Istio (4 MiB messages), each a flag', () => {
+    expect(parseConfig([], {})).toMatchObject({ xdsLimits: { maxMessageBytes: 4 * 1024 * 1024, maxStreamsPerConnection: 64, requestsPerSecond: 100, requestBurst: 500 } });
+    const c = parseConfig(['--xds-max-message-size', '1048576', '--xds-max-streams-per-identity', '10', '--xds-request-rate', '20', '--xds-admission-rate', '5', '--xds-max-names-per-type', '100'], {});
+    expect(c).toMatchObject({ xdsLimits: { maxMessageBytes: 1048576, maxStreamsPerIdentity: 10, requestsPerSecond: 20, requestBurst: 100, admissionsPerSecond: 5, maxNamesPerType: 100 } });
+  });
 });
 
 describe('durations', () => {

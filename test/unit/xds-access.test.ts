@@ -38,6 +38,16 @@ describe('binding a stream to the caller', () => {
     expect((err as Error).message).toContain(message);
   });
 
+  test("a node id naming another namespace's or another pod's proxy is refused, whatever the metadata says", () => {
+    const evil = { namespace: 'evil', serviceAccount: 'attacker', via: 'certificate' };
+    const meta = (ns: string, name?: string) => ({ fields: { NAMESPACE: { kind: 'stringValue', stringValue: ns }, ...(name ? { NAME: { kind: 'stringValue', stringValue: name } } : {}) } });
+    const victimId = 'router~10.244.0.7~ingress-0.trellis-system~trellis-system.svc.cluster.local';
+    expect(() => bindIdentity(parseNode({ id: victimId, metadata: meta('evil') } as never), evil)).toThrow('names pod "ingress-0" in namespace "trellis-system"');
+    const sameNs = { namespace: 'trellis-system', serviceAccount: 'trellis-ingressgateway', via: 'token', podName: 'mine' };
+    expect(() => bindIdentity(parseNode({ id: victimId, metadata: meta('trellis-system', 'mine') } as never), sameNs)).toThrow('not the node\'s own pod "mine"');
+    expect(bindIdentity(parseNode({ id: 'router~10.244.0.8~mine.trellis-system~trellis-system.svc.cluster.local', metadata: meta('trellis-system', 'mine') } as never), sameNs).identity).toBeDefined();
+  });
+
   test('the plaintext port drops any identity (so no Secret is ever computed for it)', async () => {
     expect((await admit({ kind: 'plaintext' }, { ...gateway, identity: { namespace: 'trellis-system', serviceAccount: 'x' } }, caller)).identity).toBeUndefined();
   });
