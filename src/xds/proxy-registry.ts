@@ -77,9 +77,7 @@ export function identityKey(info: ProxyInfo): string {
 
 /** Whether two streams describe the same node (everything but the identity, compared whole). */
 function sameNode(a: ProxyInfo, b: ProxyInfo): boolean {
-  const { identity: _a, ...restA } = a;
-  const { identity: _b, ...restB } = b;
-  return JSON.stringify(restA) === JSON.stringify(restB);
+  return JSON.stringify({ ...a, identity: undefined }) === JSON.stringify({ ...b, identity: undefined });
 }
 
 const MAX_NACKS = 20;
