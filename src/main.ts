@@ -89,7 +89,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     extensionProviders: meshConfig.extensionProviders,
   });
   const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
-  const xds = new XdsServer({ provider, limits: config.xdsLimits });
+  const xds = new XdsServer({ provider, limits: config.xdsLimits, podServiceAccount: (ns, pod) => services.podServiceAccount(ns, pod) });
   const pushes = new PushQueue(xds);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host
   // that is a Service): once changes settle, the controllers look at every status again.

@@ -66,6 +66,7 @@ export class ServiceRegistry {
   /** ns/service → the keys of its slices: endpoints() is called per service, and a mesh has many. */
   private readonly slicesOf = new Map<string, Set<string>>();
   private readonly pods = new Map<string, PodRecord>(); // ip → pod
+  private readonly podsByName = new Map<string, PodRecord>(); // ns/name → pod, with or without an IP
   private readonly namespaces = new Map<string, Record<string, string>>();
   private readonly secrets = new Map<string, TlsSecret>();
 
@@ -113,19 +114,26 @@ export class ServiceRegistry {
   }
 
   upsertPod(pod: PodRecord): RegistryChange {
-    for (const [ip, p] of this.pods) if (p.namespace === pod.namespace && p.name === pod.name && ip !== pod.ip) this.pods.delete(ip);
+    const key = `${pod.namespace}/${pod.name}`;
+    const old = this.podsByName.get(key);
+    if (old?.ip && old.ip !== pod.ip && this.pods.get(old.ip) === old) this.pods.delete(old.ip);
+    this.podsByName.set(key, pod);
     if (pod.ip) this.pods.set(pod.ip, pod);
     return { kind: 'Pod', namespace: pod.namespace, name: pod.name, hosts: this.hostsOfPod(pod), endpointsOnly: true };
   }
 
   deletePod(namespace: string, name: string): RegistryChange | undefined {
-    for (const [ip, p] of this.pods) {
-      if (p.namespace === namespace && p.name === name) {
-        this.pods.delete(ip);
-        return { kind: 'Pod', namespace, name, hosts: this.hostsOfPod(p), endpointsOnly: true };
-      }
-    }
-    return undefined;
+    const key = `${namespace}/${name}`;
+    const p = this.podsByName.get(key);
+    if (!p) return undefined;
+    this.podsByName.delete(key);
+    if (p.ip && this.pods.get(p.ip) === p) this.pods.delete(p.ip);
+    return p.ip ? { kind: 'Pod', namespace, name, hosts: this.hostsOfPod(p), endpointsOnly: true } : undefined;
+  }
+
+  /** The service account a pod runs as, if the pod is known. */
+  podServiceAccount(namespace: string, name: string): string | undefined {
+    return this.podsByName.get(`${namespace}/${name}`)?.serviceAccount;
   }
 
   upsertNamespace(name: string, labels: Record<string, string>): RegistryChange {

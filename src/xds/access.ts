@@ -31,6 +31,8 @@ export class AccessDenied extends Error {
   constructor(
     readonly code: grpc.status.UNAUTHENTICATED | grpc.status.PERMISSION_DENIED | grpc.status.RESOURCE_EXHAUSTED,
     message: string,
+    /** The trellis_xds_refused_total reason, when not the code's own. */
+    readonly reason?: string,
   ) {
     super(message);
   }

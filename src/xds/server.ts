@@ -31,6 +31,12 @@ export interface XdsServerOptions {
   controlPlaneId?: string;
   /** What one client may cost (limits.ts); defaults for what is not given. */
   limits?: Partial<XdsLimits>;
+  /**
+   * The service account a pod runs as, when the pod is known: an authenticated stream naming a
+   * known pod must run as that pod's service account (so a node id cannot be squatted by
+   * another identity of the pod's namespace before the pod's own proxy connects).
+   */
+  podServiceAccount?: (namespace: string, pod: string) => string | undefined;
   log?: Logger;
 }
 
@@ -64,6 +70,7 @@ export class XdsServer implements StreamHost {
   /** The last comparison made from each encoded map (see `same`). */
   private readonly comparisons = new WeakMap<ReadonlyMap<string, EncodedResource>, { next: ReadonlyMap<string, EncodedResource>; same: boolean }>();
   private readonly provider: SnapshotProvider;
+  private readonly podServiceAccount: (namespace: string, pod: string) => string | undefined;
   private readonly concurrency: number;
   private readonly log: Logger;
   /** One gRPC server per port: each port has its own access policy. */
@@ -74,6 +81,7 @@ export class XdsServer implements StreamHost {
     this.concurrency = opts.concurrency ?? 32;
     this.controlPlaneId = opts.controlPlaneId ?? 'trellis';
     this.limits = { ...DEFAULT_XDS_LIMITS, ...opts.limits };
+    this.podServiceAccount = opts.podServiceAccount ?? (() => undefined);
     this.gate = new AdmissionGate(this.limits.admissionsPerSecond, this.limits.admissionBurst, this.limits.maxWaitingAdmissions);
     this.log = opts.log ?? loggerFor('xds');
     protoRoot(); // load the protos now rather than on the first connection
@@ -143,6 +151,10 @@ export class XdsServer implements StreamHost {
 
   /** Attaches a stream to its node (see proxy-registry.ts); throws AccessDenied if refused. */
   connect(info: ProxyInfo, stream: StreamHandle): Proxy {
+    const podSa = info.identity && info.podName ? this.podServiceAccount(info.identity.namespace, info.podName) : undefined;
+    if (info.identity && podSa !== undefined && podSa !== info.identity.serviceAccount) {
+      throw new AccessDenied(grpc.status.PERMISSION_DENIED, `node ${info.id} names pod ${info.identity.namespace}/${info.podName ?? ''}, which runs as service account ${podSa}, not ${info.identity.serviceAccount}`);
+    }
     const client = info.identity ? `identity ${identityKey(info)}` : `peer ${peerHost(stream.peer)}`;
     const open = this.streamsByClient.get(client) ?? 0;
     if (open >= this.limits.maxStreamsPerIdentity) {
@@ -153,7 +165,7 @@ export class XdsServer implements StreamHost {
     const r = this.registry.attach(info, stream);
     if (r.kind === 'refused') {
       this.log.warn('xDS stream refused: its node id is taken', { proxy: info.id, identity: identityKey(info), owner: r.owner, reason: r.reason });
-      throw new AccessDenied(grpc.status.PERMISSION_DENIED, r.reason);
+      throw new AccessDenied(grpc.status.PERMISSION_DENIED, r.reason, 'node-in-use');
     }
     this.streamsByClient.set(client, open + 1);
     this.clientOf.set(stream, client);

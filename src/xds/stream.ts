@@ -138,7 +138,7 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
         this.proxy = this.host.connect(info, this);
       } catch (err) {
         if (!(err instanceof AccessDenied)) throw err;
-        const reason = err.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : info ? 'node-in-use' : 'identity-mismatch';
+        const reason = err.reason ?? (err.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : 'identity-mismatch');
         if (err.code !== grpc.status.RESOURCE_EXHAUSTED) refusals.inc({ reason }); // a limit counts itself
         log.warn('xDS stream refused', { node: claimed.id, peer: this.call.getPeer(), reason, error: err.message });
         this.endWithStatus(err.code, err.message);
