@@ -54,6 +54,33 @@ export function sliceEndpoints(slice: V1EndpointSlice): Endpoint[] {
   );
 }
 
+/** The keys of a Secret credentialName reads (Istio's two formats); no other key is kept. */
+export const CREDENTIAL_KEYS = ['tls.crt', 'tls.key', 'ca.crt', 'cert', 'key', 'cacert'] as const;
+
+/**
+ * What the informer keeps of a Secret: its name and the credential keys. Any other Opaque
+ * Secret (an application's passwords, the plug-in CA's key) is held as a name only.
+ */
+export function credentialFields(s: V1Secret): V1Secret {
+  const data: Record<string, string> = {};
+  for (const k of CREDENTIAL_KEYS) {
+    const v = s.data?.[k];
+    if (v !== undefined) data[k] = v;
+  }
+  const md = s.metadata ?? {};
+  return { type: s.type, metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion }, data };
+}
+
+/** What the informer keeps of a Pod: what the registry records (no spec beyond the service account, no managedFields). */
+export function podFields(p: V1Pod): V1Pod {
+  const md = p.metadata ?? {};
+  return {
+    metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion, labels: md.labels },
+    spec: { serviceAccountName: p.spec?.serviceAccountName, containers: [] },
+    status: { podIP: p.status?.podIP, phase: p.status?.phase },
+  };
+}
+
 /** The Secret types a credentialName may name. */
 export const CREDENTIAL_SECRET_TYPES = ['kubernetes.io/tls', 'Opaque'] as const;
 
@@ -65,8 +92,8 @@ export class DiscoveryController {
     const emit = (c: RegistryChange | undefined): void => {
       if (c) deps.onChange(c);
     };
-    const add = <T extends KubernetesObject>(path: string, handle: (event: 'add' | 'update' | 'delete' | 'resync', obj: T) => void, fieldSelector?: string): void => {
-      const inf = new Informer<T>({ kc, path, log, fieldSelector, stallMs: deps.stallMs });
+    const add = <T extends KubernetesObject>(path: string, handle: (event: 'add' | 'update' | 'delete' | 'resync', obj: T) => void, fieldSelector?: string, transform?: (o: T) => T): void => {
+      const inf = new Informer<T>({ kc, path, log, fieldSelector, stallMs: deps.stallMs, transform });
       inf.on((event, obj) => {
         if (event !== 'resync') handle(event, obj);
       });
@@ -87,7 +114,7 @@ export class DiscoveryController {
         return;
       }
       emit(registry.upsertPod({ namespace: md.namespace ?? '', name: md.name ?? '', ip: pod.status?.podIP ?? '', labels: md.labels ?? {}, serviceAccount: pod.spec?.serviceAccountName ?? 'default' }));
-    });
+    }, undefined, podFields);
     add<V1Namespace>('/api/v1/namespaces', (ev, ns) => emit(ev === 'delete' ? registry.deleteNamespace(ns.metadata?.name ?? '') : registry.upsertNamespace(ns.metadata?.name ?? '', ns.metadata?.labels ?? {})));
     // Only the Secret types credentialName can name (kubernetes.io/tls, and Istio's generic
     // format in Opaque Secrets), each watched with a field selector on its type: service account
@@ -105,7 +132,7 @@ export class DiscoveryController {
       if (!(cert && key) && !ca) return emit(registry.deleteSecret(ns, name));
       emit(registry.upsertSecret({ namespace: ns, name, cert: cert && key ? cert : '', key: cert && key ? key : '', ca }));
     };
-    for (const type of CREDENTIAL_SECRET_TYPES) add<V1Secret>('/api/v1/secrets', onSecret, `type=${type}`);
+    for (const type of CREDENTIAL_SECRET_TYPES) add<V1Secret>('/api/v1/secrets', onSecret, `type=${type}`, credentialFields);
   }
 
   async start(): Promise<void> {

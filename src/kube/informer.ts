@@ -13,7 +13,7 @@ import { ApiError, Rest } from './rest.js';
 export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
 export type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T = KubernetesObject> {
   kc: KubeConfig;
   /** API path of the collection, e.g. /apis/networking.istio.io/v1/virtualservices */
   path: string;
@@ -26,6 +26,12 @@ export interface InformerOptions {
   /** A watch that delivers nothing (no event, no bookmark, no end) for this long is replaced. */
   stallMs?: number;
   maxBackoffMs?: number;
+  /**
+   * What of each object to keep, applied as it arrives (before the cache and the handlers): an
+   * informer of a kind with large or sensitive objects keeps only the fields it uses. Keep
+   * metadata.name, namespace and resourceVersion.
+   */
+  transform?: (obj: T) => T;
 }
 
 interface ListResponse<T> {
@@ -59,7 +65,7 @@ export class Informer<T extends KubernetesObject> {
   private generation = 0; // invalidates callbacks of a replaced watch
   private watchPendingSince = 0; // a watch request sent and not yet answered
 
-  constructor(private readonly opts: InformerOptions) {
+  constructor(private readonly opts: InformerOptions<T>) {
     this.rest = new Rest(opts.kc);
     this.watcher = new Watch(opts.kc);
   }
@@ -142,7 +148,9 @@ export class Informer<T extends KubernetesObject> {
     const q = this.query();
     const res = await this.rest.get<ListResponse<T>>(`${this.opts.path}${q ? `?${q}` : ''}`);
     const seen = new Set<string>();
-    for (const item of res.items) {
+    const keep = this.opts.transform ?? ((o: T) => o);
+    for (const listed of res.items) {
+      const item = keep(listed);
       const key = keyOf(item);
       seen.add(key);
       const old = this.cache.get(key);
@@ -188,7 +196,7 @@ export class Informer<T extends KubernetesObject> {
           this.opts.log.debug('watch error event', { path: this.opts.path, code: status.code, message: status.message });
           return;
         }
-        const o = obj as T;
+        const o = this.opts.transform ? this.opts.transform(obj as T) : (obj as T);
         const rv = o.metadata?.resourceVersion;
         if (rv) this.resourceVersion = rv;
         if (phase === 'BOOKMARK') return;
