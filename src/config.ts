@@ -83,9 +83,9 @@ Options:
                                   (default 50000)
   --xds-request-rate N            requests per second one stream may send, bursts of 5×N
                                   (default 100); a stream above it is ended
-  --xds-admission-rate N          new xDS streams admitted per second (default 200): a
-                                  reconnect storm waits its turn instead of starving the
-                                  pushes to connected proxies
+  --xds-admission-rate N          new xDS streams admitted per second: a reconnect storm
+                                  waits its turn instead of starving the pushes to connected
+                                  proxies (default as Istio's: 15 + 5 per CPU, at most 100)
   --webhook-address HOST:PORT     HTTPS admission webhooks: /validate and /inject
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
   --proxy-image IMAGE             the sidecar image injected into pods
