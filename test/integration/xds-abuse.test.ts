@@ -1,7 +1,7 @@
 // The attacks the xDS hardening stops, against the real control plane process and the real API
 // server (TokenReview of real tokens), each asserted as the refusal the attacker sees, while a
 // well-behaved proxy on the same control plane keeps receiving its pushes, and the control
-// plane's memory stays under the chart's limit:
+// plane's memory stays bounded (under a quarter of the chart's limit):
 //  - squatting: a stream of another namespace or service account cannot take a victim's node id,
 //    before or after the victim connects; a newer stream of the victim's own identity replaces
 //    the older one, and the victim reconnecting gets its own configuration back;
@@ -19,8 +19,8 @@ import { createServiceAccount, heldPod, serviceAccountToken } from '../support/t
 const ns = testNamespace('xds-abuse');
 const evil = testNamespace('xds-abuse-evil');
 const { core } = kube();
-/** The chart's memory limit for the control plane (charts/trellis/values.yaml). */
-const CHART_MEMORY_LIMIT = 512 * 1024 * 1024;
+/** A quarter of the chart's memory limit for the control plane (2Gi, charts/trellis/values.yaml). */
+const MEMORY_BOUND = 512 * 1024 * 1024;
 /** Set low for this test so that 1,000 streams cross it (the default is 1,000). */
 const STREAMS_PER_IDENTITY = 100;
 let cp: RunningControlPlane;
@@ -91,8 +91,8 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  // Whatever the attack, the control plane stayed under the memory the chart gives it.
-  expect(memory().peak).toBeLessThan(CHART_MEMORY_LIMIT);
+  // Whatever the attack, the control plane's peak stayed well under the memory the chart gives it.
+  expect(memory().peak).toBeLessThan(MEMORY_BOUND);
 });
 
 describe('squatting a node id', () => {
