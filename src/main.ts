@@ -104,7 +104,15 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     if ('op' in c && c.kind === 'RequestAuthentication') jwks.sync(jwksSources(store.list('RequestAuthentication') as Config<RequestAuthenticationSpec>[]));
     modelChanges.onChange(c);
   };
-  const discovery = new DiscoveryController({ kc, registry: services, log: loggerFor('controller/discovery'), onChange: onModelChange, stallMs: config.watchStallMs });
+  const tokens = new TokenAuthenticator(tokenReviewVia(rest));
+  const discovery = new DiscoveryController({
+    kc,
+    registry: services,
+    log: loggerFor('controller/discovery'),
+    onChange: onModelChange,
+    onPodGone: (ns, name) => tokens.forgetPod(ns, name),
+    stallMs: config.watchStallMs,
+  });
   const controllers = CONFIG_KINDS.map(
     (kind) =>
       new NetworkingController(kind, {
@@ -166,7 +174,6 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   // the control plane's own certificate for 15012, which proxies verify against that root.
   const caLog = loggerFor('ca');
   const ca = await loadOrCreateCa(rest, { namespace: config.namespace, secretName: config.caSecret, trustDomain: config.trustDomain, log: caLog, maxTtlSeconds: config.maxWorkloadCertTtlSeconds });
-  const tokens = new TokenAuthenticator(tokenReviewVia(rest));
   const rootPublisher = new RootPublisher({ kc, rootPem: ca.rootPem, log: caLog, namespaceSelector: config.rootCertNamespaces || undefined });
   closers.push(() => rootPublisher.stop());
   const xdsIdentity = new ServingIdentity(await ca.issueServing(config.webhookDnsNames, XDS_CERT_DAYS, { ips: config.webhookIps }), ca.rootPem);

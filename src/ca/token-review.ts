@@ -101,6 +101,8 @@ export class TokenAuthenticator {
   private readonly ok: ExpiringCache<TokenIdentity>;
   private readonly refused: ExpiringCache<Unauthenticated>;
   private readonly inflight = new Map<string, Promise<TokenIdentity>>();
+  /** Cache keys of tokens bound to each pod (`ns/name`), so a deleted pod's tokens stop working at once. */
+  private readonly byPod = new Map<string, Set<string>>();
   private readonly maxCacheMs: number;
   private readonly failureMs: number;
   private readonly now: () => number;
@@ -142,6 +144,25 @@ export class TokenAuthenticator {
     return pending;
   }
 
+  /**
+   * Forgets the reviews of tokens bound to a pod that is gone: the API server refuses them from
+   * then on, and so does the cache instead of honouring them until it expires.
+   */
+  forgetPod(namespace: string, name: string): void {
+    const keys = this.byPod.get(`${namespace}/${name}`);
+    if (!keys) return;
+    this.byPod.delete(`${namespace}/${name}`);
+    for (const k of keys) this.ok.delete(k);
+  }
+
+  private rememberPod(pod: string, key: string): void {
+    let keys = this.byPod.get(pod);
+    if (!keys) this.byPod.set(pod, (keys = new Set()));
+    // Tokens rotate: keep only the keys still cached, so a long-lived pod's set stays small.
+    for (const k of keys) if (!this.ok.has(k)) keys.delete(k);
+    keys.add(key);
+  }
+
   private async reviewOnce(key: string, token: string, audiences: string[]): Promise<TokenIdentity> {
     const status = await this.review(token, audiences);
     const now = this.now();
@@ -149,6 +170,7 @@ export class TokenAuthenticator {
       const identity = identityOf(status, audiences);
       const exp = tokenExpiry(token);
       this.ok.set(key, identity, Math.min(now + this.maxCacheMs, exp !== undefined ? exp * 1000 : now + this.maxCacheMs));
+      if (identity.podName) this.rememberPod(`${identity.namespace}/${identity.podName}`, key);
       return identity;
     } catch (err) {
       if (err instanceof Unauthenticated) this.refused.set(key, err, now + this.failureMs);

@@ -11,6 +11,8 @@ export interface DiscoveryDeps {
   registry: ServiceRegistry;
   log: Logger;
   onChange: (c: RegistryChange) => void;
+  /** A pod was deleted (or finished): its bound tokens must stop authenticating. */
+  onPodGone?: (namespace: string, name: string) => void;
   stallMs?: number;
 }
 
@@ -110,6 +112,7 @@ export class DiscoveryController {
     add<V1Pod>('/api/v1/pods', (ev, pod) => {
       const md = pod.metadata ?? {};
       if (ev === 'delete' || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
+        deps.onPodGone?.(md.namespace ?? '', md.name ?? '');
         emit(registry.deletePod(md.namespace ?? '', md.name ?? ''));
         return;
       }

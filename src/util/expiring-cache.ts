@@ -28,6 +28,16 @@ export class ExpiringCache<V> {
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
 
+  /** Whether a live entry is there (without counting as a use). */
+  has(key: string): boolean {
+    const e = this.entries.get(key);
+    return !!e && e.expiresAt > this.now();
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -97,3 +97,19 @@ test('a token for another audience (the API server) is refused: UNAUTHENTICATED,
   expect(r.error).toContain(`${grpc.status.UNAUTHENTICATED} UNAUTHENTICATED`);
   expect(r).toMatchObject({ listeners: [], secrets: [] });
 });
+
+test("a deleted pod's token stops working at once (not when the TokenReview cache would expire)", async () => {
+  const pod = await heldPod(ns, 'short-lived', 'default');
+  const token = await serviceAccountToken(ns, 'default', { audiences: ['istio-ca'], pod });
+  const alive = await asGateway('tls', 'short-lived', token);
+  expect(alive.error).toBe('');
+  expect(alive.secrets).toEqual(['kubernetes://edge-credential']);
+  await core.deleteNamespacedPod({ namespace: ns, name: 'short-lived', gracePeriodSeconds: 0 });
+  // The review was cached for minutes; the control plane forgets it when the pod goes.
+  const gone = await waitFor('the token to be refused', async () => {
+    const r = await asGateway('tls', 'short-lived', token);
+    return r.error ? r : undefined;
+  }, 30_000);
+  expect(gone.error).toContain(`${grpc.status.UNAUTHENTICATED} UNAUTHENTICATED`);
+  expect(gone).toMatchObject({ listeners: [], secrets: [] });
+});

@@ -156,3 +156,21 @@ test('the expiry is read from the payload without trusting it; anything odd has 
   expect(tokenExpiry('a.!!!.c')).toBeUndefined();
   expect(tokenExpiry(`a.${b64url({ exp: 'soon' })}.c`)).toBeUndefined();
 });
+
+test("a deleted pod's bound tokens are reviewed again (and so refused) at once, not honoured from the cache", async () => {
+  let podExists = true;
+  const bound = accepted({ 'authentication.kubernetes.io/pod-name': ['web-1'], 'authentication.kubernetes.io/pod-uid': ['uid-1'] });
+  const api = fakeApiServer(() => (podExists ? bound : { authenticated: false, error: 'pod "web-1" not found' }));
+  const auth = new TokenAuthenticator(api.review);
+  const token = jwt(undefined, 'bound');
+  await expect(auth.authenticate(token)).resolves.toMatchObject({ podName: 'web-1' });
+  await auth.authenticate(token);
+  expect(api.calls).toHaveLength(1); // cached
+  auth.forgetPod('shop', 'other-pod'); // another pod: nothing forgotten
+  await auth.authenticate(token);
+  expect(api.calls).toHaveLength(1);
+  podExists = false;
+  auth.forgetPod('shop', 'web-1');
+  expect(await refusal(auth.authenticate(token))).toContain('not found');
+  expect(api.calls).toHaveLength(2);
+});
