@@ -167,8 +167,10 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
       this.states.set(typeUrl, st);
     }
     this.apply(st, req);
-    if (st.sub.names.size > this.host.limits.maxNamesPerType) {
-      this.refuse('names', `subscribed to ${st.sub.names.size} ${SHORT_NAME[typeUrl]} resources; at most ${this.host.limits.maxNamesPerType} per type`);
+    // A delta client's initial_resource_versions name what it claims to hold: bounded alike.
+    const names = Math.max(st.sub.names.size, st.has.size);
+    if (names > this.host.limits.maxNamesPerType) {
+      this.refuse('names', `subscribed to ${names} ${SHORT_NAME[typeUrl]} resources; at most ${this.host.limits.maxNamesPerType} per type`);
       return;
     }
     this.step();

@@ -133,3 +133,16 @@ test('a NACK holds back the rejected resource; the other changes are retried onc
   ]);
   expect(server.registry.get(NODE)?.nacks).toHaveLength(1);
 });
+
+test('a reconnecting delta client claiming more known resources than the names limit is refused', async () => {
+  const limited = await LoopbackXds.start({ provider, limits: { maxNamesPerType: 10 } });
+  try {
+    const c = limited.client({ node: { id: NODE }, protocol: 'delta' });
+    c.send({ type_url: Cluster, resource_names_subscribe: ['*'], initial_resource_versions: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`c${i}`, 'v1'])) });
+    await c.until('the refusal', () => c.error !== undefined);
+    expect(c.error?.message).toContain('RESOURCE_EXHAUSTED');
+    expect(c.error?.message).toContain('subscribed to 11 cds resources; at most 10 per type');
+  } finally {
+    limited.close();
+  }
+});
