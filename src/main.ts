@@ -72,7 +72,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     log.error('cannot use the mesh configuration', { error: (err as Error).message });
     process.exit(2);
   }
-  if (config.meshConfigPath) log.info('mesh configuration read', { file: config.meshConfigPath, extensionProviders: (meshConfig.extensionProviders ?? []).map((p) => p.name) });
+  if (config.meshConfigPath) log.info('mesh configuration read', { file: config.meshConfigPath, extensionProviders: (meshConfig.extensionProviders ?? []).map((p) => p.name), trustDomainAliases: meshConfig.trustDomainAliases });
   const kc = loadKubeConfig(config.kubeconfig);
   const rest = new Rest(kc);
   const store = new ConfigStore();
@@ -87,6 +87,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     trustDomain: config.trustDomain,
     jwks: (s) => jwks.state(s),
     extensionProviders: meshConfig.extensionProviders,
+    trustDomainAliases: meshConfig.trustDomainAliases,
   });
   const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
   const xds = new XdsServer({ provider, limits: config.xdsLimits, podServiceAccount: (ns, pod) => services.podServiceAccount(ns, pod) });

@@ -42,4 +42,6 @@ export interface ExtensionProvider {
 
 export interface MeshConfig {
   extensionProviders?: ExtensionProvider[];
+  /** Trust domains whose identities count as the mesh's own in AuthorizationPolicy principals (a migration from an old trust domain). */
+  trustDomainAliases?: string[];
 }

@@ -32,6 +32,13 @@ export function validateMeshConfig(mesh: unknown): ValidationError[] {
     e.add('', 'must be a YAML map (Istio MeshConfig)');
     return e.errors;
   }
+  const aliases = mesh.trustDomainAliases;
+  if (aliases !== undefined && aliases !== null) {
+    if (!Array.isArray(aliases)) e.add('trustDomainAliases', 'must be a list');
+    else aliases.forEach((a: unknown, i: number) => {
+      if (typeof a !== 'string' || !/^[A-Za-z0-9.*-]+$/.test(a)) e.add(`trustDomainAliases[${i}]`, `must be a trust domain (letters, digits, dots, dashes), got ${JSON.stringify(a)}`);
+    });
+  }
   const providers = mesh.extensionProviders;
   if (providers === undefined || providers === null) return e.errors;
   if (!Array.isArray(providers)) {
@@ -77,5 +84,8 @@ export function parseMeshConfig(text: string, source: string): MeshConfig {
   if (errors.length > 0) throw new Error(`${source}: ${errors.map((x) => (x.path ? `${x.path}: ${x.message}` : x.message)).join('; ')}`);
   const m = mesh as MeshConfig;
   // Only the providers Trellis can serve are kept; others (tracing, logging) are not its business.
-  return { extensionProviders: (m.extensionProviders ?? []).filter((p: ExtensionProvider) => p.envoyExtAuthzHttp || p.envoyExtAuthzGrpc) };
+  return {
+    extensionProviders: (m.extensionProviders ?? []).filter((p: ExtensionProvider) => p.envoyExtAuthzHttp || p.envoyExtAuthzGrpc),
+    trustDomainAliases: m.trustDomainAliases ?? [],
+  };
 }

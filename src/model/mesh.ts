@@ -3,6 +3,7 @@
 // for a client namespace, what a Gateway serves, which mutual TLS a workload accepts. A Mesh is a
 // snapshot: it lists the store and the registry when built and indexes lazily; build a new one
 // after a change.
+import { bundledPolicy } from './trust-domains.js';
 import type { AuthorizationPolicySpec } from '../api/authorization-policy.js';
 import type { ExtensionProvider } from '../api/mesh-config.js';
 import type { Labels } from '../api/common.js';
@@ -40,6 +41,8 @@ export interface MeshOptions {
   pods?: () => readonly PodRecord[];
   /** The SPIFFE trust domain of workload identities; default cluster.local. */
   trustDomain?: string;
+  /** meshConfig.trustDomainAliases: identities of these trust domains are treated as the mesh's own in AuthorizationPolicies. */
+  trustDomainAliases?: readonly string[];
   /** What the control plane holds of the keys at a jwksUri (src/controllers/jwks-resolver.ts); without it, nothing is ever fetched. */
   jwks?: (source: JwksSource) => JwksState;
   /** The mesh configuration's extension providers (external authorizers of CUSTOM policies). */
@@ -50,6 +53,8 @@ export class Mesh {
   readonly rootNamespace: string;
   readonly domain: string;
   readonly trustDomain: string;
+  /** The trust domain first, then its aliases (Istio's trust domain bundle). */
+  readonly trustDomains: readonly string[];
   readonly exportToDefaults: ExportToDefaults;
   private readonly vsConfigs: Config<VirtualServiceSpec>[];
   private readonly drConfigs: Config<DestinationRuleSpec>[];
@@ -70,6 +75,7 @@ export class Mesh {
   ) {
     this.rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
     this.trustDomain = opts.trustDomain ?? 'cluster.local';
+    this.trustDomains = [this.trustDomain, ...(opts.trustDomainAliases ?? []).filter((a) => a !== this.trustDomain)];
     this.domain = opts.domain ?? registry.domain;
     this.exportToDefaults = { ...DEFAULT_EXPORT_TO, ...opts.exportToDefaults };
     this.vsConfigs = sortByAge(store.list('VirtualService') as Config<VirtualServiceSpec>[]);
@@ -210,7 +216,10 @@ export class Mesh {
 
   /** The AuthorizationPolicies that apply to a workload in `namespace` with `labels`, oldest first. */
   authorizationPoliciesFor(namespace: string, labels: Labels): Config<AuthorizationPolicySpec>[] {
-    return (this.cache.ap ??= new WorkloadPolicies(this.apConfigs, this.rootNamespace)).forWorkload(namespace, labels);
+    return (this.cache.ap ??= new WorkloadPolicies(
+      this.apConfigs.map((c) => bundledPolicy(c, this.trustDomains)),
+      this.rootNamespace,
+    )).forWorkload(namespace, labels);
   }
 
   /** The RequestAuthentications that apply to a workload in `namespace` with `labels`, oldest first. */

@@ -55,7 +55,7 @@ export function outboundCluster(mesh: MeshView, service: MeshService, port: Mesh
   const policy = clusterPolicy(spec, port.number, subset);
   const fields = policyFields(policy, service.hostname, isHttp2(port.protocol));
   const peers = meshPeers(mesh, service);
-  const base: Cluster = { name, ...fields, ...meshTlsFields(policy.tls, meshSni(port.number, service.hostname, subset), peers.ids, mesh.trustDomain, peers.disabledOn(port)) };
+  const base: Cluster = { name, ...fields, ...meshTlsFields(policy.tls, meshSni(port.number, service.hostname, subset), peers.ids, mesh.trustDomains, peers.disabledOn(port)) };
   if (service.resolution === 'NONE' || isPassthroughLb(policy.loadBalancer)) {
     return { ...base, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' };
   }
@@ -94,7 +94,11 @@ export function meshPeers(mesh: MeshView, service: MeshService): MeshPeers {
   let peers = byService.get(service);
   if (!peers) {
     const ids = new Set<string>();
-    for (const e of mesh.endpoints(service)) if (e.serviceAccount) ids.add(spiffeId({ trustDomain: mesh.trustDomain, namespace: service.namespace, serviceAccount: e.serviceAccount }));
+    // A server may hold an identity of any trust domain of the bundle (Istio expands SANs alike).
+    for (const e of mesh.endpoints(service)) {
+      if (!e.serviceAccount) continue;
+      for (const trustDomain of mesh.trustDomains) ids.add(spiffeId({ trustDomain, namespace: service.namespace, serviceAccount: e.serviceAccount }));
+    }
     const mtls = service.source === 'Kubernetes' && service.selector ? mesh.mtlsFor(service.namespace, service.selector) : undefined;
     const disabledOn = (port: MeshServicePort): boolean => {
       if (!mtls) return false;

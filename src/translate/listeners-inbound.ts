@@ -26,12 +26,12 @@ import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIR
 import { listenerProtocol } from './protocol.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 
-/** The mTLS modes of a workload (PeerAuthentication resolved) and the mesh's trust domain. */
+/** The mTLS modes of a workload (PeerAuthentication resolved) and the mesh's trust domain and its aliases. */
 export interface InboundMtls extends EffectiveMtls {
-  readonly trustDomain: string;
+  readonly trustDomains: readonly string[];
 }
 
-export const PERMISSIVE_MTLS: InboundMtls = { mode: 'PERMISSIVE', ports: new Map(), trustDomain: 'cluster.local' };
+export const PERMISSIVE_MTLS: InboundMtls = { mode: 'PERMISSIVE', ports: new Map(), trustDomains: ['cluster.local'] };
 
 /**
  * The routes of an inbound HTTP port (over RDS, named like its cluster): everything to the app,
@@ -67,7 +67,7 @@ function portFilters(p: InboundPort, security: WorkloadSecurity): Filter[] {
 }
 
 /** The filter chains of one workload port under its mTLS mode. */
-export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomain: string, security: WorkloadSecurity = NO_SECURITY): FilterChain[] {
+export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomains: readonly string[], security: WorkloadSecurity = NO_SECURITY): FilterChain[] {
   const cluster = inboundClusterName(p.port);
   const port = { value: p.port };
   const chains: FilterChain[] = [];
@@ -75,7 +75,7 @@ export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomain:
     chains.push({
       name: `${cluster}-mtls`,
       filter_chain_match: { destination_port: port, transport_protocol: 'tls', application_protocols: MESH_ALPN },
-      transport_socket: meshServerSocket(trustDomain),
+      transport_socket: meshServerSocket(trustDomains),
       filters: portFilters(p, security),
     });
   }
@@ -90,14 +90,14 @@ export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomain:
 }
 
 export function virtualInboundListener(ports: readonly InboundPort[], inboundPort: number, mtls: InboundMtls = PERMISSIVE_MTLS, security: WorkloadSecurity = NO_SECURITY): Listener {
-  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomain, security));
+  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomains, security));
   const passthrough = [...security.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
   const strict = mtls.mode === 'STRICT';
   if (strict) {
     chains.push({
       name: 'InboundPassthroughFilterChain-mtls',
       filter_chain_match: { transport_protocol: 'tls', application_protocols: MESH_ALPN },
-      transport_socket: meshServerSocket(mtls.trustDomain),
+      transport_socket: meshServerSocket(mtls.trustDomains),
       filters: passthrough,
     });
   }

@@ -47,16 +47,17 @@ function meshTlsContext(peerSans: { exact?: string; prefix?: string }[]): Common
 }
 
 /** A client's mTLS socket to a mesh endpoint whose identity is one of `serverIds`. */
-export function meshClientSocket(sni: string, serverIds: readonly string[], trustDomain: string): TransportSocket {
-  // No known service account (e.g. no endpoint yet): any identity of the mesh's trust domain.
-  const sans = serverIds.length > 0 ? serverIds.map((exact) => ({ exact })) : [{ prefix: `spiffe://${trustDomain}/` }];
+export function meshClientSocket(sni: string, serverIds: readonly string[], trustDomains: readonly string[]): TransportSocket {
+  // No known service account (e.g. no endpoint yet): any identity of the mesh's trust domains.
+  const sans = serverIds.length > 0 ? serverIds.map((exact) => ({ exact })) : trustDomains.map((td) => ({ prefix: `spiffe://${td}/` }));
   const ctx: UpstreamTlsContext = { sni, common_tls_context: { ...meshTlsContext(sans), alpn_protocols: MESH_ALPN } };
   return { name: 'envoy.transport_sockets.tls', typed_config: packAny(UPSTREAM_TLS, ctx) };
 }
 
 /** A server's mTLS socket: a client certificate of the trust domain is required. */
-export function meshServerSocket(trustDomain: string): TransportSocket {
-  const ctx: DownstreamTlsContext = { require_client_certificate: { value: true }, common_tls_context: meshTlsContext([{ prefix: `spiffe://${trustDomain}/` }]) };
+export function meshServerSocket(trustDomains: readonly string[]): TransportSocket {
+  // The mesh's trust domain and its aliases (meshConfig.trustDomainAliases), as Istio's.
+  const ctx: DownstreamTlsContext = { require_client_certificate: { value: true }, common_tls_context: meshTlsContext(trustDomains.map((td) => ({ prefix: `spiffe://${td}/` }))) };
   return { name: 'envoy.transport_sockets.tls', typed_config: packAny(DOWNSTREAM_TLS, ctx) };
 }
 
@@ -85,13 +86,13 @@ export function meshTlsFields(
   tls: ClientTLSSettings | undefined,
   sni: string,
   serverIds: readonly string[],
-  trustDomain: string,
+  trustDomains: readonly string[],
   /** The servers' PeerAuthentication is DISABLE: auto mTLS stays off (ISTIO_MUTUAL does not). */
   serverDisabled = false,
 ): Pick<Cluster, 'transport_socket' | 'transport_socket_matches'> {
   const mode = meshTlsMode(tls);
   if (mode === 'never' || (mode === 'auto' && serverDisabled)) return {};
-  const socket = meshClientSocket(tls?.sni ?? sni, tls?.subjectAltNames?.length ? tls.subjectAltNames : serverIds, trustDomain);
+  const socket = meshClientSocket(tls?.sni ?? sni, tls?.subjectAltNames?.length ? tls.subjectAltNames : serverIds, trustDomains);
   if (mode === 'always') return { transport_socket: socket };
   const matches: TransportSocketMatch[] = [
     { name: 'tlsMode-istio', match: { fields: { tlsMode: { stringValue: 'istio' } } }, transport_socket: socket },

@@ -70,7 +70,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: Sideca
   return {
     visible,
     withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY) => {
-      const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomain, security.key]);
+      const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key]);
       let m = byInbound.get(key);
       if (!m) {
         m = {

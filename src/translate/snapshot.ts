@@ -22,7 +22,7 @@ export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Pa
   const out = share ? share.outbound(mesh, proxy) : outboundConfig(mesh, outboundScope(mesh, proxy).proxy, opts);
   const inbound = once(() => inboundPorts(mesh, proxy, out.visible().map((v) => v.service)));
   // The workload's own PeerAuthentication decides what its inbound ports accept.
-  const mtls = once((): InboundMtls => ({ ...mesh.mtlsFor(proxyNamespace(proxy), { ...proxy.labels }), trustDomain: mesh.trustDomain }));
+  const mtls = once((): InboundMtls => ({ ...mesh.mtlsFor(proxyNamespace(proxy), { ...proxy.labels }), trustDomains: mesh.trustDomains }));
   // ...and its AuthorizationPolicies and RequestAuthentications who may call it.
   const security = once(() => workloadSecurity(mesh, proxyNamespace(proxy), { ...proxy.labels }));
   return pickTypes(types, {

@@ -21,7 +21,7 @@ extensionProviders:
 
 test('a MeshConfig file: the ext_authz providers kept, other providers and fields ignored', () => {
   expect(parseMeshConfig(YAML, 'mesh.yaml').extensionProviders?.map((p) => p.name)).toEqual(['ext-authz-http']);
-  expect(parseMeshConfig('', 'empty.yaml')).toEqual({ extensionProviders: [] });
+  expect(parseMeshConfig('', 'empty.yaml')).toEqual({ extensionProviders: [], trustDomainAliases: [] });
 });
 
 test('a bad file names the file and every broken field', () => {

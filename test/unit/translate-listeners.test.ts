@@ -98,7 +98,7 @@ describe('virtualInbound', () => {
   });
 
   test('STRICT: only mTLS per port; anything else, and plaintext to undeclared ports, is refused', () => {
-    const strict = virtualInboundListener(ports, 15006, { mode: 'STRICT', ports: new Map([[9000, 'PERMISSIVE']]), trustDomain: 'cluster.local' });
+    const strict = virtualInboundListener(ports, 15006, { mode: 'STRICT', ports: new Map([[9000, 'PERMISSIVE']]), trustDomains: ['cluster.local'] });
     const names = strict.filter_chains?.map((c) => c.name);
     expect(names).toEqual(['inbound|7070||-mtls', 'inbound|7070||-refused', 'inbound|8080||-mtls', 'inbound|8080||-refused', 'inbound|9000||-mtls', 'inbound|9000||', 'inbound|9000||-tls', 'InboundPassthroughFilterChain-mtls']);
     expect(filter(strict.filter_chains?.find((c) => c.name === 'inbound|8080||-refused'))).toMatchObject({ cluster: 'BlackHoleCluster' });
@@ -106,7 +106,7 @@ describe('virtualInbound', () => {
   });
 
   test('DISABLE: plaintext and app TLS only', () => {
-    const off = virtualInboundListener(ports, 15006, { mode: 'DISABLE', ports: new Map(), trustDomain: 'cluster.local' });
+    const off = virtualInboundListener(ports, 15006, { mode: 'DISABLE', ports: new Map(), trustDomains: ['cluster.local'] });
     expect(off.filter_chains?.some((c) => c.transport_socket)).toBe(false);
   });
 });
