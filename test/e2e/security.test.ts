@@ -4,7 +4,7 @@
 // posing as another namespace's gateway over xDS, obtaining another service account's
 // certificate, and reading the debug pages without authorisation.
 import path from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
+import { setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import * as grpc from '@grpc/grpc-js';
 import { requestCertificate } from '../../src/ca/certificate-client.js';
 import { createCsr, spiffeId } from '../../src/ca/csr.js';
@@ -219,22 +219,30 @@ describe('under continuous traffic', () => {
     expect(replies.filter((r) => r.status !== 200)).toEqual([]);
   });
 
-  test('a control plane restart under traffic: zero failed requests, and the proxies reconnect', async () => {
+  test('a control plane restart under traffic, its namespace labelled for injection: zero failed requests, no sidecar in it, and the proxies reconnect', async () => {
     const { apps } = kube();
     const before = (await core.listNamespacedPod({ namespace: 'trellis-system', labelSelector: 'app.kubernetes.io/name=trellis' })).items.map((p) => p.metadata?.name);
+    // A meshed trellis-system: the control plane's own pods carry the opt-out label, so the
+    // webhook (served by the pod being replaced) is never asked about them.
+    const label = (value: string | null) =>
+      core.patchNamespace({ name: 'trellis-system', body: { metadata: { labels: { 'trellis-injection': value } } } }, setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+    await label('enabled');
     const restart = (async () => {
       await apps.patchNamespacedDeployment(
         { namespace: 'trellis-system', name: 'trellis', body: { spec: { template: { metadata: { annotations: { 'trellis.test/restarted': String(Date.now()) } } } } } },
-        (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+        setHeaderOptions('Content-Type', 'application/merge-patch+json'),
       );
       await waitFor('a new control plane, alone and Ready', async () => {
         const pods = (await core.listNamespacedPod({ namespace: 'trellis-system', labelSelector: 'app.kubernetes.io/name=trellis' })).items;
         return pods.length === 1 && !before.includes(pods[0].metadata?.name) && ready(pods[0]);
       }, 180_000);
     })();
-    const replies = await trafficUntil(restart);
+    const replies = await trafficUntil(restart).finally(() => label(null));
     await restart;
     expect(replies.filter((r) => r.status !== 200)).toEqual([]);
+    const [restarted] = (await core.listNamespacedPod({ namespace: 'trellis-system', labelSelector: 'app.kubernetes.io/name=trellis' })).items;
+    expect(restarted.spec?.containers.map((c) => c.name)).toEqual(['trellis']);
+    expect(restarted.spec?.initContainers ?? []).toEqual([]);
     // The client's proxy is back on the new control plane (over 15012, with its certificate).
     const reader = await debugReaderToken(ns);
     await waitFor('the client back in /debug/syncz', async () => {
