@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { fixturesDir } from '../fixtures/load.js';
 
-const casesDir = path.resolve(fixturesDir, '../..', '../shared/conformance/istio-validation-security');
+const conformance = path.resolve(fixturesDir, '../..', '../shared/conformance');
 
 export interface SecurityCase {
   file: string;
@@ -18,7 +18,12 @@ export interface SecurityCase {
 
 /** The cases of one folder for one kind, sorted by file name. */
 export function securityCases(folder: SecurityCase['folder'], kind: string): SecurityCase[] {
-  const dir = path.join(casesDir, folder);
+  return istioCases('istio-validation-security', folder, kind);
+}
+
+/** The cases of `set` (a folder of ../shared/conformance) in one verdict folder for one kind, sorted by file name. */
+export function istioCases(set: string, folder: SecurityCase['folder'], kind: string): SecurityCase[] {
+  const dir = path.join(conformance, set, folder);
   if (!fs.existsSync(dir)) throw new Error(`no ${dir}: the shared conformance cases are expected beside the repo`);
   return fs
     .readdirSync(dir)
