@@ -36,26 +36,28 @@ export function isNetworkingKind(kind: unknown): kind is NetworkingKind {
 
 /**
  * Validates the spec of one object, and the annotations Istio reserves when given. `spec` may be
- * anything (it comes from outside): a malformed value yields errors, never an exception. Namespace
- * and name are accepted so every caller uses the same entry; the messages are rendered with
+ * anything (it comes from outside): a malformed value yields errors, never an exception. The
+ * namespace matters to some rules (a DestinationRule's exportTo with a workloadSelector); the name
+ * is accepted so every caller uses the same entry. The messages are rendered with
  * formatErrors(kind, namespace, name, errors).
  */
-export function validate(kind: string, _namespace: string, _name: string, spec: unknown, annotations?: Readonly<Record<string, string>>): ValidationError[] {
+export function validate(kind: string, namespace: string, _name: string, spec: unknown, annotations?: Readonly<Record<string, string>>): ValidationError[] {
   if (!isConfigKind(kind)) return [{ path: 'kind', message: `unsupported kind ${JSON.stringify(kind)}` }];
   const metadata = validateMetadata(kind, annotations);
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     return [...metadata, { path: 'spec', message: 'required, and must be an object' }];
   }
-  return [...metadata, ...validateSpec(kind, spec, annotations)];
+  return [...metadata, ...validateSpec(kind, spec, namespace, annotations)];
 }
 
-function validateSpec(kind: ConfigKind, spec: object, annotations: Readonly<Record<string, string>> | undefined): ValidationError[] {
+function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotations: Readonly<Record<string, string>> | undefined): ValidationError[] {
   try {
     switch (kind) {
       case 'VirtualService':
         return validateVirtualService(spec as VirtualServiceSpec);
       case 'DestinationRule':
-        return validateDestinationRule(spec as DestinationRuleSpec);
+        // exportTo with a workloadSelector is checked against the rule's own namespace.
+        return validateDestinationRule(spec as DestinationRuleSpec, namespace);
       case 'Gateway':
         return validateGateway(spec as GatewaySpec);
       case 'ServiceEntry':

@@ -168,10 +168,17 @@ test("AUDIT allows, and the sidecar's Envoy runs it as RBAC LOG rules holding th
 
 test("a policy change reaches an open connection's next request; other clients are served throughout", async () => {
   // Both clients send over one kept-alive connection each while the DENY for `sleep` lands.
-  // 1,500 requests take several seconds; the policy lands 2 s in (past the clients' start-up).
+  // 1,500 requests take several seconds; the policy lands once the client's own sidecar has
+  // counted 50 of its requests (its start-up takes longer on a busy machine: no fixed sleep).
+  const sent = async (): Promise<number> => {
+    const stats = await envoyAdmin(me, '/stats?filter=upstream_rq_total');
+    const line = stats.split('\n').find((l) => l.startsWith(`cluster.outbound|8080||echo.${ns}.`) && l.includes('.upstream_rq_total:'));
+    return Number(line?.split(': ')[1] ?? 0);
+  };
+  const before = await sent();
   const mine = echoFrom(me, `${HTTP}/`, 1500, [], ['--keepalive']);
   const theirs = echoFrom(stranger, `${HTTP}/`, 1500, [], ['--keepalive']);
-  await new Promise((r) => setTimeout(r, 2_000));
+  await waitFor('the client to be under way', async () => (await sent()) >= before + 50, 60_000, 100);
   await policy('deny-sleep', { action: 'DENY', rules: [{ from: [{ source: { principals: [`cluster.local/ns/${ns}/sa/sleep`] } }] }] });
   const [a, b] = await Promise.all([mine, theirs]);
   const seen = statuses(a);
