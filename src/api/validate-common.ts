@@ -46,16 +46,3 @@ export function validateExportTo(e: ErrorList, exportTo: readonly string[] | und
   }
 }
 
-/** Route weights: each 0-100 and, with several destinations, summing to 100. */
-export function validateWeights(e: ErrorList, path: string, routes: readonly { weight?: number }[]): void {
-  let sum = 0;
-  routes.forEach((route, i) => {
-    if (!isSet(route.weight)) return;
-    if (typeof route.weight !== 'number' || route.weight < 0 || route.weight > 100) {
-      e.add(`${path}[${i}].weight`, `must be between 0 and 100, got ${JSON.stringify(route.weight)}`);
-    } else {
-      sum += route.weight;
-    }
-  });
-  if (routes.length > 1 && sum !== 100) e.add(path, `weights must sum to 100, got ${sum}`);
-}

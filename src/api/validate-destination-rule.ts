@@ -63,11 +63,7 @@ export function validateDestinationRule(spec: DestinationRuleSpec, namespace?: s
   });
   validateExportTo(e, spec.exportTo);
   if (isSet(spec.workloadSelector)) {
-    // Istio only warns here (the rule then applies to every workload of the namespace); kept an error
-    // while test/fixtures/invalid/dr-workload-selector-empty.yaml still expects the rejection.
-    if (entries(spec.workloadSelector.matchLabels).length === 0) {
-      e.add('spec.workloadSelector.matchLabels', 'at least one label is required');
-    }
+    // No labels: Istio only warns (the rule then applies to every workload of its namespace).
     validateLabels(e, 'spec.workloadSelector.matchLabels', spec.workloadSelector.matchLabels);
     validateSelectorExportTo(e, spec.exportTo, namespace);
   }

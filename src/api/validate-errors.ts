@@ -4,7 +4,7 @@
 export interface ValidationError {
   /** Field path from the object root, e.g. `spec.http[0].route[1].weight`. */
   path: string;
-  /** The rule that is broken, e.g. `weights must sum to 100, got 90`. */
+  /** The rule that is broken, e.g. `must not be negative, got -10`. */
   message: string;
 }
 

@@ -54,7 +54,7 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
   try {
     switch (kind) {
       case 'VirtualService':
-        return validateVirtualService(spec as VirtualServiceSpec);
+        return validateVirtualService(spec as VirtualServiceSpec, namespace);
       case 'DestinationRule':
         // exportTo with a workloadSelector is checked against the rule's own namespace.
         return validateDestinationRule(spec as DestinationRuleSpec, namespace);

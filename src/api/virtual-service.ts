@@ -83,6 +83,8 @@ export type RedirectDerivePort = 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
 
 export interface HTTPRedirect {
   uri?: string;
+  /** Replaces the matched prefix of the path (the match must be a prefix match); not with `uri`. */
+  prefixRewrite?: string;
   authority?: string;
   port?: number;
   derivePort?: RedirectDerivePort;

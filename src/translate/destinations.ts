@@ -15,11 +15,9 @@ export function destinationCluster(mesh: MeshView, clientNamespace: string, vsNa
   return outboundClusterName(port, host, d.subset || undefined);
 }
 
-/** Weighted destinations: a single cluster, or clusters with weights (missing weights share the rest). */
+/** Weighted destinations: a single cluster, or clusters with relative weights (Envoy divides by their sum). */
 export function weighted<T extends { weight?: number }>(items: readonly T[]): Array<{ item: T; weight: number }> {
   if (items.length === 1) return [{ item: items[0], weight: 100 }];
-  const explicit = items.reduce((n, i) => n + (i.weight ?? 0), 0);
-  const unset = items.filter((i) => i.weight === undefined).length;
-  const share = unset > 0 ? Math.max(0, Math.floor((100 - explicit) / unset)) : 0;
-  return items.map((item) => ({ item, weight: item.weight ?? share })).filter((x) => x.weight > 0);
+  // Istio's weights are relative, and with several destinations a missing weight is 0.
+  return items.map((item) => ({ item, weight: item.weight ?? 0 })).filter((x) => x.weight > 0);
 }

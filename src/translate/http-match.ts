@@ -19,7 +19,8 @@ export function stringMatcher(m: StringMatch | undefined, ignoreCase = false): S
 }
 
 export function headerMatcher(name: string, m: StringMatch | undefined, invert = false): HeaderMatcher {
-  const sm = stringMatcher(m);
+  // Istio reads `regex: "*"` on a header as "present" (in withoutHeaders: "absent"), not as RE2.
+  const sm = m?.regex === '*' ? undefined : stringMatcher(m);
   return { name: name.toLowerCase(), ...(sm ? { string_match: sm } : { present_match: true }), ...(invert ? { invert_match: true } : {}) };
 }
 

@@ -94,6 +94,7 @@ const REDIRECT_CODES: Record<number, NonNullable<RedirectAction['response_code']
 export function redirectAction(r: HTTPRedirect): RedirectAction {
   return {
     ...(r.uri ? { path_redirect: r.uri } : {}),
+    ...(r.prefixRewrite !== undefined && !r.uri ? { prefix_rewrite: r.prefixRewrite } : {}),
     ...(r.authority ? { host_redirect: r.authority } : {}),
     ...(r.port ? { port_redirect: r.port } : {}),
     ...(r.scheme ? { scheme_redirect: r.scheme } : {}),

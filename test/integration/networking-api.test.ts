@@ -198,13 +198,23 @@ test('an invalid update keeps the last accepted generation in effect', async () 
   await create(vs, off);
   await waitFor('accepted', async () => condition(await read('VirtualService', off, 'keep-last-good'), 'Accepted')?.status === 'True');
   await custom.patchNamespacedCustomObject(
-    { group: 'networking.istio.io', version: 'v1', namespace: off, plural: 'virtualservices', name: 'keep-last-good', body: [{ op: 'replace', path: '/spec/http/0/route/0/weight', value: 40 }] },
+    {
+      group: 'networking.istio.io',
+      version: 'v1',
+      namespace: off,
+      plural: 'virtualservices',
+      name: 'keep-last-good',
+      body: [
+        { op: 'replace', path: '/spec/http/0/route/0/weight', value: 0 },
+        { op: 'replace', path: '/spec/http/0/route/1/weight', value: 0 },
+      ],
+    },
   );
   const got = await waitFor('rejected update', async () => {
     const o = await read('VirtualService', off, 'keep-last-good');
     return o.status?.observedGeneration === 2 ? o : undefined;
   });
-  expect(condition(got, 'Accepted')).toMatchObject({ status: 'False', reason: 'Invalid', message: `VirtualService ${off}/keep-last-good: spec.http[0].route: weights must sum to 100, got 90` });
+  expect(condition(got, 'Accepted')).toMatchObject({ status: 'False', reason: 'Invalid', message: `VirtualService ${off}/keep-last-good: spec.http[0].route: with several destinations at least one weight must be above 0 (weights are relative; a missing weight counts as 0)` });
   expect(condition(got, 'Reconciled')).toMatchObject({ status: 'False', reason: 'LastAcceptedInEffect' });
   const inModel = (await cp.configz()).find((c) => c.namespace === off && c.name === 'keep-last-good');
   expect(inModel?.generation).toBe(1);

@@ -135,6 +135,11 @@ describe('Istio traffic behaviours through translated configuration', () => {
           { match: [{ uri: { prefix: '/slow' } }], route: [{ destination: v1 }], timeout: '0.3s' },
           { match: [{ uri: { prefix: '/mirror' } }], route: [{ destination: v1 }], mirror: { host: 'shadow' }, mirrorPercentage: { value: 100 } },
           { match: [{ uri: { prefix: '/cors' } }], route: [{ destination: v1 }], corsPolicy: { allowOrigins: [{ exact: 'https://ok.example' }], allowMethods: ['GET', 'PUT'], maxAge: '1h' } },
+          // Istio's weights are relative: 300 and 100 is a 75/25 split.
+          { match: [{ uri: { prefix: '/relative' } }], route: [{ destination: v1, weight: 300 }, { destination: { host: 'echo', subset: 'v2' }, weight: 100 }] },
+          { match: [{ uri: { prefix: '/old/' } }], redirect: { prefixRewrite: '/new/' } },
+          // withoutHeaders regex "*": the header is absent.
+          { match: [{ uri: { prefix: '/anon' }, withoutHeaders: { 'x-user': { regex: '*' } } }], route: [{ destination: { host: 'echo', subset: 'v2' } }] },
           { route: [{ destination: v1 }] },
         ],
       }),
@@ -238,6 +243,25 @@ describe('Istio traffic behaviours through translated configuration', () => {
     expect(overflow).toBeGreaterThanOrEqual(1);
     expect(replies.some((r) => r.status === 200)).toBe(true);
     expect(await stat(`${cluster('narrow')}.upstream_rq_pending_overflow`)).toBeGreaterThanOrEqual(1);
+  });
+
+  test('relative weights (300 and 100) split 3:1', async () => {
+    const bodies: string[] = [];
+    for (let i = 0; i < 400; i++) bodies.push((await request(port, 'echo', { path: '/relative' })).body);
+    const v1Share = bodies.filter((b) => b === 'e1').length / bodies.length;
+    expect(v1Share).toBeGreaterThan(0.65);
+    expect(v1Share).toBeLessThan(0.85);
+  });
+
+  test('a redirect with only prefixRewrite replaces the matched prefix', async () => {
+    const r = await request(port, 'echo', { path: '/old/page?x=1' });
+    expect(r.status).toBe(301);
+    expect(r.headers.location).toBe('http://echo/new/page?x=1');
+  });
+
+  test('withoutHeaders regex "*" matches a request without the header only', async () => {
+    expect((await request(port, 'echo', { path: '/anon' })).body).toBe('e2');
+    expect((await request(port, 'echo', { path: '/anon', headers: { 'x-user': 'alice' } })).body).toBe('e1');
   });
 
   test('a query parameter match routes to its subset', async () => {

@@ -197,8 +197,8 @@ describe('zone-aware load balancing', () => {
 describe('workloadSelector', () => {
   const selected = { host: 'reviews', workloadSelector: { matchLabels: { app: 'reviews' } } };
 
-  test('a selector without labels is still rejected (Istio only warns: see dr-workload-selector-empty.yaml)', () => {
-    expect(check({ host: 'reviews', workloadSelector: {} })).toEqual(['spec.workloadSelector.matchLabels: at least one label is required']);
+  test('a selector without labels is accepted, as Istio does (it only warns): the rule applies to the whole namespace', () => {
+    expect(check({ host: 'reviews', workloadSelector: {} })).toEqual([]);
   });
 
   test('a rule with a selector is exported to its own namespace only', () => {

@@ -45,12 +45,12 @@ describe('validate()', () => {
   test('renders errors as <Kind> <namespace>/<name>: <field path>: <rule>', () => {
     const spec = {
       hosts: ['reviews'],
-      http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 80 }, { destination: { host: 'reviews', subset: 'v2' }, weight: 10 }] }],
+      http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 80 }, { destination: { host: 'reviews', subset: 'v2' }, weight: -10 }] }],
     };
     const errors = validate('VirtualService', 'default', 'reviews', spec);
-    expect(errors).toEqual([{ path: 'spec.http[0].route', message: 'weights must sum to 100, got 90' }]);
+    expect(errors).toEqual([{ path: 'spec.http[0].route[1].weight', message: 'must not be negative, got -10' }]);
     expect(formatErrors('VirtualService', 'default', 'reviews', errors)).toEqual([
-      'VirtualService default/reviews: spec.http[0].route: weights must sum to 100, got 90',
+      'VirtualService default/reviews: spec.http[0].route[1].weight: must not be negative, got -10',
     ]);
   });
 
@@ -62,11 +62,15 @@ describe('validate()', () => {
     ]);
   });
 
-  test('a single destination may omit its weight; several need weights summing to 100', () => {
+  test('a single destination may omit its weight; several need weights that are not all 0 (they are relative, as in Istio)', () => {
     const one = { hosts: ['a'], http: [{ route: [{ destination: { host: 'a' } }] }] };
     const split = { hosts: ['a'], tcp: [{ route: [{ destination: { host: 'a' }, weight: 100 }, { destination: { host: 'b' } }] }] };
+    const relative = { hosts: ['a'], tcp: [{ route: [{ destination: { host: 'a' }, weight: 550 }, { destination: { host: 'b' }, weight: 500 }] }] };
+    const none = { hosts: ['a'], tcp: [{ route: [{ destination: { host: 'a' } }, { destination: { host: 'b' } }] }] };
     expect(validate('VirtualService', 'ns', 'a', one)).toEqual([]);
     expect(validate('VirtualService', 'ns', 'a', split)).toEqual([]);
+    expect(validate('VirtualService', 'ns', 'a', relative)).toEqual([]);
+    expect(validate('VirtualService', 'ns', 'a', none).map((e) => e.path)).toEqual(['spec.tcp[0].route']);
   });
 
   test('"*" is allowed as a host when the VirtualService is bound only to gateways', () => {
