@@ -2,7 +2,7 @@
 // beside the repo, read at test time): Trellis gives Istio's verdict on every one, and a rejection
 // names the object and the field.
 import { validateManifest } from '../../src/api/validate.js';
-import { securityCases } from '../support/security-cases.js';
+import { securityCases } from '../support/istio-cases.js';
 
 /** Each kind with the README's counts (valid, invalid) and its file-name prefix. */
 const KINDS = [
