@@ -66,7 +66,13 @@ export const NO_INBOUND_AUTHORIZATION: InboundAuthorization = { listener: PLACEH
 export function inboundAuthorization(policies: readonly AuthorizationPolicyConfig[], providers: ReadonlyMap<string, ResolvedProvider> = new Map()): InboundAuthorization {
   const usable = usableProviders(policies, providers);
   const perRoute: Record<string, { type_url: string; value: Buffer }> = {};
-  for (const [action, config] of rbacConfigsByAction(policies, false)) perRoute[INBOUND_RBAC_FILTERS[action]] = packAny(RBAC_PER_ROUTE_TYPE, { rbac: config });
+  for (const [action, config] of rbacConfigsByAction(policies, false)) {
+    // AUDIT counts what it matched in the proxy's stats: with per-rule stats, Envoy keeps
+    // http.<prefix>.rbac.policy.<policy>.allowed for each audited request (its LOG action has
+    // no counter of its own).
+    const rbac = action === 'AUDIT' ? { ...config, track_per_rule_stats: true } : config;
+    perRoute[INBOUND_RBAC_FILTERS[action]] = packAny(RBAC_PER_ROUTE_TYPE, { rbac });
+  }
   return {
     listener: [...unknownProviderConfigs(policies, false, new Set(usable.keys())).map(httpRbacFilter), ...extAuthzHttpFilters(policies, usable), ...PLACEHOLDERS],
     perRoute,

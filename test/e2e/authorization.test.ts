@@ -152,8 +152,18 @@ test('a TCP port allowed for one principal only: others have their connection cl
   expect(await call(me, `${HTTP}/`)).toBe(403);
 });
 
-test("AUDIT allows, and the sidecar's Envoy runs it as RBAC LOG rules holding the policy", async () => {
-  const echoPod = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=echo' })).items[0]?.metadata?.name ?? '';
+test("AUDIT allows, and the sidecar's Envoy runs it as RBAC LOG rules holding the policy and counts what it audited", async () => {
+  const echoPods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=echo' })).items.map((p) => p.metadata?.name ?? '');
+  const echoPod = echoPods[0];
+  /** The audit rule's counter, summed over the echo pods' Envoys (a request reaches one of them). */
+  const audited = async (): Promise<number> => {
+    let sum = 0;
+    for (const pod of echoPods) {
+      const stats = await envoyAdmin(`${ns}/${pod}`, '/stats?filter=rbac.policy');
+      for (const line of stats.split('\n')) if (line.includes(`rbac.policy.ns[${ns}]-policy[audit]-rule[0].allowed:`)) sum += Number(line.split(': ')[1] ?? 0);
+    }
+    return sum;
+  };
   await policy('audit', { action: 'AUDIT', rules: [{ to: [{ operation: { paths: ['/audited'] } }] }] });
   // What the echo pod's own Envoy runs (its admin config_dump), not what Trellis meant to send.
   const logFilter = await waitFor('the audit filter in Envoy', async () => {
@@ -162,8 +172,12 @@ test("AUDIT allows, and the sidecar's Envoy runs it as RBAC LOG rules holding th
     return m?.[1];
   }, 30_000);
   expect(logFilter).toBe(`ns[${ns}]-policy[audit]-rule[0]`);
+  const before = await audited();
   expect(statuses(await echoFrom(me, `${HTTP}/audited`, 3))).toEqual([200, 200, 200]);
   expect(await call(stranger, `${HTTP}/audited`)).toBe(200);
+  expect(await call(me, `${HTTP}/not-audited`)).toBe(200);
+  // The four audited requests, and not the other one.
+  expect((await audited()) - before).toBe(4);
 });
 
 test("a policy change reaches an open connection's next request; other clients are served throughout", async () => {
