@@ -12,12 +12,14 @@ help: ## list the targets
 setup: ## install everything (system packages, npm deps, devcluster binaries); idempotent
 	@scripts/setup.sh
 
-build: setup ## compile the TypeScript (dist/); Envoy's proto types are generated first
+build: setup ## compile the TypeScript (dist/); Envoy's proto types and the CRD schemas are generated first
 	@scripts/gen-xds-types.sh
+	@node scripts/gen-crd-schemas.js
 	@npx tsc -p tsconfig.json
 
 lint: setup ## ESLint and the type check
 	@scripts/gen-xds-types.sh
+	@node scripts/gen-crd-schemas.js
 	@npx eslint . && npx tsc -p tsconfig.json --noEmit
 
 test: build ## all unit, integration and e2e tests on the devcluster; ends with "tests: N passed, M failed"

@@ -111,7 +111,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     registry: services,
     log: loggerFor('controller/discovery'),
     onChange: onModelChange,
-    onPodGone: (ns, name) => tokens.forgetPod(ns, name),
+    onPodGone: (ns, name, uid) => tokens.forgetPod(ns, name, uid),
     stallMs: config.watchStallMs,
   });
   const controllers = CONFIG_KINDS.map(

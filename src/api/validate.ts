@@ -9,6 +9,7 @@ import type { PeerAuthenticationSpec } from './peer-authentication.js';
 import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
+import { CRD_SPEC_SCHEMAS } from './crd-schemas.generated.js';
 import { validateAuthorizationPolicy } from './validate-authorization-policy.js';
 import { validateDestinationRule } from './validate-destination-rule.js';
 import { formatErrors, type ValidationError } from './validate-errors.js';
@@ -16,6 +17,7 @@ import { validateGateway } from './validate-gateway.js';
 import { validateMetadata } from './validate-metadata.js';
 import { validatePeerAuthentication } from './validate-peer-authentication.js';
 import { validateRequestAuthentication } from './validate-request-authentication.js';
+import { checkSchemaTypes } from './validate-schema.js';
 import { validateServiceEntry } from './validate-service-entry.js';
 import { validateVirtualService } from './validate-virtual-service.js';
 
@@ -47,10 +49,29 @@ export function validate(kind: string, namespace: string, _name: string, spec: u
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     return [...metadata, { path: 'spec', message: 'required, and must be an object' }];
   }
-  return [...metadata, ...validateSpec(kind, spec, namespace, annotations)];
+  return [...metadata, ...mergeErrors(checkSchemaTypes(CRD_SPEC_SCHEMAS[kind], spec, 'spec'), validateSpec(kind, spec, namespace, annotations))];
 }
 
-function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotations: Readonly<Record<string, string>> | undefined): ValidationError[] {
+interface Crash {
+  crash: string;
+}
+
+/**
+ * The CRD schema's errors (what the API server would reject) and Istio's rules, each problem once.
+ * Where both flag the same field, Istio's message stays, as it is the more specific one. Below a
+ * value of the wrong type, Istio's rules have misread it (a string taken as an empty list), so what
+ * they say there goes; so does a crash of the rules when the schema has explained it.
+ */
+function mergeErrors(schema: ReturnType<typeof checkSchemaTypes>, rules: ValidationError[] | Crash): ValidationError[] {
+  if (!Array.isArray(rules)) return schema.errors.length > 0 ? schema.errors : [{ path: 'spec', message: `malformed: ${rules.crash}` }];
+  const mistyped = [...schema.typeErrors].map((e) => e.path);
+  const below = (path: string, root: string): boolean => path.startsWith(`${root}.`) || path.startsWith(`${root}[`);
+  const kept = rules.filter((e) => !mistyped.some((root) => below(e.path, root)));
+  const flagged = new Set(kept.map((e) => e.path));
+  return [...schema.errors.filter((e) => !flagged.has(e.path)), ...kept];
+}
+
+function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotations: Readonly<Record<string, string>> | undefined): ValidationError[] | Crash {
   try {
     switch (kind) {
       case 'VirtualService':
@@ -71,7 +92,7 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
     }
   } catch (err) {
     // Only a spec that bypassed the CRD schema (wrong types) can get here.
-    return [{ path: 'spec', message: `malformed: ${err instanceof Error ? err.message : String(err)}` }];
+    return { crash: err instanceof Error ? err.message : String(err) };
   }
 }
 

@@ -103,6 +103,11 @@ export class TokenAuthenticator {
   private readonly inflight = new Map<string, Promise<TokenIdentity>>();
   /** Cache keys of tokens bound to each pod (`ns/name`), so a deleted pod's tokens stop working at once. */
   private readonly byPod = new Map<string, Set<string>>();
+  /**
+   * UIDs of pods deleted lately. The API server caches its own token reviews for seconds, so a
+   * review just after a pod is gone may still accept that pod's token: refused here instead.
+   */
+  private readonly gonePods: ExpiringCache<true>;
   private readonly maxCacheMs: number;
   private readonly failureMs: number;
   private readonly now: () => number;
@@ -116,6 +121,7 @@ export class TokenAuthenticator {
     this.failureMs = (opts.failureCacheSeconds ?? 5) * 1000;
     this.ok = new ExpiringCache(opts.maxEntries ?? 10_000, this.now);
     this.refused = new ExpiringCache(opts.maxFailureEntries ?? 1000, this.now);
+    this.gonePods = new ExpiringCache(opts.maxEntries ?? 10_000, this.now);
   }
 
   /** An authenticator reviewing tokens with the API server. */
@@ -148,7 +154,8 @@ export class TokenAuthenticator {
    * Forgets the reviews of tokens bound to a pod that is gone: the API server refuses them from
    * then on, and so does the cache instead of honouring them until it expires.
    */
-  forgetPod(namespace: string, name: string): void {
+  forgetPod(namespace: string, name: string, uid?: string): void {
+    if (uid) this.gonePods.set(uid, true, this.now() + this.maxCacheMs);
     const keys = this.byPod.get(`${namespace}/${name}`);
     if (!keys) return;
     this.byPod.delete(`${namespace}/${name}`);
@@ -168,6 +175,7 @@ export class TokenAuthenticator {
     const now = this.now();
     try {
       const identity = identityOf(status, audiences);
+      if (identity.podUid && this.gonePods.has(identity.podUid)) throw new Unauthenticated(`the token is bound to pod ${identity.namespace}/${identity.podName ?? ''}, which was deleted`);
       const exp = tokenExpiry(token);
       this.ok.set(key, identity, Math.min(now + this.maxCacheMs, exp !== undefined ? exp * 1000 : now + this.maxCacheMs));
       if (identity.podName) this.rememberPod(`${identity.namespace}/${identity.podName}`, key);

@@ -12,7 +12,7 @@ export interface DiscoveryDeps {
   log: Logger;
   onChange: (c: RegistryChange) => void;
   /** A pod was deleted (or finished): its bound tokens must stop authenticating. */
-  onPodGone?: (namespace: string, name: string) => void;
+  onPodGone?: (namespace: string, name: string, uid: string | undefined) => void;
   stallMs?: number;
 }
 
@@ -77,7 +77,7 @@ export function credentialFields(s: V1Secret): V1Secret {
 export function podFields(p: V1Pod): V1Pod {
   const md = p.metadata ?? {};
   return {
-    metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion, labels: md.labels },
+    metadata: { name: md.name, namespace: md.namespace, uid: md.uid, resourceVersion: md.resourceVersion, labels: md.labels },
     spec: { serviceAccountName: p.spec?.serviceAccountName, containers: [] },
     status: { podIP: p.status?.podIP, phase: p.status?.phase },
   };
@@ -112,7 +112,7 @@ export class DiscoveryController {
     add<V1Pod>('/api/v1/pods', (ev, pod) => {
       const md = pod.metadata ?? {};
       if (ev === 'delete' || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
-        deps.onPodGone?.(md.namespace ?? '', md.name ?? '');
+        deps.onPodGone?.(md.namespace ?? '', md.name ?? '', md.uid);
         emit(registry.deletePod(md.namespace ?? '', md.name ?? ''));
         return;
       }

@@ -41,17 +41,18 @@ describe('Gateway server hosts', () => {
 });
 
 describe('Gateway server bind and port', () => {
-  test('a unix socket bind needs no port number, and an absolute path or an abstract name', () => {
+  test('a unix socket bind takes port number 0, and an absolute path or an abstract name', () => {
     const uds = (bind: string, number?: number) => check({ servers: [{ port: { name: 'http', protocol: 'HTTP', ...(number === undefined ? {} : { number }) }, hosts: ['foo.bar.com'], bind }] });
-    expect(uds('unix://@foobar')).toEqual([]);
-    expect(uds('unix:///var/run/gw.sock')).toEqual([]);
     expect(uds('unix://@foobar', 0)).toEqual([]);
+    expect(uds('unix:///var/run/gw.sock', 0)).toEqual([]);
+    // The field itself stays required, as in Istio's CRD (the API server rejects it missing).
+    expect(uds('unix://@foobar')).toEqual(['spec.servers[0].port.number: required']);
     expect(uds('unix://@foobar', 7)).toEqual(['spec.servers[0].port.number: must be 0 or unset when bind is a unix:// socket, got 7']);
-    expect(uds('unix://./relative.sock')).toEqual([
+    expect(uds('unix://./relative.sock', 0)).toEqual([
       'spec.servers[0].bind: unix socket path "./relative.sock" must be an absolute path to a file (or @name for an abstract socket)',
     ]);
-    expect(uds('unix:///var/run/')).toHaveLength(1);
-    expect(uds('unix://')).toEqual(['spec.servers[0].bind: unix:// needs a socket path, e.g. unix:///var/run/gateway.sock']);
+    expect(uds('unix:///var/run/', 0)).toHaveLength(1);
+    expect(uds('unix://', 0)).toEqual(['spec.servers[0].bind: unix:// needs a socket path, e.g. unix:///var/run/gateway.sock']);
   });
 
   test('without a unix socket bind the port number is still required', () => {

@@ -174,3 +174,17 @@ test("a deleted pod's bound tokens are reviewed again (and so refused) at once, 
   expect(await refusal(auth.authenticate(token))).toContain('not found');
   expect(api.calls).toHaveLength(2);
 });
+
+test("the API server's own review cache cannot bring a deleted pod's token back: the pod's UID is remembered", async () => {
+  const bound = accepted({ 'authentication.kubernetes.io/pod-name': ['web-1'], 'authentication.kubernetes.io/pod-uid': ['uid-1'] });
+  const api = fakeApiServer(() => bound); // still accepting, as for seconds after the deletion
+  const auth = new TokenAuthenticator(api.review);
+  const token = jwt(undefined, 'stale');
+  await auth.authenticate(token);
+  auth.forgetPod('shop', 'web-1', 'uid-1');
+  expect(await refusal(auth.authenticate(token))).toContain('bound to pod shop/web-1, which was deleted');
+  // A new pod of the same name has another UID: its tokens work.
+  const again = new TokenAuthenticator(fakeApiServer(() => accepted({ 'authentication.kubernetes.io/pod-name': ['web-1'], 'authentication.kubernetes.io/pod-uid': ['uid-2'] })).review);
+  again.forgetPod('shop', 'web-1', 'uid-1');
+  await expect(again.authenticate(jwt(undefined, 'new'))).resolves.toMatchObject({ podName: 'web-1' });
+});

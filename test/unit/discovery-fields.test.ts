@@ -13,9 +13,9 @@ test('a Secret keeps its name and its credential keys, nothing else', () => {
 
 test('a Pod keeps what the registry records', () => {
   const kept = podFields({
-    metadata: { name: 'web-0', namespace: 'shop', resourceVersion: '9', labels: { app: 'web' }, annotations: { big: 'x'.repeat(1000) } },
+    metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '9', labels: { app: 'web' }, annotations: { big: 'x'.repeat(1000) } },
     spec: { serviceAccountName: 'web', containers: [{ name: 'app', image: 'web', env: [{ name: 'PASSWORD', value: 'secret' }] }] },
     status: { podIP: '10.244.0.9', phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
   });
-  expect(kept).toEqual({ metadata: { name: 'web-0', namespace: 'shop', resourceVersion: '9', labels: { app: 'web' } }, spec: { serviceAccountName: 'web', containers: [] }, status: { podIP: '10.244.0.9', phase: 'Running' } });
+  expect(kept).toEqual({ metadata: { name: 'web-0', namespace: 'shop', uid: 'u-1', resourceVersion: '9', labels: { app: 'web' } }, spec: { serviceAccountName: 'web', containers: [] }, status: { podIP: '10.244.0.9', phase: 'Running' } });
 });
