@@ -58,9 +58,11 @@ test('pods in the labelled namespace start with the init container and the sidec
 
 test('a request from the client to the Service passes through the client sidecar and the server sidecar', async () => {
   const client = `${ns}/client`;
-  const replies = await waitFor('the mesh to route', async () => {
+  // Until both versions answer: the second pod's endpoint may reach the client's Envoy a moment
+  // after the first (its EndpointSlice update is a push of its own).
+  const replies = await waitFor('the mesh to route to both versions', async () => {
     const r = await echoFrom(client, 'http://echo:8080/through', 20);
-    return r.length === 20 && r.every((x) => x.status === 200) ? r : undefined;
+    return r.length === 20 && r.every((x) => x.status === 200) && Object.keys(versionsOf(r)).length === 2 ? r : undefined;
   }, 60_000);
   // The client's Envoy answered (it adds these) ...
   expect(replies[0].headers?.server).toBe('envoy');
