@@ -15,6 +15,7 @@ import { ConfigStore, type ChangeSet, type Config } from './model/config-store.j
 import { jwksSources } from './model/jwks.js';
 import { ServiceRegistry, type RegistryChange } from './model/services.js';
 import { warningsFor } from './model/warnings.js';
+import { validationWarnings } from './api/validate.js';
 import { MeshSource, ModelChanges } from './push/changes.js';
 import { PushQueue } from './push/push-queue.js';
 import { MeshSnapshotProvider } from './translate/provider.js';
@@ -123,7 +124,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
         log: loggerFor(`controller/${kind}`),
         onChange: onModelChange,
         stallMs: config.watchStallMs,
-        warnings: (c) => warningsFor(c, meshSource.current()),
+        warnings: (c) => [...validationWarnings(c.kind, c.spec).map((w) => `${w.path}: ${w.message}`), ...warningsFor(c, meshSource.current())],
       }),
   );
 

@@ -20,6 +20,7 @@ import { validateRequestAuthentication } from './validate-request-authentication
 import { checkSchemaTypes } from './validate-schema.js';
 import { validateServiceEntry } from './validate-service-entry.js';
 import { validateVirtualService } from './validate-virtual-service.js';
+import { destinationRuleWarnings, serviceEntryWarnings, virtualServiceWarnings } from './validate-warnings.js';
 
 export { isConfigKind } from './common.js';
 export { formatError, formatErrors, type ValidationError } from './validate-errors.js';
@@ -96,6 +97,28 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
   }
 }
 
+/**
+ * What Istio accepts but warns about in a valid spec (validate-warnings.ts); nothing for an
+ * invalid one, whose errors come first.
+ */
+export function validationWarnings(kind: string, spec: unknown): ValidationError[] {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return [];
+  try {
+    switch (kind) {
+      case 'VirtualService':
+        return virtualServiceWarnings(spec as VirtualServiceSpec);
+      case 'DestinationRule':
+        return destinationRuleWarnings(spec as DestinationRuleSpec);
+      case 'ServiceEntry':
+        return serviceEntryWarnings(spec as ServiceEntrySpec);
+      default:
+        return [];
+    }
+  } catch {
+    return []; // a spec the rules cannot read is an invalid one, reported by validate()
+  }
+}
+
 export interface ManifestValidation {
   kind: ConfigKind;
   namespace: string;
@@ -103,6 +126,8 @@ export interface ManifestValidation {
   errors: ValidationError[];
   /** The errors rendered as `<Kind> <namespace>/<name>: <path>: <rule>`. */
   messages: string[];
+  /** Istio's warnings on a valid object, rendered the same way. */
+  warnings: string[];
 }
 
 /**
@@ -119,5 +144,6 @@ export function validateManifest(manifest: unknown, defaultNamespace = 'default'
   const namespace = typeof obj.metadata?.namespace === 'string' && obj.metadata.namespace ? obj.metadata.namespace : defaultNamespace;
   const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
   const errors = validate(obj.kind, namespace, name, obj.spec, obj.metadata?.annotations);
-  return { kind: obj.kind, namespace, name, errors, messages: formatErrors(obj.kind, namespace, name, errors) };
+  const warnings = errors.length === 0 ? formatErrors(obj.kind, namespace, name, validationWarnings(obj.kind, obj.spec)) : [];
+  return { kind: obj.kind, namespace, name, errors, messages: formatErrors(obj.kind, namespace, name, errors), warnings };
 }

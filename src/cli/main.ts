@@ -74,6 +74,7 @@ function analyze(argv: string[]): number {
     if (!res) continue;
     checked++;
     for (const m of res.messages) process.stdout.write(`Error [${source}] ${m}\n`);
+    for (const w of res.warnings) process.stdout.write(`Warning [${source}] ${w}\n`);
     if (res.messages.length) bad++;
   }
   process.stdout.write(bad ? `\n${bad} of ${checked} networking objects are invalid\n` : `✔ ${checked} networking objects are valid\n`);

@@ -9,10 +9,12 @@ import { root, run } from '../support/cluster.js';
 const cli = path.join(root, 'dist/src/cli/main.js');
 const ctl = (args: string[]): ReturnType<typeof run> => run(process.execPath, [cli, ...args]);
 
-test('analyze passes every valid example', async () => {
+test('analyze passes every valid example, printing what Istio would warn about', async () => {
   const r = await ctl(['analyze', '-f', path.join(root, 'test/fixtures/valid')]);
   expect(r.code).toBe(0);
   expect(r.stdout).toContain(`✔ ${loadFixtures('valid').length} networking objects are valid`);
+  expect(r.stdout).toContain('] DestinationRule default/reviews-selector-empty: spec.workloadSelector: has no labels: the rule applies to every workload of its namespace');
+  expect(r.stdout.split('\n').filter((l) => l.startsWith('Warning ['))).toHaveLength(1);
 });
 
 test('analyze reports every invalid manifest with the webhook message and exits 1', async () => {

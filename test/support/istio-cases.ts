@@ -13,6 +13,8 @@ export interface IstioCase {
   file: string;
   folder: 'valid' | 'invalid';
   verdict: string | undefined;
+  /** Istio accepts it with a warning (`# note: Istio warns`). */
+  warns: boolean;
   object: { kind?: string; metadata?: { name?: string; namespace?: string } };
 }
 
@@ -31,7 +33,7 @@ export function istioCases(set: string, folder: IstioCase['folder'], kind: strin
     .sort()
     .map((file) => {
       const text = fs.readFileSync(path.join(dir, file), 'utf8');
-      return { file, folder, verdict: /^# istio: (\w+)$/m.exec(text)?.[1], object: loadYaml<IstioCase['object']>(text) };
+      return { file, folder, verdict: /^# istio: (\w+)$/m.exec(text)?.[1], warns: /^# note: Istio warns$/m.test(text), object: loadYaml<IstioCase['object']>(text) };
     })
     .filter((c) => c.object?.kind === kind);
 }
