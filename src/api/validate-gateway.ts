@@ -3,7 +3,7 @@ import type { Port } from './common.js';
 import type { GatewaySpec, Server, ServerTLSSettings, TLSProtocolVersion } from './gateway.js';
 import { validateLabels } from './validate-common.js';
 import { ErrorList, isSet, list, type ValidationError } from './validate-errors.js';
-import { hostProblem, isIPAddress, namespaceProblem, portProblem, protocolProblem } from './validate-primitives.js';
+import { hostProblem, isIPAddress, namespaceProblem, portProblem, protocolProblem, unixSocketPathProblem } from './validate-primitives.js';
 
 const TLS_VERSIONS: TLSProtocolVersion[] = ['TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'];
 const PLAIN_HTTP = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY'];
@@ -39,7 +39,7 @@ function validateServer(e: ErrorList, p: string, server: Server): void {
   const hosts = list(server.hosts);
   if (hosts.length === 0) e.add(`${p}.hosts`, 'at least one host is required');
   hosts.forEach((host, i) => e.check(`${p}.hosts[${i}]`, gatewayHostProblem(host)));
-  if (unixBind) e.check(`${p}.bind`, unixPathProblem(bind.slice(UNIX_PREFIX.length)));
+  if (unixBind) e.check(`${p}.bind`, unixSocketPathProblem(bind.slice(UNIX_PREFIX.length), '/var/run/gateway.sock'));
   else if (bind !== '' && !isIPAddress(bind)) {
     e.add(`${p}.bind`, `must be an IP address or a unix:// socket path, got ${JSON.stringify(bind)}`);
   }
@@ -73,16 +73,6 @@ function validateServerPort(e: ErrorList, p: string, port: Port, unixBind: boole
   if (typeof port.targetPort === 'number' && port.targetPort > 0) {
     e.add(`${p}.targetPort`, 'has no effect on a Gateway server; remove it');
   }
-}
-
-/** The path after unix://: an abstract socket (`@name`) or an absolute path to a file. */
-function unixPathProblem(path: string): string | undefined {
-  if (path === '') return 'unix:// needs a socket path, e.g. unix:///var/run/gateway.sock';
-  if (path.startsWith('@')) return undefined;
-  if (!path.startsWith('/') || path.endsWith('/')) {
-    return `unix socket path ${JSON.stringify(path)} must be an absolute path to a file (or @name for an abstract socket)`;
-  }
-  return undefined;
 }
 
 /** `host` or `<namespace>/host`, where namespace is `*`, `.` or a namespace name. */

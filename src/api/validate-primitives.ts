@@ -207,3 +207,13 @@ export function protocolProblem(value: unknown): string | undefined {
   if (typeof value === 'string' && PROTOCOLS.includes(value.toUpperCase())) return undefined;
   return `unsupported protocol ${JSON.stringify(value)}; use one of ${PROTOCOLS.join(', ')}`;
 }
+
+/** The path after unix://: an abstract socket (`@name`) or an absolute path to a file. */
+export function unixSocketPathProblem(path: string, example: string): string | undefined {
+  if (path === '') return `unix:// needs a socket path, e.g. unix://${example}`;
+  if (path.startsWith('@')) return undefined;
+  if (!path.startsWith('/') || path.endsWith('/')) {
+    return `unix socket path ${JSON.stringify(path)} must be an absolute path to a file (or @name for an abstract socket)`;
+  }
+  return undefined;
+}

@@ -2,7 +2,7 @@
 import type { ServiceEntrySpec, WorkloadEntry } from './service-entry.js';
 import { validateExportTo, validateLabels } from './validate-common.js';
 import { ErrorList, entries, isSet, list, type ValidationError } from './validate-errors.js';
-import { cidrProblem, hostProblem, isDnsName, isIPAddress, portProblem, protocolProblem } from './validate-primitives.js';
+import { cidrProblem, hostProblem, isDnsName, isIPAddress, portProblem, protocolProblem, unixSocketPathProblem } from './validate-primitives.js';
 
 const UNIX_PREFIX = 'unix://';
 const PORT_NAME = /^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
@@ -106,7 +106,7 @@ function validateEndpoint(e: ErrorList, p: string, ep: WorkloadEntry, resolution
     // Istio lets a STATIC endpoint on another network omit its address (reached through that network's gateway).
     if (!(resolution === 'STATIC' && ep.network)) e.add(`${p}.address`, 'required');
   } else if (resolution === 'STATIC' && unix) {
-    e.check(`${p}.address`, unixPathProblem(address.slice(UNIX_PREFIX.length)));
+    e.check(`${p}.address`, unixSocketPathProblem(address.slice(UNIX_PREFIX.length), '/var/run/app.sock'));
     if (entries(ep.ports).length > 0) e.add(`${p}.ports`, 'must be empty for a unix:// endpoint; a socket has no ports');
     if (portNames.size !== 1) {
       e.add(`${p}.address`, `a unix:// endpoint needs exactly one port in spec.ports, got ${portNames.size}`);
@@ -123,12 +123,3 @@ function validateEndpoint(e: ErrorList, p: string, ep: WorkloadEntry, resolution
   validateLabels(e, `${p}.labels`, ep.labels);
 }
 
-/** The path after unix://: an abstract socket (`@name`) or an absolute path to a file. */
-function unixPathProblem(path: string): string | undefined {
-  if (path === '') return 'unix:// needs a socket path, e.g. unix:///var/run/app.sock';
-  if (path.startsWith('@')) return undefined;
-  if (!path.startsWith('/') || path.endsWith('/')) {
-    return `unix socket path ${JSON.stringify(path)} must be an absolute path to a file (or @name for an abstract socket)`;
-  }
-  return undefined;
-}

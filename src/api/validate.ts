@@ -102,22 +102,21 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
  * invalid one, whose errors come first.
  */
 export function validationWarnings(kind: string, spec: unknown): ValidationError[] {
-  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return [];
+  const warn = WARNINGS[kind as ConfigKind];
+  if (!warn || spec === null || typeof spec !== 'object' || Array.isArray(spec)) return [];
   try {
-    switch (kind) {
-      case 'VirtualService':
-        return virtualServiceWarnings(spec as VirtualServiceSpec);
-      case 'DestinationRule':
-        return destinationRuleWarnings(spec as DestinationRuleSpec);
-      case 'ServiceEntry':
-        return serviceEntryWarnings(spec as ServiceEntrySpec);
-      default:
-        return [];
-    }
+    return warn(spec);
   } catch {
     return []; // a spec the rules cannot read is an invalid one, reported by validate()
   }
 }
+
+/** The kinds Istio warns about (the others never warn). */
+const WARNINGS: Partial<Record<ConfigKind, (spec: object) => ValidationError[]>> = {
+  VirtualService: (spec) => virtualServiceWarnings(spec as VirtualServiceSpec),
+  DestinationRule: (spec) => destinationRuleWarnings(spec as DestinationRuleSpec),
+  ServiceEntry: (spec) => serviceEntryWarnings(spec as ServiceEntrySpec),
+};
 
 export interface ManifestValidation {
   kind: ConfigKind;

@@ -26,7 +26,6 @@ import { makeServingCert } from '../support/certs.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { VIRTUAL_INBOUND_LISTENER, inboundClusterName } from '../../src/translate/names.js';
 import { setLogLevel } from '../../src/util/logger.js';
-import type { SnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { EncodedResource } from '../../src/xds/encoded-resource.js';
 import { encodeMessage, packAny } from '../../src/xds/protos.js';
@@ -38,6 +37,7 @@ import { INBOUND_RBAC_FILTERS } from '../../src/translate/authz-chain.js';
 import { inboundRouteConfiguration } from '../../src/translate/listeners-inbound.js';
 import { workloadSecurity } from '../../src/translate/workload-security.js';
 import { epoch, makeIssuer, startKeyServer, type Issuer, type KeyServer } from '../support/jwt.js';
+import { withInboundChainOnLoopback } from '../support/inbound-chain.js';
 
 jest.setTimeout(180_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
@@ -233,12 +233,6 @@ describe('RequestAuthentication with the real Envoy', () => {
     });
   const claims = (iss = ISSUER_INLINE, extra: Record<string, unknown> = {}) => ({ iss, sub: 'alice', aud: 'web', iat: epoch(-10), exp: epoch(3600), group: 'admins', ...extra });
 
-  /** The sidecar's inbound HTTP chain for the app's port, bound on a loopback port of its own. */
-  function testListener(listeners: ReadonlyMap<string, Listener>): Listener | undefined {
-    const chain = listeners.get(VIRTUAL_INBOUND_LISTENER)?.filter_chains?.find((c) => c.name === inboundClusterName(appPort));
-    return chain && { name: 'test_inbound', address: { socket_address: { address: '127.0.0.1', port_value: testPort } }, filter_chains: [{ filters: chain.filters }] };
-  }
-
   beforeAll(async () => {
     app = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`app group=${String(req.headers['x-jwt-group'] ?? '-')}`));
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
@@ -255,15 +249,8 @@ describe('RequestAuthentication with the real Envoy', () => {
     });
     rebuild();
     const sidecars = new MeshSnapshotProvider(() => current, { inboundPort: await freePort(), outboundPort: await freePort() });
-    const provider: SnapshotProvider = {
-      snapshot: (proxy, types) => {
-        const s = sidecars.snapshot(proxy, types);
-        const listeners = s[TypeUrl.Listener];
-        const extra = listeners && testListener(listeners);
-        return extra ? { ...s, [TypeUrl.Listener]: new Map([...listeners, [extra.name!, extra]]) } : s;
-      },
-    };
-    server = new XdsServer({ provider });
+    // The sidecar's inbound HTTP chain for the app's port, on a loopback port of its own.
+    server = new XdsServer({ provider: withInboundChainOnLoopback(sidecars, inboundClusterName(appPort), testPort) });
     const xdsPort = await server.listen('127.0.0.1:0');
     const boot = bootstrap({ nodeId: NODE_ID, xdsPort });
     Object.assign(boot.node as object, { metadata: { LABELS: { app: 'web' }, NAMESPACE: NS } });

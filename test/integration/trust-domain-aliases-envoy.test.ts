@@ -15,12 +15,11 @@ import { ConfigStore } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { buildSources, config } from '../../src/translate/testing/fixtures.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
-import { inboundClusterName, VIRTUAL_INBOUND_LISTENER } from '../../src/translate/names.js';
+import { inboundClusterName } from '../../src/translate/names.js';
 import { setLogLevel } from '../../src/util/logger.js';
-import type { SnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { bootstrap, Envoy, freePort, testMeshCa } from '../../src/xds/testing/envoy.js';
-import { TypeUrl, type Listener } from '../../src/xds/types.js';
+import { withInboundChainOnLoopback } from '../support/inbound-chain.js';
 
 jest.setTimeout(120_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
@@ -95,19 +94,7 @@ beforeAll(async () => {
   const mesh = new Mesh(store as ConfigStore, registry, { trustDomain: 'new-td', trustDomainAliases: ['old-td'] });
   const sidecars = new MeshSnapshotProvider(() => mesh, { inboundPort: await freePort(), outboundPort: await freePort() });
   // The mTLS chain of the app's port, on a loopback port of its own (nothing redirects here).
-  const testListener = (listeners: ReadonlyMap<string, Listener>): Listener | undefined => {
-    const chain = listeners.get(VIRTUAL_INBOUND_LISTENER)?.filter_chains?.find((c) => c.name === `${inboundClusterName(appPort)}-mtls`);
-    return chain && { name: 'test_inbound', address: { socket_address: { address: '127.0.0.1', port_value: testPort } }, filter_chains: [{ filters: chain.filters, transport_socket: chain.transport_socket }] };
-  };
-  const provider: SnapshotProvider = {
-    snapshot: (proxy, types) => {
-      const s = sidecars.snapshot(proxy, types);
-      const listeners = s[TypeUrl.Listener];
-      const extra = listeners && testListener(listeners);
-      return extra ? { ...s, [TypeUrl.Listener]: new Map([...listeners, [extra.name!, extra]]) } : s;
-    },
-  };
-  server = new XdsServer({ provider });
+  server = new XdsServer({ provider: withInboundChainOnLoopback(sidecars, `${inboundClusterName(appPort)}-mtls`, testPort) });
   const boot = bootstrap({ nodeId: NODE_ID, xdsPort: await server.listen('127.0.0.1:0') });
   Object.assign(boot.node as object, { metadata: { LABELS: { app: 'web' }, NAMESPACE: NS } });
   envoy = await Envoy.start(boot);
