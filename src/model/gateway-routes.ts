@@ -3,21 +3,24 @@
 // VirtualService in order (private to the gateway proxy's namespace, exported to it, public;
 // oldest first), each VirtualService's own order kept, and catch-all routes moved to the end.
 import type { GatewaySpec } from '../api/gateway.js';
-import type { HTTPMatchRequest, HTTPRoute, StringMatch } from '../api/types.js';
+import type { HTTPMatchRequest, StringMatch } from '../api/types.js';
 import type { Config } from './config-store.js';
 import { refOf, type ConfigRef } from './config-order.js';
-import { intersectHosts, resolveGatewayName, serverHostsFor } from './hosts.js';
+import { intersectHosts, serverHostsFor } from './hosts.js';
+import type { ResolvedHttpRoute } from './http-routes.js';
 import { orderedFor, type ResolvedVirtualService } from './virtual-services.js';
 
 export type GatewayConfig = Config<GatewaySpec>;
 
-/** One route of a merged virtual host: an HTTPRoute with one of its matches (or none). */
+/** One route of a merged virtual host: an HTTP route with one of its matches (or none). */
 export interface GatewayRoute {
+  /** The VirtualService bound to the gateway (the root, for a delegated route). */
   source: ConfigRef;
+  /** Its `spec.http` index (of the delegating route, for a delegated one). */
   httpIndex: number;
-  /** Index in `route.match`, or undefined for a route without matches. */
+  /** Index in `route.matches`, or undefined for a route without matches. */
   matchIndex: number | undefined;
-  route: HTTPRoute;
+  route: ResolvedHttpRoute;
   match: HTTPMatchRequest | undefined;
   /** Matches every request (path prefix `/` or regex `.*`, no other condition): sorted last. */
   catchAll: boolean;
@@ -47,22 +50,23 @@ export function isCatchAllMatch(m: HTTPMatchRequest | undefined): boolean {
 }
 
 /** The routes of one VirtualService for one gateway port, matches that name other gateways or ports left out. */
-export function routesForGateway(vs: ResolvedVirtualService, gateway: string, port: number): GatewayRoute[] {
+export function routesForGateway(vs: ResolvedVirtualService, routes: readonly ResolvedHttpRoute[], gateway: string, port: number): GatewayRoute[] {
   const out: GatewayRoute[] = [];
   const source = refOf(vs.config);
-  (vs.config.spec.http ?? []).forEach((route, httpIndex) => {
-    const matches = route.match ?? [];
+  for (const route of routes) {
+    const httpIndex = (route.delegatedBy ?? route.origin).httpIndex;
+    const matches = route.matches ?? [];
     if (matches.length === 0) {
       out.push({ source, httpIndex, matchIndex: undefined, route, match: undefined, catchAll: true });
-      return;
+      continue;
     }
     matches.forEach((match, matchIndex) => {
-      const gws = (match.gateways ?? []).map((g) => resolveGatewayName(g, vs.config.namespace));
+      const gws = match.gateways ?? [];
       if (gws.length > 0 && !gws.includes(gateway)) return;
       if (match.port !== undefined && match.port !== 0 && match.port !== port) return;
       out.push({ source, httpIndex, matchIndex, route, match, catchAll: isCatchAllMatch(match) });
     });
-  });
+  }
   return out;
 }
 
@@ -74,9 +78,15 @@ export function sortCatchAllLast(routes: readonly GatewayRoute[]): GatewayRoute[
 /**
  * The merged virtual hosts of `gateway`, per server port, for a gateway proxy in `proxyNamespace`
  * (by default the Gateway's own). `vses` may be every VirtualService: the ones bound to this
- * gateway and visible from the proxy's namespace are picked and ordered here.
+ * gateway and visible from the proxy's namespace are picked and ordered here; `routesOf` gives
+ * each one's HTTP routes, delegates expanded.
  */
-export function mergeGatewayRoutes(gateway: GatewayConfig, vses: readonly ResolvedVirtualService[], proxyNamespace = gateway.namespace): GatewayVirtualHost[] {
+export function mergeGatewayRoutes(
+  gateway: GatewayConfig,
+  vses: readonly ResolvedVirtualService[],
+  routesOf: (vs: ResolvedVirtualService) => readonly ResolvedHttpRoute[],
+  proxyNamespace = gateway.namespace,
+): GatewayVirtualHost[] {
   const name = `${gateway.namespace}/${gateway.name}`;
   const bound = orderedFor(vses, name, proxyNamespace);
   const byPort = new Map<number, Map<string, GatewayVirtualHost>>();
@@ -88,7 +98,7 @@ export function mergeGatewayRoutes(gateway: GatewayConfig, vses: readonly Resolv
     for (const vs of bound) {
       const hosts = intersectHosts(serverHostsFor(server.hosts ?? [], gateway.namespace, vs.config.namespace), vs.hosts);
       if (hosts.length === 0) continue;
-      const routes = routesForGateway(vs, name, port);
+      const routes = routesForGateway(vs, routesOf(vs), name, port);
       const ref = refOf(vs.config);
       for (const host of hosts) {
         const vh = vhosts.get(host) ?? { port, host, virtualServices: [], routes: [] };

@@ -17,6 +17,7 @@ import type { Config, ConfigStore } from './config-store.js';
 import { sortByAge } from './config-order.js';
 import { DestinationRuleIndex, type ConsolidatedDestinationRule } from './destination-rules.js';
 import { mergeGatewayRoutes, type GatewayConfig, type GatewayVirtualHost } from './gateway-routes.js';
+import { resolveHttpRoutes, type ResolvedHttpRoutes } from './http-routes.js';
 import { MESH_GATEWAY, resolveHost } from './hosts.js';
 import { JWKS_PENDING, jwksSourceKey, type JwksSource, type JwksState } from './jwks.js';
 import { ServiceIndex, serviceFromKubernetes, type MeshService } from './mesh-services.js';
@@ -66,6 +67,9 @@ export class Mesh {
   private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
   private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; providers?: ReadonlyMap<string, ResolvedProvider>; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec> } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
+  private readonly httpRouteCache = new Map<ResolvedVirtualService, ResolvedHttpRoutes>();
+  private readonly gatewayRouteCache = new Map<string, GatewayVirtualHost[]>();
+  private vsByName?: Map<string, ResolvedVirtualService>;
   private readonly jwksStates = new Map<string, JwksState>();
 
   constructor(
@@ -101,7 +105,15 @@ export class Mesh {
   }
 
   virtualService(namespace: string, name: string): ResolvedVirtualService | undefined {
-    return this.virtualServices().find((v) => v.config.namespace === namespace && v.config.name === name);
+    this.vsByName ??= new Map(this.virtualServices().map((v) => [`${v.config.namespace}/${v.config.name}`, v]));
+    return this.vsByName.get(`${namespace}/${name}`);
+  }
+
+  /** A VirtualService's HTTP routes, delegates expanded and destinations resolved: once per snapshot. */
+  httpRoutes(vs: ResolvedVirtualService): ResolvedHttpRoutes {
+    let routes = this.httpRouteCache.get(vs);
+    if (!routes) this.httpRouteCache.set(vs, (routes = resolveHttpRoutes(vs, (ns, name) => this.virtualService(ns, name), this.domain)));
+    return routes;
   }
 
   /** The VirtualServices sidecars in `client` use, in Istio's precedence order. */
@@ -133,8 +145,14 @@ export class Mesh {
 
   /** The merged HTTP virtual hosts a Gateway serves, for gateway proxies in `proxyNamespace` (default: the Gateway's). */
   gatewayRoutes(ref: string, proxyNamespace?: string): GatewayVirtualHost[] {
-    const gw = this.gateway(ref);
-    return gw ? mergeGatewayRoutes(gw, this.virtualServices(), proxyNamespace) : [];
+    const key = `${ref} ${proxyNamespace ?? ''}`;
+    let hosts = this.gatewayRouteCache.get(key);
+    if (!hosts) {
+      const gw = this.gateway(ref);
+      hosts = gw ? mergeGatewayRoutes(gw, this.virtualServices(), (vs) => this.httpRoutes(vs).routes, proxyNamespace) : [];
+      this.gatewayRouteCache.set(key, hosts);
+    }
+    return hosts;
   }
 
   // --- Services and endpoints

@@ -9,7 +9,8 @@ import type { RequestAuthenticationSpec } from '../api/request-authentication.js
 import type { ServiceEntrySpec } from '../api/service-entry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { Config } from './config-store.js';
-import { compareByAge, refString } from './config-order.js';
+import { compareByAge, refString, type ConfigRef } from './config-order.js';
+import type { RouteOrigin } from './http-routes.js';
 import { intersectHosts, isWildcard, MESH_GATEWAY, serverHostsFor } from './hosts.js';
 import { describeJwksSource, jwksSourceOf } from './jwks.js';
 import { envoyJwksProblem } from './jwks-keys.js';
@@ -124,6 +125,7 @@ function virtualServiceWarnings(config: Config<VirtualServiceSpec>, mesh: Mesh):
   });
 
   for (const s of shadowingOf(vs, all)) out.push(shadowMessage(s));
+  out.push(...delegationWarnings(config, mesh));
 
   for (const d of destinationsOf(config, mesh.domain)) {
     const services: MeshService[] = isWildcard(d.host) ? mesh.services().coveredBy(d.host, ns) : [mesh.service(d.host, ns)].filter((s): s is MeshService => s !== undefined);
@@ -146,6 +148,30 @@ function virtualServiceWarnings(config: Config<VirtualServiceSpec>, mesh: Mesh):
     }
   }
   return [...new Set(out)];
+}
+
+const httpPath = (o: RouteOrigin): string => `spec.http[${o.httpIndex}]`;
+const routeOf = (o: RouteOrigin): string => `${httpPath(o)} of VirtualService ${refString(o.ref)}`;
+
+/** Delegation that gives nothing, said on the root (its delegate) and on the delegate (its routes). */
+function delegationWarnings(config: Config<VirtualServiceSpec>, mesh: Mesh): string[] {
+  const mine = (r: ConfigRef): boolean => r.namespace === config.namespace && r.name === config.name;
+  const roots = mesh.virtualServices().filter((v) => (v.config.spec.http ?? []).some((r) => r.delegate));
+  const out: string[] = [];
+  for (const root of roots) {
+    for (const p of mesh.httpRoutes(root).problems) {
+      if (p.kind === 'not-found' && mine(p.root.ref)) {
+        out.push(`${httpPath(p.root)}.delegate: no VirtualService ${refString(p.delegate)} without hosts to delegate to; this route is ignored`);
+      } else if (p.kind === 'not-exported' && mine(p.root.ref)) {
+        out.push(`${httpPath(p.root)}.delegate: VirtualService ${refString(p.delegate)} is not exported to namespace ${config.namespace}; this route is ignored`);
+      } else if (p.kind === 'conflict' && mine(p.delegate.ref)) {
+        out.push(`${httpPath(p.delegate)}.match: fits no match of ${routeOf(p.root)}, which delegates to this VirtualService (a delegate may only narrow the root's match); this route is ignored there`);
+      } else if (p.kind === 'chained' && mine(p.delegate.ref)) {
+        out.push(`${httpPath(p.delegate)}.delegate: a delegate VirtualService cannot delegate again (delegated to by ${routeOf(p.root)}); this route is ignored`);
+      }
+    }
+  }
+  return out;
 }
 
 function destinationRuleWarnings(config: Config<DestinationRuleSpec>, mesh: Mesh): string[] {

@@ -105,7 +105,7 @@ export function gatewayPorts(
       if (!plan || plan.hosts.has(vh.host)) continue; // an earlier Gateway on the port has this host
       const ctx = { mesh, proxy, port: vh.port };
       // The match was chosen for this gateway already: its `gateways` list has done its job.
-      const routes = vh.routes.flatMap((r) => httpRoutes(ctx, r.source.namespace, { ...r.route, match: r.match ? [{ ...r.match, gateways: undefined }] : undefined }));
+      const routes = vh.routes.flatMap((r) => httpRoutes(ctx, { ...r.route, matches: r.match ? [{ ...r.match, gateways: undefined }] : undefined }));
       plan.hosts.set(vh.host, {
         name: `${vh.host}:${vh.port}`,
         domains: hostDomains(vh.host),

@@ -3,18 +3,15 @@
 // action is a redirect, a direct response, or forwarding to one cluster or weighted clusters
 // with rewrite, timeout (Istio's default: none), retries, mirrors, fault, CORS, header
 // operations and the destination's consistent-hash policy.
-import type { HTTPRoute, HTTPRouteDestination } from '../api/virtual-service.js';
 import type { Route } from '../xds/generated/envoy/config/route/v3/Route.js';
 import type { RouteAction } from '../xds/generated/envoy/config/route/v3/RouteAction.js';
+import type { ClusterRef, ResolvedHttpRoute } from '../model/http-routes.js';
 import type { ResolvedVirtualService } from '../model/virtual-services.js';
-import { expandDelegates } from './delegates.js';
-import { destinationCluster, weighted } from './destinations.js';
-import { duration } from './duration.js';
 import { CORS_FILTER, FAULT_FILTER } from './filters.js';
 import { routeMatch } from './http-match.js';
 import { sourceMatches } from './source-match.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
-import { parseOutboundClusterName } from './names.js';
+import { outboundClusterName } from './names.js';
 import { fractionalPercent } from './percent.js';
 import { corsConfig, directResponseAction, faultConfig, hashPolicy, headerOps, redirectAction, retryPolicy } from './route-policies.js';
 import { clusterPolicy } from './traffic-policy.js';
@@ -43,30 +40,38 @@ export function defaultRoute(cluster: string, hash: RouteAction['hash_policy'] =
   };
 }
 
-function clusterOf(ctx: RouteContext, vsNamespace: string, d: HTTPRouteDestination): string {
-  return destinationCluster(ctx.mesh, proxyNamespace(ctx.proxy), vsNamespace, d.destination, ctx.port);
+/**
+ * The port of a cluster reference: the one it names, else the service's only port (as the proxy
+ * resolves the host), else the port the traffic came in on.
+ */
+function portOf(ctx: RouteContext, ref: ClusterRef): number {
+  if (ref.port !== undefined) return ref.port;
+  const svc = ctx.mesh.services().resolve(ref.host, proxyNamespace(ctx.proxy));
+  return svc && svc.ports.length === 1 ? svc.ports[0].number : ctx.port;
 }
 
-/** The consistent-hash policy of the DestinationRule of a cluster (as the proxy sees it). */
-export function hashPolicyFor(ctx: RouteContext, cluster: string): RouteAction['hash_policy'] {
-  const parsed = parseOutboundClusterName(cluster);
-  if (!parsed) return [];
-  const dr = ctx.mesh.destinationRuleFor(parsed.host, proxyNamespace(ctx.proxy), { ...ctx.proxy.labels });
-  return hashPolicy(clusterPolicy(dr?.spec, parsed.port, parsed.subset || undefined).loadBalancer?.consistentHash);
+function clusterName(ctx: RouteContext, ref: ClusterRef): string {
+  return outboundClusterName(portOf(ctx, ref), ref.host, ref.subset);
 }
 
-function forwardAction(ctx: RouteContext, vsNamespace: string, r: HTTPRoute, dests: ReadonlyArray<{ item: HTTPRouteDestination; weight: number }>): RouteAction {
-  const timeout = duration(r.timeout) ?? NO_TIMEOUT;
+/** The consistent-hash policy of the DestinationRule of a destination (as the proxy sees it). */
+export function hashPolicyFor(ctx: RouteContext, ref: ClusterRef): RouteAction['hash_policy'] {
+  const dr = ctx.mesh.destinationRuleFor(ref.host, proxyNamespace(ctx.proxy), { ...ctx.proxy.labels });
+  return hashPolicy(clusterPolicy(dr?.spec, portOf(ctx, ref), ref.subset).loadBalancer?.consistentHash);
+}
+
+function forwardAction(ctx: RouteContext, r: ResolvedHttpRoute): RouteAction {
+  const timeout = r.timeout ?? NO_TIMEOUT;
   // Istio: the grpc-timeout header is honoured up to the route timeout (max_grpc_timeout).
   const action: RouteAction = { timeout, max_grpc_timeout: timeout };
-  if (dests.length === 1) {
-    action.cluster = clusterOf(ctx, vsNamespace, dests[0].item);
+  if (r.targets.length === 1) {
+    action.cluster = clusterName(ctx, r.targets[0].cluster);
   } else {
     action.weighted_clusters = {
-      clusters: dests.map(({ item, weight }) => {
-        const ops = { req: headerOps(item.headers?.request), res: headerOps(item.headers?.response) };
+      clusters: r.targets.map(({ cluster, weight, headers }) => {
+        const ops = { req: headerOps(headers?.request), res: headerOps(headers?.response) };
         return {
-          name: clusterOf(ctx, vsNamespace, item),
+          name: clusterName(ctx, cluster),
           weight: { value: weight },
           ...(ops.req.add.length > 0 ? { request_headers_to_add: ops.req.add } : {}),
           ...(ops.req.remove.length > 0 ? { request_headers_to_remove: ops.req.remove } : {}),
@@ -81,41 +86,37 @@ function forwardAction(ctx: RouteContext, vsNamespace: string, r: HTTPRoute, des
   if (r.rewrite?.uri !== undefined) action.prefix_rewrite = r.rewrite.uri;
   if (r.rewrite?.uriRegexRewrite?.match !== undefined) action.regex_rewrite = { pattern: { regex: r.rewrite.uriRegexRewrite.match }, substitution: r.rewrite.uriRegexRewrite.rewrite ?? '' };
   if (r.rewrite?.authority) action.host_rewrite_literal = r.rewrite.authority;
-  const mirrors = [
-    ...(r.mirror ? [{ destination: r.mirror, percentage: r.mirrorPercentage, legacy: r.mirrorPercent ?? r.mirror_percent }] : []),
-    ...(r.mirrors ?? []).map((m) => ({ destination: m.destination, percentage: m.percentage, legacy: undefined })),
-  ];
-  if (mirrors.length > 0) {
-    action.request_mirror_policies = mirrors.map((m) => ({
-      cluster: destinationCluster(ctx.mesh, proxyNamespace(ctx.proxy), vsNamespace, m.destination, ctx.port),
-      runtime_fraction: { default_value: fractionalPercent(m.percentage, m.legacy) },
+  if (r.mirrors.length > 0) {
+    action.request_mirror_policies = r.mirrors.map((m) => ({
+      cluster: clusterName(ctx, m.cluster),
+      runtime_fraction: { default_value: fractionalPercent(m.percentage, m.legacyPercent) },
       trace_sampled: { value: false },
     }));
   }
-  const hash = hashPolicyFor(ctx, action.cluster ?? action.weighted_clusters?.clusters?.[0]?.name ?? '');
+  const hash = hashPolicyFor(ctx, r.targets[0].cluster);
   if (hash && hash.length > 0) action.hash_policy = hash;
   return action;
 }
 
-/** The Envoy routes of one VirtualService HTTP route (empty when none of its matches applies here). */
-export function httpRoutes(ctx: RouteContext, vsNamespace: string, r: HTTPRoute): Route[] {
-  const matches = r.match && r.match.length > 0 ? r.match.filter((m) => sourceMatches(m, ctx.proxy, ctx.port)) : [undefined];
+/** The Envoy routes of one resolved HTTP route (empty when none of its matches applies here). */
+export function httpRoutes(ctx: RouteContext, r: ResolvedHttpRoute): Route[] {
+  const matches = r.matches ? r.matches.filter((m) => sourceMatches(m, ctx.proxy, ctx.port)) : [undefined];
   if (matches.length === 0) return [];
   const common: Route = {};
+  let headers = r.headers;
   if (r.redirect) common.redirect = redirectAction(r.redirect);
   else if (r.directResponse) common.direct_response = directResponseAction(r.directResponse);
   else {
-    const dests = weighted(r.route ?? []);
-    if (dests.length === 0) return [];
-    common.route = forwardAction(ctx, vsNamespace, r, dests);
+    if (r.targets.length === 0) return [];
+    common.route = forwardAction(ctx, r);
     // A single destination's header operations apply to the route.
-    if (dests.length === 1) {
-      const d = dests[0].item.headers;
-      r = { ...r, headers: { request: mergeOps(r.headers?.request, d?.request), response: mergeOps(r.headers?.response, d?.response) } };
+    if (r.targets.length === 1) {
+      const d = r.targets[0].headers;
+      headers = { request: mergeOps(headers?.request, d?.request), response: mergeOps(headers?.response, d?.response) };
     }
   }
-  const req = headerOps(r.headers?.request);
-  const res = headerOps(r.headers?.response);
+  const req = headerOps(headers?.request);
+  const res = headerOps(headers?.response);
   if (req.add.length > 0) common.request_headers_to_add = req.add;
   if (req.remove.length > 0) common.request_headers_to_remove = req.remove;
   if (res.add.length > 0) common.response_headers_to_add = res.add;
@@ -127,7 +128,8 @@ export function httpRoutes(ctx: RouteContext, vsNamespace: string, r: HTTPRoute)
   if (cors) perFilter[CORS_FILTER] = cors;
   if (Object.keys(perFilter).length > 0) common.typed_per_filter_config = perFilter as NonNullable<Route['typed_per_filter_config']>;
   return matches.map((m) => {
-    const name = [m?.name, r.name].filter(Boolean).join('.');
+    // Istio's route name: the route's, then `.` and the match's.
+    const name = m?.name ? `${r.name ?? ''}.${m.name}` : r.name;
     return { ...(name ? { name } : {}), match: routeMatch(m), ...common };
   });
 }
@@ -140,5 +142,5 @@ function mergeOps<T extends { set?: Record<string, string>; add?: Record<string,
 
 /** Every Envoy route of a VirtualService's HTTP section for this proxy and port. */
 export function virtualServiceRoutes(ctx: RouteContext, vs: ResolvedVirtualService): Route[] {
-  return expandDelegates(ctx.mesh, vs).flatMap((r) => httpRoutes(ctx, r.namespace, r.route));
+  return ctx.mesh.httpRoutes(vs).routes.flatMap((r) => httpRoutes(ctx, r));
 }

@@ -44,7 +44,7 @@ export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, 
     const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
     const ctx = { mesh, proxy, port };
     const cluster = outboundClusterName(port, service.hostname);
-    const routes = vs ? virtualServiceRoutes(ctx, vs) : [defaultRoute(cluster, hashPolicyFor(ctx, cluster))];
+    const routes = vs ? virtualServiceRoutes(ctx, vs) : [defaultRoute(cluster, hashPolicyFor(ctx, { host: service.hostname, port, subset: undefined }))];
     vhosts.push({ name: `${service.hostname}:${port}`, domains, routes, include_request_attempt_count: true });
   }
   vhosts.push(catchAll(policy));

@@ -5,6 +5,7 @@ import type { GatewaySpec } from '../../src/api/gateway.js';
 import type { HTTPMatchRequest, VirtualServiceSpec } from '../../src/api/virtual-service.js';
 import type { Config } from '../../src/model/config-store.js';
 import { isCatchAllMatch, mergeGatewayRoutes, routesForGateway, type GatewayVirtualHost } from '../../src/model/gateway-routes.js';
+import { resolveHttpRoutes } from '../../src/model/http-routes.js';
 import { resolveVirtualService, type ResolvedVirtualService } from '../../src/model/virtual-services.js';
 import { config } from '../../src/translate/testing/fixtures.js';
 
@@ -12,6 +13,9 @@ const cfg = <S>(kind: NetworkingKind, namespace: string, name: string, spec: S):
 const vs = (ns: string, name: string, spec: VirtualServiceSpec): ResolvedVirtualService =>
   resolveVirtualService(cfg('VirtualService', ns, name, spec), { defaultExportTo: ['*'] });
 const gateway = (ns: string, name: string, spec: GatewaySpec): Config<GatewaySpec> => cfg('Gateway', ns, name, spec);
+/** Each VirtualService's resolved routes, delegates looked up among `all`. */
+const routesIn = (all: readonly ResolvedVirtualService[]) => (v: ResolvedVirtualService) =>
+  resolveHttpRoutes(v, (ns, name) => all.find((x) => x.config.namespace === ns && x.config.name === name), 'cluster.local').routes;
 
 /** "vs-name#httpIndex.matchIndex" for each route of a virtual host. */
 const routeIds = (vh: GatewayVirtualHost | undefined): string[] => (vh?.routes ?? []).map((r) => `${r.source.name}#${r.httpIndex}${r.matchIndex === undefined ? '' : `.${r.matchIndex}`}`);
@@ -50,13 +54,13 @@ describe('routesForGateway', () => {
         { match: [{ uri: { prefix: '/d' }, gateways: ['default/gw'] }], route: [{ destination: { host: 'd' } }] },
       ],
     });
-    const routes = routesForGateway(v, 'default/gw', 80);
+    const routes = routesForGateway(v, routesIn([v])(v), 'default/gw', 80);
     expect(routes.map((r) => [r.httpIndex, r.matchIndex, r.catchAll])).toEqual([
       [0, 0, false],
       [1, undefined, true],
       [2, 0, false],
     ]);
-    expect(routesForGateway(v, 'default/gw', 8443).map((r) => r.matchIndex)).toEqual([0, 2, undefined, 0]);
+    expect(routesForGateway(v, routesIn([v])(v), 'default/gw', 8443).map((r) => r.matchIndex)).toEqual([0, 2, undefined, 0]);
   });
 });
 
@@ -73,7 +77,7 @@ describe('mergeGatewayRoutes', () => {
       vs('team-b', 'ratings', { hosts: ['myapp.com'], ...bind, http: [{ match: [prefix('/ratings')], route: [{ destination: { host: 'ratings' } }] }, { match: [prefix('/ratings/v2')], route: [{ destination: { host: 'ratings' } }] }] }),
       vs('team-c', 'details', { hosts: ['myapp.com'], ...bind, http: [{ match: [prefix('/')], route: [{ destination: { host: 'fallback' } }] }, { match: [prefix('/details')], route: [{ destination: { host: 'details' } }] }] }),
     ];
-    const merged = mergeGatewayRoutes(gw, all);
+    const merged = mergeGatewayRoutes(gw, all, routesIn(all));
     expect(merged).toHaveLength(1);
     expect(merged[0].host).toBe('myapp.com');
     expect(merged[0].port).toBe(80);
@@ -88,11 +92,11 @@ describe('mergeGatewayRoutes', () => {
       vs('team-a', 'private', { hosts: ['myapp.com'], ...bind, exportTo: ['.'], http: [{ route: [{ destination: { host: 'c' } }] }] }),
       vs('team-a', 'exported', { hosts: ['myapp.com'], ...bind, exportTo: ['istio-ingress'], http: [{ route: [{ destination: { host: 'd' } }] }] }),
     ];
-    const merged = mergeGatewayRoutes(gw, all);
+    const merged = mergeGatewayRoutes(gw, all, routesIn(all));
     // "exported" ranks before the public one for a proxy in istio-ingress.
     expect(merged[0].virtualServices.map((r) => r.name)).toEqual(['exported', 'bound']);
     // A gateway proxy running in team-a sees the private one first.
-    expect(mergeGatewayRoutes(gw, all, 'team-a')[0].virtualServices.map((r) => r.name)).toEqual(['private', 'bound']);
+    expect(mergeGatewayRoutes(gw, all, routesIn(all), 'team-a')[0].virtualServices.map((r) => r.name)).toEqual(['private', 'bound']);
   });
 
   test('server hosts restrict which namespaces may bind, and VirtualService hosts intersect them', () => {
@@ -109,7 +113,7 @@ describe('mergeGatewayRoutes', () => {
       vs('istio-ingress', 'status', { hosts: ['status.example.com'], ...b, http: [{ route: [{ destination: { host: 'status' } }] }] }),
       vs('prod', 'wild', { hosts: ['*.example.com'], ...b, http: [{ route: [{ destination: { host: 'wild' } }] }] }),
     ];
-    const merged = mergeGatewayRoutes(g, all);
+    const merged = mergeGatewayRoutes(g, all, routesIn(all));
     const summary = merged.map((vh) => `${vh.port} ${vh.host}: ${vh.virtualServices.map((r) => `${r.namespace}/${r.name}`).join(',')}`);
     expect(summary).toEqual([
       '80 *.example.com: prod/wild',
@@ -124,11 +128,12 @@ describe('mergeGatewayRoutes', () => {
 
   test('a short VirtualService host is an in-cluster FQDN and only binds to a matching server host', () => {
     const g = gateway('istio-ingress', 'gw', { servers: [{ port: { number: 80, name: 'http' }, hosts: ['*'] }] });
-    const merged = mergeGatewayRoutes(g, [vs('default', 'r', { hosts: ['reviews'], gateways: ['istio-ingress/gw'], http: [{ route: [{ destination: { host: 'reviews' } }] }] })]);
+    const only = [vs('default', 'r', { hosts: ['reviews'], gateways: ['istio-ingress/gw'], http: [{ route: [{ destination: { host: 'reviews' } }] }] })];
+    const merged = mergeGatewayRoutes(g, only, routesIn(only));
     expect(merged.map((vh) => vh.host)).toEqual(['reviews.default.svc.cluster.local']);
   });
 
   test('no bound VirtualService: no virtual hosts', () => {
-    expect(mergeGatewayRoutes(gw, [])).toEqual([]);
+    expect(mergeGatewayRoutes(gw, [], routesIn([]))).toEqual([]);
   });
 });

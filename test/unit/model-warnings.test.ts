@@ -160,6 +160,37 @@ describe('VirtualService warnings', () => {
   });
 });
 
+describe('delegation warnings', () => {
+  const root = cfg('VirtualService', 'default', 'root', {
+    hosts: ['reviews'],
+    http: [
+      { match: [{ uri: { prefix: '/api' } }], delegate: { name: 'api', namespace: 'team' } },
+      { match: [{ uri: { prefix: '/gone' } }], delegate: { name: 'gone' } },
+      { match: [{ uri: { prefix: '/private' } }], delegate: { name: 'private', namespace: 'team' } },
+    ],
+  });
+  const api = cfg('VirtualService', 'team', 'api', {
+    http: [
+      { match: [{ uri: { prefix: '/api/v2' } }], route: [{ destination: { host: 'reviews.default.svc.cluster.local' } }] },
+      { match: [{ uri: { prefix: '/other' } }], route: [{ destination: { host: 'reviews.default.svc.cluster.local' } }] },
+    ],
+  });
+  const hidden = cfg('VirtualService', 'team', 'private', { exportTo: ['.'], http: [{ route: [{ destination: { host: 'reviews.default.svc.cluster.local' } }] }] });
+
+  test('the root hears of a delegate that is missing or not exported to it', () => {
+    expect(warn([api, hidden, root])).toEqual([
+      'spec.http[1].delegate: no VirtualService default/gone without hosts to delegate to; this route is ignored',
+      'spec.http[2].delegate: VirtualService team/private is not exported to namespace default; this route is ignored',
+    ]);
+  });
+
+  test('the delegate hears of a route whose match leaves the root match', () => {
+    expect(warn([root, hidden, api])).toEqual([
+      'spec.http[1].match: fits no match of spec.http[0] of VirtualService default/root, which delegates to this VirtualService (a delegate may only narrow the root\'s match); this route is ignored there',
+    ]);
+  });
+});
+
 describe('DestinationRule warnings', () => {
   test.each<[string, Config[], string[]]>([
     ['a rule for an existing service: none', [reviewsDr(['v1'])], []],

@@ -28,6 +28,35 @@ test('the routes of VirtualServices bound to the gateway, by host, in RDS http.<
   expect(routes.every((r) => r.route?.cluster === 'outbound|8000||httpbin.web.svc.cluster.local')).toBe(true);
 });
 
+test("delegation on a gateway: Istio's example, a root bound to the gateway delegating paths to other namespaces", () => {
+  const more = [
+    { namespace: 'products', name: 'productpage', clusterIP: '10.96.0.21', ports: [{ name: 'http', port: 9080 }], endpoints: [{ address: '10.244.0.10' }] },
+    { namespace: 'reviews', name: 'reviews', clusterIP: '10.96.0.22', ports: [{ name: 'http', port: 9080 }], endpoints: [{ address: '10.244.0.11' }] },
+  ];
+  const root = config('VirtualService', 'web', 'bookinfo', {
+    hosts: ['httpbin.example.com'],
+    gateways: ['gw'],
+    http: [
+      { match: [{ uri: { prefix: '/productpage' } }], delegate: { name: 'productpage', namespace: 'products' } },
+      { match: [{ uri: { prefix: '/reviews' } }], delegate: { name: 'reviews', namespace: 'reviews' } },
+      { route: [{ destination: { host: 'httpbin', port: { number: 8000 } } }] },
+    ],
+  });
+  const productpage = config('VirtualService', 'products', 'productpage', {
+    http: [{ match: [{ uri: { prefix: '/productpage/v1' } }], route: [{ destination: { host: 'productpage' } }] }, { route: [{ destination: { host: 'productpage' } }], timeout: '2s' }],
+  });
+  const reviews = config('VirtualService', 'reviews', 'reviews', { http: [{ match: [{ uri: { prefix: '/ratings' } }], route: [{ destination: { host: 'reviews' } }] }, { route: [{ destination: { host: 'reviews' } }] }] });
+  const mesh = buildMesh([...services, ...more], [gw, root, productpage, reviews]);
+  const routes = gatewayRouteConfigurations(gatewayPorts(mesh, proxy))[0].virtual_hosts![0].routes!;
+  expect(routes.map((r) => [r.match?.prefix, r.route?.cluster, r.route?.timeout?.seconds])).toEqual([
+    ['/productpage/v1', 'outbound|9080||productpage.products.svc.cluster.local', 0],
+    ['/productpage', 'outbound|9080||productpage.products.svc.cluster.local', 2],
+    // The reviews delegate's /ratings is outside the root's /reviews: ignored, as Istio does.
+    ['/reviews', 'outbound|9080||reviews.reviews.svc.cluster.local', 0],
+    ['/', 'outbound|8000||httpbin.web.svc.cluster.local', 0],
+  ]);
+});
+
 test('the snapshot binds a listener per HTTP server port, with the clusters and endpoints it routes to', () => {
   const snap = gatewaySnapshot(buildMesh(services, [gw, vs]), proxy);
   const listener = snap[TypeUrl.Listener]!.get('0.0.0.0_80');

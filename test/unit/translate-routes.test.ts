@@ -91,7 +91,7 @@ test('one Envoy route per match, in order; matches for other ports, labels, name
     { labels: { app: 'productpage' } },
   );
   expect(routes.map((r) => [r.name, r.match?.prefix, r.route?.cluster])).toEqual([
-    ['m1.r1', '/a', `outbound|9080|v1|${REVIEWS}`],
+    ['r1.m1', '/a', `outbound|9080|v1|${REVIEWS}`],
     ['r1', '/b', `outbound|9080|v1|${REVIEWS}`],
     ['r3', '/', `outbound|9080|v3|${REVIEWS}`],
     ['r4', '/', `outbound|9080||${REVIEWS}`],

@@ -1,0 +1,288 @@
+// Each VirtualService's HTTP routes resolved once per configuration change, for sidecars and
+// gateways alike. Delegates are expanded with Istio's rules (pilot's merge of root and delegate
+// VirtualServices): a root route `{match, delegate}` stands for the delegate's routes, each match
+// narrowed by a root match it fits; a delegate route with a match that fits none of the root's is
+// dropped; fields the delegate route leaves unset are the root route's; one level deep.
+// Destinations become cluster references resolved in the namespace of the VirtualService that
+// wrote them (a delegate's in its own, what a delegate route inherits in the root's), gateway
+// names in matches become `ns/name`, timeouts are parsed and weights made relative. What depends
+// on the proxy (its labels, namespace and port) is left to translation.
+import type { Percent, StringMatch } from '../api/common.js';
+import type {
+  CorsPolicy,
+  Destination,
+  Headers,
+  HTTPDirectResponse,
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPRedirect,
+  HTTPRetry,
+  HTTPRewrite,
+  HTTPRoute,
+} from '../api/virtual-service.js';
+import { parseDurationNs } from '../util/duration.js';
+import { refOf, type ConfigRef } from './config-order.js';
+import { MESH_GATEWAY, resolveGatewayName, resolveHost } from './hosts.js';
+import type { ResolvedVirtualService } from './virtual-services.js';
+import { isVisibleTo } from './visibility.js';
+
+/** What a route sends traffic to: `outbound|<port>|<subset>|<host>` once the port is known. */
+export interface ClusterRef {
+  /** An FQDN (or a ServiceEntry host) as resolved in the namespace of the VirtualService that named it. */
+  host: string;
+  /** Undefined: the service's only port, else the port the traffic came in on (per proxy). */
+  port: number | undefined;
+  subset: string | undefined;
+}
+
+export interface RouteTarget {
+  cluster: ClusterRef;
+  /** Relative weight (Istio's: a lone destination takes everything). */
+  weight: number;
+  headers: Headers | undefined;
+}
+
+export interface RouteMirror {
+  cluster: ClusterRef;
+  percentage: Percent | undefined;
+  /** The deprecated integer `mirrorPercent`, when no percentage is given. */
+  legacyPercent: number | undefined;
+}
+
+/** Where a route was written: the VirtualService and the index in its `spec.http`. */
+export interface RouteOrigin {
+  ref: ConfigRef;
+  httpIndex: number;
+}
+
+export interface DurationValue {
+  seconds: number;
+  nanos: number;
+}
+
+/** One HTTP route, ready for any proxy kind. */
+export interface ResolvedHttpRoute {
+  name: string | undefined;
+  /** Undefined: the route matches every request. Gateway names are resolved (`ns/name` or `mesh`). */
+  matches: HTTPMatchRequest[] | undefined;
+  redirect: HTTPRedirect | undefined;
+  directResponse: HTTPDirectResponse | undefined;
+  /** The forwarding targets with a positive weight; empty for redirects and direct responses. */
+  targets: RouteTarget[];
+  timeout: DurationValue | undefined;
+  retries: HTTPRetry | undefined;
+  rewrite: HTTPRewrite | undefined;
+  /** `mirror` with its percentage (or the deprecated `mirrorPercent`), then `mirrors`. */
+  mirrors: RouteMirror[];
+  fault: HTTPFaultInjection | undefined;
+  corsPolicy: CorsPolicy | undefined;
+  headers: Headers | undefined;
+  /** The route as written: the delegate's route for a delegated one. */
+  origin: RouteOrigin;
+  /** The root route that delegated it, for a delegated route. */
+  delegatedBy: RouteOrigin | undefined;
+}
+
+/** Why a delegating route, or one route of its delegate, contributes nothing. */
+export type DelegationProblem =
+  | { kind: 'not-found'; root: RouteOrigin; delegate: ConfigRef }
+  | { kind: 'not-exported'; root: RouteOrigin; delegate: ConfigRef }
+  | { kind: 'chained'; root: RouteOrigin; delegate: RouteOrigin }
+  | { kind: 'conflict'; root: RouteOrigin; delegate: RouteOrigin };
+
+export interface ResolvedHttpRoutes {
+  routes: ResolvedHttpRoute[];
+  problems: DelegationProblem[];
+}
+
+/** The VirtualServices a root may delegate to (those without hosts), by namespace and name. */
+export type DelegateLookup = (namespace: string, name: string) => ResolvedVirtualService | undefined;
+
+/** A route's fields as written, resolved in the namespace of their VirtualService. */
+interface Written {
+  route: HTTPRoute;
+  namespace: string;
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+function parseTimeout(text: string | undefined): DurationValue | undefined {
+  if (text === undefined) return undefined;
+  const ns = parseDurationNs(text.trim());
+  return ns === undefined || ns < 0n ? undefined : { seconds: Number(ns / NS_PER_S), nanos: Number(ns % NS_PER_S) };
+}
+
+function clusterRef(d: Destination, namespace: string, domain: string): ClusterRef {
+  return { host: resolveHost(d.host, namespace, domain), port: d.port?.number, subset: d.subset || undefined };
+}
+
+function resolveMatch(m: HTTPMatchRequest, namespace: string): HTTPMatchRequest {
+  if (!m.gateways || m.gateways.length === 0) return m;
+  return { ...m, gateways: m.gateways.map((g) => (g === MESH_GATEWAY ? g : resolveGatewayName(g, namespace))) };
+}
+
+/** Istio's weights: relative; a lone destination takes all, among several a missing weight is 0. */
+function targetsOf(r: HTTPRoute, namespace: string, domain: string): RouteTarget[] {
+  const dests = r.route ?? [];
+  if (dests.length === 1) return [{ cluster: clusterRef(dests[0].destination, namespace, domain), weight: 100, headers: dests[0].headers }];
+  return dests.filter((d) => (d.weight ?? 0) > 0).map((d) => ({ cluster: clusterRef(d.destination, namespace, domain), weight: d.weight!, headers: d.headers }));
+}
+
+function resolveRoute(w: Written, domain: string, origin: RouteOrigin, delegatedBy?: RouteOrigin): ResolvedHttpRoute {
+  const { route: r, namespace } = w;
+  const legacyPercent = r.mirrorPercent ?? r.mirror_percent ?? undefined;
+  return {
+    name: r.name || undefined,
+    matches: r.match && r.match.length > 0 ? r.match.map((m) => resolveMatch(m, namespace)) : undefined,
+    redirect: r.redirect,
+    directResponse: r.redirect ? undefined : r.directResponse,
+    targets: r.redirect || r.directResponse ? [] : targetsOf(r, namespace, domain),
+    timeout: parseTimeout(r.timeout),
+    retries: r.retries,
+    rewrite: r.rewrite,
+    mirrors: [
+      ...(r.mirror ? [{ cluster: clusterRef(r.mirror, namespace, domain), percentage: r.mirrorPercentage, legacyPercent }] : []),
+      ...(r.mirrors ?? []).map((m) => ({ cluster: clusterRef(m.destination, namespace, domain), percentage: m.percentage, legacyPercent: undefined })),
+    ],
+    fault: r.fault,
+    corsPolicy: r.corsPolicy,
+    headers: r.headers,
+    origin,
+    delegatedBy,
+  };
+}
+
+// --- delegation: Istio's match rules ---------------------------------------------------------
+
+/** A delegate's string match must stay inside the root's: regexes only alone, exact equal, prefix under prefix. */
+function stringMatchConflict(root: StringMatch | undefined, leaf: StringMatch | undefined): boolean {
+  if (!root || !leaf) return false;
+  if (root.regex) return Boolean(leaf.regex || leaf.prefix || leaf.exact);
+  if (leaf.regex) return Boolean(root.prefix || root.exact);
+  if (root.exact) return Boolean(leaf.prefix) || leaf.exact !== root.exact;
+  if (root.prefix) {
+    if (leaf.prefix) return !leaf.prefix.startsWith(root.prefix);
+    if (leaf.exact) return !leaf.exact.startsWith(root.prefix);
+  }
+  return true;
+}
+
+function mapConflict(root: Record<string, StringMatch> | undefined, leaf: Record<string, StringMatch> | undefined): boolean {
+  return Object.entries(leaf ?? {}).some(([k, v]) => stringMatchConflict(root?.[k], v));
+}
+
+/** Whether a delegate's match asks for something outside the root match (Istio's hasConflict). */
+export function matchesConflict(root: HTTPMatchRequest, leaf: HTTPMatchRequest): boolean {
+  const pairs: Array<[StringMatch | undefined, StringMatch | undefined]> = [
+    [root.uri, leaf.uri],
+    [root.scheme, leaf.scheme],
+    [root.method, leaf.method],
+    [root.authority, leaf.authority],
+  ];
+  if (pairs.some(([a, b]) => stringMatchConflict(a, b))) return true;
+  if (mapConflict(root.headers, leaf.headers) || mapConflict(root.withoutHeaders, leaf.withoutHeaders) || mapConflict(root.queryParams, leaf.queryParams)) return true;
+  if (Boolean(root.ignoreUriCase) !== Boolean(leaf.ignoreUriCase)) return true;
+  if (root.port && leaf.port && root.port !== leaf.port) return true;
+  if (root.sourceNamespace && leaf.sourceNamespace !== root.sourceNamespace) return true;
+  if (Object.entries(leaf.sourceLabels ?? {}).some(([k, v]) => root.sourceLabels?.[k] !== undefined && root.sourceLabels[k] !== v)) return true;
+  const rootGateways = root.gateways ?? [];
+  const leafGateways = leaf.gateways ?? [];
+  if (rootGateways.length > 0 && leafGateways.length > 0 && !leafGateways.every((g) => rootGateways.includes(g))) return true;
+  return false;
+}
+
+const joinNames = (root: string | undefined, leaf: string | undefined): string | undefined => (leaf ? (root ? `${root}-${leaf}` : leaf) : root) || undefined;
+const mergeMaps = <T>(root: Record<string, T> | undefined, leaf: Record<string, T> | undefined): Record<string, T> | undefined =>
+  root || leaf ? { ...root, ...leaf } : undefined;
+
+/** The delegate's match narrowed by the root's (Istio's mergeHTTPMatchRequest). */
+export function mergeMatch(root: HTTPMatchRequest, leaf: HTTPMatchRequest): HTTPMatchRequest {
+  const out: HTTPMatchRequest = {
+    ...leaf,
+    name: joinNames(root.name, leaf.name),
+    uri: leaf.uri ?? root.uri,
+    scheme: leaf.scheme ?? root.scheme,
+    method: leaf.method ?? root.method,
+    authority: leaf.authority ?? root.authority,
+    headers: mergeMaps(root.headers, leaf.headers),
+    withoutHeaders: mergeMaps(root.withoutHeaders, leaf.withoutHeaders),
+    queryParams: mergeMaps(root.queryParams, leaf.queryParams),
+    port: leaf.port || root.port,
+    sourceLabels: mergeMaps(root.sourceLabels, leaf.sourceLabels),
+    sourceNamespace: leaf.sourceNamespace || root.sourceNamespace,
+    gateways: leaf.gateways && leaf.gateways.length > 0 ? leaf.gateways : root.gateways,
+  };
+  for (const k of Object.keys(out) as Array<keyof HTTPMatchRequest>) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+/** Every delegate match must fit some root match, else the delegate route is dropped (undefined). */
+function mergeMatches(root: HTTPMatchRequest[] | undefined, leaf: HTTPMatchRequest[] | undefined): HTTPMatchRequest[] | undefined | 'conflict' {
+  if (!root || root.length === 0) return leaf;
+  if (!leaf || leaf.length === 0) return root;
+  const out: HTTPMatchRequest[] = [];
+  for (const l of leaf) {
+    const fits = root.filter((r) => !matchesConflict(r, l));
+    if (fits.length === 0) return 'conflict';
+    for (const r of fits) out.push(mergeMatch(r, l));
+  }
+  return out;
+}
+
+/** The delegate route with what it leaves unset taken from the root route (Istio's mergeHTTPRoute). */
+function inherit(root: ResolvedHttpRoute, leaf: ResolvedHttpRoute, matches: HTTPMatchRequest[] | undefined): ResolvedHttpRoute {
+  return {
+    ...leaf,
+    name: joinNames(root.name, leaf.name),
+    matches,
+    rewrite: leaf.rewrite ?? root.rewrite,
+    timeout: leaf.timeout ?? root.timeout,
+    retries: leaf.retries ?? root.retries,
+    fault: leaf.fault ?? root.fault,
+    mirrors: leaf.mirrors.length > 0 ? leaf.mirrors : root.mirrors,
+    corsPolicy: leaf.corsPolicy ?? root.corsPolicy,
+    headers: leaf.headers ?? root.headers,
+    delegatedBy: root.origin,
+  };
+}
+
+/** The HTTP routes of a VirtualService, delegates expanded, and why any delegated route was left out. */
+export function resolveHttpRoutes(vs: ResolvedVirtualService, delegates: DelegateLookup, domain: string): ResolvedHttpRoutes {
+  const ns = vs.config.namespace;
+  const ref = refOf(vs.config);
+  const routes: ResolvedHttpRoute[] = [];
+  const problems: DelegationProblem[] = [];
+  (vs.config.spec.http ?? []).forEach((r, httpIndex) => {
+    const origin = { ref, httpIndex };
+    if (!r.delegate) {
+      routes.push(resolveRoute({ route: r, namespace: ns }, domain, origin));
+      return;
+    }
+    const target = { namespace: r.delegate.namespace || ns, name: r.delegate.name ?? '' };
+    const d = delegates(target.namespace, target.name);
+    if (!d || (d.config.spec.hosts ?? []).length > 0) {
+      problems.push({ kind: 'not-found', root: origin, delegate: target });
+      return;
+    }
+    if (!isVisibleTo(d.visibility, ns)) {
+      problems.push({ kind: 'not-exported', root: origin, delegate: target });
+      return;
+    }
+    const root = resolveRoute({ route: { ...r, delegate: undefined }, namespace: ns }, domain, origin);
+    (d.config.spec.http ?? []).forEach((dr, i) => {
+      const leafOrigin = { ref: refOf(d.config), httpIndex: i };
+      if (dr.delegate) {
+        problems.push({ kind: 'chained', root: origin, delegate: leafOrigin });
+        return;
+      }
+      const leaf = resolveRoute({ route: dr, namespace: d.config.namespace }, domain, leafOrigin);
+      const matches = mergeMatches(root.matches, leaf.matches);
+      if (matches === 'conflict') {
+        problems.push({ kind: 'conflict', root: origin, delegate: leafOrigin });
+        return;
+      }
+      routes.push(inherit(root, leaf, matches));
+    });
+  });
+  return { routes, problems };
+}
