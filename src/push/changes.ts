@@ -3,6 +3,7 @@
 // endpoint-only change pushes EDS alone.
 import { Mesh, type MeshOptions } from '../model/mesh.js';
 import type { ChangeSet, ConfigStore } from '../model/config-store.js';
+import { PUBLIC, visibilityOf } from '../model/visibility.js';
 import type { RegistryChange, ServiceRegistry } from '../model/services.js';
 import { TypeUrl } from '../xds/types.js';
 import type { Change } from './push-queue.js';
@@ -35,6 +36,7 @@ export interface ChangeScope {
 interface ScopedSpec {
   exportTo?: string[];
   gateways?: string[];
+  hosts?: string[];
 }
 
 /**
@@ -46,15 +48,17 @@ interface ScopedSpec {
 export function scopeOf(change: ChangeSet): ChangeScope {
   const specs = [change.before, change.after].filter((s): s is ScopedSpec => typeof s === 'object' && s !== null);
   if (change.kind === 'Gateway') return { routersOnly: true, namespaces: undefined };
+  // A delegate VirtualService (no hosts) is seen through its roots, which may be exported wider.
+  if (change.kind === 'VirtualService' && specs.some((s) => (s.hosts ?? []).length === 0)) return { routersOnly: false, namespaces: undefined };
   if (change.kind === 'VirtualService' && specs.length > 0 && specs.every((s) => (s.gateways?.length ?? 0) > 0 && !s.gateways!.includes('mesh'))) {
     return { routersOnly: true, namespaces: undefined };
   }
   const namespaces = new Set<string>();
   for (const s of specs) {
-    const exportTo = s.exportTo ?? [];
-    // No exportTo means the mesh-wide default ("*" unless configured otherwise): everyone.
-    if (exportTo.length === 0 || exportTo.includes('*')) return { routersOnly: false, namespaces: undefined };
-    for (const e of exportTo) namespaces.add(e === '.' ? change.namespace : e);
+    // No exportTo: the mesh-wide default, "*" unless configured otherwise, so everyone to be safe.
+    const v = visibilityOf(s.exportTo, change.namespace, [PUBLIC]);
+    if (v.public) return { routersOnly: false, namespaces: undefined };
+    for (const n of v.namespaces) namespaces.add(n);
   }
   return { routersOnly: false, namespaces: specs.length ? namespaces : undefined };
 }

@@ -10,6 +10,8 @@ import { makeServingCert, type TestCerts } from '../support/certs.js';
 import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, proxyPod, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 
 const ns = testNamespace('gw');
+/** Where the delegate VirtualService and its service live (Istio's example: another team's namespace). */
+const delegates = `${ns}-team`;
 const { kc, core } = kube();
 const custom = kc.makeApiClient(CustomObjectsApi);
 const selector = { app: `gw-${ns}` }; // unique: no other gateway pod matches
@@ -38,7 +40,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(() => core.deleteNamespace({ name: ns }).catch(() => undefined));
+afterAll(() => Promise.all([ns, delegates].map((name) => core.deleteNamespace({ name }).catch(() => undefined))));
 
 test('the gateway routes exact and prefix URI matches of the bound VirtualService to the service port', async () => {
   const gw = await waitFor('the gateway pod ready', async () => {
@@ -58,6 +60,71 @@ test('the gateway routes exact and prefix URI matches of the bound VirtualServic
   // Not matched by the VirtualService, or another host: Envoy answers 404.
   expect((await echoFrom(`${ns}/client`, `${url}/headers`, 1, host))[0].status).toBe(404);
   expect((await echoFrom(`${ns}/client`, `${url}/status/200`, 1, ['host: other.example.com']))[0].status).toBe(404);
+});
+
+describe("delegation on the gateway (Istio's delegate example)", () => {
+  const vsObj = (namespace: string, name: string, spec: object): Promise<unknown> =>
+    custom.createNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace, plural: 'virtualservices', body: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name }, spec } });
+
+  beforeAll(async () => {
+    await core.createNamespace({ body: { metadata: { name: delegates } } });
+    await applyAll([
+      echoDeployment(delegates, 'productpage', 1),
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'productpage', namespace: delegates }, spec: { selector: { app: 'productpage' }, ports: [{ name: 'http', port: 9080, targetPort: 8080 }] } } as never,
+    ]);
+    await custom.createNamespacedCustomObject({
+      group: 'networking.istio.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'gateways',
+      body: { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'bookinfo-gateway' }, spec: { selector, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['bookinfo.example.com'] }] } },
+    });
+    // The root: bound to the gateway, delegating /productpage to another namespace and /status to one of its own.
+    await vsObj(ns, 'bookinfo', {
+      hosts: ['bookinfo.example.com'],
+      gateways: ['bookinfo-gateway'],
+      http: [
+        { match: [{ uri: { prefix: '/productpage' } }], delegate: { name: 'productpage', namespace: delegates } },
+        { match: [{ uri: { prefix: '/status' } }], delegate: { name: 'status' } },
+      ],
+    });
+    await vsObj(delegates, 'productpage', {
+      http: [
+        { match: [{ uri: { prefix: '/productpage/v1' } }], route: [{ destination: { host: 'productpage', port: { number: 9080 } } }] },
+        // Outside the root's /productpage: ignored, with a warning on this VirtualService.
+        { match: [{ uri: { prefix: '/elsewhere' } }], route: [{ destination: { host: 'productpage', port: { number: 9080 } } }] },
+      ],
+    });
+    await vsObj(ns, 'status', { http: [{ route: [{ destination: { host: 'httpbin', port: { number: 8000 } } }] }] });
+  });
+
+  test('each delegated path reaches its service through the ingress gateway pod; a route outside the root match is ignored and warned about', async () => {
+    const gw = await waitFor('the gateway pod ready', async () => {
+      const p = await core.readNamespacedPod({ namespace: ns, name: 'ingress' });
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    }, 120_000);
+    const url = `http://${gw.status?.podIP}:80`;
+    const host = ['host: bookinfo.example.com'];
+    const page = await waitFor('the delegated /productpage route', async () => {
+      const [r] = await echoFrom(`${ns}/client`, `${url}/productpage/v1/index`, 1, host);
+      return r?.status === 200 ? r : undefined;
+    }, 90_000);
+    expect(page.pod).toMatch(/^productpage-/);
+    expect(page.body?.path).toBe('/productpage/v1/index');
+    const [status] = await echoFrom(`${ns}/client`, `${url}/status/200`, 1, host);
+    expect([status.status, status.pod]).toEqual([200, expect.stringMatching(/^httpbin-/)]);
+    // The root's /productpage outside the delegate's /productpage/v1, and the delegate's /elsewhere outside the root: no route.
+    expect((await echoFrom(`${ns}/client`, `${url}/productpage/other`, 1, host))[0].status).toBe(404);
+    expect((await echoFrom(`${ns}/client`, `${url}/elsewhere`, 1, host))[0].status).toBe(404);
+
+    const warned = await waitFor('the warning on the delegate', async () => {
+      const o = (await custom.getNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: delegates, plural: 'virtualservices', name: 'productpage' })) as {
+        status?: { conditions?: Array<{ type: string; status: string; message?: string }> };
+      };
+      return o.status?.conditions?.find((c) => c.type === 'Warnings' && c.status === 'True');
+    }, 60_000);
+    expect(warned.message).toContain(`spec.http[1].match: fits no match of spec.http[0] of VirtualService ${ns}/bookinfo`);
+  });
 });
 
 describe('HTTPS through the gateway, the certificate from credentialName over SDS', () => {

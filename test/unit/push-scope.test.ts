@@ -10,12 +10,14 @@ const proxies = [
 
 test.each([
   ['a Gateway reaches gateways only', change('Gateway', undefined, { servers: [] }), ['gw']],
-  ['a VirtualService bound only to gateways reaches gateways only', change('VirtualService', { gateways: ['gw'] }, { gateways: ['ingress/gw'] }), ['gw']],
-  ['a VirtualService that was bound to the mesh reaches everyone', change('VirtualService', { gateways: ['mesh'] }, { gateways: ['gw'] }), ['side-shop', 'side-blog', 'gw']],
+  ['a VirtualService bound only to gateways reaches gateways only', change('VirtualService', { hosts: ['a'], gateways: ['gw'] }, { hosts: ['a'], gateways: ['ingress/gw'] }), ['gw']],
+  ['a VirtualService that was bound to the mesh reaches everyone', change('VirtualService', { hosts: ['a'], gateways: ['mesh'] }, { hosts: ['a'], gateways: ['gw'] }), ['side-shop', 'side-blog', 'gw']],
   ['exportTo "." reaches its namespace (and gateways)', change('DestinationRule', { exportTo: ['.'] }, { exportTo: ['.'] }), ['side-shop', 'gw']],
   ['narrowing exportTo from "*" reaches everyone who lost it', change('DestinationRule', { exportTo: ['*'] }, { exportTo: ['.'] }), ['side-shop', 'side-blog', 'gw']],
   ['exportTo by name reaches those namespaces', change('ServiceEntry', { exportTo: ['blog'] }, undefined), ['side-blog', 'gw']],
   ['no exportTo reaches everyone', change('VirtualService', undefined, { hosts: ['a'] }), ['side-shop', 'side-blog', 'gw']],
+  ['exportTo "~" (nobody) reaches gateways only', change('DestinationRule', { exportTo: ['~'] }, { exportTo: ['~'] }), ['gw']],
+  ['a delegate reaches everyone: it is seen through its roots, whatever its own exportTo', change('VirtualService', { exportTo: ['.'], http: [] }, { exportTo: ['.'], http: [] }), ['side-shop', 'side-blog', 'gw']],
 ])('%s', (_what, c, want) => {
   expect(proxiesIn(scopeOf(c), proxies)).toEqual(want);
 });
