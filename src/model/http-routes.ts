@@ -116,16 +116,17 @@ function clusterRef(d: Destination, namespace: string, domain: string): ClusterR
   return { host: resolveHost(d.host, namespace, domain), port: d.port?.number, subset: d.subset || undefined };
 }
 
-function resolveMatch(m: HTTPMatchRequest, namespace: string): HTTPMatchRequest {
+/** A match with its gateway names resolved (`ns/name`, or `mesh`) where it was written. */
+export function resolveMatch<M extends { gateways?: string[] }>(m: M, namespace: string): M {
   if (!m.gateways || m.gateways.length === 0) return m;
   return { ...m, gateways: m.gateways.map((g) => (g === MESH_GATEWAY ? g : resolveGatewayName(g, namespace))) };
 }
 
 /** Istio's weights: relative; a lone destination takes all, among several a missing weight is 0. */
-function targetsOf(r: HTTPRoute, namespace: string, domain: string): RouteTarget[] {
-  const dests = r.route ?? [];
-  if (dests.length === 1) return [{ cluster: clusterRef(dests[0].destination, namespace, domain), weight: 100, headers: dests[0].headers }];
-  return dests.filter((d) => (d.weight ?? 0) > 0).map((d) => ({ cluster: clusterRef(d.destination, namespace, domain), weight: d.weight!, headers: d.headers }));
+export function routeTargets(dests: readonly { destination: Destination; weight?: number; headers?: Headers }[] | undefined, namespace: string, domain: string): RouteTarget[] {
+  const all = dests ?? [];
+  if (all.length === 1) return [{ cluster: clusterRef(all[0].destination, namespace, domain), weight: 100, headers: all[0].headers }];
+  return all.filter((d) => (d.weight ?? 0) > 0).map((d) => ({ cluster: clusterRef(d.destination, namespace, domain), weight: d.weight!, headers: d.headers }));
 }
 
 function resolveRoute(w: Written, domain: string, origin: RouteOrigin, delegatedBy?: RouteOrigin): ResolvedHttpRoute {
@@ -136,7 +137,7 @@ function resolveRoute(w: Written, domain: string, origin: RouteOrigin, delegated
     matches: r.match && r.match.length > 0 ? r.match.map((m) => resolveMatch(m, namespace)) : undefined,
     redirect: r.redirect,
     directResponse: r.redirect ? undefined : r.directResponse,
-    targets: r.redirect || r.directResponse ? [] : targetsOf(r, namespace, domain),
+    targets: r.redirect || r.directResponse ? [] : routeTargets(r.route, namespace, domain),
     timeout: parseTimeout(r.timeout),
     retries: r.retries,
     rewrite: r.rewrite,

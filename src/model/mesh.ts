@@ -18,6 +18,7 @@ import { sortByAge } from './config-order.js';
 import { DestinationRuleIndex, type ConsolidatedDestinationRule } from './destination-rules.js';
 import { mergeGatewayRoutes, type GatewayConfig, type GatewayVirtualHost } from './gateway-routes.js';
 import { resolveHttpRoutes, type ResolvedHttpRoutes } from './http-routes.js';
+import { resolveL4Routes, type ResolvedL4Routes } from './l4-routes.js';
 import { MESH_GATEWAY, resolveHost } from './hosts.js';
 import { JWKS_PENDING, jwksSourceKey, type JwksSource, type JwksState } from './jwks.js';
 import { ServiceIndex, serviceFromKubernetes, type MeshService } from './mesh-services.js';
@@ -68,6 +69,7 @@ export class Mesh {
   private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; providers?: ReadonlyMap<string, ResolvedProvider>; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec> } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
   private readonly httpRouteCache = new Map<ResolvedVirtualService, ResolvedHttpRoutes>();
+  private readonly l4RouteCache = new Map<ResolvedVirtualService, ResolvedL4Routes>();
   private readonly gatewayRouteCache = new Map<string, GatewayVirtualHost[]>();
   private vsByName?: Map<string, ResolvedVirtualService>;
   private readonly jwksStates = new Map<string, JwksState>();
@@ -113,6 +115,13 @@ export class Mesh {
   httpRoutes(vs: ResolvedVirtualService): ResolvedHttpRoutes {
     let routes = this.httpRouteCache.get(vs);
     if (!routes) this.httpRouteCache.set(vs, (routes = resolveHttpRoutes(vs, (ns, name) => this.virtualService(ns, name), this.domain)));
+    return routes;
+  }
+
+  /** A VirtualService's TLS and TCP routes, destinations resolved: once per snapshot. */
+  l4Routes(vs: ResolvedVirtualService): ResolvedL4Routes {
+    let routes = this.l4RouteCache.get(vs);
+    if (!routes) this.l4RouteCache.set(vs, (routes = resolveL4Routes(vs, this.domain)));
     return routes;
   }
 

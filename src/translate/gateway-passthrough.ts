@@ -3,8 +3,8 @@
 // Gateway (match sniHosts), to their destinations. The client sees the upstream's certificate.
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Listener } from '../xds/types.js';
-import { parseServerHost, resolveGatewayName } from '../model/hosts.js';
-import { destinationCluster, weighted } from './destinations.js';
+import { parseServerHost } from '../model/hosts.js';
+import { tcpTargets } from './cluster-refs.js';
 import { tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import type { GatewayMeshView } from './gateway.js';
 import { gatewayListenerName, gatewaysFor, listenPorts } from './gateway.js';
@@ -33,23 +33,23 @@ export function gatewayPassthroughListeners(
       if (taken.has(port)) continue;
       const serverHosts = (server.hosts ?? []).map((h) => parseServerHost(h, gw.namespace).host);
       for (const vs of mesh.virtualServices()) {
-        if (!(vs.config.spec.gateways ?? []).some((g) => resolveGatewayName(g, vs.config.namespace) === ref)) continue;
-        for (const [i, tls] of (vs.config.spec.tls ?? []).entries()) {
-          const snis = tls.match
+        if (!vs.gateways.includes(ref)) continue;
+        for (const tls of mesh.l4Routes(vs).tls) {
+          const snis = tls.matches
             .filter((m) => m.port === undefined || m.port === port)
             .flatMap((m) => m.sniHosts)
             .filter((sni) => serverHosts.some((h) => sniMatches(sni, h)));
           const claimed = seen.get(port) ?? new Set<string>();
           const fresh = snis.filter((s) => !claimed.has(s));
-          if (fresh.length === 0 || !tls.route?.length) continue;
+          const targets = tcpTargets(mesh, ns, tls.targets, port);
+          if (fresh.length === 0 || !targets) continue;
           for (const s of fresh) claimed.add(s);
           seen.set(port, claimed);
-          const targets = weighted(tls.route).map((w) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, w.item.destination, port), weight: w.weight }));
           const chains = chainsByPort.get(port) ?? [];
           chains.push({
-            name: `${vs.config.namespace}/${vs.config.name}/tls[${i}]`,
+            name: `${vs.config.namespace}/${vs.config.name}/tls[${tls.index}]`,
             filter_chain_match: { server_names: fresh },
-            filters: [...security.tcp, tcpProxyFilter(`passthrough_${port}`, targets.length === 1 ? targets[0].name : targets)],
+            filters: [...security.tcp, tcpProxyFilter(`passthrough_${port}`, targets)],
           });
           chainsByPort.set(port, chains);
         }

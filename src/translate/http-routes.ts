@@ -11,7 +11,7 @@ import { CORS_FILTER, FAULT_FILTER } from './filters.js';
 import { routeMatch } from './http-match.js';
 import { sourceMatches } from './source-match.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
-import { outboundClusterName } from './names.js';
+import { clusterName, clusterPort } from './cluster-refs.js';
 import { fractionalPercent } from './percent.js';
 import { corsConfig, directResponseAction, faultConfig, hashPolicy, headerOps, redirectAction, retryPolicy } from './route-policies.js';
 import { clusterPolicy } from './traffic-policy.js';
@@ -40,19 +40,8 @@ export function defaultRoute(cluster: string, hash: RouteAction['hash_policy'] =
   };
 }
 
-/**
- * The port of a cluster reference: the one it names, else the service's only port (as the proxy
- * resolves the host), else the port the traffic came in on.
- */
-function portOf(ctx: RouteContext, ref: ClusterRef): number {
-  if (ref.port !== undefined) return ref.port;
-  const svc = ctx.mesh.services().resolve(ref.host, proxyNamespace(ctx.proxy));
-  return svc && svc.ports.length === 1 ? svc.ports[0].number : ctx.port;
-}
-
-function clusterName(ctx: RouteContext, ref: ClusterRef): string {
-  return outboundClusterName(portOf(ctx, ref), ref.host, ref.subset);
-}
+const portOf = (ctx: RouteContext, ref: ClusterRef): number => clusterPort(ctx.mesh, proxyNamespace(ctx.proxy), ref, ctx.port);
+const clusterOf = (ctx: RouteContext, ref: ClusterRef): string => clusterName(ctx.mesh, proxyNamespace(ctx.proxy), ref, ctx.port);
 
 /** The consistent-hash policy of the DestinationRule of a destination (as the proxy sees it). */
 export function hashPolicyFor(ctx: RouteContext, ref: ClusterRef): RouteAction['hash_policy'] {
@@ -65,13 +54,13 @@ function forwardAction(ctx: RouteContext, r: ResolvedHttpRoute): RouteAction {
   // Istio: the grpc-timeout header is honoured up to the route timeout (max_grpc_timeout).
   const action: RouteAction = { timeout, max_grpc_timeout: timeout };
   if (r.targets.length === 1) {
-    action.cluster = clusterName(ctx, r.targets[0].cluster);
+    action.cluster = clusterOf(ctx, r.targets[0].cluster);
   } else {
     action.weighted_clusters = {
       clusters: r.targets.map(({ cluster, weight, headers }) => {
         const ops = { req: headerOps(headers?.request), res: headerOps(headers?.response) };
         return {
-          name: clusterName(ctx, cluster),
+          name: clusterOf(ctx, cluster),
           weight: { value: weight },
           ...(ops.req.add.length > 0 ? { request_headers_to_add: ops.req.add } : {}),
           ...(ops.req.remove.length > 0 ? { request_headers_to_remove: ops.req.remove } : {}),
@@ -88,7 +77,7 @@ function forwardAction(ctx: RouteContext, r: ResolvedHttpRoute): RouteAction {
   if (r.rewrite?.authority) action.host_rewrite_literal = r.rewrite.authority;
   if (r.mirrors.length > 0) {
     action.request_mirror_policies = r.mirrors.map((m) => ({
-      cluster: clusterName(ctx, m.cluster),
+      cluster: clusterOf(ctx, m.cluster),
       runtime_fraction: { default_value: fractionalPercent(m.percentage, m.legacyPercent) },
       trace_sampled: { value: false },
     }));

@@ -33,11 +33,3 @@ export function outboundListenerName(port: number): string {
 export function outboundRouteName(port: number): string {
   return String(port);
 }
-
-/** Parses `outbound|<port>|<subset>|<host>`. */
-export function parseOutboundClusterName(name: string): { port: number; subset: string; host: string } | undefined {
-  const parts = name.split('|');
-  if (parts.length !== 4 || parts[0] !== 'outbound') return undefined;
-  const port = Number(parts[1]);
-  return Number.isInteger(port) ? { port, subset: parts[2], host: parts[3] } : undefined;
-}

@@ -2,7 +2,7 @@
 // whose match applies (port, sourceLabels, sourceNamespace, gateways `mesh`) decides where a
 // TCP service port's traffic goes, with weights.
 import type { MeshService } from '../model/mesh-services.js';
-import { destinationCluster, weighted } from './destinations.js';
+import { tcpTargets } from './cluster-refs.js';
 import { sourceMatches } from './source-match.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
 
@@ -11,12 +11,10 @@ export function tcpRouteTargets(mesh: MeshView, proxy: SidecarProxy, service: Me
   const ns = proxyNamespace(proxy);
   const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
   if (!vs) return undefined;
-  for (const r of vs.config.spec.tcp ?? []) {
-    const matches = r.match ?? [];
-    if (matches.length > 0 && !matches.some((m) => sourceMatches(m, proxy, port))) continue;
-    const ws = weighted(r.route ?? []).map((w) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, w.item.destination, port), weight: w.weight }));
-    if (ws.length === 0) continue;
-    return ws.length === 1 ? ws[0].name : ws;
+  for (const r of mesh.l4Routes(vs).tcp) {
+    if (r.matches.length > 0 && !r.matches.some((m) => sourceMatches(m, proxy, port))) continue;
+    const targets = tcpTargets(mesh, ns, r.targets, port);
+    if (targets) return targets;
   }
   return undefined;
 }

@@ -2,7 +2,7 @@
 // `tls` match (sniHosts, with port, sourceLabels, sourceNamespace and gateways decided here)
 // becomes a filter chain matched by SNI that proxies to the route's weighted destinations.
 import type { MeshService } from '../model/mesh-services.js';
-import { destinationCluster, weighted } from './destinations.js';
+import { tcpTargets } from './cluster-refs.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
 import { sourceMatches } from './source-match.js';
 
@@ -24,17 +24,17 @@ export function tlsRoutes(mesh: MeshView, proxy: SidecarProxy, service: MeshServ
   if (!vs) return [];
   const out: SniRoute[] = [];
   const seen = new Set<string>();
-  for (const r of vs.config.spec.tls ?? []) {
-    const ws = weighted(r.route ?? []).map((w) => ({ name: destinationCluster(mesh, ns, vs.config.namespace, w.item.destination, port), weight: w.weight }));
-    if (ws.length === 0) continue;
-    for (const m of r.match ?? []) {
+  for (const r of mesh.l4Routes(vs).tls) {
+    const targets = tcpTargets(mesh, ns, r.targets, port);
+    if (!targets) continue;
+    for (const m of r.matches) {
       if (!sourceMatches(m, proxy, port) || (m.sniHosts ?? []).length === 0) continue;
       const serverNames = [...m.sniHosts].sort();
       const subnets = [...(m.destinationSubnets ?? [])].sort();
       const key = `${serverNames.join(',')}|${subnets.join(',')}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ serverNames, subnets, targets: ws.length === 1 ? ws[0].name : ws });
+      out.push({ serverNames, subnets, targets });
     }
   }
   return out;

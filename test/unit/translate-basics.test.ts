@@ -1,7 +1,7 @@
 // The small pieces of the sidecar translation: Istio's resource names, protocol by port,
 // durations and percentages.
 import { duration } from '../../src/translate/duration.js';
-import { inboundClusterName, outboundClusterName, outboundListenerName, outboundRouteName, parseOutboundClusterName } from '../../src/translate/names.js';
+import { inboundClusterName, outboundClusterName, outboundListenerName, outboundRouteName } from '../../src/translate/names.js';
 import { fractionalPercent } from '../../src/translate/percent.js';
 import { isHttp2, listenerProtocol } from '../../src/translate/protocol.js';
 import { clusterPolicy } from '../../src/translate/traffic-policy.js';
@@ -13,8 +13,6 @@ test('names follow Istio', () => {
   expect(inboundClusterName(9080)).toBe('inbound|9080||');
   expect(outboundListenerName(3306)).toBe('0.0.0.0_3306');
   expect(outboundRouteName(80)).toBe('80');
-  expect(parseOutboundClusterName('outbound|80|v1|a.b.svc.cluster.local')).toEqual({ port: 80, subset: 'v1', host: 'a.b.svc.cluster.local' });
-  expect(parseOutboundClusterName('inbound|80||')).toBeUndefined();
 });
 
 test.each([
