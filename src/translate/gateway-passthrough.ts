@@ -6,8 +6,7 @@ import type { Listener } from '../xds/types.js';
 import { parseServerHost } from '../model/hosts.js';
 import { tcpTargets } from './cluster-refs.js';
 import { tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
-import type { GatewayMeshView } from './gateway.js';
-import { gatewayListenerName, gatewaysFor, listenPorts } from './gateway.js';
+import { gatewayListenerName, gatewaysFor, listenPorts, type GatewayMeshView } from './gateway-proxy.js';
 import type { SidecarProxy } from './input.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 

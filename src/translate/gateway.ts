@@ -10,33 +10,24 @@ import type { Listener, RouteConfiguration, Secret } from '../xds/types.js';
 import type { Snapshot } from '../xds/snapshot.js';
 import { TypeUrl } from '../xds/types.js';
 import { parseServerHost } from '../model/hosts.js';
-import { labelsMatch } from '../model/labels.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
 import { blackholeCluster, outboundClusters } from './clusters.js';
 import { httpConnectionManagerFilter, tlsInspectorListenerFilter } from './filters.js';
 import { NO_SECURITY, workloadSecurity, type WorkloadSecurity } from './workload-security.js';
 import { gatewayPassthroughListeners } from './gateway-passthrough.js';
+import { gatewayListenerName, gatewaysFor, listenPorts, type GatewayMeshView } from './gateway-proxy.js';
 import { credentialSecrets, downstreamTls, type ServerTlsMode } from './gateway-tls.js';
 import { httpRoutes } from './http-routes.js';
 import { isHttp } from './protocol.js';
-import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
+import { visibleDestinations, type SidecarProxy } from './input.js';
 import { sidecarEndpoints } from './endpoints.js';
 import { byName, once, pickTypes } from './resources.js';
 
 const ALL_GATEWAY_TYPES = new Set<TypeUrl>(Object.values(TypeUrl));
 
-export type GatewayMeshView = MeshView & Pick<Mesh, 'gateways' | 'gatewayRoutes' | 'tlsSecret' | 'virtualServices'>;
 
 export const gatewayRouteName = (port: number, https = false): string => `${https ? 'https' : 'http'}.${port}`;
-export const gatewayListenerName = (port: number): string => `0.0.0.0_${port}`;
 
-/** The Gateways that select this proxy (every label of the selector on the proxy). */
-export function gatewaysFor(mesh: GatewayMeshView, proxy: SidecarProxy): ReturnType<Mesh['gateways']> {
-  return mesh.gateways().filter((g) => {
-    const sel = g.spec.selector ?? {};
-    return Object.keys(sel).length > 0 && labelsMatch(sel, proxy.labels);
-  });
-}
 
 type GatewayServer = NonNullable<GatewaySpecOf['servers']>[number];
 type GatewaySpecOf = ReturnType<Mesh['gateways']>[number]['spec'];
@@ -62,20 +53,6 @@ function serverKind(s: GatewayServer): 'http' | 'https' | undefined {
   return undefined;
 }
 
-/**
- * The port the proxy binds for a Gateway server port: as Istio, the targetPort of a Service of
- * the gateway's pods that exposes that port (a chart maps 80 to 8080 so the proxy need not bind
- * a privileged port), else the port itself. Scans the services once per proxy.
- */
-export function listenPorts(mesh: GatewayMeshView, proxy: SidecarProxy): (serverPort: number) => number {
-  const targets = new Map<number, number>();
-  for (const svc of mesh.services().all()) {
-    if (svc.source !== 'Kubernetes' || svc.namespace !== proxy.namespace || !svc.selector || Object.keys(svc.selector).length === 0) continue;
-    if (!labelsMatch(svc.selector, proxy.labels)) continue;
-    for (const p of svc.ports) if (typeof p.targetPort === 'number' && !targets.has(p.number)) targets.set(p.number, p.targetPort);
-  }
-  return (serverPort) => targets.get(serverPort) ?? serverPort;
-}
 
 /** The domains of a gateway virtual host: the host with any port, or everything for `*`. */
 const hostDomains = (host: string): string[] => (host === '*' ? ['*'] : [host, `${host}:*`]);

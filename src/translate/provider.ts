@@ -4,7 +4,8 @@
 import type { ProxyInfo } from '../xds/proxy-info.js';
 import type { Snapshot, SnapshotProvider } from '../xds/snapshot.js';
 import { TypeUrl, type Secret } from '../xds/types.js';
-import { gatewaySnapshot, type GatewayMeshView } from './gateway.js';
+import { gatewaySnapshot } from './gateway.js';
+import type { GatewayMeshView } from './gateway-proxy.js';
 import { DEFAULT_SIDECAR_OPTIONS, type SidecarOptions } from './input.js';
 import { SidecarShare } from './outbound.js';
 import { isProxyless, proxylessSnapshot } from './proxyless-grpc.js';

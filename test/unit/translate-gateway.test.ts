@@ -1,5 +1,6 @@
 import { buildMesh, config } from '../../src/translate/testing/fixtures.js';
-import { gatewayPorts, gatewayRouteConfigurations, gatewaySnapshot, gatewaysFor } from '../../src/translate/gateway.js';
+import { gatewayPorts, gatewayRouteConfigurations, gatewaySnapshot } from '../../src/translate/gateway.js';
+import { gatewaysFor } from '../../src/translate/gateway-proxy.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const services = [{ namespace: 'web', name: 'httpbin', clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 8000, targetPort: 8080 }], endpoints: [{ address: '10.244.0.9' }] }];
