@@ -4,46 +4,54 @@ SHELL := /bin/bash
 DEVCLUSTER := tools/devcluster/devcluster
 export KUBECONFIG ?= $(CURDIR)/.devcluster/kubeconfig
 
-.PHONY: help setup build lint test test-unit test-integration demo cluster-up cluster-down deploy bench clean
+.PHONY: help deps generate setup build lint test test-unit test-integration demo cluster-up cluster-down deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-setup: ## install everything (system packages, npm deps, devcluster binaries); idempotent
+# Building, linting and the unit tests need Node.js alone (deps, generate, build); what needs root
+# (system packages, the devcluster's binaries) is setup, and only the targets that run the
+# devcluster depend on it.
+deps: ## install the npm dependencies when node_modules does not match package-lock.json
+	@scripts/deps.sh
+
+generate: deps ## generate Envoy's proto types (src/xds/generated/) and the CRD schemas
+	@scripts/gen-xds-types.sh
+	@node scripts/gen-crd-schemas.js
+
+# deps first: setup.sh installs them too, and two npm installs must not run at once under -j.
+setup: deps ## install everything (as root: system packages, npm deps, devcluster binaries); idempotent
 	@scripts/setup.sh
 
-build: setup ## compile the TypeScript (dist/); Envoy's proto types and the CRD schemas are generated first
-	@scripts/gen-xds-types.sh
-	@node scripts/gen-crd-schemas.js
+build: generate ## compile the TypeScript (dist/; no root)
 	@npx tsc -p tsconfig.json
 
-lint: setup ## ESLint and the type check
-	@scripts/gen-xds-types.sh
-	@node scripts/gen-crd-schemas.js
+lint: generate ## ESLint and the type check (no root)
 	@npx eslint . && npx tsc -p tsconfig.json --noEmit
 
-test: build ## all unit, integration and e2e tests on the devcluster; ends with "tests: N passed, M failed"
+test: setup build ## all unit, integration and e2e tests on the devcluster; ends with "tests: N passed, M failed"
 	@scripts/test.sh
 
-test-unit: build ## only the unit tests (no cluster needed)
+test-unit: build ## only the unit tests (no cluster, no root; Node.js and the openssl command)
+	@command -v openssl >/dev/null || { echo "test-unit: the openssl command is required (tests check certificates with it)" >&2; exit 1; }
 	@node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects unit
 
-test-integration: build ## only the integration tests (starts the devcluster if needed)
+test-integration: setup build ## only the integration tests (starts the devcluster if needed)
 	@scripts/test.sh --selectProjects integration
 
-demo: build ## start the devcluster, deploy the demo and show traffic
+demo: setup build ## start the devcluster, deploy the demo and show traffic
 	@scripts/demo.sh
 
-cluster-up: build ## start the devcluster (builds what is missing; the second start takes seconds)
+cluster-up: setup build ## start the devcluster (builds what is missing; the second start takes seconds)
 	@$(DEVCLUSTER) up
 
 cluster-down: ## stop the devcluster and remove everything it created
 	@$(DEVCLUSTER) down
 
-deploy: build ## install Trellis into the running devcluster
+deploy: setup build ## install Trellis into the running devcluster
 	@scripts/deploy.sh
 
-bench: build ## run the benchmarks in bench/ (results go to BENCHMARKS.md by hand)
+bench: setup build ## run the benchmarks in bench/ (results go to BENCHMARKS.md by hand)
 	@scripts/bench.sh
 
 clean: ## remove build output (keeps the binary cache)

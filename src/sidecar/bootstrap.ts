@@ -33,18 +33,23 @@ export const DEFAULT_PORTS = { adminPort: 15000, statsPort: 15090, readinessPort
 /** Istio's path of the agent's SDS socket in the pod. */
 export const DEFAULT_SDS_SOCKET = '/var/run/secrets/workload-spiffe-uds/socket';
 
+/** A static cluster's upstream options for a gRPC server: gRPC needs HTTP/2. */
+export function grpcProtocolOptions(http2: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      explicit_http_config: { http2_protocol_options: http2 },
+    },
+  };
+}
+
 /** The agent in this pod: SDS for the workload certificate and the root (translate/mtls.ts). */
 export function agentSdsCluster(socketPath: string): Record<string, unknown> {
   return {
     name: SDS_CLUSTER,
     type: 'STATIC',
     connect_timeout: '1s',
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
+    typed_extension_protocol_options: grpcProtocolOptions(),
     load_assignment: { cluster_name: SDS_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }] },
   };
 }
@@ -146,12 +151,7 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
           type: isIp(xds.host) ? 'STATIC' : 'STRICT_DNS',
           connect_timeout: '1s',
           dns_lookup_family: 'V4_ONLY',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
-            },
-          },
+          typed_extension_protocol_options: grpcProtocolOptions({ connection_keepalive: { interval: '30s', timeout: '10s' } }),
           load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(xds.host, xds.port) } }] }] },
           ...(i.xdsTls ? { transport_socket: xdsTransportSocket(xds.host, i.xdsTls.rootCertFile) } : {}),
         },

@@ -7,16 +7,8 @@
 // `sidecar.istio.io/rewriteAppHTTPProbers: "false"` (or the trellis.io name) keeps them as they are.
 // Pure.
 import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
-
-export const AGENT_STATUS_PORT = 15020;
-export const APP_PROBERS_ENV = 'ISTIO_KUBE_APP_PROBERS';
-
-/** What the agent performs for one rewritten probe (the original's action, port resolved). */
-export interface AppProber {
-  httpGet?: { path?: string; port: number; scheme?: string; httpHeaders?: { name: string; value: string }[] };
-  tcpSocket?: { port: number };
-  timeoutSeconds?: number;
-}
+// The format is the agent's (it reads it): the injector follows it, never the other way round.
+import { AGENT_STATUS_PORT, type AppProber } from '../sidecar/app-probes.js';
 
 const KINDS = [
   ['readinessProbe', 'readyz'],

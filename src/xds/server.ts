@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { forEachBounded } from '../push/bounded.js';
+import { forEachBounded } from './bounded.js';
 import { shutdownGrpcServer } from '../util/grpc-shutdown.js';
 import { loggerFor, type Logger } from '../util/logger.js';
 import { DeltaStream } from './delta-stream.js';

@@ -29,7 +29,7 @@ import { setLogLevel } from '../../src/util/logger.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { EncodedResource } from '../../src/xds/encoded-resource.js';
 import { encodeMessage, packAny } from '../../src/xds/protos.js';
-import { bootstrap, Envoy, freePort, sleep, staticResourcesBootstrap, validateBootstrap } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, sleep, staticResourcesBootstrap, validateBootstrap } from '../support/envoy.js';
 import { messageName, TypeUrl, type Listener } from '../../src/xds/types.js';
 import { decoded, sidecar } from '../../src/translate/testing/fixtures.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';

@@ -18,7 +18,7 @@ import { EncodedResource } from '../../src/xds/encoded-resource.js';
 import { encodeMessage } from '../../src/xds/protos.js';
 import type { Snapshot, SnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, freePort, staticResourcesBootstrap, validateBootstrap, waitFor } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, staticResourcesBootstrap, validateBootstrap, waitFor } from '../support/envoy.js';
 import { messageName, TypeUrl, type Listener, type ResourceOf } from '../../src/xds/types.js';
 import { makeServingCert } from '../support/certs.js';
 import fs from 'node:fs';

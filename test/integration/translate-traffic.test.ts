@@ -16,7 +16,7 @@ import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/trans
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, freePort, waitFor } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, waitFor } from '../support/envoy.js';
 import { TypeUrl, type Listener } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
 

@@ -18,7 +18,7 @@ import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { inboundClusterName } from '../../src/translate/names.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, freePort, testMeshCa } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, testMeshCa } from '../support/envoy.js';
 import { withInboundChainOnLoopback } from '../support/inbound-chain.js';
 
 jest.setTimeout(120_000);

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy } from '../support/envoy.js';
 import { edsCluster, endpoints } from '../../src/xds/testing/fixtures.js';
 import { ServingIdentity } from '../../src/xds/tls.js';
 import { TypeUrl } from '../../src/xds/types.js';

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { freePort, startXdsAndEnvoy, type Envoy } from '../../src/xds/testing/envoy.js';
+import { freePort, startXdsAndEnvoy, type Envoy } from '../support/envoy.js';
 import { edsCluster, endpoints, httpListener, rejectedListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
 import { TypeUrl } from '../../src/xds/types.js';
 

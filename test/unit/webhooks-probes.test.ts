@@ -4,10 +4,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
-import { appProbeServer, parseAppProbers, runProber } from '../../src/sidecar/app-probes.js';
+import { APP_PROBERS_ENV, appProbeServer, parseAppProbers, runProber } from '../../src/sidecar/app-probes.js';
 import { loggerFor } from '../../src/util/logger.js';
 import { injectPod } from '../../src/webhooks/inject.js';
-import { APP_PROBERS_ENV, rewriteAppProbes } from '../../src/webhooks/probes.js';
+import { rewriteAppProbes } from '../../src/webhooks/probes.js';
 
 const pod = (annotations: Record<string, string> = {}): V1Pod => ({
   metadata: { name: 'echo', namespace: 'ns', annotations },

@@ -9,17 +9,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { EncodedResource } from '../encoded-resource.js';
-import { XdsServer } from '../server.js';
-import type { SnapshotProvider } from '../snapshot.js';
-import { MeshCa } from '../../ca/authority.js';
-import { createCsr, spiffeId } from '../../ca/csr.js';
-import { SdsServer } from '../../sidecar/sds-server.js';
-import { agentSdsCluster } from '../../sidecar/bootstrap.js';
-import { SDS_CLUSTER } from '../../api/mesh-identity.js';
-import { loggerFor } from '../../util/logger.js';
+import type { EncodedResource } from '../../src/xds/encoded-resource.js';
+import { XdsServer } from '../../src/xds/server.js';
+import type { SnapshotProvider } from '../../src/xds/snapshot.js';
+import { MeshCa } from '../../src/ca/authority.js';
+import { createCsr, spiffeId } from '../../src/ca/csr.js';
+import { SdsServer } from '../../src/sidecar/sds-server.js';
+import { agentSdsCluster, grpcProtocolOptions } from '../../src/sidecar/bootstrap.js';
+import { SDS_CLUSTER } from '../../src/api/mesh-identity.js';
+import { loggerFor } from '../../src/util/logger.js';
 
-/** The repository root (found upwards from this file, from src/ or dist/). */
+/** The repository root (found upwards from this file, from test/ or dist/). */
 export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'tools/devcluster/versions.env'))) {
@@ -76,12 +76,7 @@ export function bootstrap(o: BootstrapOptions): Record<string, unknown> {
           name: XDS_CLUSTER,
           type: 'STATIC',
           connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
+          typed_extension_protocol_options: grpcProtocolOptions(),
           load_assignment: {
             cluster_name: XDS_CLUSTER,
             endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: o.xdsPort } } } }] }],
