@@ -11,7 +11,7 @@ import { CustomObjectsApi, PolicyV1Api } from '@kubernetes/client-node';
 import { clusterAvailable, kube, kubeconfigPath, root, run, testNamespace, waitFor } from '../support/cluster.js';
 import { chartDir, helm, parse, template } from '../fixtures/chart/chart.js';
 import { debugReaderToken, removeDebugReader } from '../support/tokens.js';
-import { bootstrap, Envoy } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy } from '../support/envoy.js';
 
 const versions = fs.readFileSync(path.join(root, 'tools/devcluster/versions.env'), 'utf8');
 const kubectl = process.env.KUBECTL ?? path.join(root, `.devcluster/cache/kubernetes-${/^KUBE_VERSION=(\S+)/m.exec(versions)?.[1]}/kubectl`);

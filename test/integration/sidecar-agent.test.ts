@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { clusterAvailable, echoFrom, kube, podExec, proxyPod, testNamespace, waitFor } from '../support/cluster.js';
-import { testMeshCa } from '../../src/xds/testing/envoy.js';
+import { testMeshCa } from '../support/envoy.js';
 
 const ns = testNamespace('agent');
 const { core } = kube();

@@ -12,11 +12,11 @@ import type { TLSSocket } from 'node:tls';
 import net from 'node:net';
 import { httpConnectionManagerFilter } from '../../src/translate/filters.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, freePort, waitFor } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, waitFor } from '../support/envoy.js';
 import { TypeUrl, type Listener } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
 

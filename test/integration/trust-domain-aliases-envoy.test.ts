@@ -13,12 +13,12 @@ import { MeshCa } from '../../src/ca/authority.js';
 import { createCsr, spiffeId } from '../../src/ca/csr.js';
 import { ConfigStore } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
-import { buildSources, config } from '../../src/translate/testing/fixtures.js';
+import { buildSources, config } from '../support/mesh-fixtures.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { inboundClusterName } from '../../src/translate/names.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, freePort, testMeshCa } from '../../src/xds/testing/envoy.js';
+import { bootstrap, Envoy, freePort, testMeshCa } from '../support/envoy.js';
 import { withInboundChainOnLoopback } from '../support/inbound-chain.js';
 
 jest.setTimeout(120_000);

@@ -14,7 +14,7 @@ import { setLogLevel } from '../../src/util/logger.js';
 import type { ProxyInfo } from '../../src/xds/proxy-info.js';
 import type { Snapshot, SnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { waitFor } from '../../src/xds/testing/envoy.js';
+import { waitFor } from '../support/envoy.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 jest.setTimeout(60_000);

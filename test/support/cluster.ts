@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { injectPod, PROXY_NAME } from '../../src/webhooks/inject.js';
-import { waitFor as pollUntil } from '../../src/xds/testing/envoy.js';
+import { waitFor as pollUntil } from '../support/envoy.js';
 
 /** The repo root, from the sources (jest) or from dist/ (benchmarks). */
 export const root = ((): string => {

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { kubeconfigPath, kubectlPath, root, run, waitFor } from './cluster.js';
 
-import { freePort } from '../../src/xds/testing/envoy.js';
+import { freePort } from '../support/envoy.js';
 
 export { freePort };
 

@@ -14,7 +14,7 @@ import { setLogLevel } from '../../src/util/logger.js';
 import fs from 'node:fs';
 import { makeServingCert } from '../support/certs.js';
 import { makeIssuer, startKeyServer, type KeyServer } from '../support/jwt.js';
-import { waitFor } from '../../src/xds/testing/envoy.js';
+import { waitFor } from '../support/envoy.js';
 
 beforeAll(() => setLogLevel('error'));
 

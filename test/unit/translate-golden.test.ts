@@ -8,8 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { decoded } from '../../src/translate/testing/fixtures.js';
-import { scenarios } from '../../src/translate/testing/scenarios.js';
+import { decoded } from '../support/mesh-fixtures.js';
+import { scenarios } from '../support/golden-scenarios.js';
 import type { Snapshot } from '../../src/xds/snapshot.js';
 import { encodeMessage, messageType } from '../../src/xds/protos.js';
 import { messageName, SHORT_NAME, TypeUrl } from '../../src/xds/types.js';

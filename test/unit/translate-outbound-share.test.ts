@@ -3,8 +3,8 @@
 import { DEFAULT_SIDECAR_OPTIONS, type SidecarProxy } from '../../src/translate/input.js';
 import { SidecarShare } from '../../src/translate/outbound.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
-import { scenarios } from '../../src/translate/testing/scenarios.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
+import { scenarios } from '../support/golden-scenarios.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import type { Mesh } from '../../src/model/mesh.js';
 

@@ -3,15 +3,15 @@
 // NACKs when `reject` says so. Not used by the control plane itself.
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { adsDefinition, PER_TYPE_SERVICES, perTypeDefinition } from '../services.js';
-import type { TypeUrl } from '../types.js';
-import { isWildcardType } from '../types.js';
-import type { DeltaDiscoveryRequest } from '../generated/envoy/service/discovery/v3/DeltaDiscoveryRequest.js';
-import type { DiscoveryRequest } from '../generated/envoy/service/discovery/v3/DiscoveryRequest.js';
-import type { Node } from '../generated/envoy/config/core/v3/Node.js';
-import type { DeltaDiscoveryResponse__Output, DiscoveryResponse__Output } from '../wire.js';
-import { decodeMessage } from '../protos.js';
-import { messageName } from '../types.js';
+import { adsDefinition, PER_TYPE_SERVICES, perTypeDefinition } from '../../src/xds/services.js';
+import type { TypeUrl } from '../../src/xds/types.js';
+import { isWildcardType } from '../../src/xds/types.js';
+import type { DeltaDiscoveryRequest } from '../../src/xds/generated/envoy/service/discovery/v3/DeltaDiscoveryRequest.js';
+import type { DiscoveryRequest } from '../../src/xds/generated/envoy/service/discovery/v3/DiscoveryRequest.js';
+import type { Node } from '../../src/xds/generated/envoy/config/core/v3/Node.js';
+import type { DeltaDiscoveryResponse__Output, DiscoveryResponse__Output } from '../../src/xds/wire.js';
+import { decodeMessage } from '../../src/xds/protos.js';
+import { messageName } from '../../src/xds/types.js';
 
 export interface ReceivedResponse {
   readonly typeUrl: string;

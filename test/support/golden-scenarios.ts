@@ -1,10 +1,10 @@
 // The translation's golden set: named meshes and proxies that together use every feature the
 // translation supports, for tests that check every produced resource (encoding, and Envoy's
 // own validation). TLS origination needs certificate files; pass their paths.
-import type { Config } from '../../model/config-store.js';
-import type { Mesh } from '../../model/mesh.js';
-import type { SidecarOptions, SidecarProxy } from '../input.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from './fixtures.js';
+import type { Config } from '../../src/model/config-store.js';
+import type { Mesh } from '../../src/model/mesh.js';
+import type { SidecarOptions, SidecarProxy } from '../../src/translate/input.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from './mesh-fixtures.js';
 
 export interface Scenario {
   name: string;

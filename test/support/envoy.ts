@@ -9,17 +9,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { EncodedResource } from '../encoded-resource.js';
-import { XdsServer } from '../server.js';
-import type { SnapshotProvider } from '../snapshot.js';
-import { MeshCa } from '../../ca/authority.js';
-import { createCsr, spiffeId } from '../../ca/csr.js';
-import { SdsServer } from '../../sidecar/sds-server.js';
-import { agentSdsCluster } from '../../sidecar/bootstrap.js';
-import { SDS_CLUSTER } from '../../api/mesh-identity.js';
-import { loggerFor } from '../../util/logger.js';
+import type { EncodedResource } from '../../src/xds/encoded-resource.js';
+import { XdsServer } from '../../src/xds/server.js';
+import type { SnapshotProvider } from '../../src/xds/snapshot.js';
+import { MeshCa } from '../../src/ca/authority.js';
+import { createCsr, spiffeId } from '../../src/ca/csr.js';
+import { SdsServer } from '../../src/sidecar/sds-server.js';
+import { agentSdsCluster } from '../../src/sidecar/bootstrap.js';
+import { SDS_CLUSTER } from '../../src/api/mesh-identity.js';
+import { loggerFor } from '../../src/util/logger.js';
 
-/** The repository root (found upwards from this file, from src/ or dist/). */
+/** The repository root (found upwards from this file, from test/support/ or dist/test/support/). */
 export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'tools/devcluster/versions.env'))) {

@@ -1,6 +1,6 @@
 // An XdsServer on a loopback port and the AdsClients a test opens against it, for tests of the
 // server over real gRPC: `close()` ends the clients and the server.
-import { XdsServer, type XdsServerOptions } from '../server.js';
+import { XdsServer, type XdsServerOptions } from '../../src/xds/server.js';
 import { AdsClient, type AdsClientOptions } from './ads-client.js';
 
 export class LoopbackXds {

@@ -1,12 +1,12 @@
 // Small, valid Envoy resources for tests and benchmarks: an EDS cluster, its endpoints, an HTTP
 // listener on loopback whose routes come over RDS, and a route table. Typed by the generated
 // Envoy types, so a wrong field name fails the type check.
-import type { ConfigSource } from '../generated/envoy/config/core/v3/ConfigSource.js';
-import type { HttpConnectionManager } from '../generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js';
-import type { Router } from '../generated/envoy/extensions/filters/http/router/v3/Router.js';
-import type { Route } from '../generated/envoy/config/route/v3/Route.js';
-import { packAny } from '../protos.js';
-import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../types.js';
+import type { ConfigSource } from '../../src/xds/generated/envoy/config/core/v3/ConfigSource.js';
+import type { HttpConnectionManager } from '../../src/xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js';
+import type { Router } from '../../src/xds/generated/envoy/extensions/filters/http/router/v3/Router.js';
+import type { Route } from '../../src/xds/generated/envoy/config/route/v3/Route.js';
+import { packAny } from '../../src/xds/protos.js';
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../../src/xds/types.js';
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';

@@ -1,11 +1,11 @@
 // A small mesh built from plain records, for the translation's tests and benchmarks: Services,
 // their endpoints (one EndpointSlice per Service), and Istio configs, as a real Mesh.
-import type { ConfigKind } from '../../api/common.js';
-import { ConfigStore, type Config } from '../../model/config-store.js';
-import { Mesh } from '../../model/mesh.js';
-import { ServiceRegistry, type Endpoint, type ServicePort } from '../../model/services.js';
-import { unpackAny } from '../../xds/protos.js';
-import type { SidecarProxy } from '../input.js';
+import type { ConfigKind } from '../../src/api/common.js';
+import { ConfigStore, type Config } from '../../src/model/config-store.js';
+import { Mesh } from '../../src/model/mesh.js';
+import { ServiceRegistry, type Endpoint, type ServicePort } from '../../src/model/services.js';
+import { unpackAny } from '../../src/xds/protos.js';
+import type { SidecarProxy } from '../../src/translate/input.js';
 
 export interface ServiceFixture {
   namespace: string;
