@@ -25,7 +25,8 @@ export function serviceRecord(svc: V1Service): Parameters<ServiceRegistry['upser
   return {
     namespace: md.namespace ?? '',
     name: md.name ?? '',
-    clusterIP: svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? svc.spec.clusterIP : undefined,
+    // `None` stays: it is how the model knows a headless Service (resolution NONE).
+    clusterIP: svc.spec?.clusterIP || undefined,
     ports: (svc.spec?.ports ?? []).map((p) => ({
       name: p.name ?? '',
       port: p.port,
