@@ -4,7 +4,7 @@ SHELL := /bin/bash
 DEVCLUSTER := tools/devcluster/devcluster
 export KUBECONFIG ?= $(CURDIR)/.devcluster/kubeconfig
 
-.PHONY: help deps generate setup build lint test test-unit test-integration demo cluster-up cluster-down deploy bench clean
+.PHONY: help deps generate setup build lint test test-unit test-integration golden demo cluster-up cluster-down deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test-unit: build ## only the unit tests (no cluster, no root; Node.js and the op
 
 test-integration: setup build ## only the integration tests (starts the devcluster if needed)
 	@scripts/test.sh --selectProjects integration
+
+golden: generate ## rewrite the expected files of the golden translation cases (test/fixtures/golden/); review the diff
+	@UPDATE_GOLDEN=1 node --experimental-vm-modules node_modules/jest/bin/jest.js test/unit/translate-golden.test.ts --selectProjects unit
 
 demo: setup build ## start the devcluster, deploy the demo and show traffic
 	@scripts/demo.sh

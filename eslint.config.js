@@ -12,7 +12,12 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    rules: { 'no-console': 'error', '@typescript-eslint/no-explicit-any': 'error' },
+    rules: {
+      'no-console': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      // src/ is what ships (dist/src, the images): test helpers stay in test/support/.
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '**/bench/**'], message: 'src/ must not import test or bench code (test helpers live in test/support/)' }] }],
+    },
   },
   {
     files: ['**/*.js', 'tools/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],

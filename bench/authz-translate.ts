@@ -30,7 +30,7 @@ import { authorizationHttpFilters, authorizationNetworkFilters, inboundAuthoriza
 import { rbacConfigs } from '../src/translate/authz-filters.js';
 import { VIRTUAL_INBOUND_LISTENER } from '../src/translate/names.js';
 import { sidecarSnapshot } from '../src/translate/snapshot.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../src/translate/testing/fixtures.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../test/support/mesh-fixtures.js';
 import { workloadSecurity } from '../src/translate/workload-security.js';
 import { setLogLevel } from '../src/util/logger.js';
 import type { Listener } from '../src/xds/generated/envoy/config/listener/v3/Listener.js';

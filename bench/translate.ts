@@ -19,7 +19,7 @@ import type { Mesh } from '../src/model/mesh.js';
 import { DEFAULT_SIDECAR_OPTIONS, type SidecarProxy } from '../src/translate/input.js';
 import { SidecarShare } from '../src/translate/outbound.js';
 import { sidecarSnapshot } from '../src/translate/snapshot.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../src/translate/testing/fixtures.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../test/support/mesh-fixtures.js';
 import { setLogLevel } from '../src/util/logger.js';
 import type { EncodedResource } from '../src/xds/encoded-resource.js';
 import { encodeMessage } from '../src/xds/protos.js';

@@ -16,7 +16,7 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { AdsClient } from '../src/xds/testing/ads-client.js';
+import { AdsClient } from '../test/support/ads-client.js';
 import { TypeUrl } from '../src/xds/types.js';
 import { kube, testNamespace } from '../test/support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../test/support/control-plane.js';

@@ -2,7 +2,7 @@
 // weights, as a VirtualService edit becomes) until every connected proxy has ACKed the new
 // RouteConfiguration (the server's `ack` events, matched on the resource's content version).
 // With real Envoys (--disable-hot-restart, admin on port 0) and with simulated ADS clients
-// (src/xds/testing/ads-client.ts, one stream and one connection each) run in a child process,
+// (test/support/ads-client.ts, one stream and one connection each) run in a child process,
 // so CPU time and heap measured here are the server's alone.
 //
 //   npx tsc && node dist/bench/xds-convergence.js [--envoys 1,10,100] [--clients 1000] [--rounds 50] [--protocol sotw|delta]
@@ -23,9 +23,9 @@ import type { AckEvent } from '../src/xds/events.js';
 import { encodeMessage } from '../src/xds/protos.js';
 import { StaticSnapshotProvider, type Snapshot } from '../src/xds/snapshot.js';
 import { XdsServer } from '../src/xds/server.js';
-import { AdsClient } from '../src/xds/testing/ads-client.js';
+import { AdsClient } from '../test/support/ads-client.js';
 import { bootstrap, Envoy } from '../test/support/envoy.js';
-import { edsCluster, endpoints, httpListener, routeConfiguration } from '../src/xds/testing/fixtures.js';
+import { edsCluster, endpoints, httpListener, routeConfiguration } from '../test/support/envoy-resources.js';
 import { messageName, TypeUrl, type RouteConfiguration } from '../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;

@@ -21,14 +21,14 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { MeshSource } from '../src/push/changes.js';
 import { MeshSnapshotProvider } from '../src/translate/provider.js';
-import { buildSources, config, upsertEndpoints, type ServiceFixture } from '../src/translate/testing/fixtures.js';
+import { buildSources, config, upsertEndpoints, type ServiceFixture } from '../test/support/mesh-fixtures.js';
 import { setLogLevel } from '../src/util/logger.js';
 import { registry as metrics } from '../src/util/metrics.js';
 import type { Node } from '../src/xds/generated/envoy/config/core/v3/Node.js';
 import { StaticSnapshotProvider, type Snapshot, type SnapshotProvider } from '../src/xds/snapshot.js';
 import { XdsServer } from '../src/xds/server.js';
-import { AdsClient } from '../src/xds/testing/ads-client.js';
-import { edsCluster, endpoints, httpListener, routeConfiguration } from '../src/xds/testing/fixtures.js';
+import { AdsClient } from '../test/support/ads-client.js';
+import { edsCluster, endpoints, httpListener, routeConfiguration } from '../test/support/envoy-resources.js';
 import { parseNode } from '../src/xds/proxy-info.js';
 import { TypeUrl, type ClusterLoadAssignment, type RouteConfiguration } from '../src/xds/types.js';
 

@@ -20,13 +20,28 @@ function manifestFiles(p: string): string[] {
     });
 }
 
+/** A line that makes a YAML document hold something (not blank, a comment, or an end marker). */
+const contentLine = (l: string): boolean => {
+  const t = l.trim();
+  return t !== '' && !t.startsWith('#') && t !== '...';
+};
+
+/**
+ * The documents of a YAML stream. loadAllYaml throws on an empty document (a trailing `---`, a
+ * file of comments only), which manifests often have: those are left out before it parses.
+ */
+function yamlDocuments(text: string): unknown[] {
+  const docs = text.split(/^---(?=\s|$)/m).filter((d) => d.split('\n').some(contentLine));
+  return docs.length ? loadAllYaml(docs.join('\n---\n')) : [];
+}
+
 export function loadDocs(paths: string[], stdin: () => string): LoadedDoc[] {
   const out: LoadedDoc[] = [];
   for (const p of paths) {
     const files = p === '-' ? ['-'] : manifestFiles(p);
     for (const f of files) {
       const text = f === '-' ? stdin() : fs.readFileSync(f, 'utf8');
-      for (const doc of loadAllYaml(text)) {
+      for (const doc of yamlDocuments(text)) {
         if (doc === null || doc === undefined) continue;
         // A List is many objects.
         const items = (doc as { kind?: string; items?: unknown[] }).kind?.endsWith('List') ? ((doc as { items?: unknown[] }).items ?? []) : [doc];

@@ -9,7 +9,7 @@ import { validateManifest } from '../api/validate.js';
 import { injectPod } from '../webhooks/inject.js';
 import { ControlPlane, ControlPlaneError, DEFAULT_CONTROL_PLANE, findProxy, type SyncStatus } from './control-plane.js';
 import { loadDocs } from './files.js';
-import { CONFIG_KINDS, proxyConfigTable, resourcesOf, type ConfigKind } from './proxy-config.js';
+import { CONFIG_KINDS, proxyConfigJson, proxyConfigTable, resourcesOf, type ConfigKind } from './proxy-config.js';
 import { proxyStatusTable } from './proxy-status.js';
 
 const VERSION = '0.1.0';
@@ -33,7 +33,8 @@ Commands:
                                 has ACKed per type (CDS, LDS, EDS, RDS; "(N)" resources), what
                                 is still being sent, and its last NACK
   proxy-config KIND POD [-n NS] what Trellis sends the proxy of POD (or POD.NS, or a node id);
-                                KIND: clusters, listeners, routes, endpoints, or
+                                KIND: clusters, listeners, routes, endpoints, secrets
+                                (SDS: names, type, expiry; keys never shown), or
                                 authorization (the RBAC, ext_authz and JWT filters per chain)
   help                          this help
 
@@ -183,8 +184,8 @@ async function proxyConfig(argv: string[]): Promise<number> {
   const all = answers.flatMap((a) => a.proxies);
   const proxy = findProxy(all, pod, values.namespace);
   const cp = answers.find((a) => a.proxies.includes(proxy))!.cp;
-  const resources = resourcesOf(await cp.configDump(proxy.id), kind as ConfigKind);
-  process.stdout.write(out === 'json' ? JSON.stringify(resources, null, 2) + '\n' : proxyConfigTable(kind as ConfigKind, resources));
+  const dump = await cp.configDump(proxy.id);
+  process.stdout.write(out === 'json' ? proxyConfigJson(dump, kind as ConfigKind) : proxyConfigTable(kind as ConfigKind, resourcesOf(dump, kind as ConfigKind)));
   return 0;
 }
 

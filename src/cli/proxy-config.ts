@@ -1,12 +1,14 @@
-// `trellisctl proxy-config clusters|listeners|routes|endpoints|authorization POD`: what Trellis
-// gives one proxy (the control plane's /debug/config_dump?proxy=ID; an Envoy admin /config_dump
-// of the proxy reads the same), shown as a table with each resource's key fields.
+// `trellisctl proxy-config clusters|listeners|routes|endpoints|secrets|authorization POD`: what
+// Trellis gives one proxy (the control plane's /debug/config_dump?proxy=ID; an Envoy admin
+// /config_dump of the proxy reads the same), shown as a table with each resource's key fields,
+// or with -o json as the resources themselves (private keys redacted by the dump).
 // `authorization` lists, per listener filter chain, the JWT, RBAC and ext_authz filters in the
 // order Envoy runs them: what decides who may call the workload.
+import { X509Certificate } from 'node:crypto';
 import type { ConfigDump } from './control-plane.js';
 import { clip, table } from './table.js';
 
-export const CONFIG_KINDS = ['clusters', 'listeners', 'routes', 'endpoints', 'authorization'] as const;
+export const CONFIG_KINDS = ['clusters', 'listeners', 'routes', 'endpoints', 'secrets', 'authorization'] as const;
 export type ConfigKind = (typeof CONFIG_KINDS)[number];
 
 type Json = Record<string, unknown>;
@@ -21,9 +23,10 @@ const SECTIONS: Record<ConfigKind, { type: string; list: string; item: (e: Json)
   listeners: { type: 'ListenersConfigDump', list: 'dynamic_listeners', item: (e) => obj(e.active_state).listener ?? obj(e.warming_state).listener },
   routes: { type: 'RoutesConfigDump', list: 'dynamic_route_configs', item: (e) => e.route_config },
   endpoints: { type: 'EndpointsConfigDump', list: 'dynamic_endpoint_configs', item: (e) => e.endpoint_config },
+  secrets: { type: 'SecretsConfigDump', list: 'dynamic_active_secrets', item: (e) => e.secret },
 };
 
-const SHORT: Record<ConfigKind, 'cds' | 'lds' | 'rds' | 'eds'> = { clusters: 'cds', listeners: 'lds', routes: 'rds', endpoints: 'eds', authorization: 'lds' };
+const SHORT: Record<ConfigKind, 'cds' | 'lds' | 'rds' | 'eds' | 'sds'> = { clusters: 'cds', listeners: 'lds', routes: 'rds', endpoints: 'eds', secrets: 'sds', authorization: 'lds' };
 
 /** The resources of one kind in a dump (of an Envoy dump, the dynamic ones: what xDS sent). */
 export function resourcesOf(dump: ConfigDump, kind: ConfigKind): Json[] {
@@ -134,6 +137,28 @@ function endpointRows(cla: Json): string[][] {
   return rows.length ? rows : [['-', '-', '-', '-', cluster]];
 }
 
+/** When the first certificate of inline PEM bytes (base64 in a dump) expires, or `-`. */
+function notAfter(source: Json): string {
+  const b64 = str(source.inline_bytes);
+  if (!b64) return '-';
+  try {
+    return new Date(new X509Certificate(Buffer.from(b64, 'base64')).validTo).toISOString();
+  } catch {
+    return '-';
+  }
+}
+
+/** A certificate with its key, or the CA certificates that verify peers (Istio's `-cacert` names). */
+function secretRow(s: Json): string[] {
+  const cert = obj(s.tls_certificate);
+  if (s.tls_certificate) return [str(s.name), 'Cert Chain', notAfter(obj(cert.certificate_chain))];
+  if (s.validation_context) {
+    const ca = obj(obj(s.validation_context).trusted_ca);
+    return [str(s.name), Object.keys(ca).length ? 'CA' : 'CA (none: peers not verified)', notAfter(ca)];
+  }
+  return [str(s.name), '-', '-'];
+}
+
 /** One security filter as a row: what it is, its action, and the policies or issuers it holds. */
 function securityFilterRow(listener: string, chain: string, f: Json, perRoute: Json): string[] | undefined {
   const name = str(f.name);
@@ -184,6 +209,7 @@ const HEADERS: Record<ConfigKind, string[]> = {
   listeners: ['NAME', 'ADDRESS', 'PORT', 'CHAINS', 'DESTINATION'],
   routes: ['NAME', 'VIRTUAL HOST', 'DOMAINS', 'MATCH', 'DESTINATION'],
   endpoints: ['ENDPOINT', 'STATUS', 'WEIGHT', 'LOCALITY', 'CLUSTER'],
+  secrets: ['NAME', 'TYPE', 'NOT AFTER'],
 };
 
 /** Rows sort by their cells, numbers as numbers (port 80 before 443). */
@@ -203,7 +229,9 @@ export function proxyConfigTable(kind: ConfigKind, resources: readonly Json[]): 
         ? resources.map(listenerRow)
         : kind === 'routes'
           ? resources.flatMap(routeRows)
-          : kind === 'authorization'
+          : kind === 'secrets'
+            ? resources.map(secretRow)
+            : kind === 'authorization'
             ? (() => {
                 const routes = new Map(resources.filter((r) => r.virtual_hosts).map((r) => [str(r.name), r]));
                 return resources.filter((r) => !r.virtual_hosts).flatMap((l) => authorizationRows(l, routes));
@@ -222,4 +250,9 @@ export function proxyConfigTable(kind: ConfigKind, resources: readonly Json[]): 
     rows.sort(byCells);
   }
   return table(HEADERS[kind], rows);
+}
+
+/** `-o json`: the resources of one kind, as the dump holds them (what the golden translation cases keep too). */
+export function proxyConfigJson(dump: ConfigDump, kind: ConfigKind): string {
+  return `${JSON.stringify(resourcesOf(dump, kind), null, 2)}\n`;
 }

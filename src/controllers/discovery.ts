@@ -25,7 +25,8 @@ export function serviceRecord(svc: V1Service): Parameters<ServiceRegistry['upser
   return {
     namespace: md.namespace ?? '',
     name: md.name ?? '',
-    clusterIP: svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? svc.spec.clusterIP : undefined,
+    // `None` stays: it is how the model knows a headless Service (resolution NONE).
+    clusterIP: svc.spec?.clusterIP || undefined,
     ports: (svc.spec?.ports ?? []).map((p) => ({
       name: p.name ?? '',
       port: p.port,
@@ -86,6 +87,35 @@ export function podFields(p: V1Pod): V1Pod {
 /** The Secret types a credentialName may name. */
 export const CREDENTIAL_SECRET_TYPES = ['kubernetes.io/tls', 'Opaque'] as const;
 
+/**
+ * What an added or updated object of each watched kind does to the registry: the informers'
+ * handlers, and the way the golden translation cases load their Kubernetes objects.
+ */
+export const upsertDiscovered = {
+  Service: (registry: ServiceRegistry, svc: V1Service): RegistryChange => registry.upsertService(serviceRecord(svc)),
+  EndpointSlice: (registry: ServiceRegistry, s: V1EndpointSlice): RegistryChange | undefined => {
+    const service = s.metadata?.labels?.['kubernetes.io/service-name'];
+    return service ? registry.upsertSlice(s.metadata?.namespace ?? '', s.metadata?.name ?? '', service, sliceEndpoints(s)) : undefined;
+  },
+  Pod: (registry: ServiceRegistry, pod: V1Pod): RegistryChange => {
+    const md = pod.metadata ?? {};
+    return registry.upsertPod({ namespace: md.namespace ?? '', name: md.name ?? '', ip: pod.status?.podIP ?? '', labels: md.labels ?? {}, serviceAccount: pod.spec?.serviceAccountName ?? 'default' });
+  },
+  Namespace: (registry: ServiceRegistry, ns: V1Namespace): RegistryChange => registry.upsertNamespace(ns.metadata?.name ?? '', ns.metadata?.labels ?? {}),
+  Secret: (registry: ServiceRegistry, s: V1Secret): RegistryChange | undefined => {
+    const ns = s.metadata?.namespace ?? '';
+    const name = s.metadata?.name ?? '';
+    // credentialName accepts kubernetes.io/tls Secrets and generic ones with tls.crt/tls.key/
+    // ca.crt or cert/key/cacert (Istio's formats); other Secrets are not kept.
+    const d = s.data ?? {};
+    const cert = decode(d['tls.crt'] ?? d.cert);
+    const key = decode(d['tls.key'] ?? d.key);
+    const ca = decode(d['ca.crt'] ?? d.cacert);
+    if (!(cert && key) && !ca) return registry.deleteSecret(ns, name);
+    return registry.upsertSecret({ namespace: ns, name, cert: cert && key ? cert : '', key: cert && key ? key : '', ca });
+  },
+};
+
 export class DiscoveryController {
   private readonly informers: Informer<KubernetesObject>[] = [];
 
@@ -101,14 +131,10 @@ export class DiscoveryController {
       });
       this.informers.push(inf as unknown as Informer<KubernetesObject>);
     };
-    add<V1Service>('/api/v1/services', (ev, svc) => emit(ev === 'delete' ? registry.deleteService(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '') : registry.upsertService(serviceRecord(svc))));
-    add<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', (ev, s) => {
-      const ns = s.metadata?.namespace ?? '';
-      const name = s.metadata?.name ?? '';
-      const service = s.metadata?.labels?.['kubernetes.io/service-name'];
-      if (!service) return;
-      emit(ev === 'delete' ? registry.deleteSlice(ns, name) : registry.upsertSlice(ns, name, service, sliceEndpoints(s)));
-    });
+    add<V1Service>('/api/v1/services', (ev, svc) => emit(ev === 'delete' ? registry.deleteService(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '') : upsertDiscovered.Service(registry, svc)));
+    add<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', (ev, s) =>
+      emit(ev === 'delete' ? registry.deleteSlice(s.metadata?.namespace ?? '', s.metadata?.name ?? '') : upsertDiscovered.EndpointSlice(registry, s)),
+    );
     add<V1Pod>('/api/v1/pods', (ev, pod) => {
       const md = pod.metadata ?? {};
       if (ev === 'delete' || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
@@ -116,25 +142,14 @@ export class DiscoveryController {
         emit(registry.deletePod(md.namespace ?? '', md.name ?? ''));
         return;
       }
-      emit(registry.upsertPod({ namespace: md.namespace ?? '', name: md.name ?? '', ip: pod.status?.podIP ?? '', labels: md.labels ?? {}, serviceAccount: pod.spec?.serviceAccountName ?? 'default' }));
+      emit(upsertDiscovered.Pod(registry, pod));
     }, undefined, podFields);
-    add<V1Namespace>('/api/v1/namespaces', (ev, ns) => emit(ev === 'delete' ? registry.deleteNamespace(ns.metadata?.name ?? '') : registry.upsertNamespace(ns.metadata?.name ?? '', ns.metadata?.labels ?? {})));
+    add<V1Namespace>('/api/v1/namespaces', (ev, ns) => emit(ev === 'delete' ? registry.deleteNamespace(ns.metadata?.name ?? '') : upsertDiscovered.Namespace(registry, ns)));
     // Only the Secret types credentialName can name (kubernetes.io/tls, and Istio's generic
     // format in Opaque Secrets), each watched with a field selector on its type: service account
     // tokens, Helm releases and the mesh CA's own Secrets never enter this process's memory here.
-    const onSecret = (ev: 'add' | 'update' | 'delete' | 'resync', s: V1Secret): void => {
-      const ns = s.metadata?.namespace ?? '';
-      const name = s.metadata?.name ?? '';
-      if (ev === 'delete') return emit(registry.deleteSecret(ns, name));
-      // credentialName accepts kubernetes.io/tls Secrets and generic ones with tls.crt/tls.key/
-      // ca.crt or cert/key/cacert (Istio's formats); other Secrets are not kept.
-      const d = s.data ?? {};
-      const cert = decode(d['tls.crt'] ?? d.cert);
-      const key = decode(d['tls.key'] ?? d.key);
-      const ca = decode(d['ca.crt'] ?? d.cacert);
-      if (!(cert && key) && !ca) return emit(registry.deleteSecret(ns, name));
-      emit(registry.upsertSecret({ namespace: ns, name, cert: cert && key ? cert : '', key: cert && key ? key : '', ca }));
-    };
+    const onSecret = (ev: 'add' | 'update' | 'delete' | 'resync', s: V1Secret): void =>
+      emit(ev === 'delete' ? registry.deleteSecret(s.metadata?.namespace ?? '', s.metadata?.name ?? '') : upsertDiscovered.Secret(registry, s));
     for (const type of CREDENTIAL_SECRET_TYPES) add<V1Secret>('/api/v1/secrets', onSecret, `type=${type}`, credentialFields);
   }
 

@@ -29,9 +29,34 @@ export function apiPath(kind: ConfigKind): string {
   return `/apis/${GROUP_OF[kind]}/v1`;
 }
 
-interface NetworkingObject extends KubernetesObject {
+export interface NetworkingObject extends KubernetesObject {
   spec?: unknown;
   status?: Partial<ConfigStatus>;
+}
+
+/**
+ * An object of `kind` as the model holds it, or Istio's errors (rendered for users) when it is
+ * invalid. The one way in for config: the controllers, and the golden translation cases.
+ */
+export function configFromObject(kind: ConfigKind, obj: NetworkingObject): { config: Config } | { errors: string[] } {
+  const md = obj.metadata ?? {};
+  const namespace = md.namespace ?? '';
+  const name = md.name ?? '';
+  const errors = validate(kind, namespace, name, (obj.spec ?? {}) as never, md.annotations);
+  if (errors.length > 0) return { errors: formatErrors(kind, namespace, name, errors) };
+  return {
+    config: {
+      kind,
+      namespace,
+      name,
+      generation: md.generation ?? 0,
+      resourceVersion: md.resourceVersion ?? '',
+      creationTimestamp: md.creationTimestamp ? new Date(md.creationTimestamp).toISOString() : '',
+      labels: md.labels ?? {},
+      annotations: md.annotations ?? {},
+      spec: obj.spec ?? {},
+    },
+  };
 }
 
 const statusWrites = new Counter({
@@ -101,27 +126,15 @@ export class NetworkingController {
     const md = obj.metadata ?? {};
     const namespace = md.namespace ?? '';
     const name = md.name ?? '';
-    const generation = md.generation ?? 0;
-    const errors = validate(this.kind, namespace, name, (obj.spec ?? {}) as never, md.annotations);
+    const accepted = configFromObject(this.kind, obj);
     let desired: DesiredCondition[];
-    if (errors.length === 0) {
-      const config: Config = {
-        kind: this.kind,
-        namespace,
-        name,
-        generation,
-        resourceVersion: md.resourceVersion ?? '',
-        creationTimestamp: md.creationTimestamp ? new Date(md.creationTimestamp).toISOString() : '',
-        labels: md.labels ?? {},
-        annotations: md.annotations ?? {},
-        spec: obj.spec ?? {},
-      };
-      const change = this.deps.store.upsert(config);
+    if ('config' in accepted) {
+      const change = this.deps.store.upsert(accepted.config);
       if (change) this.deps.onChange(change);
-      desired = this.acceptedConditions(config);
+      desired = this.acceptedConditions(accepted.config);
     } else {
       rejected.inc({ kind: this.kind });
-      const messages = formatErrors(this.kind, namespace, name, errors);
+      const messages = accepted.errors;
       this.deps.log.warn('invalid configuration', { kind: this.kind, namespace, name, errors: messages });
       const kept = this.deps.store.get(this.kind, namespace, name);
       desired = [

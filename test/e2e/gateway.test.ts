@@ -4,7 +4,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
 import { serviceAccountToken } from '../support/tokens.js';
-import { AdsClient } from '../../src/xds/testing/ads-client.js';
+import { AdsClient } from '../support/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
 import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, proxyPod, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';

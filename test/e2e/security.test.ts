@@ -8,7 +8,7 @@ import { setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import * as grpc from '@grpc/grpc-js';
 import { requestCertificate } from '../../src/ca/certificate-client.js';
 import { createCsr, spiffeId } from '../../src/ca/csr.js';
-import { AdsClient } from '../../src/xds/testing/ads-client.js';
+import { AdsClient } from '../support/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { installTrellis } from '../support/install.js';
 import { applyAll, applyIstioObject, clientPod, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';

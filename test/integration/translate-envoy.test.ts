@@ -11,8 +11,8 @@ import { httpConnectionManagerFilter } from '../../src/translate/filters.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
 import type { Mesh } from '../../src/model/mesh.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
-import { scenarios } from '../../src/translate/testing/scenarios.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
+import { goldenCaseNames, goldenSnapshot, loadGoldenCase } from '../support/golden-cases.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { EncodedResource } from '../../src/xds/encoded-resource.js';
 import { encodeMessage } from '../../src/xds/protos.js';
@@ -84,14 +84,17 @@ async function validateSnapshot(snapshot: Snapshot): Promise<{ code: number; out
   });
 }
 
-describe('the golden set passes envoy --mode validate', () => {
+describe('the golden sidecar cases (test/fixtures/golden/) pass envoy --mode validate', () => {
   const certs = makeServingCert(['DNS:api.example.com', 'DNS:cart.internal']);
-  const files = { ca: path.join(certs.dir, 'ca.crt'), cert: path.join(certs.dir, 'tls.crt'), key: path.join(certs.dir, 'tls.key') };
+  // The certificate files the cases' DestinationRules name, as real files.
+  const files = { '/certs/ca.pem': path.join(certs.dir, 'ca.crt'), '/certs/cert.pem': path.join(certs.dir, 'tls.crt'), '/certs/key.pem': path.join(certs.dir, 'tls.key') };
   afterAll(() => fs.rmSync(certs.dir, { recursive: true, force: true }));
+  const cases = goldenCaseNames()
+    .map((n) => loadGoldenCase(n, { files }))
+    .filter((c) => c.proxy.kind === 'sidecar');
 
-  test.each(scenarios(files).map((s) => [s.name, s] as const))('%s', async (_name, s) => {
-    const snapshot = sidecarSnapshot(s.mesh, s.proxy, s.options);
-    const r = await validateSnapshot(snapshot);
+  test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const r = await validateSnapshot(goldenSnapshot(c));
     expect(r.output).toMatch(/OK/);
     expect(r.code).toBe(0);
   });

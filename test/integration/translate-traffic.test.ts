@@ -12,7 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import net from 'node:net';
 import { httpConnectionManagerFilter } from '../../src/translate/filters.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';

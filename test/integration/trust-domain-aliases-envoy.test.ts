@@ -13,7 +13,7 @@ import { MeshCa } from '../../src/ca/authority.js';
 import { createCsr, spiffeId } from '../../src/ca/csr.js';
 import { ConfigStore } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
-import { buildSources, config } from '../../src/translate/testing/fixtures.js';
+import { buildSources, config } from '../support/mesh-fixtures.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { inboundClusterName } from '../../src/translate/names.js';
 import { setLogLevel } from '../../src/util/logger.js';

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { AdsClient } from '../../src/xds/testing/ads-client.js';
+import { AdsClient } from '../support/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { clusterAvailable, kube, testNamespace, waitFor } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';

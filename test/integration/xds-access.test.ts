@@ -4,7 +4,7 @@
 // authenticated in the Secret's namespace only. A pod-bound token stolen from one pod cannot
 // speak for another pod; a token for another audience is refused.
 import * as grpc from '@grpc/grpc-js';
-import { AdsClient } from '../../src/xds/testing/ads-client.js';
+import { AdsClient } from '../support/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { makeServingCert } from '../support/certs.js';
 import { clusterAvailable, createIstioObject, kube, testNamespace, waitFor } from '../support/cluster.js';

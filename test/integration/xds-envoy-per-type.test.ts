@@ -7,7 +7,7 @@ import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import type { XdsServer } from '../../src/xds/server.js';
 import { freePort, startXdsAndEnvoy, waitFor, XDS_CLUSTER, type Envoy } from '../support/envoy.js';
-import { configSource, edsCluster, endpoints, httpListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
+import { configSource, edsCluster, endpoints, httpListener, routeConfiguration } from '../support/envoy-resources.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;

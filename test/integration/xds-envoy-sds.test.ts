@@ -15,7 +15,7 @@ import { packAny } from '../../src/xds/protos.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import type { XdsServer } from '../../src/xds/server.js';
 import { freePort, startXdsAndEnvoy, type Envoy } from '../support/envoy.js';
-import { configSource } from '../../src/xds/testing/fixtures.js';
+import { configSource } from '../support/envoy-resources.js';
 import { TypeUrl, type Listener, type Secret } from '../../src/xds/types.js';
 
 jest.setTimeout(120_000);

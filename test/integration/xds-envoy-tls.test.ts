@@ -11,7 +11,7 @@ import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { bootstrap, Envoy } from '../support/envoy.js';
-import { edsCluster, endpoints } from '../../src/xds/testing/fixtures.js';
+import { edsCluster, endpoints } from '../support/envoy-resources.js';
 import { ServingIdentity } from '../../src/xds/tls.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';

@@ -4,7 +4,7 @@ import { jest } from '@jest/globals';
 import { EncodedResource } from '../../src/xds/encoded-resource.js';
 import { encodeMessage } from '../../src/xds/protos.js';
 import { bootstrap, staticResourcesBootstrap, validateBootstrap } from '../support/envoy.js';
-import { configSource, edsCluster, httpConnectionManager, httpListener, rejectedListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
+import { configSource, edsCluster, httpConnectionManager, httpListener, rejectedListener, routeConfiguration } from '../support/envoy-resources.js';
 import { messageName, TypeUrl, type ResourceOf } from '../../src/xds/types.js';
 
 jest.setTimeout(120_000);

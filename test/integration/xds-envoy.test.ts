@@ -10,7 +10,7 @@ import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { freePort, startXdsAndEnvoy, type Envoy } from '../support/envoy.js';
-import { edsCluster, endpoints, httpListener, rejectedListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
+import { edsCluster, endpoints, httpListener, rejectedListener, routeConfiguration } from '../support/envoy-resources.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;

@@ -19,7 +19,7 @@ import { agentSdsCluster, grpcProtocolOptions } from '../../src/sidecar/bootstra
 import { SDS_CLUSTER } from '../../src/api/mesh-identity.js';
 import { loggerFor } from '../../src/util/logger.js';
 
-/** The repository root (found upwards from this file, from test/ or dist/). */
+/** The repository root (found upwards from this file, from test/support/ or dist/test/support/). */
 export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'tools/devcluster/versions.env'))) {

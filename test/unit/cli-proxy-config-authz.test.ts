@@ -4,7 +4,7 @@
 import { proxyConfigTable, resourcesOf } from '../../src/cli/proxy-config.js';
 import type { ConfigDump } from '../../src/cli/control-plane.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { buildMesh, config, sidecar } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, sidecar } from '../support/mesh-fixtures.js';
 import { configDump } from '../../src/xds/config-dump.js';
 
 const SERVICES = [{ namespace: 'shop', name: 'api', clusterIP: '10.96.0.10', selector: { app: 'api' }, ports: [{ name: 'http', port: 8080 }] }];

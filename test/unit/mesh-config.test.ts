@@ -5,7 +5,7 @@ import { parseMeshConfig } from '../../src/api/validate-mesh-config.js';
 import { resolveProvider, serviceLookup } from '../../src/model/extension-providers.js';
 import { warningsFor } from '../../src/model/warnings.js';
 import { Mesh } from '../../src/model/mesh.js';
-import { buildSources, config } from '../../src/translate/testing/fixtures.js';
+import { buildSources, config } from '../support/mesh-fixtures.js';
 
 const YAML = `
 accessLogFile: /dev/stdout

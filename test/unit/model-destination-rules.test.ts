@@ -3,7 +3,7 @@
 import type { DestinationRuleSpec } from '../../src/api/destination-rule.js';
 import type { Config } from '../../src/model/config-store.js';
 import { DestinationRuleIndex } from '../../src/model/destination-rules.js';
-import { config } from '../../src/translate/testing/fixtures.js';
+import { config } from '../support/mesh-fixtures.js';
 
 const dr = (namespace: string, name: string, spec: DestinationRuleSpec, creationTimestamp?: string): Config<DestinationRuleSpec> =>
   config('DestinationRule', namespace, name, spec, creationTimestamp);

@@ -7,7 +7,7 @@ import type { Config } from '../../src/model/config-store.js';
 import { isCatchAllMatch, mergeGatewayRoutes, routesForGateway, type GatewayVirtualHost } from '../../src/model/gateway-routes.js';
 import { resolveHttpRoutes } from '../../src/model/http-routes.js';
 import { resolveVirtualService, type ResolvedVirtualService } from '../../src/model/virtual-services.js';
-import { config } from '../../src/translate/testing/fixtures.js';
+import { config } from '../support/mesh-fixtures.js';
 
 const cfg = <S>(kind: NetworkingKind, namespace: string, name: string, spec: S): Config<S> => config(kind, namespace, name, spec);
 const vs = (ns: string, name: string, spec: VirtualServiceSpec): ResolvedVirtualService =>

@@ -4,7 +4,7 @@
 import type { HTTPMatchRequest, VirtualServiceSpec } from '../../src/api/virtual-service.js';
 import { matchesConflict, mergeMatch, resolveHttpRoutes, type ResolvedHttpRoutes } from '../../src/model/http-routes.js';
 import { resolveVirtualService, type ResolvedVirtualService } from '../../src/model/virtual-services.js';
-import { config } from '../../src/translate/testing/fixtures.js';
+import { config } from '../support/mesh-fixtures.js';
 
 const vs = (ns: string, name: string, spec: VirtualServiceSpec): ResolvedVirtualService =>
   resolveVirtualService(config('VirtualService', ns, name, spec), { defaultExportTo: ['*'] });

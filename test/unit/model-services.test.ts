@@ -5,7 +5,7 @@ import type { Config } from '../../src/model/config-store.js';
 import { ServiceIndex, protocolOfServicePort, serviceFromKubernetes, type MeshService } from '../../src/model/mesh-services.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry } from '../../src/model/service-entries.js';
 import { ServiceRegistry, type PodRecord, type ServiceRecord } from '../../src/model/services.js';
-import { config } from '../../src/translate/testing/fixtures.js';
+import { config } from '../support/mesh-fixtures.js';
 
 const se = (namespace: string, name: string, spec: ServiceEntrySpec, creationTimestamp?: string): Config<ServiceEntrySpec> =>
   config('ServiceEntry', namespace, name, spec, creationTimestamp);

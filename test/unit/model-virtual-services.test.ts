@@ -11,7 +11,7 @@ import {
   sidecarVirtualServiceFor,
   type ResolvedVirtualService,
 } from '../../src/model/virtual-services.js';
-import { config } from '../../src/translate/testing/fixtures.js';
+import { config } from '../support/mesh-fixtures.js';
 
 const vs = (namespace: string, name: string, spec: VirtualServiceSpec, creationTimestamp?: string): Config<VirtualServiceSpec> =>
   config('VirtualService', namespace, name, spec, creationTimestamp);

@@ -4,7 +4,7 @@ import { ConfigStore, type Config } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry, type ServiceRecord } from '../../src/model/services.js';
 import { warningsFor } from '../../src/model/warnings.js';
-import { config } from '../../src/translate/testing/fixtures.js';
+import { config } from '../support/mesh-fixtures.js';
 
 const cfg = (kind: NetworkingKind, namespace: string, name: string, spec: unknown): Config => config(kind, namespace, name, spec);
 function svc(namespace: string, name: string, ports: number[] = [9080], extra: Partial<Omit<ServiceRecord, 'hostname'>> = {}): Omit<ServiceRecord, 'hostname'> {

@@ -8,7 +8,7 @@ import { HTTP_RBAC_FILTER, NETWORK_RBAC_FILTER } from '../../src/translate/authz
 import { INBOUND_RBAC_FILTERS } from '../../src/translate/authz-chain.js';
 import { gatewaySnapshot } from '../../src/translate/gateway.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { buildMesh, config, decoded, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, decoded, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
 import { TypeUrl, type Listener } from '../../src/xds/types.js';
 
 const SERVICES: ServiceFixture[] = [

@@ -4,7 +4,7 @@ import type { DestinationRuleSpec } from '../../src/api/destination-rule.js';
 import type { ServiceEntrySpec } from '../../src/api/service-entry.js';
 import { connectionPoolFields, loadBalancerFields, outlierDetectionFields, tlsFields } from '../../src/translate/cluster-settings.js';
 import { sidecarClusters } from '../../src/translate/clusters.js';
-import { buildMesh, config, decoded, sidecar } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, decoded, sidecar } from '../support/mesh-fixtures.js';
 import type { Cluster } from '../../src/xds/types.js';
 
 const REVIEWS = 'reviews.prod.svc.cluster.local';

@@ -2,7 +2,7 @@
 // labels, localities from the EndpointSlice zone and region.
 import { loadAssignment, withLocalityFailover } from '../../src/translate/endpoints.js';
 import { sidecarEndpoints } from '../../src/translate/endpoints.js';
-import { buildMesh, config, sidecar } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, sidecar } from '../support/mesh-fixtures.js';
 import type { MeshEndpoint } from '../../src/model/service-entries.js';
 
 const ep = (address: string, extra: Partial<MeshEndpoint> = {}): MeshEndpoint => ({

@@ -1,4 +1,4 @@
-import { buildMesh, config } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config } from '../support/mesh-fixtures.js';
 import { gatewayPorts, gatewayRouteConfigurations, gatewaySnapshot } from '../../src/translate/gateway.js';
 import { gatewaysFor } from '../../src/translate/gateway-proxy.js';
 import { TypeUrl } from '../../src/xds/types.js';

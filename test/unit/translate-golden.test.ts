@@ -1,22 +1,30 @@
-// The golden set (every feature the translation supports): every produced resource encodes as
-// its Envoy message, names are unique per type, every EDS cluster has an assignment, and every
-// cluster a route or tcp_proxy names exists (or is knowingly left to Envoy's 503: none here).
-// And the produced resources themselves, as readable JSON, equal the golden files under
-// test/fixtures/translate-golden/ (one per scenario). After an intended change, rewrite them with
-//   UPDATE_GOLDEN=1 node --experimental-vm-modules node_modules/jest/bin/jest.js test/unit/translate-golden.test.ts
-// and review the diff of the files like code.
+// Golden translation cases, as data: each folder of test/fixtures/golden/ is one case.
+//   input.yaml   Kubernetes Services, EndpointSlices, Pods, Namespaces, Secrets and Istio config,
+//                loaded as the controllers load them (an invalid object fails, naming the file)
+//   proxy.yaml   the proxy that asks: type (sidecar, gateway, proxyless), namespace, labels, ip,
+//                serviceAccount, options (e.g. outboundPolicy)
+//   listeners.json routes.json clusters.json endpoints.json secrets.json
+//                what the control plane gives that proxy, per xDS type, exactly as
+//                `trellisctl proxy-config KIND POD -o json` prints it (private keys redacted)
+// Every produced resource also encodes as its Envoy message, every EDS cluster has an
+// assignment, and every cluster a route or tcp_proxy names exists.
+//
+// After an intended change, rewrite the expected files with
+//   make golden
+// (UPDATE_GOLDEN=1 on this test) and review their diff like code. A new case is a new folder
+// with input.yaml and proxy.yaml; `make golden` writes its outputs.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { decoded } from '../../src/translate/testing/fixtures.js';
-import { scenarios } from '../../src/translate/testing/scenarios.js';
 import type { Snapshot } from '../../src/xds/snapshot.js';
-import { encodeMessage, messageType } from '../../src/xds/protos.js';
-import { messageName, SHORT_NAME, TypeUrl } from '../../src/xds/types.js';
+import { encodeMessage } from '../../src/xds/protos.js';
+import { messageName, TypeUrl } from '../../src/xds/types.js';
+import { CASE_INPUTS, goldenCaseNames, goldenOutputs, goldenSnapshot, loadGoldenCase, OUTPUT_KINDS, type GoldenCase, type OutputKind } from '../support/golden-cases.js';
+import { decoded } from '../support/mesh-fixtures.js';
 
-const FILES = { ca: '/certs/ca.pem', cert: '/certs/cert.pem', key: '/certs/key.pem' };
-const GOLDEN_DIR = path.join(process.cwd(), 'test/fixtures/translate-golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+const XDS_NAME: Record<OutputKind, string> = { listeners: 'LDS', routes: 'RDS', clusters: 'CDS', endpoints: 'EDS', secrets: 'SDS' };
 
 /** Every cluster name a route configuration or a listener's filters point at. */
 function referencedClusters(value: unknown, out = new Set<string>()): Set<string> {
@@ -35,55 +43,13 @@ function referencedClusters(value: unknown, out = new Set<string>()): Set<string
   return out;
 }
 
-// --- golden files ---------------------------------------------------------------------------
-
-/** `bookinfo productpage, every feature` → `bookinfo-productpage-every-feature`. */
-function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+/** A file's resources by their name, so a difference is located by resource rather than index. */
+function byName(json: unknown): unknown {
+  if (!Array.isArray(json)) return json;
+  return Object.fromEntries(json.map((r: Record<string, unknown>, i) => [String(r.name ?? r.cluster_name ?? `[${i}]`), r]));
 }
 
-function isAny(o: Record<string, unknown>): boolean {
-  return typeof o.type_url === 'string' && Object.keys(o).every((k) => k === 'type_url' || k === 'value');
-}
-
-/**
- * A google.protobuf.Any as a plain object with its `@type`: decoded with Envoy's protos (fields
- * left at their proto default omitted, enums and 64-bit integers as strings, like a config dump).
- */
-function decodeAny(o: Record<string, unknown>): Record<string, unknown> {
-  const typeUrl = o.type_url as string;
-  const raw = o.value;
-  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'base64') : raw instanceof Uint8Array ? raw : new Uint8Array();
-  const t = messageType(messageName(typeUrl));
-  return { '@type': typeUrl, ...(t.toObject(t.decode(bytes), { longs: String, enums: String }) as Record<string, unknown>) };
-}
-
-/** Plain, stable JSON: sorted keys, no undefined, bytes as base64, every Any decoded (nested too). */
-function readable(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(readable);
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  if (value && typeof value === 'object') {
-    let o = value as Record<string, unknown>;
-    if (isAny(o)) o = decodeAny(o);
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(o).sort()) if (o[k] !== undefined) out[k] = readable(o[k]);
-    return out;
-  }
-  return value;
-}
-
-/** The snapshot by type (cds, eds, lds, rds) and resource name, as pretty JSON. */
-function goldenText(snapshot: Snapshot): string {
-  const byType: Record<string, Record<string, unknown>> = {};
-  for (const [type, resources] of Object.entries(snapshot) as Array<[TypeUrl, ReadonlyMap<string, object> | undefined]>) {
-    const named: Record<string, unknown> = {};
-    for (const [name, r] of resources ?? []) named[name] = r;
-    byType[`${SHORT_NAME[type]} (${messageName(type)})`] = named;
-  }
-  return `${JSON.stringify(readable(byType), null, 2)}\n`;
-}
-
-/** Where two JSON values first differ, as a path (`cds (…)` › `BlackHoleCluster` › `connect_timeout`). */
+/** Where two JSON values first differ, as a path (`outbound|9080||reviews…` › `lb_policy`). */
 function firstDifference(a: unknown, b: unknown, at: string[] = []): string | undefined {
   if (JSON.stringify(a) === JSON.stringify(b)) return undefined;
   if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
@@ -97,64 +63,103 @@ function firstDifference(a: unknown, b: unknown, at: string[] = []): string | un
   return at.join(' › ') || '(the whole file)';
 }
 
-function expectGolden(file: string, actual: string): void {
-  const full = path.join(GOLDEN_DIR, file);
+function expectGolden(c: GoldenCase, kind: OutputKind, actual: string): void {
+  const file = path.join(c.dir, `${kind}.json`);
+  const rel = path.relative(process.cwd(), file);
   if (UPDATE) {
-    fs.mkdirSync(GOLDEN_DIR, { recursive: true });
-    fs.writeFileSync(full, actual);
+    fs.writeFileSync(file, actual);
     return;
   }
-  if (!fs.existsSync(full)) throw new Error(`golden file ${path.relative(process.cwd(), full)} is missing: run the test with UPDATE_GOLDEN=1 to write it`);
-  const golden = fs.readFileSync(full, 'utf8');
+  if (!fs.existsSync(file)) throw new Error(`golden case ${c.name}, ${kind} (${XDS_NAME[kind]}): ${rel} is missing; write it with \`make golden\``);
+  const golden = fs.readFileSync(file, 'utf8');
   try {
     expect(actual).toBe(golden);
   } catch (err) {
-    // jest's line diff (- golden, + produced) follows; say which file, where, and how to accept it.
+    // jest's line diff (- expected file, + produced) follows; say which case and type, where, and how to accept it.
     let where: string | undefined;
     try {
-      where = firstDifference(JSON.parse(golden), JSON.parse(actual));
+      where = firstDifference(byName(JSON.parse(golden)), byName(JSON.parse(actual)));
     } catch {
-      where = '(the golden file is not valid JSON)';
+      where = '(the expected file is not valid JSON)';
     }
-    const rel = path.relative(process.cwd(), full);
-    if (err instanceof Error) err.message = `produced resources differ from ${rel}, first at ${where ?? '(formatting only)'}; if intended, rerun with UPDATE_GOLDEN=1\n\n${err.message}`;
+    if (err instanceof Error) {
+      err.message = `golden case ${c.name}, ${kind} (${XDS_NAME[kind]}): the produced resources differ from ${rel}, first at ${where ?? '(formatting only)'}; if intended, run \`make golden\`\n\n${err.message}`;
+    }
     throw err;
   }
 }
 
-const all = scenarios(FILES);
+const once = <T>(f: () => T): (() => T) => {
+  let v: { value: T } | undefined;
+  return () => (v ??= { value: f() }).value;
+};
 
-describe.each(all.map((s) => [s.name, s] as const))('%s', (_name, s) => {
-  const snapshot = sidecarSnapshot(s.mesh, s.proxy, s.options);
+describe.each(goldenCaseNames())('%s', (name) => {
+  // Loaded in the tests, so that an invalid input fails them with the file and the error.
+  const load = once(() => loadGoldenCase(name));
+  const snapshot = once((): Snapshot => goldenSnapshot(load()));
+
+  test('input.yaml and proxy.yaml load as the control plane would read them', () => {
+    expect(load().proxy.kind).not.toBe('unknown');
+  });
 
   test('every resource encodes as its Envoy message', () => {
-    for (const [type, resources] of Object.entries(snapshot)) {
-      for (const [name, r] of resources as Map<string, object>) expect(() => encodeMessage(messageName(type), r)).not.toThrow(name);
+    for (const [type, resources] of Object.entries(snapshot())) {
+      for (const [rname, r] of resources as Map<string, object>) expect(() => encodeMessage(messageName(type), r)).not.toThrow(rname);
     }
   });
 
   test('every EDS cluster has an assignment and every referenced cluster exists', () => {
-    const clusters = snapshot[TypeUrl.Cluster] ?? new Map();
+    const s = snapshot();
+    const clusters = s[TypeUrl.Cluster] ?? new Map();
     const eds = [...clusters.values()].filter((c) => c.type === 'EDS').map((c) => c.name);
-    expect([...(snapshot[TypeUrl.Endpoint]?.keys() ?? [])].sort()).toEqual(eds.sort());
-    const refs = referencedClusters([...(snapshot[TypeUrl.Listener]?.values() ?? []), ...(snapshot[TypeUrl.Route]?.values() ?? [])]);
-    const missing = [...refs].filter((c) => !clusters.has(c));
-    expect(missing).toEqual([]);
+    expect([...(s[TypeUrl.Endpoint]?.keys() ?? [])].sort()).toEqual(eds.sort());
+    const refs = referencedClusters([...(s[TypeUrl.Listener]?.values() ?? []), ...(s[TypeUrl.Route]?.values() ?? [])]);
+    expect([...refs].filter((c) => !clusters.has(c))).toEqual([]);
   });
 
-  test(`the produced resources equal test/fixtures/translate-golden/${slug(s.name)}.json`, () => {
-    expectGolden(`${slug(s.name)}.json`, goldenText(snapshot));
+  test.each(OUTPUT_KINDS.map((k) => [k, XDS_NAME[k], k]))(`%s (%s) equal ${name}/%s.json`, (kind) => {
+    expectGolden(load(), kind as OutputKind, goldenOutputs(load(), snapshot())[kind as OutputKind]);
   });
 
-  test('the translation is deterministic (a second run gives the same golden text)', () => {
-    expect(goldenText(sidecarSnapshot(s.mesh, s.proxy, s.options))).toBe(goldenText(snapshot));
+  test('the translation is deterministic (a second load and run give the same files)', () => {
+    const again = loadGoldenCase(name);
+    expect(goldenOutputs(again, goldenSnapshot(again))).toEqual(goldenOutputs(load(), snapshot()));
+  });
+
+  test('the folder holds the two inputs and the expected files, nothing else', () => {
+    if (UPDATE) return;
+    const want = [...CASE_INPUTS, ...OUTPUT_KINDS.map((k) => `${k}.json`)].sort();
+    expect(fs.readdirSync(load().dir).sort()).toEqual(want);
   });
 });
 
-test('scenario names give distinct golden files, and no golden file is left without a scenario', () => {
-  const files = all.map((s) => `${slug(s.name)}.json`);
-  expect(new Set(files).size).toBe(files.length);
-  if (UPDATE) return;
-  const onDisk = fs.existsSync(GOLDEN_DIR) ? fs.readdirSync(GOLDEN_DIR).filter((f) => f.endsWith('.json')) : [];
-  expect(onDisk.filter((f) => !files.includes(f)).sort()).toEqual([]);
+describe('a case whose input is wrong fails, naming the file and what is wrong', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'golden-'));
+    fs.mkdirSync(path.join(dir, 'bad'));
+    fs.writeFileSync(path.join(dir, 'bad/proxy.yaml'), 'type: sidecar\nnamespace: default\n');
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (file: string, text: string) => fs.writeFileSync(path.join(dir, 'bad', file), text);
+
+  test('an invalid Istio object: the controllers would reject it', () => {
+    write(
+      'input.yaml',
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: -1\n',
+    );
+    expect(() => loadGoldenCase('bad', { dir })).toThrow(/bad\/input\.yaml: document 1 \(VirtualService default\/reviews\): invalid.*\n.*VirtualService default\/reviews: spec\.http\[0\]\.route\[0\]\.weight/);
+  });
+
+  test('a kind the control plane does not read', () => {
+    write('input.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n');
+    expect(() => loadGoldenCase('bad', { dir })).toThrow(/bad\/input\.yaml: document 1 \(Deployment default\/web\): the control plane does not read kind "Deployment"/);
+  });
+
+  test('a misspelt key in proxy.yaml', () => {
+    write('input.yaml', '');
+    write('proxy.yaml', 'type: sidecar\nnamespace: default\nlabel: {app: web}\n');
+    expect(() => loadGoldenCase('bad', { dir })).toThrow(/bad\/proxy\.yaml: unknown key "label"/);
+  });
 });

@@ -12,7 +12,7 @@ import { ServiceRegistry } from '../../src/model/services.js';
 import { warningsFor } from '../../src/model/warnings.js';
 import { JWT_AUTHN_FILTER } from '../../src/translate/authz-matchers.js';
 import { jwtAuthentication, jwtAuthnFilter, jwtRequirement, unavailableJwks, UNAVAILABLE_JWKS_KID } from '../../src/translate/jwt-authn.js';
-import { config, decoded } from '../../src/translate/testing/fixtures.js';
+import { config, decoded } from '../support/mesh-fixtures.js';
 import { workloadSecurity } from '../../src/translate/workload-security.js';
 import { makeIssuer } from '../support/jwt.js';
 

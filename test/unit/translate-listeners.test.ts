@@ -4,7 +4,7 @@
 import { inboundRouteConfiguration, virtualInboundListener } from '../../src/translate/listeners-inbound.js';
 import { outboundListeners, virtualOutboundListener } from '../../src/translate/listeners-outbound.js';
 import { inboundPorts } from '../../src/translate/inbound-ports.js';
-import { buildMesh, config, decoded, sidecar } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, decoded, sidecar } from '../support/mesh-fixtures.js';
 import type { Listener } from '../../src/xds/types.js';
 
 type Chain = NonNullable<Listener['filter_chains']>[number];

@@ -3,8 +3,8 @@
 import { DEFAULT_SIDECAR_OPTIONS, type SidecarProxy } from '../../src/translate/input.js';
 import { SidecarShare } from '../../src/translate/outbound.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../../src/translate/testing/fixtures.js';
-import { scenarios } from '../../src/translate/testing/scenarios.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
+import { goldenCaseNames, loadGoldenCase } from '../support/golden-cases.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import type { Mesh } from '../../src/model/mesh.js';
 
@@ -58,13 +58,16 @@ test('two pods of different workloads in one namespace get the very same outboun
   expect([...(cart[TypeUrl.Route]?.keys() ?? [])].filter((n) => n.startsWith('inbound|'))).toEqual(['inbound|8081||']);
 });
 
-test('sharing changes nothing: every golden scenario translates the same with a share as alone', () => {
-  const files = { ca: '/c/ca.pem', cert: '/c/cert.pem', key: '/c/key.pem' };
-  for (const s of scenarios(files)) {
-    const share = new SidecarShare({ ...DEFAULT_SIDECAR_OPTIONS, ...s.options });
-    // A neighbour first, so the scenario's proxy reads what the neighbour's translation left.
-    sidecarSnapshot(s.mesh, { ...s.proxy, ip: '10.9.9.9', ips: ['10.9.9.9'] }, s.options, ALL, share);
-    expect(sidecarSnapshot(s.mesh, s.proxy, s.options, ALL, share)).toEqual(sidecarSnapshot(s.mesh, s.proxy, s.options));
+test('sharing changes nothing: every golden sidecar case translates the same with a share as alone', () => {
+  const cases = goldenCaseNames()
+    .map((n) => loadGoldenCase(n))
+    .filter((c) => c.proxy.kind === 'sidecar');
+  expect(cases.length).toBeGreaterThan(0);
+  for (const c of cases) {
+    const share = new SidecarShare({ ...DEFAULT_SIDECAR_OPTIONS, ...c.options });
+    // A neighbour first, so the case's proxy reads what the neighbour's translation left.
+    sidecarSnapshot(c.mesh, { ...c.proxy, ip: '10.9.9.9', ips: ['10.9.9.9'] }, c.options, ALL, share);
+    expect(sidecarSnapshot(c.mesh, c.proxy, c.options, ALL, share)).toEqual(sidecarSnapshot(c.mesh, c.proxy, c.options));
   }
 });
 

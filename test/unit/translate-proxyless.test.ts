@@ -1,6 +1,6 @@
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { proxylessServices } from '../../src/translate/proxyless-services.js';
-import { buildMesh } from '../../src/translate/testing/fixtures.js';
+import { buildMesh } from '../support/mesh-fixtures.js';
 import type { ProxyInfo } from '../../src/xds/proxy-info.js';
 import { ALL_TYPES, TypeUrl } from '../../src/xds/types.js';
 

@@ -7,7 +7,7 @@ import type { HTTPMatchRequest, HTTPRoute } from '../../src/api/virtual-service.
 import { routeMatch } from '../../src/translate/http-match.js';
 import { retryPolicy } from '../../src/translate/route-policies.js';
 import { outboundRouteConfigurations, serviceDomains } from '../../src/translate/routes.js';
-import { buildMesh, config, decoded, sidecar } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, decoded, sidecar } from '../support/mesh-fixtures.js';
 import type { RouteConfiguration } from '../../src/xds/types.js';
 
 const REVIEWS = 'reviews.prod.svc.cluster.local';

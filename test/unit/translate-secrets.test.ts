@@ -3,7 +3,7 @@ import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry } from '../../src/model/services.js';
 import { tlsFields } from '../../src/translate/cluster-settings.js';
 import { sidecarSecrets } from '../../src/translate/secrets.js';
-import { config } from '../../src/translate/testing/fixtures.js';
+import { config } from '../support/mesh-fixtures.js';
 import { unpackAny } from '../../src/xds/protos.js';
 
 function mesh(): Mesh {

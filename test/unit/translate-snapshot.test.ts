@@ -2,7 +2,7 @@
 // messages, EDS assignments exactly for the EDS clusters, and the SnapshotProvider.
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
-import { buildMesh, config, sidecar } from '../../src/translate/testing/fixtures.js';
+import { buildMesh, config, sidecar } from '../support/mesh-fixtures.js';
 import { encodeMessage } from '../../src/xds/protos.js';
 import { parseNode } from '../../src/xds/proxy-info.js';
 import { messageName, TypeUrl } from '../../src/xds/types.js';

@@ -5,9 +5,9 @@ import { jest } from '@jest/globals';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
 import type { XdsServer } from '../../src/xds/server.js';
-import type { AdsClient, AdsClientOptions } from '../../src/xds/testing/ads-client.js';
-import { LoopbackXds } from '../../src/xds/testing/loopback.js';
-import { edsCluster, endpoints, httpListener, routeConfiguration } from '../../src/xds/testing/fixtures.js';
+import type { AdsClient, AdsClientOptions } from '../support/ads-client.js';
+import { LoopbackXds } from '../support/loopback-xds.js';
+import { edsCluster, endpoints, httpListener, routeConfiguration } from '../support/envoy-resources.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;

@@ -5,8 +5,8 @@ import { setLogLevel } from '../../src/util/logger.js';
 import type { AckEvent, NackEvent } from '../../src/xds/events.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import type { XdsServer } from '../../src/xds/server.js';
-import { LoopbackXds } from '../../src/xds/testing/loopback.js';
-import { edsCluster, routeConfiguration } from '../../src/xds/testing/fixtures.js';
+import { LoopbackXds } from '../support/loopback-xds.js';
+import { edsCluster, routeConfiguration } from '../support/envoy-resources.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const { Cluster, Route } = TypeUrl;

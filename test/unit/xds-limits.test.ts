@@ -4,8 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { AdmissionGate, TokenBucket, truncate } from '../../src/xds/limits.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
-import { AdsClient } from '../../src/xds/testing/ads-client.js';
-import { edsCluster } from '../../src/xds/testing/fixtures.js';
+import { AdsClient } from '../support/ads-client.js';
+import { edsCluster } from '../support/envoy-resources.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 test('a token bucket allows its burst, then its rate', () => {

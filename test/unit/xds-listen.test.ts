@@ -4,8 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { AdsClient } from '../../src/xds/testing/ads-client.js';
-import { edsCluster } from '../../src/xds/testing/fixtures.js';
+import { AdsClient } from '../support/ads-client.js';
+import { edsCluster } from '../support/envoy-resources.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 setLogLevel('error');

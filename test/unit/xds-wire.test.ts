@@ -3,7 +3,7 @@
 import { setVersion } from '../../src/xds/encoded-resource.js';
 import { ResourceCache } from '../../src/xds/resource-cache.js';
 import { decodeDeltaRequest, decodeDeltaResponse, decodeSotwRequest, decodeSotwResponse, encodeDeltaRequest, encodeDeltaResponse, encodeSotwRequest, encodeSotwResponse } from '../../src/xds/wire.js';
-import { edsCluster } from '../../src/xds/testing/fixtures.js';
+import { edsCluster } from '../support/envoy-resources.js';
 import { decodeMessage, unpackAny } from '../../src/xds/protos.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
