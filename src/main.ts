@@ -2,7 +2,6 @@
 // Composition root: parse options, wire the stages, handle signals. Nothing else lives here.
 import fs from 'node:fs';
 import { CONFIG_KINDS } from './api/common.js';
-import type { RequestAuthenticationSpec } from './api/request-authentication.js';
 import { USAGE, UsageError, parseConfig, type ControlPlaneConfig } from './config.js';
 import { DiscoveryController } from './controllers/discovery.js';
 import type { MeshConfig } from './api/mesh-config.js';
@@ -11,7 +10,7 @@ import { JwksResolver } from './controllers/jwks-resolver.js';
 import { NetworkingController } from './controllers/networking.js';
 import { loadKubeConfig } from './kube/client.js';
 import { Rest } from './kube/rest.js';
-import { ConfigStore, type ChangeSet, type Config } from './model/config-store.js';
+import { ConfigStore, type ChangeSet } from './model/config-store.js';
 import { jwksSources } from './model/jwks.js';
 import { ServiceRegistry, type RegistryChange } from './model/services.js';
 import { warningsFor } from './model/warnings.js';
@@ -103,7 +102,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   });
   const onModelChange = (c: ChangeSet | RegistryChange): void => {
     changes.debug('model changed', { ...c });
-    if ('op' in c && c.kind === 'RequestAuthentication') jwks.sync(jwksSources(store.list('RequestAuthentication') as Config<RequestAuthenticationSpec>[]));
+    if ('op' in c && c.kind === 'RequestAuthentication') jwks.sync(jwksSources(store.list('RequestAuthentication')));
     modelChanges.onChange(c);
   };
   const tokens = new TokenAuthenticator(tokenReviewVia(rest));

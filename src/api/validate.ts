@@ -10,6 +10,7 @@ import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 import { CRD_SPEC_SCHEMAS } from './crd-schemas.generated.js';
+import type { SpecOf } from './specs.js';
 import { validateAuthorizationPolicy } from './validate-authorization-policy.js';
 import { validateDestinationRule } from './validate-destination-rule.js';
 import { formatErrors, type ValidationError } from './validate-errors.js';
@@ -37,14 +38,28 @@ export function isNetworkingKind(kind: unknown): kind is NetworkingKind {
   return kind === 'VirtualService' || kind === 'DestinationRule' || kind === 'Gateway' || kind === 'ServiceEntry';
 }
 
+/** An accepted spec, typed for its kind, with Istio's warnings; or what is wrong with it. */
+export type Validation<K extends ConfigKind> = { ok: true; spec: SpecOf<K>; warnings: ValidationError[] } | { ok: false; errors: ValidationError[] };
+
 /**
- * Validates the spec of one object, and the annotations Istio reserves when given. `spec` may be
+ * Validates one object's spec (and the annotations Istio reserves) and gives it back typed: the
+ * one place an outside value becomes a spec the rest of Trellis may trust. An absent spec is `{}`.
+ */
+export function validate<K extends ConfigKind>(kind: K, namespace: string, name: string, spec: unknown, annotations?: Readonly<Record<string, string>>): Validation<K> {
+  const value = spec ?? {};
+  const errors = validationErrors(kind, namespace, name, value, annotations);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, spec: value as SpecOf<K>, warnings: validationWarnings(kind, value) };
+}
+
+/**
+ * The errors of one object's spec, and the annotations Istio reserves when given. `spec` may be
  * anything (it comes from outside): a malformed value yields errors, never an exception. The
  * namespace matters to some rules (a DestinationRule's exportTo with a workloadSelector); the name
  * is accepted so every caller uses the same entry. The messages are rendered with
  * formatErrors(kind, namespace, name, errors).
  */
-export function validate(kind: string, namespace: string, _name: string, spec: unknown, annotations?: Readonly<Record<string, string>>): ValidationError[] {
+export function validationErrors(kind: string, namespace: string, _name: string, spec: unknown, annotations?: Readonly<Record<string, string>>): ValidationError[] {
   if (!isConfigKind(kind)) return [{ path: 'kind', message: `unsupported kind ${JSON.stringify(kind)}` }];
   const metadata = validateMetadata(kind, annotations);
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
@@ -142,7 +157,7 @@ export function validateManifest(manifest: unknown, defaultNamespace = 'default'
   if (typeof obj.apiVersion !== 'string' || !obj.apiVersion.startsWith(`${GROUP_OF[obj.kind]}/`)) return undefined;
   const namespace = typeof obj.metadata?.namespace === 'string' && obj.metadata.namespace ? obj.metadata.namespace : defaultNamespace;
   const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
-  const errors = validate(obj.kind, namespace, name, obj.spec, obj.metadata?.annotations);
-  const warnings = errors.length === 0 ? formatErrors(obj.kind, namespace, name, validationWarnings(obj.kind, obj.spec)) : [];
-  return { kind: obj.kind, namespace, name, errors, messages: formatErrors(obj.kind, namespace, name, errors), warnings };
+  const v = validate(obj.kind, namespace, name, obj.spec, obj.metadata?.annotations);
+  const errors = v.ok ? [] : v.errors;
+  return { kind: obj.kind, namespace, name, errors, messages: formatErrors(obj.kind, namespace, name, errors), warnings: v.ok ? formatErrors(obj.kind, namespace, name, v.warnings) : [] };
 }

@@ -9,7 +9,7 @@ import { formatErrors } from '../api/validate-errors.js';
 import { validate } from '../api/validate.js';
 import { Informer } from '../kube/informer.js';
 import { ApiError, type Rest } from '../kube/rest.js';
-import type { ChangeSet, Config, ConfigStore } from '../model/config-store.js';
+import type { AnyConfig, ChangeSet, ConfigOf, ConfigStore } from '../model/config-store.js';
 import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 import { nextStatus, sameStatus, type ConfigStatus, type DesiredCondition } from './status.js';
@@ -38,25 +38,25 @@ export interface NetworkingObject extends KubernetesObject {
  * An object of `kind` as the model holds it, or Istio's errors (rendered for users) when it is
  * invalid. The one way in for config: the controllers, and the golden translation cases.
  */
-export function configFromObject(kind: ConfigKind, obj: NetworkingObject): { config: Config } | { errors: string[] } {
+export function configFromObject<K extends ConfigKind>(kind: K, obj: NetworkingObject): { config: ConfigOf<K> } | { errors: string[] } {
   const md = obj.metadata ?? {};
   const namespace = md.namespace ?? '';
   const name = md.name ?? '';
-  const errors = validate(kind, namespace, name, (obj.spec ?? {}) as never, md.annotations);
-  if (errors.length > 0) return { errors: formatErrors(kind, namespace, name, errors) };
-  return {
-    config: {
-      kind,
-      namespace,
-      name,
-      generation: md.generation ?? 0,
-      resourceVersion: md.resourceVersion ?? '',
-      creationTimestamp: md.creationTimestamp ? new Date(md.creationTimestamp).toISOString() : '',
-      labels: md.labels ?? {},
-      annotations: md.annotations ?? {},
-      spec: obj.spec ?? {},
-    },
-  };
+  const v = validate(kind, namespace, name, obj.spec, md.annotations);
+  if (!v.ok) return { errors: formatErrors(kind, namespace, name, v.errors) };
+  // validate() accepted the spec for this kind: the config is of that kind.
+  const config = {
+    kind,
+    namespace,
+    name,
+    generation: md.generation ?? 0,
+    resourceVersion: md.resourceVersion ?? '',
+    creationTimestamp: md.creationTimestamp ? new Date(md.creationTimestamp).toISOString() : '',
+    labels: md.labels ?? {},
+    annotations: md.annotations ?? {},
+    spec: v.spec,
+  } as ConfigOf<K>;
+  return { config };
 }
 
 const statusWrites = new Counter({
@@ -85,7 +85,7 @@ export class NetworkingController {
       onChange: (c: ChangeSet) => void;
       stallMs?: number;
       /** Warnings about an accepted config, which depend on the rest of the mesh. */
-      warnings?: (config: Config) => string[];
+      warnings?: (config: AnyConfig) => string[];
     },
   ) {
     this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `${apiPath(kind)}/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs });
@@ -147,7 +147,7 @@ export class NetworkingController {
     this.writeStatusIfChanged(obj, desired);
   }
 
-  private acceptedConditions(config: Config): DesiredCondition[] {
+  private acceptedConditions(config: AnyConfig): DesiredCondition[] {
     const warnings = this.deps.warnings ? this.deps.warnings(config) : [];
     return [
       { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'the configuration is valid' },

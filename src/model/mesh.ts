@@ -8,10 +8,8 @@ import type { AuthorizationPolicySpec } from '../api/authorization-policy.js';
 import type { ExtensionProvider } from '../api/mesh-config.js';
 import type { Labels } from '../api/common.js';
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
-import type { GatewaySpec } from '../api/gateway.js';
 import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
-import type { ServiceEntrySpec } from '../api/service-entry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { Config, ConfigStore } from './config-store.js';
 import { sortByAge } from './config-order.js';
@@ -84,13 +82,13 @@ export class Mesh {
     this.trustDomains = [this.trustDomain, ...(opts.trustDomainAliases ?? []).filter((a) => a !== this.trustDomain)];
     this.domain = opts.domain ?? registry.domain;
     this.exportToDefaults = { ...DEFAULT_EXPORT_TO, ...opts.exportToDefaults };
-    this.vsConfigs = sortByAge(store.list('VirtualService') as Config<VirtualServiceSpec>[]);
-    this.drConfigs = store.list('DestinationRule') as Config<DestinationRuleSpec>[];
-    this.gwConfigs = sortByAge(store.list('Gateway') as Config<GatewaySpec>[]);
-    this.seConfigs = sortByAge(store.list('ServiceEntry') as Config<ServiceEntrySpec>[]);
-    this.paConfigs = store.list('PeerAuthentication') as Config<PeerAuthenticationSpec>[];
-    this.apConfigs = store.list('AuthorizationPolicy') as Config<AuthorizationPolicySpec>[];
-    this.raConfigs = store.list('RequestAuthentication') as Config<RequestAuthenticationSpec>[];
+    this.vsConfigs = sortByAge(store.list('VirtualService'));
+    this.drConfigs = store.list('DestinationRule');
+    this.gwConfigs = sortByAge(store.list('Gateway'));
+    this.seConfigs = sortByAge(store.list('ServiceEntry'));
+    this.paConfigs = store.list('PeerAuthentication');
+    this.apConfigs = store.list('AuthorizationPolicy');
+    this.raConfigs = store.list('RequestAuthentication');
     this.kubeServices = registry.listServices();
   }
 

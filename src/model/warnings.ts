@@ -8,7 +8,7 @@ import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
 import type { ServiceEntrySpec } from '../api/service-entry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
-import type { Config } from './config-store.js';
+import type { AnyConfig, Config } from './config-store.js';
 import { compareByAge, refString, type ConfigRef } from './config-order.js';
 import type { RouteOrigin } from './http-routes.js';
 import { intersectHosts, isWildcard, MESH_GATEWAY, serverHostsFor } from './hosts.js';
@@ -18,22 +18,22 @@ import type { Mesh } from './mesh.js';
 import type { MeshService } from './mesh-services.js';
 import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
 
-export function warningsFor(config: Config, mesh: Mesh): string[] {
+export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
   switch (config.kind) {
     case 'VirtualService':
-      return virtualServiceWarnings(config as Config<VirtualServiceSpec>, mesh);
+      return virtualServiceWarnings(config, mesh);
     case 'DestinationRule':
-      return destinationRuleWarnings(config as Config<DestinationRuleSpec>, mesh);
+      return destinationRuleWarnings(config, mesh);
     case 'ServiceEntry':
-      return serviceEntryWarnings(config as Config<ServiceEntrySpec>, mesh);
+      return serviceEntryWarnings(config, mesh);
     case 'Gateway':
       return [];
     case 'PeerAuthentication':
-      return peerAuthenticationWarnings(config as Config<PeerAuthenticationSpec>);
+      return peerAuthenticationWarnings(config);
     case 'AuthorizationPolicy':
-      return authorizationPolicyWarnings(config as Config<AuthorizationPolicySpec>, mesh);
+      return authorizationPolicyWarnings(config, mesh);
     case 'RequestAuthentication':
-      return requestAuthenticationWarnings(config as Config<RequestAuthenticationSpec>, mesh);
+      return requestAuthenticationWarnings(config, mesh);
   }
 }
 

@@ -33,10 +33,18 @@ export interface ChangeScope {
   namespaces: ReadonlySet<string> | undefined;
 }
 
-interface ScopedSpec {
-  exportTo?: string[];
-  gateways?: string[];
-  hosts?: string[];
+const present = <T>(specs: ReadonlyArray<T | undefined>): T[] => specs.filter((s): s is T => s !== undefined);
+
+/** Who sees a spec: its exportTo, for the kinds that have one; the others are everyone's business. */
+function exportToOf(change: ChangeSet): Array<readonly string[] | undefined> {
+  switch (change.kind) {
+    case 'VirtualService':
+    case 'DestinationRule':
+    case 'ServiceEntry':
+      return present<{ exportTo?: string[] }>([change.before, change.after]).map((s) => s.exportTo);
+    default:
+      return [undefined];
+  }
 }
 
 /**
@@ -46,21 +54,22 @@ interface ScopedSpec {
  * gateways, which may sit anywhere).
  */
 export function scopeOf(change: ChangeSet): ChangeScope {
-  const specs = [change.before, change.after].filter((s): s is ScopedSpec => typeof s === 'object' && s !== null);
   if (change.kind === 'Gateway') return { routersOnly: true, namespaces: undefined };
-  // A delegate VirtualService (no hosts) is seen through its roots, which may be exported wider.
-  if (change.kind === 'VirtualService' && specs.some((s) => (s.hosts ?? []).length === 0)) return { routersOnly: false, namespaces: undefined };
-  if (change.kind === 'VirtualService' && specs.length > 0 && specs.every((s) => (s.gateways?.length ?? 0) > 0 && !s.gateways!.includes('mesh'))) {
-    return { routersOnly: true, namespaces: undefined };
+  if (change.kind === 'VirtualService') {
+    const specs = present([change.before, change.after]);
+    // A delegate VirtualService (no hosts) is seen through its roots, which may be exported wider.
+    if (specs.some((s) => (s.hosts ?? []).length === 0)) return { routersOnly: false, namespaces: undefined };
+    if (specs.length > 0 && specs.every((s) => (s.gateways?.length ?? 0) > 0 && !s.gateways!.includes('mesh'))) return { routersOnly: true, namespaces: undefined };
   }
   const namespaces = new Set<string>();
-  for (const s of specs) {
+  const all = exportToOf(change);
+  for (const exportTo of all) {
     // No exportTo: the mesh-wide default, "*" unless configured otherwise, so everyone to be safe.
-    const v = visibilityOf(s.exportTo, change.namespace, [PUBLIC]);
+    const v = visibilityOf(exportTo, change.namespace, [PUBLIC]);
     if (v.public) return { routersOnly: false, namespaces: undefined };
     for (const n of v.namespaces) namespaces.add(n);
   }
-  return { routersOnly: false, namespaces: specs.length ? namespaces : undefined };
+  return { routersOnly: false, namespaces: all.length ? namespaces : undefined };
 }
 
 export interface ProxyRef {

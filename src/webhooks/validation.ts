@@ -2,7 +2,7 @@
 // controllers apply, so `kubectl apply` of an invalid object fails with a message naming the field.
 import { GROUP_OF, isConfigKind } from '../api/common.js';
 import { formatErrors } from '../api/validate-errors.js';
-import { validate, validationWarnings } from '../api/validate.js';
+import { validate } from '../api/validate.js';
 import type { AdmissionRequest, AdmissionResponse } from './admission.js';
 
 interface ObjectShape {
@@ -17,12 +17,12 @@ export function validateAdmission(req: AdmissionRequest): AdmissionResponse {
   const obj = (req.object ?? {}) as ObjectShape;
   const name = obj.metadata?.name ?? req.name ?? obj.metadata?.generateName ?? '';
   const namespace = obj.metadata?.namespace ?? req.namespace ?? 'default';
-  const errors = validate(kind, namespace, name, (obj.spec ?? {}) as never, obj.metadata?.annotations);
-  if (errors.length === 0) {
+  const v = validate(kind, namespace, name, obj.spec, obj.metadata?.annotations);
+  if (v.ok) {
     // Istio's warnings on a valid object: kubectl prints them, the object is admitted.
-    const warnings = formatErrors(kind, namespace, name, validationWarnings(kind, obj.spec));
+    const warnings = formatErrors(kind, namespace, name, v.warnings);
     return warnings.length > 0 ? { ...allow, warnings } : allow;
   }
-  const messages = formatErrors(kind, namespace, name, errors);
+  const messages = formatErrors(kind, namespace, name, v.errors);
   return { uid: req.uid, allowed: false, status: { code: 422, reason: 'Invalid', message: messages.join('; ') } };
 }

@@ -72,7 +72,7 @@ test('envoy --mode validate accepts the filter with every rule field, several po
   const { store, registry } = buildSources(
     [{ namespace: NS, name: 'web', clusterIP: '10.96.0.80', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }], endpoints: [{ address: '10.0.0.5', labels: { app: 'web' } }] }],
     [
-      config<RequestAuthenticationSpec>('RequestAuthentication', NS, 'full', {
+      config('RequestAuthentication', NS, 'full', {
         jwtRules: [
           {
             issuer: 'https://a.example',
@@ -90,7 +90,7 @@ test('envoy --mode validate accepts the filter with every rule field, several po
           { issuer: 'https://b.example', jwksUri: 'https://keys.example/jwks.json', timeout: '2s' },
         ],
       }),
-      config<RequestAuthenticationSpec>('RequestAuthentication', 'trellis-system', 'mesh-wide', { jwtRules: [{ issuer: 'https://c.example' }] }),
+      config('RequestAuthentication', 'trellis-system', 'mesh-wide', { jwtRules: [{ issuer: 'https://c.example' }] }),
       config('AuthorizationPolicy', NS, 'p', { rules: [{ from: [{ source: { requestPrincipals: ['*'] } }], when: [{ key: 'request.auth.claims[roles]', values: ['admin'] }] }] }),
     ],
   );
@@ -223,7 +223,7 @@ describe('RequestAuthentication with the real Envoy', () => {
   }
 
   const authn = (): Config =>
-    config<RequestAuthenticationSpec>('RequestAuthentication', NS, 'web-jwt', {
+    config('RequestAuthentication', NS, 'web-jwt', {
       selector: { matchLabels: { app: 'web' } },
       jwtRules: [
         { issuer: ISSUER_INLINE, audiences: ['web'], jwks: inline.jwks, outputClaimToHeaders: [{ header: 'x-jwt-group', claim: 'group' }] },
@@ -376,7 +376,7 @@ describe('RequestAuthentication with the real Envoy', () => {
   describe('presence REQUIRED', () => {
     test('a request without the token is refused with 401, with it passes', async () => {
       const spec = authn().spec as RequestAuthenticationSpec;
-      await apply([config<RequestAuthenticationSpec>('RequestAuthentication', NS, 'web-jwt', { ...spec, jwtRules: spec.jwtRules!.map((r) => (r.issuer === ISSUER_INLINE ? { ...r, presence: 'REQUIRED' as const } : r)) })]);
+      await apply([config('RequestAuthentication', NS, 'web-jwt', { ...spec, jwtRules: spec.jwtRules!.map((r) => (r.issuer === ISSUER_INLINE ? { ...r, presence: 'REQUIRED' as const } : r)) })]);
       await until('the token required', () => get(testPort), 401);
       expect((await get(testPort, bearer(inline.sign(claims())))).status).toBe(200);
       // A valid token of another rule does not stand in for the required one.

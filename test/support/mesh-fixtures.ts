@@ -1,7 +1,7 @@
 // A small mesh built from plain records, for the translation's tests and benchmarks: Services,
 // their endpoints (one EndpointSlice per Service), and Istio configs, as a real Mesh.
 import type { ConfigKind } from '../../src/api/common.js';
-import { ConfigStore, type Config } from '../../src/model/config-store.js';
+import { ConfigStore, type Config, type ConfigOf } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry, type Endpoint, type ServicePort } from '../../src/model/services.js';
 import { unpackAny } from '../../src/xds/protos.js';
@@ -24,7 +24,8 @@ let clock = 0;
  * A config of `kind`, each one younger than the last (so creation order is precedence order),
  * unless `creationTimestamp` is given.
  */
-export function config<S>(kind: ConfigKind, namespace: string, name: string, spec: S, creationTimestamp?: string): Config<S> {
+/** A stored config as the store would hold it (tests pass plain objects, and sometimes what validate() would refuse). */
+export function config<K extends ConfigKind>(kind: K, namespace: string, name: string, spec: unknown, creationTimestamp?: string): ConfigOf<K> {
   clock++;
   return {
     kind,
@@ -36,7 +37,7 @@ export function config<S>(kind: ConfigKind, namespace: string, name: string, spe
     labels: {},
     annotations: {},
     spec,
-  };
+  } as ConfigOf<K>;
 }
 
 /** The config store and service registry a Mesh is built from (for tests that change them). */

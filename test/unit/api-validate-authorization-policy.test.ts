@@ -1,13 +1,13 @@
 // AuthorizationPolicy validation: Istio's rules (its webhook's, its CRD schema's and
 // pkg/config/security's value checks), each broken rule named by field path, and the same verdict
 // from the admission webhook's handler.
-import { validate, validateManifest } from '../../src/api/validate.js';
+import { validationErrors, validateManifest } from '../../src/api/validate.js';
 import { pathTemplateProblem } from '../../src/api/validate-authorization-policy.js';
 import { validateAdmission } from '../../src/webhooks/validation.js';
 import type { AdmissionRequest } from '../../src/webhooks/admission.js';
 
 const check = (spec: unknown, annotations?: Record<string, string>): string[] =>
-  validate('AuthorizationPolicy', 'shop', 'p', spec, annotations).map((e) => `${e.path}: ${e.message}`);
+  validationErrors('AuthorizationPolicy', 'shop', 'p', spec, annotations).map((e) => `${e.path}: ${e.message}`);
 
 const from = (source: unknown): unknown => ({ rules: [{ from: [{ source }] }] });
 const to = (operation: unknown): unknown => ({ rules: [{ to: [{ operation }] }] });

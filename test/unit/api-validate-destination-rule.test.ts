@@ -1,10 +1,10 @@
 // DestinationRule validation: Istio's rules, each broken rule named by field path. Istio's own
 // cases run in conformance-istio-networking.test.ts; these pin the message and path of each rule.
-import { validate } from '../../src/api/validate.js';
+import { validationErrors } from '../../src/api/validate.js';
 import { validateDestinationRule } from '../../src/api/validate-destination-rule.js';
 import type { DestinationRuleSpec } from '../../src/api/destination-rule.js';
 
-const check = (spec: unknown): string[] => validate('DestinationRule', 'ns5', 'reviews', spec).map((e) => `${e.path}: ${e.message}`);
+const check = (spec: unknown): string[] => validationErrors('DestinationRule', 'ns5', 'reviews', spec).map((e) => `${e.path}: ${e.message}`);
 const policy = (trafficPolicy: unknown): string[] => check({ host: 'reviews', trafficPolicy });
 const lb = (loadBalancer: unknown): string[] => policy({ loadBalancer, outlierDetection: {} });
 

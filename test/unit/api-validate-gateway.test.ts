@@ -1,8 +1,8 @@
 // Gateway validation: Istio's rules for server hosts, unix-socket binds and TLS certificate
 // sources, each broken rule named by field path.
-import { validate } from '../../src/api/validate.js';
+import { validationErrors } from '../../src/api/validate.js';
 
-const check = (spec: unknown): string[] => validate('Gateway', 'default', 'gw', spec).map((e) => `${e.path}: ${e.message}`);
+const check = (spec: unknown): string[] => validationErrors('Gateway', 'default', 'gw', spec).map((e) => `${e.path}: ${e.message}`);
 const http = (server: Record<string, unknown>): unknown => ({ servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['foo.bar.com'], ...server }] });
 const https = (tls: Record<string, unknown>): unknown => ({
   servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['foo.bar.com'], tls }],

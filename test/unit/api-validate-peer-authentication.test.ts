@@ -1,11 +1,11 @@
 // PeerAuthentication validation: Istio's rules (its webhook's and its CRD schema's), each broken
 // rule named by field path, and the same verdict from the admission webhook's handler.
-import { validate, validateManifest } from '../../src/api/validate.js';
+import { validationErrors, validateManifest } from '../../src/api/validate.js';
 import { validateAdmission } from '../../src/webhooks/validation.js';
 import type { AdmissionRequest } from '../../src/webhooks/admission.js';
 
 const check = (spec: unknown, annotations?: Record<string, string>): string[] =>
-  validate('PeerAuthentication', 'bar', 'p', spec, annotations).map((e) => `${e.path}: ${e.message}`);
+  validationErrors('PeerAuthentication', 'bar', 'p', spec, annotations).map((e) => `${e.path}: ${e.message}`);
 
 describe('PeerAuthentication rules', () => {
   test('an empty spec, a mode alone, a selector with port-level modes are valid', () => {
@@ -73,7 +73,7 @@ describe('PeerAuthentication rules', () => {
       'metadata.annotations[internal.istio.io/webhook-always-reject]: this annotation makes Istio validation reject the object; remove it',
     ]);
     expect(check({}, { 'istio.io/dry-run': 'true' })).toEqual(['metadata.annotations[istio.io/dry-run]: only AuthorizationPolicy supports this annotation; remove it']);
-    expect(validate('Gateway', 'ns', 'g', { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] }, { 'internal.istio.io/webhook-always-reject': '' })).toHaveLength(1);
+    expect(validationErrors('Gateway', 'ns', 'g', { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] }, { 'internal.istio.io/webhook-always-reject': '' })).toHaveLength(1);
     expect(check({}, { 'example.com/owner': 'me' })).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
 // RequestAuthentication validation: Istio's rules (its webhook's and its CRD schema's), each
 // broken rule named by field path, and the same verdict from the admission webhook's handler.
-import { validate, validateManifest } from '../../src/api/validate.js';
+import { validationErrors, validateManifest } from '../../src/api/validate.js';
 import { jwksProblem, jwksUriProblem } from '../../src/api/validate-request-authentication.js';
 import { validateAdmission } from '../../src/webhooks/validation.js';
 import type { AdmissionRequest } from '../../src/webhooks/admission.js';
 
 const check = (spec: unknown, annotations?: Record<string, string>): string[] =>
-  validate('RequestAuthentication', 'bar', 'jwt', spec, annotations).map((e) => `${e.path}: ${e.message}`);
+  validationErrors('RequestAuthentication', 'bar', 'jwt', spec, annotations).map((e) => `${e.path}: ${e.message}`);
 
 const rule = (fields: Record<string, unknown>): unknown => ({ jwtRules: [{ issuer: 'https://issuer.example.com', ...fields }] });
 

@@ -1,10 +1,10 @@
-// The CRD schema checks in validate(): the checker on its own (the keywords crds/*.yaml use), the
-// generated schemas against crds/, and validate() rejecting what the API server would reject.
+// The CRD schema checks in validationErrors(): the checker on its own (the keywords crds/*.yaml use), the
+// generated schemas against crds/, and validationErrors() rejecting what the API server would reject.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CRD_SPEC_SCHEMAS } from '../../src/api/crd-schemas.generated.js';
-import { validate } from '../../src/api/validate.js';
+import { validationErrors } from '../../src/api/validate.js';
 import { checkSchema, SCHEMA_KEYWORDS, type SchemaNode } from '../../src/api/validate-schema.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -164,7 +164,7 @@ describe('the generated schemas', () => {
     expect(() => execFileSync(process.execPath, [path.join(root, 'scripts/gen-crd-schemas.js'), '--check'], { cwd: root, stdio: 'pipe' })).not.toThrow();
   });
 
-  test('cover every kind validate() serves', () => {
+  test('cover every kind validationErrors() serves', () => {
     expect(Object.keys(CRD_SPEC_SCHEMAS).sort()).toEqual(['AuthorizationPolicy', 'DestinationRule', 'Gateway', 'PeerAuthentication', 'RequestAuthentication', 'ServiceEntry', 'VirtualService']);
   });
 
@@ -183,34 +183,34 @@ describe('the generated schemas', () => {
   });
 });
 
-describe('validate() includes the CRD schema', () => {
+describe('validationErrors() includes the CRD schema', () => {
   test('rejects a load balancer the schema does not list (the API server would)', () => {
     const spec = { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } };
-    expect(validate('DestinationRule', 'default', 'reviews', spec)).toEqual([
+    expect(validationErrors('DestinationRule', 'default', 'reviews', spec)).toEqual([
       { path: 'spec.trafficPolicy.loadBalancer.simple', message: 'must be one of UNSPECIFIED, LEAST_CONN, RANDOM, PASSTHROUGH, ROUND_ROBIN, LEAST_REQUEST, got "FASTEST"' },
     ]);
   });
 
   test('rejects a ServiceEntry location the schema does not list', () => {
     const spec = { hosts: ['api.example.com'], location: 'OUTSIDE', resolution: 'DNS', ports: [{ number: 443, name: 'https', protocol: 'TLS' }] };
-    expect(validate('ServiceEntry', 'default', 'api', spec)).toEqual([{ path: 'spec.location', message: 'must be one of MESH_EXTERNAL, MESH_INTERNAL, got "OUTSIDE"' }]);
+    expect(validationErrors('ServiceEntry', 'default', 'api', spec)).toEqual([{ path: 'spec.location', message: 'must be one of MESH_EXTERNAL, MESH_INTERNAL, got "OUTSIDE"' }]);
   });
 
   test('a problem both the schema and Istio\'s rules see is reported once, in Istio\'s words', () => {
-    const errors = validate('PeerAuthentication', 'default', 'pa', { mtls: { mode: 'SOMETIMES' } });
+    const errors = validationErrors('PeerAuthentication', 'default', 'pa', { mtls: { mode: 'SOMETIMES' } });
     expect(errors.filter((e) => e.path === 'spec.mtls.mode')).toHaveLength(1);
-    const lb = validate('DestinationRule', 'default', 'r', { host: 'r', trafficPolicy: { loadBalancer: { simple: 'RANDOM', consistentHash: { useSourceIp: true } } } });
+    const lb = validationErrors('DestinationRule', 'default', 'r', { host: 'r', trafficPolicy: { loadBalancer: { simple: 'RANDOM', consistentHash: { useSourceIp: true } } } });
     expect(lb).toEqual([{ path: 'spec.trafficPolicy.loadBalancer', message: 'only one of simple or consistentHash may be set' }]);
   });
 
   test('a mistyped field gets the schema\'s error, and Istio\'s rules do not misread what is below it', () => {
     const spec = { hosts: ['api.example.com'], resolution: 'STATIC', endpoints: [{ address: '10.0.0.1', ports: 'https' }], ports: [{ number: 443, name: 'https', protocol: 'TLS' }] };
-    expect(validate('ServiceEntry', 'default', 'se', spec)).toEqual([{ path: 'spec.endpoints[0].ports', message: 'must be an object, got "https"' }]);
-    expect(validate('Gateway', 'default', 'gw', { servers: [{ port: 80, hosts: ['*'] }] })).toEqual([{ path: 'spec.servers[0].port', message: 'must be an object, got 80' }]);
+    expect(validationErrors('ServiceEntry', 'default', 'se', spec)).toEqual([{ path: 'spec.endpoints[0].ports', message: 'must be an object, got "https"' }]);
+    expect(validationErrors('Gateway', 'default', 'gw', { servers: [{ port: 80, hosts: ['*'] }] })).toEqual([{ path: 'spec.servers[0].port', message: 'must be an object, got 80' }]);
   });
 
   test('the schema reaches nested policies (subsets, port-level settings)', () => {
     const spec = { host: 'r', subsets: [{ name: 'v1', trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, connectionPool: { http: { h2UpgradePolicy: 'MAYBE' } } }] } }] };
-    expect(validate('DestinationRule', 'default', 'r', spec).map((e) => e.path)).toEqual(['spec.subsets[0].trafficPolicy.portLevelSettings[0].connectionPool.http.h2UpgradePolicy']);
+    expect(validationErrors('DestinationRule', 'default', 'r', spec).map((e) => e.path)).toEqual(['spec.subsets[0].trafficPolicy.portLevelSettings[0].connectionPool.http.h2UpgradePolicy']);
   });
 });

@@ -1,8 +1,8 @@
 // ServiceEntry validation: Istio's rules for resolutions (STATIC, DYNAMIC_DNS), CIDR addresses,
 // port names and unix-socket endpoints, each broken rule named by field path.
-import { validate } from '../../src/api/validate.js';
+import { validationErrors } from '../../src/api/validate.js';
 
-const check = (spec: unknown): string[] => validate('ServiceEntry', 'default', 'se', spec).map((e) => `${e.path}: ${e.message}`);
+const check = (spec: unknown): string[] => validationErrors('ServiceEntry', 'default', 'se', spec).map((e) => `${e.path}: ${e.message}`);
 const http = { name: 'http', number: 80, protocol: 'HTTP' };
 
 describe('ServiceEntry STATIC resolution', () => {

@@ -1,11 +1,11 @@
 // VirtualService validation: Istio's rules (pkg/config/validation), each broken rule named by
 // field path. The cases of Istio's own table run in conformance-istio-networking.test.ts; these
 // pin the rules one by one, with the messages users see.
-import { validate } from '../../src/api/validate.js';
+import { validationErrors } from '../../src/api/validate.js';
 import { headerValueProblem, validateVirtualService } from '../../src/api/validate-virtual-service.js';
 
-const check = (spec: unknown): string[] => validate('VirtualService', 'default', 'vs', spec).map((e) => `${e.path}: ${e.message}`);
-const paths = (spec: unknown): string[] => validate('VirtualService', 'default', 'vs', spec).map((e) => e.path);
+const check = (spec: unknown): string[] => validationErrors('VirtualService', 'default', 'vs', spec).map((e) => `${e.path}: ${e.message}`);
+const paths = (spec: unknown): string[] => validationErrors('VirtualService', 'default', 'vs', spec).map((e) => e.path);
 
 const to = (host = 'foo.baz') => [{ destination: { host } }];
 const http = (route: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ hosts: ['foo.bar'], http: [route], ...extra });

@@ -1,7 +1,7 @@
 // Validation of networking.istio.io and security.istio.io objects: Istio's documentation examples
 // pass, and each real mistake in the shared table (test/fixtures/invalid) is rejected with its
 // exact message.
-import { formatErrors, validate, validateManifest } from '../../src/api/validate.js';
+import { formatErrors, validationErrors, validateManifest } from '../../src/api/validate.js';
 import { loadFixtures } from '../fixtures/load.js';
 
 const valid = loadFixtures('valid');
@@ -41,13 +41,13 @@ describe('the shared table', () => {
   });
 });
 
-describe('validate()', () => {
+describe('validationErrors()', () => {
   test('renders errors as <Kind> <namespace>/<name>: <field path>: <rule>', () => {
     const spec = {
       hosts: ['reviews'],
       http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 80 }, { destination: { host: 'reviews', subset: 'v2' }, weight: -10 }] }],
     };
-    const errors = validate('VirtualService', 'default', 'reviews', spec);
+    const errors = validationErrors('VirtualService', 'default', 'reviews', spec);
     expect(errors).toEqual([{ path: 'spec.http[0].route[1].weight', message: 'must not be negative, got -10' }]);
     expect(formatErrors('VirtualService', 'default', 'reviews', errors)).toEqual([
       'VirtualService default/reviews: spec.http[0].route[1].weight: must not be negative, got -10',
@@ -56,7 +56,7 @@ describe('validate()', () => {
 
   test('reports every error of an object, in field order', () => {
     const spec = { host: 'reviews', subsets: [{ name: 'v1' }, { name: 'v1' }, { name: 'bad_name' }] };
-    expect(validate('DestinationRule', 'default', 'reviews', spec).map((e) => e.path)).toEqual([
+    expect(validationErrors('DestinationRule', 'default', 'reviews', spec).map((e) => e.path)).toEqual([
       'spec.subsets[1].name',
       'spec.subsets[2].name',
     ]);
@@ -67,35 +67,35 @@ describe('validate()', () => {
     const split = { hosts: ['a'], tcp: [{ route: [{ destination: { host: 'a' }, weight: 100 }, { destination: { host: 'b' } }] }] };
     const relative = { hosts: ['a'], tcp: [{ route: [{ destination: { host: 'a' }, weight: 550 }, { destination: { host: 'b' }, weight: 500 }] }] };
     const none = { hosts: ['a'], tcp: [{ route: [{ destination: { host: 'a' } }, { destination: { host: 'b' } }] }] };
-    expect(validate('VirtualService', 'ns', 'a', one)).toEqual([]);
-    expect(validate('VirtualService', 'ns', 'a', split)).toEqual([]);
-    expect(validate('VirtualService', 'ns', 'a', relative)).toEqual([]);
-    expect(validate('VirtualService', 'ns', 'a', none).map((e) => e.path)).toEqual(['spec.tcp[0].route']);
+    expect(validationErrors('VirtualService', 'ns', 'a', one)).toEqual([]);
+    expect(validationErrors('VirtualService', 'ns', 'a', split)).toEqual([]);
+    expect(validationErrors('VirtualService', 'ns', 'a', relative)).toEqual([]);
+    expect(validationErrors('VirtualService', 'ns', 'a', none).map((e) => e.path)).toEqual(['spec.tcp[0].route']);
   });
 
   test('"*" is allowed as a host when the VirtualService is bound only to gateways', () => {
     const spec = { hosts: ['*'], gateways: ['istio-system/ingress'], http: [{ route: [{ destination: { host: 'web' } }] }] };
-    expect(validate('VirtualService', 'ns', 'web', spec)).toEqual([]);
-    expect(validate('VirtualService', 'ns', 'web', { ...spec, gateways: ['ingress', 'mesh'] })).toHaveLength(1);
+    expect(validationErrors('VirtualService', 'ns', 'web', spec)).toEqual([]);
+    expect(validationErrors('VirtualService', 'ns', 'web', { ...spec, gateways: ['ingress', 'mesh'] })).toHaveLength(1);
   });
 
   test('malformed input yields errors, never an exception', () => {
-    expect(validate('VirtualService', 'ns', 'x', null)).toEqual([{ path: 'spec', message: 'required, and must be an object' }]);
-    expect(validate('Gateway', 'ns', 'x', [])).toEqual([{ path: 'spec', message: 'required, and must be an object' }]);
-    expect(validate('Sidecar', 'ns', 'x', {})).toEqual([{ path: 'kind', message: 'unsupported kind "Sidecar"' }]);
+    expect(validationErrors('VirtualService', 'ns', 'x', null)).toEqual([{ path: 'spec', message: 'required, and must be an object' }]);
+    expect(validationErrors('Gateway', 'ns', 'x', [])).toEqual([{ path: 'spec', message: 'required, and must be an object' }]);
+    expect(validationErrors('Sidecar', 'ns', 'x', {})).toEqual([{ path: 'kind', message: 'unsupported kind "Sidecar"' }]);
     const weird = [
       { hosts: 'reviews', http: { route: 1 } },
       { hosts: [1, null], http: [null] },
       { hosts: ['a'], http: [{ route: [{ destination: null, weight: 'x' }], match: [{ uri: { regex: 7 } }] }] },
     ];
-    for (const spec of weird) expect(() => validate('VirtualService', 'ns', 'x', spec)).not.toThrow();
+    for (const spec of weird) expect(() => validationErrors('VirtualService', 'ns', 'x', spec)).not.toThrow();
     const weirdOthers = [
       ['DestinationRule', { host: 3, subsets: [null], trafficPolicy: { portLevelSettings: 'x' } }],
       ['Gateway', { servers: [null, { port: 'x', hosts: 'y', tls: 5 }] }],
       ['ServiceEntry', { hosts: [null], ports: [null], endpoints: [{ ports: 'x' }] }],
     ] as const;
     for (const [kind, spec] of weirdOthers) {
-      const errors = validate(kind, 'ns', 'x', spec);
+      const errors = validationErrors(kind, 'ns', 'x', spec);
       expect(Array.isArray(errors)).toBe(true);
       expect(errors.length).toBeGreaterThan(0);
     }

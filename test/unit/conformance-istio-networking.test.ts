@@ -1,7 +1,7 @@
 // Istio's own validation cases for the networking kinds (../shared/conformance/istio-validation,
 // beside the repo, read at test time): Trellis gives Istio's verdict on every one (but one whose
 // manifest Istio's CRD itself refuses: it gets the API server's verdict, below), through the same
-// validate() the webhook and the controllers use, and a rejection names the object and the field.
+// validationErrors() the webhook and the controllers use, and a rejection names the object and the field.
 // A failure names the file and both verdicts.
 import { validateManifest } from '../../src/api/validate.js';
 import { istioCases, type IstioCase } from '../support/istio-cases.js';
@@ -10,7 +10,7 @@ const KINDS = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry'] a
 
 /**
  * Cases whose manifest Istio's own CRD rejects at the API server, so an Istio user never gets
- * Istio's stated verdict for it, and Trellis (whose validate() includes the CRD schemas) gives the
+ * Istio's stated verdict for it, and Trellis (whose validationErrors() includes the CRD schemas) gives the
  * API server's. Each with the message Trellis gives.
  */
 const API_SERVER_VERDICT: Record<string, string> = {

@@ -3,13 +3,13 @@
 import type { NetworkingKind } from '../../src/api/common.js';
 import type { GatewaySpec } from '../../src/api/gateway.js';
 import type { HTTPMatchRequest, VirtualServiceSpec } from '../../src/api/virtual-service.js';
-import type { Config } from '../../src/model/config-store.js';
+import type { Config, ConfigOf } from '../../src/model/config-store.js';
 import { isCatchAllMatch, mergeGatewayRoutes, routesForGateway, type GatewayVirtualHost } from '../../src/model/gateway-routes.js';
 import { resolveHttpRoutes } from '../../src/model/http-routes.js';
 import { resolveVirtualService, type ResolvedVirtualService } from '../../src/model/virtual-services.js';
 import { config } from '../support/mesh-fixtures.js';
 
-const cfg = <S>(kind: NetworkingKind, namespace: string, name: string, spec: S): Config<S> => config(kind, namespace, name, spec);
+const cfg = <K extends NetworkingKind>(kind: K, namespace: string, name: string, spec: unknown): ConfigOf<K> => config(kind, namespace, name, spec);
 const vs = (ns: string, name: string, spec: VirtualServiceSpec): ResolvedVirtualService =>
   resolveVirtualService(cfg('VirtualService', ns, name, spec), { defaultExportTo: ['*'] });
 const gateway = (ns: string, name: string, spec: GatewaySpec): Config<GatewaySpec> => cfg('Gateway', ns, name, spec);

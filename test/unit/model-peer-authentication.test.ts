@@ -2,7 +2,7 @@
 // UNSET inherits, PERMISSIVE by default, the oldest policy of a level wins, port-level modes only
 // from the workload policy.
 import type { PeerAuthenticationSpec } from '../../src/api/peer-authentication.js';
-import { ConfigStore, type Config } from '../../src/model/config-store.js';
+import { ConfigStore, type Config, type ConfigOf } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { PeerAuthentications, type EffectiveMtls } from '../../src/model/peer-authentication.js';
 import { ServiceRegistry } from '../../src/model/services.js';
@@ -12,7 +12,7 @@ const ROOT = 'trellis-system';
 let clock = 0;
 
 /** A policy created one second after the previous one, unless `created` is given. */
-function pa(namespace: string, name: string, spec: PeerAuthenticationSpec, created?: string): Config<PeerAuthenticationSpec> {
+function pa(namespace: string, name: string, spec: PeerAuthenticationSpec, created?: string): ConfigOf<'PeerAuthentication'> {
   clock++;
   return {
     kind: 'PeerAuthentication',

@@ -1,18 +1,18 @@
 // warningsFor: the messages a controller writes as a warning condition, each naming the field.
 import type { NetworkingKind } from '../../src/api/common.js';
-import { ConfigStore, type Config } from '../../src/model/config-store.js';
+import { ConfigStore, type AnyConfig } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry, type ServiceRecord } from '../../src/model/services.js';
 import { warningsFor } from '../../src/model/warnings.js';
 import { config } from '../support/mesh-fixtures.js';
 
-const cfg = (kind: NetworkingKind, namespace: string, name: string, spec: unknown): Config => config(kind, namespace, name, spec);
+const cfg = (kind: NetworkingKind, namespace: string, name: string, spec: unknown): AnyConfig => config(kind, namespace, name, spec);
 function svc(namespace: string, name: string, ports: number[] = [9080], extra: Partial<Omit<ServiceRecord, 'hostname'>> = {}): Omit<ServiceRecord, 'hostname'> {
   return { namespace, name, clusterIP: '10.96.0.1', ports: ports.map((p) => ({ name: `http-${p}`, port: p, targetPort: p, protocol: 'TCP' })), labels: {}, selector: { app: name }, exportTo: [], ...extra };
 }
 
 /** Warnings for the last config, with all of them in the store (as the controller does it). */
-function warn(configs: Config[], services: Omit<ServiceRecord, 'hostname'>[] = [svc('default', 'reviews'), svc('default', 'ratings')]): string[] {
+function warn(configs: AnyConfig[], services: Omit<ServiceRecord, 'hostname'>[] = [svc('default', 'reviews'), svc('default', 'ratings')]): string[] {
   const store = new ConfigStore();
   for (const c of configs) store.upsert(c);
   const registry = new ServiceRegistry();
@@ -21,14 +21,14 @@ function warn(configs: Config[], services: Omit<ServiceRecord, 'hostname'>[] = [
 }
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
-const reviewsDr = (subsets: string[], ns = 'default', name = 'reviews'): Config => cfg('DestinationRule', ns, name, { host: 'reviews', subsets: subsets.map((s) => ({ name: s, labels: { version: s } })) });
+const reviewsDr = (subsets: string[], ns = 'default', name = 'reviews'): AnyConfig => cfg('DestinationRule', ns, name, { host: 'reviews', subsets: subsets.map((s) => ({ name: s, labels: { version: s } })) });
 const split = (a: string, b: string): unknown => ({
   hosts: ['reviews'],
   http: [{ route: [{ destination: { host: 'reviews', subset: a }, weight: 50 }, { destination: { host: 'reviews', subset: b }, weight: 50 }] }],
 });
 
 describe('VirtualService warnings', () => {
-  test.each<[string, Config[], Omit<ServiceRecord, 'hostname'>[] | undefined, string[]]>([
+  test.each<[string, AnyConfig[], Omit<ServiceRecord, 'hostname'>[] | undefined, string[]]>([
     ['a clean split: no warnings', [reviewsDr(['v1', 'v2']), cfg('VirtualService', 'default', 'reviews', split('v1', 'v2'))], undefined, []],
     [
       'a subset no DestinationRule defines',
@@ -192,7 +192,7 @@ describe('delegation warnings', () => {
 });
 
 describe('DestinationRule warnings', () => {
-  test.each<[string, Config[], string[]]>([
+  test.each<[string, AnyConfig[], string[]]>([
     ['a rule for an existing service: none', [reviewsDr(['v1'])], []],
     ['a host that matches no service', [cfg('DestinationRule', 'default', 'typo', { host: 'reveiws' })], ['spec.host: host reveiws.default.svc.cluster.local matches no Service or ServiceEntry']],
     ['a wildcard host is never reported', [cfg('DestinationRule', 'trellis-system', 'all', { host: '*.local' })], []],
@@ -227,7 +227,7 @@ describe('DestinationRule warnings', () => {
 });
 
 describe('ServiceEntry warnings', () => {
-  test.each<[string, Config[], string[]]>([
+  test.each<[string, AnyConfig[], string[]]>([
     ['an external host: none', [cfg('ServiceEntry', 'egress', 'api', { hosts: ['api.example.com'] })], []],
     [
       'a host that is a Kubernetes Service',

@@ -1,7 +1,8 @@
 import { proxiesIn, pushFor, scopeOf } from '../../src/push/changes.js';
 import type { ChangeSet } from '../../src/model/config-store.js';
 
-const change = (kind: ChangeSet['kind'], before: unknown, after: unknown): ChangeSet => ({ kind, namespace: 'shop', name: 'x', hosts: [], op: 'upsert', before, after });
+// Specs as plain objects, typed as the store would hand them over.
+const change = (kind: ChangeSet['kind'], before: unknown, after: unknown): ChangeSet => ({ kind, namespace: 'shop', name: 'x', hosts: [], op: 'upsert', before, after }) as ChangeSet;
 const proxies = [
   { id: 'side-shop', kind: 'sidecar', namespace: 'shop' },
   { id: 'side-blog', kind: 'sidecar', namespace: 'blog' },

@@ -4,7 +4,7 @@
 // filter order in a workload's security filters, and the warnings a RequestAuthentication's
 // status carries about its keys.
 import type { RequestAuthenticationSpec } from '../../src/api/request-authentication.js';
-import { ConfigStore, type Config } from '../../src/model/config-store.js';
+import { ConfigStore, type Config, type ConfigOf } from '../../src/model/config-store.js';
 import { jwksSources, type JwksSource, type JwksState } from '../../src/model/jwks.js';
 import { envoyJwksProblem } from '../../src/model/jwks-keys.js';
 import { Mesh } from '../../src/model/mesh.js';
@@ -18,7 +18,7 @@ import { makeIssuer } from '../support/jwt.js';
 
 const JWKS = makeIssuer('RS256', 'k1').jwks;
 const FETCHED = makeIssuer('ES256', 'k2').jwks;
-const ra = (name: string, spec: RequestAuthenticationSpec, ns = 'default'): Config<RequestAuthenticationSpec> => config('RequestAuthentication', ns, name, spec);
+const ra = (name: string, spec: RequestAuthenticationSpec, ns = 'default'): ConfigOf<'RequestAuthentication'> => config('RequestAuthentication', ns, name, spec);
 const none = (): JwksState => ({ status: 'pending' });
 
 type Provider = Record<string, unknown> & { local_jwks: { inline_string: string } };
