@@ -18,7 +18,7 @@ export type * from './service-entry.js';
 export type * from './virtual-service.js';
 export { CONFIG_KINDS, GROUP_OF, NETWORKING_GROUP, NETWORKING_KINDS, NETWORKING_VERSIONS, SECURITY_GROUP, SECURITY_KINDS, SECURITY_VERSIONS } from './common.js';
 
-/** The spec type of each kind. */
+/** The spec type of each kind: what validate() hands back for an accepted object. */
 export interface SpecByKind {
   VirtualService: VirtualServiceSpec;
   DestinationRule: DestinationRuleSpec;
@@ -28,6 +28,8 @@ export interface SpecByKind {
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
 }
+
+export type SpecOf<K extends ConfigKind> = SpecByKind[K];
 
 /** A networking.istio.io or security.istio.io object as stored by the API server. */
 export interface IstioObject<K extends ConfigKind = ConfigKind> {

@@ -10,7 +10,7 @@ import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 import { CRD_SPEC_SCHEMAS } from './crd-schemas.generated.js';
-import type { SpecOf } from './specs.js';
+import type { SpecOf } from './types.js';
 import { validateAuthorizationPolicy } from './validate-authorization-policy.js';
 import { validateDestinationRule } from './validate-destination-rule.js';
 import { formatErrors, type ValidationError } from './validate-errors.js';

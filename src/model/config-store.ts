@@ -1,7 +1,7 @@
 // The accepted networking.istio.io and security.istio.io configuration, by kind, namespace and
 // name. Pure: it holds plain objects and reports what each change affects; it never does I/O.
 import type { ConfigKind } from '../api/common.js';
-import type { SpecOf } from '../api/specs.js';
+import type { SpecOf } from '../api/types.js';
 
 export interface ConfigMeta {
   kind: ConfigKind;
