@@ -26,6 +26,22 @@ import { MESH_GATEWAY, resolveGatewayName, resolveHost } from './hosts.js';
 import type { ResolvedVirtualService } from './virtual-services.js';
 import { isVisibleTo } from './visibility.js';
 
+// What a resolved route carries as validate() accepted it (matches, retries, fault, CORS, redirect,
+// direct response, header operations): translation reads these through the model, not the API.
+export type { Labels, Percent, StringMatch } from '../api/common.js';
+export type { ConsistentHashLB } from '../api/destination-rule.js';
+export type {
+  CorsPolicy,
+  HeaderOperations,
+  Headers,
+  HTTPDirectResponse,
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPRedirect,
+  HTTPRetry,
+  HTTPRewrite,
+} from '../api/virtual-service.js';
+
 /** What a route sends traffic to: `outbound|<port>|<subset>|<host>` once the port is known. */
 export interface ClusterRef {
   /** An FQDN (or a ServiceEntry host) as resolved in the namespace of the VirtualService that named it. */

@@ -1,8 +1,7 @@
 // VirtualService HTTPMatchRequest → Envoy RouteMatch. Conditions Envoy cannot see (the
 // client's labels and namespace, the gateway, the port) are decided per proxy and port by
 // source-match.ts: a match that does not apply to this proxy is left out.
-import type { StringMatch } from '../api/common.js';
-import type { HTTPMatchRequest } from '../api/virtual-service.js';
+import type { HTTPMatchRequest, StringMatch } from '../model/http-routes.js';
 import type { HeaderMatcher } from '../xds/generated/envoy/config/route/v3/HeaderMatcher.js';
 import type { QueryParameterMatcher } from '../xds/generated/envoy/config/route/v3/QueryParameterMatcher.js';
 import type { RouteMatch } from '../xds/generated/envoy/config/route/v3/RouteMatch.js';

@@ -1,5 +1,5 @@
 // Istio percentages (0.0–100.0, or the deprecated integer percents) as Envoy FractionalPercents.
-import type { Percent } from '../api/common.js';
+import type { Percent } from '../model/http-routes.js';
 import type { FractionalPercent } from '../xds/generated/envoy/type/v3/FractionalPercent.js';
 
 /** A percentage as a fraction of a million (Istio's precision); undefined percentage means 100%. */

@@ -1,8 +1,7 @@
 // The per-route policies of a VirtualService HTTP route as Envoy fields: retries (with Istio's
 // defaults), fault injection, header operations, CORS, redirects, direct responses and
 // consistent-hash policies.
-import type { ConsistentHashLB } from '../api/destination-rule.js';
-import type { CorsPolicy, HeaderOperations, HTTPDirectResponse, HTTPFaultInjection, HTTPRedirect, HTTPRetry } from '../api/virtual-service.js';
+import type { ConsistentHashLB, CorsPolicy, HeaderOperations, HTTPDirectResponse, HTTPFaultInjection, HTTPRedirect, HTTPRetry } from '../model/http-routes.js';
 import type { HeaderValueOption } from '../xds/generated/envoy/config/core/v3/HeaderValueOption.js';
 import type { DirectResponseAction } from '../xds/generated/envoy/config/route/v3/DirectResponseAction.js';
 import type { RedirectAction } from '../xds/generated/envoy/config/route/v3/RedirectAction.js';

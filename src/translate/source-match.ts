@@ -1,6 +1,6 @@
 // The match attributes HTTP, TLS and TCP routes share: whether a route's match can apply to
 // traffic from this proxy on this port (port, sourceLabels, sourceNamespace, gateways `mesh`).
-import type { Labels } from '../api/common.js';
+import type { Labels } from '../model/http-routes.js';
 import { labelsMatch } from '../model/labels.js';
 import { proxyNamespace, type SidecarProxy } from './input.js';
 

@@ -47,6 +47,20 @@ test('no top folder of src/ imports itself through another', () => {
   expect(cycles).toEqual([]);
 });
 
+// Issue 15: routes are resolved once in model/ (http-routes.ts, l4-routes.ts); what translates them
+// for a proxy reads the model's types, never the API's.
+const ROUTE_TRANSLATION = ['routes', 'http-routes', 'http-match', 'route-policies', 'tcp-routes', 'tls-routes', 'source-match', 'cluster-refs', 'percent', 'gateway', 'gateway-proxy', 'gateway-passthrough'];
+
+test('route translation imports no src/api type: it reads the resolved route model', () => {
+  const offending = ROUTE_TRANSLATION.flatMap((f) => {
+    const file = `src/translate/${f}.ts`;
+    const imports = sources.get(file);
+    if (!imports) return [`${file}: not found`];
+    return [...imports].filter((i) => i.startsWith('src/api/')).map((i) => `${file} imports ${i}`);
+  });
+  expect(offending).toEqual([]);
+});
+
 test('a cycle is found and named, however long', () => {
   const graph: ImportGraph = new Map([
     ['a', new Set(['b'])],
