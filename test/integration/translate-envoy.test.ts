@@ -84,14 +84,15 @@ async function validateSnapshot(snapshot: Snapshot): Promise<{ code: number; out
   });
 }
 
-describe('the golden sidecar cases (test/fixtures/golden/) pass envoy --mode validate', () => {
+// Proxyless cases are for gRPC's xDS client, not Envoy (an API listener per service): left out.
+describe('the golden sidecar and gateway cases (test/fixtures/golden/) pass envoy --mode validate', () => {
   const certs = makeServingCert(['DNS:api.example.com', 'DNS:cart.internal']);
   // The certificate files the cases' DestinationRules name, as real files.
   const files = { '/certs/ca.pem': path.join(certs.dir, 'ca.crt'), '/certs/cert.pem': path.join(certs.dir, 'tls.crt'), '/certs/key.pem': path.join(certs.dir, 'tls.key') };
   afterAll(() => fs.rmSync(certs.dir, { recursive: true, force: true }));
   const cases = goldenCaseNames()
     .map((n) => loadGoldenCase(n, { files }))
-    .filter((c) => c.proxy.kind === 'sidecar');
+    .filter((c) => c.proxy.kind === 'sidecar' || c.proxy.kind === 'router');
 
   test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const r = await validateSnapshot(goldenSnapshot(c));
