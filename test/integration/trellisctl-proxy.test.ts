@@ -177,9 +177,9 @@ test('proxy-config names what is wrong: an unknown pod (listing the connected on
   expect(missing.stderr).toBe(
     `trellisctl: no proxy of pod ratings-v1 in namespace bookinfo is connected to the control plane; connected: ${SIDECAR}.chart-rec, trellis-ingressgateway-5f4549784-xjgxq.chart-rec\n`,
   );
-  const kind = await ctl('proxy-config', 'secrets', SIDECAR);
+  const kind = await ctl('proxy-config', 'certificates', SIDECAR);
   expect(kind.code).toBe(2);
-  expect(kind.stderr).toContain('proxy-config: want a kind (clusters, listeners, routes, endpoints, authorization), got "secrets"');
+  expect(kind.stderr).toContain('proxy-config: want a kind (clusters, listeners, routes, endpoints, secrets, authorization), got "certificates"');
   const noPod = await ctl('proxy-config', 'routes');
   expect(noPod.code).toBe(2);
   expect(noPod.stderr).toContain('proxy-config routes: name the pod');
