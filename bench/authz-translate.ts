@@ -24,7 +24,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { AuthorizationPolicySpec, Rule } from '../src/api/authorization-policy.js';
-import type { Config } from '../src/model/config-store.js';
+import type { Config, ConfigOf } from '../src/model/config-store.js';
 import type { Mesh } from '../src/model/mesh.js';
 import { authorizationHttpFilters, authorizationNetworkFilters, inboundAuthorization } from '../src/translate/authz-chain.js';
 import { rbacConfigs } from '../src/translate/authz-filters.js';
@@ -134,8 +134,8 @@ function spec(i: number, selector: Record<string, string> | undefined): Authoriz
  * the others select other workloads of `bench` (half) or are in other namespaces (half,
  * namespace-wide or selector).
  */
-function policies(total: number, applying: number): Config<AuthorizationPolicySpec>[] {
-  const out: Config<AuthorizationPolicySpec>[] = [];
+function policies(total: number, applying: number): ConfigOf<"AuthorizationPolicy">[] {
+  const out: ConfigOf<"AuthorizationPolicy">[] = [];
   for (let i = 0; i < total; i++) {
     if (i < applying) {
       const selector = i % 5 === 4 ? undefined : i % 2 === 0 ? { app: svcName(0) } : { ...TARGET_LABELS };

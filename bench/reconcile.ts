@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
-import { ConfigStore, type Config } from '../src/model/config-store.js';
+import { ConfigStore, type AnyConfig, type Config } from '../src/model/config-store.js';
 import { Mesh } from '../src/model/mesh.js';
 import { ServiceRegistry } from '../src/model/services.js';
 import { warningsFor } from '../src/model/warnings.js';
@@ -161,7 +161,8 @@ function modelBench(): { buildMs: number; meshMs: number; warningsMs: number; lo
   const t0 = performance.now();
   const store = new ConfigStore();
   const registry = new ServiceRegistry();
-  const meta = (kind: Config['kind'], i: number, spec: unknown): Config => ({
+  const meta = (kind: Config['kind'], i: number, spec: unknown): AnyConfig =>
+    ({
     kind,
     namespace: ns,
     name: name(i),
@@ -171,7 +172,7 @@ function modelBench(): { buildMs: number; meshMs: number; warningsMs: number; lo
     labels: {},
     annotations: {},
     spec,
-  });
+    }) as AnyConfig;
   for (let i = 0; i < N; i++) {
     registry.upsertService({ namespace: ns, name: name(i), clusterIP: `10.96.${i >> 8}.${i & 255}`, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }], labels: {}, selector: { app: name(i) }, exportTo: [] });
     store.upsert(meta('VirtualService', i, virtualServiceSpec(i)));

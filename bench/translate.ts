@@ -14,7 +14,7 @@
 // Record results in BENCHMARKS.md with the machine and the date.
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Config } from '../src/model/config-store.js';
+import type { AnyConfig } from '../src/model/config-store.js';
 import type { Mesh } from '../src/model/mesh.js';
 import { DEFAULT_SIDECAR_OPTIONS, type SidecarProxy } from '../src/translate/input.js';
 import { SidecarShare } from '../src/translate/outbound.js';
@@ -48,8 +48,8 @@ function services(): ServiceFixture[] {
   }));
 }
 
-function configs(): Config[] {
-  const out: Config[] = [];
+function configs(): AnyConfig[] {
+  const out: AnyConfig[] = [];
   for (let i = 0; i < SERVICES; i++) {
     out.push(
       config('DestinationRule', NS, name(i), {

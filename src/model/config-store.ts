@@ -85,7 +85,7 @@ export class ConfigStore {
   }
 
   /** Stores a config validate() accepted; returns the change, or undefined when nothing changed. */
-  upsert(config: Config): ChangeSet | undefined {
+  upsert(config: AnyConfig): ChangeSet | undefined {
     const key = keyOf(config.kind, config.namespace, config.name);
     const old = this.configs.get(key);
     this.configs.set(key, config);

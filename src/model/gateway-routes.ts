@@ -53,19 +53,22 @@ export function isCatchAllMatch(m: HTTPMatchRequest | undefined): boolean {
 export function routesForGateway(vs: ResolvedVirtualService, routes: readonly ResolvedHttpRoute[], gateway: string, port: number): GatewayRoute[] {
   const out: GatewayRoute[] = [];
   const source = refOf(vs.config);
+  // As Istio, a VirtualService is read up to its first route that catches everything here.
   for (const route of routes) {
     const httpIndex = (route.delegatedBy ?? route.origin).httpIndex;
     const matches = route.matches ?? [];
     if (matches.length === 0) {
       out.push({ source, httpIndex, matchIndex: undefined, route, match: undefined, catchAll: true });
-      continue;
+      return out;
     }
-    matches.forEach((match, matchIndex) => {
+    for (const [matchIndex, match] of matches.entries()) {
       const gws = match.gateways ?? [];
-      if (gws.length > 0 && !gws.includes(gateway)) return;
-      if (match.port !== undefined && match.port !== 0 && match.port !== port) return;
-      out.push({ source, httpIndex, matchIndex, route, match, catchAll: isCatchAllMatch(match) });
-    });
+      if (gws.length > 0 && !gws.includes(gateway)) continue;
+      if (match.port !== undefined && match.port !== 0 && match.port !== port) continue;
+      const catchAll = isCatchAllMatch(match);
+      out.push({ source, httpIndex, matchIndex, route, match, catchAll });
+      if (catchAll) return out;
+    }
   }
   return out;
 }

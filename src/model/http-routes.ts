@@ -20,7 +20,7 @@ import type {
   HTTPRewrite,
   HTTPRoute,
 } from '../api/virtual-service.js';
-import { parseDurationNs } from '../util/duration.js';
+import { parseSecondsNanos, type SecondsNanos } from '../util/duration.js';
 import { refOf, type ConfigRef } from './config-order.js';
 import { MESH_GATEWAY, resolveGatewayName, resolveHost } from './hosts.js';
 import type { ResolvedVirtualService } from './virtual-services.js';
@@ -65,15 +65,15 @@ export interface RouteMirror {
   legacyPercent: number | undefined;
 }
 
+/** Every mirror of a route: `mirror` (with its percentage) first, then `mirrors`. */
+export function mirrorsOf(r: ResolvedHttpRoute): RouteMirror[] {
+  return [...(r.mirror ? [{ cluster: r.mirror, percentage: r.mirrorPercentage, legacyPercent: r.mirrorPercent }] : []), ...(r.mirrors ?? [])];
+}
+
 /** Where a route was written: the VirtualService and the index in its `spec.http`. */
 export interface RouteOrigin {
   ref: ConfigRef;
   httpIndex: number;
-}
-
-export interface DurationValue {
-  seconds: number;
-  nanos: number;
 }
 
 /** One HTTP route, ready for any proxy kind. */
@@ -85,11 +85,15 @@ export interface ResolvedHttpRoute {
   directResponse: HTTPDirectResponse | undefined;
   /** The forwarding targets with a positive weight; empty for redirects and direct responses. */
   targets: RouteTarget[];
-  timeout: DurationValue | undefined;
+  timeout: SecondsNanos | undefined;
   retries: HTTPRetry | undefined;
   rewrite: HTTPRewrite | undefined;
-  /** `mirror` with its percentage (or the deprecated `mirrorPercent`), then `mirrors`. */
-  mirrors: RouteMirror[];
+  /** `mirror`, its `mirrorPercentage` and the deprecated `mirrorPercent` (a delegate inherits each on its own, as Istio). */
+  mirror: ClusterRef | undefined;
+  mirrorPercentage: Percent | undefined;
+  mirrorPercent: number | undefined;
+  /** `mirrors`. */
+  mirrors: RouteMirror[] | undefined;
   fault: HTTPFaultInjection | undefined;
   corsPolicy: CorsPolicy | undefined;
   headers: Headers | undefined;
@@ -111,21 +115,13 @@ export interface ResolvedHttpRoutes {
   problems: DelegationProblem[];
 }
 
-/** The VirtualServices a root may delegate to (those without hosts), by namespace and name. */
+/** A VirtualService by namespace and name (a root may delegate only to one without hosts). */
 export type DelegateLookup = (namespace: string, name: string) => ResolvedVirtualService | undefined;
 
 /** A route's fields as written, resolved in the namespace of their VirtualService. */
 interface Written {
   route: HTTPRoute;
   namespace: string;
-}
-
-const NS_PER_S = 1_000_000_000n;
-
-function parseTimeout(text: string | undefined): DurationValue | undefined {
-  if (text === undefined) return undefined;
-  const ns = parseDurationNs(text.trim());
-  return ns === undefined || ns < 0n ? undefined : { seconds: Number(ns / NS_PER_S), nanos: Number(ns % NS_PER_S) };
 }
 
 function clusterRef(d: Destination, namespace: string, domain: string): ClusterRef {
@@ -147,20 +143,19 @@ export function routeTargets(dests: readonly { destination: Destination; weight?
 
 function resolveRoute(w: Written, domain: string, origin: RouteOrigin, delegatedBy?: RouteOrigin): ResolvedHttpRoute {
   const { route: r, namespace } = w;
-  const legacyPercent = r.mirrorPercent ?? r.mirror_percent ?? undefined;
   return {
     name: r.name || undefined,
     matches: r.match && r.match.length > 0 ? r.match.map((m) => resolveMatch(m, namespace)) : undefined,
     redirect: r.redirect,
     directResponse: r.redirect ? undefined : r.directResponse,
     targets: r.redirect || r.directResponse ? [] : routeTargets(r.route, namespace, domain),
-    timeout: parseTimeout(r.timeout),
+    timeout: parseSecondsNanos(r.timeout),
     retries: r.retries,
     rewrite: r.rewrite,
-    mirrors: [
-      ...(r.mirror ? [{ cluster: clusterRef(r.mirror, namespace, domain), percentage: r.mirrorPercentage, legacyPercent }] : []),
-      ...(r.mirrors ?? []).map((m) => ({ cluster: clusterRef(m.destination, namespace, domain), percentage: m.percentage, legacyPercent: undefined })),
-    ],
+    mirror: r.mirror ? clusterRef(r.mirror, namespace, domain) : undefined,
+    mirrorPercentage: r.mirrorPercentage,
+    mirrorPercent: r.mirrorPercent ?? r.mirror_percent ?? undefined,
+    mirrors: r.mirrors?.map((m) => ({ cluster: clusterRef(m.destination, namespace, domain), percentage: m.percentage, legacyPercent: undefined })),
     fault: r.fault,
     corsPolicy: r.corsPolicy,
     headers: r.headers,
@@ -171,11 +166,15 @@ function resolveRoute(w: Written, domain: string, origin: RouteOrigin, delegated
 
 // --- delegation: Istio's match rules ---------------------------------------------------------
 
-/** A delegate's string match must stay inside the root's: regexes only alone, exact equal, prefix under prefix. */
+/**
+ * A delegate's string match must stay inside the root's (Istio's stringMatchConflict): a regex only
+ * against nothing, exact under the same exact, prefix or exact under a prefix; anything else, an
+ * empty match included, conflicts.
+ */
 function stringMatchConflict(root: StringMatch | undefined, leaf: StringMatch | undefined): boolean {
   if (!root || !leaf) return false;
-  if (root.regex) return Boolean(leaf.regex || leaf.prefix || leaf.exact);
-  if (leaf.regex) return Boolean(root.prefix || root.exact);
+  if (root.regex && (leaf.regex || leaf.prefix || leaf.exact)) return true;
+  if (leaf.regex && (root.regex || root.prefix || root.exact)) return true;
   if (root.exact) return Boolean(leaf.prefix) || leaf.exact !== root.exact;
   if (root.prefix) {
     if (leaf.prefix) return !leaf.prefix.startsWith(root.prefix);
@@ -233,7 +232,7 @@ export function mergeMatch(root: HTTPMatchRequest, leaf: HTTPMatchRequest): HTTP
   return out;
 }
 
-/** Every delegate match must fit some root match, else the delegate route is dropped (undefined). */
+/** Every delegate match must fit some root match, else the delegate route is dropped ('conflict'). */
 function mergeMatches(root: HTTPMatchRequest[] | undefined, leaf: HTTPMatchRequest[] | undefined): HTTPMatchRequest[] | undefined | 'conflict' {
   if (!root || root.length === 0) return leaf;
   if (!leaf || leaf.length === 0) return root;
@@ -256,7 +255,10 @@ function inherit(root: ResolvedHttpRoute, leaf: ResolvedHttpRoute, matches: HTTP
     timeout: leaf.timeout ?? root.timeout,
     retries: leaf.retries ?? root.retries,
     fault: leaf.fault ?? root.fault,
-    mirrors: leaf.mirrors.length > 0 ? leaf.mirrors : root.mirrors,
+    mirror: leaf.mirror ?? root.mirror,
+    mirrorPercent: leaf.mirrorPercent ?? root.mirrorPercent,
+    mirrorPercentage: leaf.mirrorPercentage ?? root.mirrorPercentage,
+    mirrors: leaf.mirrors && leaf.mirrors.length > 0 ? leaf.mirrors : root.mirrors,
     corsPolicy: leaf.corsPolicy ?? root.corsPolicy,
     headers: leaf.headers ?? root.headers,
     delegatedBy: root.origin,
@@ -288,6 +290,7 @@ export function resolveHttpRoutes(vs: ResolvedVirtualService, delegates: Delegat
     const root = resolveRoute({ route: { ...r, delegate: undefined }, namespace: ns }, domain, origin);
     (d.config.spec.http ?? []).forEach((dr, i) => {
       const leafOrigin = { ref: refOf(d.config), httpIndex: i };
+      // validate() refuses a delegate that delegates again; kept as a defence for a stored one.
       if (dr.delegate) {
         problems.push({ kind: 'chained', root: origin, delegate: leafOrigin });
         return;

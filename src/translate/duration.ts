@@ -1,17 +1,10 @@
-// Istio durations (Go syntax: "1s", "0.5s", "100ms", "1h30m") as protobuf Durations.
+// Istio durations (Go syntax: "1s", "0.5s", "100ms", "1h30m") as protobuf Durations: the
+// parsing is util/duration.ts's, shared with the model.
 import type { Duration } from '../xds/generated/google/protobuf/Duration.js';
-import { parseDurationNs } from '../util/duration.js';
-
-const NS_PER_S = 1_000_000_000n;
+import { parseSecondsNanos, secondsNanos } from '../util/duration.js';
 
 /** The Duration of a non-negative nanosecond count (exact: no floating point). */
-export function durationFromNs(ns: bigint): Duration {
-  return { seconds: Number(ns / NS_PER_S), nanos: Number(ns % NS_PER_S) };
-}
+export const durationFromNs = (ns: bigint): Duration => secondsNanos(ns);
 
 /** The Duration of an Istio duration string; undefined when absent, unparsable or negative. */
-export function duration(text: string | undefined): Duration | undefined {
-  if (text === undefined) return undefined;
-  const ns = parseDurationNs(text.trim());
-  return ns === undefined || ns < 0n ? undefined : durationFromNs(ns);
-}
+export const duration = (text: string | undefined): Duration | undefined => parseSecondsNanos(text);

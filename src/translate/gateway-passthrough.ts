@@ -4,6 +4,7 @@
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Listener } from '../xds/types.js';
 import { parseServerHost } from '../model/hosts.js';
+import { orderedFor } from '../model/virtual-services.js';
 import { tcpTargets } from './cluster-refs.js';
 import { tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import { gatewayListenerName, gatewaysFor, listenPorts, type GatewayMeshView } from './gateway-proxy.js';
@@ -31,11 +32,11 @@ export function gatewayPassthroughListeners(
       const port = server.port.number;
       if (taken.has(port)) continue;
       const serverHosts = (server.hosts ?? []).map((h) => parseServerHost(h, gw.namespace).host);
-      for (const vs of mesh.virtualServices()) {
-        if (!vs.gateways.includes(ref)) continue;
+      // The VirtualServices bound to this Gateway and visible from the proxy's namespace, in Istio's order.
+      for (const vs of orderedFor(mesh.virtualServices(), ref, ns)) {
         for (const tls of mesh.l4Routes(vs).tls) {
           const snis = tls.matches
-            .filter((m) => m.port === undefined || m.port === port)
+            .filter((m) => (m.port === undefined || m.port === port) && (!m.gateways?.length || m.gateways.includes(ref)))
             .flatMap((m) => m.sniHosts)
             .filter((sni) => serverHosts.some((h) => sniMatches(sni, h)));
           const claimed = seen.get(port) ?? new Set<string>();

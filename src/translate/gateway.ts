@@ -80,9 +80,9 @@ export function gatewayPorts(
     for (const vh of mesh.gatewayRoutes(`${gw.namespace}/${gw.name}`, proxy.namespace)) {
       const plan = plans.get(vh.port);
       if (!plan || plan.hosts.has(vh.host)) continue; // an earlier Gateway on the port has this host
-      const ctx = { mesh, proxy, port: vh.port };
-      // The match was chosen for this gateway already: its `gateways` list has done its job.
-      const routes = vh.routes.flatMap((r) => httpRoutes(ctx, { ...r.route, matches: r.match ? [{ ...r.match, gateways: undefined }] : undefined }));
+      const ctx = { mesh, proxy, port: vh.port, gateways: [`${gw.namespace}/${gw.name}`] };
+      // Each entry is one match of a route, already chosen for this gateway and port (model/gateway-routes.ts).
+      const routes = vh.routes.flatMap((r) => httpRoutes(ctx, { ...r.route, matches: r.match ? [r.match] : undefined }));
       plan.hosts.set(vh.host, {
         name: `${vh.host}:${vh.port}`,
         domains: hostDomains(vh.host),

@@ -5,11 +5,13 @@
 // operations and the destination's consistent-hash policy.
 import type { Route } from '../xds/generated/envoy/config/route/v3/Route.js';
 import type { RouteAction } from '../xds/generated/envoy/config/route/v3/RouteAction.js';
-import type { ClusterRef, ResolvedHttpRoute } from '../model/http-routes.js';
+import { isCatchAllMatch } from '../model/gateway-routes.js';
+import { MESH_GATEWAY } from '../model/hosts.js';
+import { mirrorsOf, type ClusterRef, type HTTPMatchRequest, type ResolvedHttpRoute } from '../model/http-routes.js';
 import type { ResolvedVirtualService } from '../model/virtual-services.js';
 import { CORS_FILTER, FAULT_FILTER } from './filters.js';
 import { routeMatch } from './http-match.js';
-import { sourceMatches } from './source-match.js';
+import { httpSourceMatches } from './source-match.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
 import { clusterName, clusterPort } from './cluster-refs.js';
 import { fractionalPercent } from './percent.js';
@@ -23,7 +25,11 @@ export interface RouteContext {
   proxy: SidecarProxy;
   /** The port the traffic arrived on (the listener's). */
   port: number;
+  /** What the proxy answers to in a match's `gateways`: `mesh` for a sidecar, the Gateway (`ns/name`) for a gateway proxy. */
+  gateways: readonly string[];
 }
+
+export const SIDECAR_GATEWAYS: readonly string[] = [MESH_GATEWAY];
 
 /** The default route of a service without VirtualService: everything to its cluster, Istio's retries, no timeout. */
 export function defaultRoute(cluster: string, hash: RouteAction['hash_policy'] = []): Route {
@@ -75,8 +81,9 @@ function forwardAction(ctx: RouteContext, r: ResolvedHttpRoute): RouteAction {
   if (r.rewrite?.uri !== undefined) action.prefix_rewrite = r.rewrite.uri;
   if (r.rewrite?.uriRegexRewrite?.match !== undefined) action.regex_rewrite = { pattern: { regex: r.rewrite.uriRegexRewrite.match }, substitution: r.rewrite.uriRegexRewrite.rewrite ?? '' };
   if (r.rewrite?.authority) action.host_rewrite_literal = r.rewrite.authority;
-  if (r.mirrors.length > 0) {
-    action.request_mirror_policies = r.mirrors.map((m) => ({
+  const mirrors = mirrorsOf(r);
+  if (mirrors.length > 0) {
+    action.request_mirror_policies = mirrors.map((m) => ({
       cluster: clusterOf(ctx, m.cluster),
       runtime_fraction: { default_value: fractionalPercent(m.percentage, m.legacyPercent) },
       trace_sampled: { value: false },
@@ -87,9 +94,24 @@ function forwardAction(ctx: RouteContext, r: ResolvedHttpRoute): RouteAction {
   return action;
 }
 
+/** The matches of a route that apply to this proxy and port, up to the first that catches everything. */
+function applicableMatches(ctx: RouteContext, r: ResolvedHttpRoute): { matches: Array<HTTPMatchRequest | undefined>; catchAll: boolean } {
+  if (!r.matches) return { matches: [undefined], catchAll: true };
+  const out: HTTPMatchRequest[] = [];
+  for (const m of r.matches) {
+    if (!httpSourceMatches(m, ctx.proxy, ctx.port, ctx.gateways)) continue;
+    out.push(m);
+    if (isCatchAllMatch(m)) return { matches: out, catchAll: true };
+  }
+  return { matches: out, catchAll: false };
+}
+
 /** The Envoy routes of one resolved HTTP route (empty when none of its matches applies here). */
 export function httpRoutes(ctx: RouteContext, r: ResolvedHttpRoute): Route[] {
-  const matches = r.matches ? r.matches.filter((m) => sourceMatches(m, ctx.proxy, ctx.port)) : [undefined];
+  return envoyRoutes(ctx, r, applicableMatches(ctx, r).matches);
+}
+
+function envoyRoutes(ctx: RouteContext, r: ResolvedHttpRoute, matches: Array<HTTPMatchRequest | undefined>): Route[] {
   if (matches.length === 0) return [];
   const common: Route = {};
   let headers = r.headers;
@@ -129,7 +151,16 @@ function mergeOps<T extends { set?: Record<string, string>; add?: Record<string,
   return { ...a, set: { ...a.set, ...b.set }, add: { ...a.add, ...b.add }, remove: [...(a.remove ?? []), ...(b.remove ?? [])] };
 }
 
-/** Every Envoy route of a VirtualService's HTTP section for this proxy and port. */
+/**
+ * Every Envoy route of a VirtualService's HTTP section for this proxy and port, up to the first
+ * that catches every request: Envoy would never reach the rest, and Istio leaves them out.
+ */
 export function virtualServiceRoutes(ctx: RouteContext, vs: ResolvedVirtualService): Route[] {
-  return ctx.mesh.httpRoutes(vs).routes.flatMap((r) => httpRoutes(ctx, r));
+  const out: Route[] = [];
+  for (const r of ctx.mesh.httpRoutes(vs).routes) {
+    const { matches, catchAll } = applicableMatches(ctx, r);
+    out.push(...envoyRoutes(ctx, r, matches));
+    if (catchAll) break;
+  }
+  return out;
 }

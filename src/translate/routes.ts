@@ -6,7 +6,7 @@
 import type { MeshService } from '../model/mesh-services.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
 import type { RouteConfiguration } from '../xds/types.js';
-import { defaultRoute, hashPolicyFor, virtualServiceRoutes } from './http-routes.js';
+import { defaultRoute, hashPolicyFor, SIDECAR_GATEWAYS, virtualServiceRoutes } from './http-routes.js';
 import { proxyNamespace, type MeshView, type OutboundPolicy, type SidecarProxy } from './input.js';
 import { servicePortsByNumber } from './listeners-outbound.js';
 import { outboundClusterName, outboundRouteName, PASSTHROUGH_CLUSTER } from './names.js';
@@ -42,7 +42,7 @@ export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, 
     if (domains.length === 0) continue;
     for (const d of domains) used.add(d);
     const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
-    const ctx = { mesh, proxy, port };
+    const ctx = { mesh, proxy, port, gateways: SIDECAR_GATEWAYS };
     const cluster = outboundClusterName(port, service.hostname);
     const routes = vs ? virtualServiceRoutes(ctx, vs) : [defaultRoute(cluster, hashPolicyFor(ctx, { host: service.hostname, port, subset: undefined }))];
     vhosts.push({ name: `${service.hostname}:${port}`, domains, routes, include_request_attempt_count: true });

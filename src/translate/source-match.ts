@@ -18,3 +18,16 @@ export function sourceMatches(m: SourceMatch, proxy: SidecarProxy, port: number)
   if (m.gateways && m.gateways.length > 0 && !m.gateways.includes('mesh')) return false;
   return true;
 }
+
+/**
+ * Istio's test for an HTTP match (sourceMatchHTTP, with translateRoute's port check): a match that
+ * names gateways applies to the proxies answering to one of them (`mesh` for sidecars, the
+ * Gateway's `ns/name` for a gateway proxy) whatever their labels; one that names none, by
+ * sourceLabels and sourceNamespace.
+ */
+export function httpSourceMatches(m: SourceMatch, proxy: SidecarProxy, port: number, gateways: readonly string[]): boolean {
+  if (m.port && m.port !== port) return false;
+  if (m.gateways && m.gateways.length > 0) return m.gateways.some((g) => gateways.includes(g));
+  if (m.sourceLabels && !labelsMatch(m.sourceLabels, { ...proxy.labels })) return false;
+  return !m.sourceNamespace || m.sourceNamespace === proxyNamespace(proxy);
+}

@@ -44,3 +44,23 @@ export function parseDurationMs(text: string): number | undefined {
   const ns = parseDurationNs(t);
   return ns === undefined || t === '0' ? undefined : Number(ns) / 1e6;
 }
+
+/** A protobuf Duration's fields ({seconds, nanos}): what Envoy's config takes. */
+export interface SecondsNanos {
+  seconds: number;
+  nanos: number;
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/** A non-negative nanosecond count as seconds and nanos (exact: no floating point). */
+export function secondsNanos(ns: bigint): SecondsNanos {
+  return { seconds: Number(ns / NS_PER_S), nanos: Number(ns % NS_PER_S) };
+}
+
+/** An Istio duration string as seconds and nanos; undefined when absent, unparsable or negative. */
+export function parseSecondsNanos(text: string | undefined): SecondsNanos | undefined {
+  if (text === undefined) return undefined;
+  const ns = parseDurationNs(text.trim());
+  return ns === undefined || ns < 0n ? undefined : secondsNanos(ns);
+}

@@ -15,7 +15,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { RequestAuthenticationSpec } from '../../src/api/request-authentication.js';
 import { JwksResolver } from '../../src/controllers/jwks-resolver.js';
-import { ConfigStore, type Config } from '../../src/model/config-store.js';
+import { ConfigStore, type AnyConfig, type Config } from '../../src/model/config-store.js';
 import { jwksSources } from '../../src/model/jwks.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { buildSources, config, type ServiceFixture } from '../support/mesh-fixtures.js';
@@ -199,7 +199,7 @@ describe('RequestAuthentication with the real Envoy', () => {
   let envoy: Envoy;
   let resolver: JwksResolver;
   let testPort: number;
-  let configs: Config[] = [];
+  let configs: AnyConfig[] = [];
   let current: Mesh;
   const inline = makeIssuer('RS256', 'inline-key');
   let fetched: Issuer = makeIssuer('ES256', 'fetched-key');
@@ -214,7 +214,7 @@ describe('RequestAuthentication with the real Envoy', () => {
   }
 
   /** Applies new configs as the control plane does: the resolver follows the RequestAuthentications, then a push. */
-  async function apply(next: Config[]): Promise<void> {
+  async function apply(next: AnyConfig[]): Promise<void> {
     configs = next;
     resolver.sync(jwksSources(configs.filter((c) => c.kind === 'RequestAuthentication') as Config<RequestAuthenticationSpec>[]));
     await resolver.idle();
@@ -222,7 +222,7 @@ describe('RequestAuthentication with the real Envoy', () => {
     await server.push({ reason: 'config' });
   }
 
-  const authn = (): Config =>
+  const authn = (): AnyConfig =>
     config('RequestAuthentication', NS, 'web-jwt', {
       selector: { matchLabels: { app: 'web' } },
       jwtRules: [

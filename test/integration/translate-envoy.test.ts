@@ -6,7 +6,7 @@
 import { jest } from '@jest/globals';
 import http from 'node:http';
 import net from 'node:net';
-import type { Config } from '../../src/model/config-store.js';
+import type { AnyConfig } from '../../src/model/config-store.js';
 import { httpConnectionManagerFilter } from '../../src/translate/filters.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
@@ -111,7 +111,7 @@ describe('sidecar translation with the real Envoy', () => {
   let snapshot: Snapshot;
   let options: { outboundPort: number; inboundPort: number };
 
-  function mesh(configs: Config[]) {
+  function mesh(configs: AnyConfig[]) {
     const services: ServiceFixture[] = [
       {
         namespace: NS,
@@ -133,7 +133,7 @@ describe('sidecar translation with the real Envoy', () => {
     return buildMesh(services, configs);
   }
 
-  const configs = (): Config[] => [
+  const configs = (): AnyConfig[] => [
     config('DestinationRule', NS, 'reviews', {
       host: 'reviews',
       trafficPolicy: {

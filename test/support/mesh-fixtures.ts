@@ -1,7 +1,7 @@
 // A small mesh built from plain records, for the translation's tests and benchmarks: Services,
 // their endpoints (one EndpointSlice per Service), and Istio configs, as a real Mesh.
 import type { ConfigKind } from '../../src/api/common.js';
-import { ConfigStore, type Config, type ConfigOf } from '../../src/model/config-store.js';
+import { ConfigStore, type AnyConfig, type ConfigOf } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry, type Endpoint, type ServicePort } from '../../src/model/services.js';
 import { unpackAny } from '../../src/xds/protos.js';
@@ -41,7 +41,7 @@ export function config<K extends ConfigKind>(kind: K, namespace: string, name: s
 }
 
 /** The config store and service registry a Mesh is built from (for tests that change them). */
-export function buildSources(services: readonly ServiceFixture[], configs: readonly Config[] = []): { store: ConfigStore; registry: ServiceRegistry } {
+export function buildSources(services: readonly ServiceFixture[], configs: readonly AnyConfig[] = []): { store: ConfigStore; registry: ServiceRegistry } {
   const store = new ConfigStore();
   for (const c of configs) store.upsert(c);
   const registry = new ServiceRegistry();
@@ -70,7 +70,7 @@ export function upsertEndpoints(registry: ServiceRegistry, s: ServiceFixture, en
   );
 }
 
-export function buildMesh(services: readonly ServiceFixture[], configs: readonly Config[] = []): Mesh {
+export function buildMesh(services: readonly ServiceFixture[], configs: readonly AnyConfig[] = []): Mesh {
   const { store, registry } = buildSources(services, configs);
   return new Mesh(store, registry);
 }

@@ -48,7 +48,8 @@ test('no top folder of src/ imports itself through another', () => {
 });
 
 // Issue 15: routes are resolved once in model/ (http-routes.ts, l4-routes.ts); what translates them
-// for a proxy reads the model's types, never the API's.
+// for a proxy goes through the model's module for every type it reads (the model re-exports the
+// validated API shapes a route carries: retries, fault, CORS...), never to src/api directly.
 const ROUTE_TRANSLATION = ['routes', 'http-routes', 'http-match', 'route-policies', 'tcp-routes', 'tls-routes', 'source-match', 'cluster-refs', 'percent', 'gateway', 'gateway-proxy', 'gateway-passthrough'];
 
 test('route translation imports no src/api type: it reads the resolved route model', () => {

@@ -2,7 +2,7 @@
 // Istio's rules (pilot/pkg/model/virtualservice.go: mergeVirtualServicesIfNeeded, hasConflict,
 // mergeHTTPMatchRequest), destinations resolved where they were written.
 import type { HTTPMatchRequest, VirtualServiceSpec } from '../../src/api/virtual-service.js';
-import { matchesConflict, mergeMatch, resolveHttpRoutes, type ResolvedHttpRoutes } from '../../src/model/http-routes.js';
+import { matchesConflict, mergeMatch, mirrorsOf, resolveHttpRoutes, type ResolvedHttpRoutes } from '../../src/model/http-routes.js';
 import { resolveVirtualService, type ResolvedVirtualService } from '../../src/model/virtual-services.js';
 import { config } from '../support/mesh-fixtures.js';
 
@@ -26,6 +26,9 @@ describe('matchesConflict: a delegate match must stay inside the root match', ()
     ['regex in the delegate under a prefix', { uri: { prefix: '/a' } }, { uri: { regex: '/a.*' } }, true],
     ['regex in the root, no uri in the delegate', { uri: { regex: '/a.*' } }, { headers: { x: { exact: '1' } } }, false],
     ['no uri in the root', {}, { uri: { regex: '/a.*' } }, false],
+    ['a header regex in the root, the header only required present in the delegate (would widen it)', { headers: { x: { regex: 'a.*' } } }, { headers: { x: {} } }, true],
+    ['a header only required present in the root, a regex in the delegate', { headers: { x: {} } }, { headers: { x: { regex: 'a.*' } } }, true],
+    ['the same header regex in both', { headers: { x: { regex: 'a.*' } } }, { headers: { x: { regex: 'a.*' } } }, true],
     ['same header', { headers: { env: { exact: 'prod' } } }, { headers: { env: { exact: 'prod' } } }, false],
     ['another value of the header', { headers: { env: { exact: 'prod' } } }, { headers: { env: { exact: 'dev' } } }, true],
     ['another header', { headers: { env: { exact: 'prod' } } }, { headers: { user: { exact: 'jason' } } }, false],
@@ -104,7 +107,7 @@ describe('delegation', () => {
       ['api-canary.team.svc.cluster.local', undefined, 'c', 1],
     ]);
     // The mirror is the root's: resolved in the root's namespace.
-    expect(routes[0].mirrors.map((m) => m.cluster.host)).toEqual(['shadow.prod.svc.cluster.local']);
+    expect(mirrorsOf(routes[0]).map((m) => m.cluster.host)).toEqual(['shadow.prod.svc.cluster.local']);
     expect(routes[3].targets[0].cluster.host).toBe('reviews.prod.svc.cluster.local');
   });
 
@@ -122,6 +125,28 @@ describe('delegation', () => {
       { kind: 'conflict', root: { ref: { namespace: 'prod', name: 'root' }, httpIndex: 0 }, delegate: { ref: { namespace: 'team', name: 'api' }, httpIndex: 2 } },
       { kind: 'not-found', root: { ref: { namespace: 'prod', name: 'root' }, httpIndex: 1 }, delegate: { namespace: 'prod', name: 'nope' } },
       { kind: 'not-exported', root: { ref: { namespace: 'prod', name: 'root' }, httpIndex: 2 }, delegate: { namespace: 'team', name: 'hidden' } },
+    ]);
+  });
+
+  test("mirror, mirrorPercentage, the deprecated mirrorPercent and mirrors are each inherited on their own (Istio's mergeHTTPRoute)", () => {
+    const r = vs('prod', 'r', {
+      hosts: ['a'],
+      http: [{ match: [{ uri: { prefix: '/' } }], delegate: { name: 'd', namespace: 'team' }, mirror: { host: 'root-mirror' }, mirrorPercentage: { value: 10 }, mirrors: [{ destination: { host: 'root-extra' } }] }],
+    });
+    const d = vs('team', 'd', {
+      http: [
+        { route: [{ destination: { host: 'a' } }], mirror: { host: 'own-mirror' } },
+        { route: [{ destination: { host: 'b' } }], mirrorPercentage: { value: 50 }, mirrors: [{ destination: { host: 'own-extra' }, percentage: { value: 5 } }] },
+      ],
+    });
+    const [own, pct] = resolve(r, d).routes.map((x) => mirrorsOf(x).map((m) => [m.cluster.host.split('.')[0], m.percentage?.value]));
+    expect(own).toEqual([
+      ['own-mirror', 10],
+      ['root-extra', undefined],
+    ]);
+    expect(pct).toEqual([
+      ['root-mirror', 50],
+      ['own-extra', 5],
     ]);
   });
 

@@ -1,16 +1,16 @@
 // The Mesh facade over a ConfigStore and a ServiceRegistry: the questions the translate and
 // controller stages ask, answered with Istio's semantics.
 import type { NetworkingKind } from '../../src/api/common.js';
-import { ConfigStore, type Config } from '../../src/model/config-store.js';
+import { ConfigStore, type AnyConfig } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry, type ServiceRecord } from '../../src/model/services.js';
 import { config } from '../support/mesh-fixtures.js';
 
-const cfg = (kind: NetworkingKind, namespace: string, name: string, spec: unknown): Config => config(kind, namespace, name, spec);
+const cfg = (kind: NetworkingKind, namespace: string, name: string, spec: unknown): AnyConfig => config(kind, namespace, name, spec);
 function svc(namespace: string, name: string, extra: Partial<Omit<ServiceRecord, 'hostname'>> = {}): Omit<ServiceRecord, 'hostname'> {
   return { namespace, name, clusterIP: '10.96.0.1', ports: [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'TCP' }], labels: {}, selector: { app: name }, exportTo: [], ...extra };
 }
-function world(configs: Config[], services: Omit<ServiceRecord, 'hostname'>[]): { store: ConfigStore; registry: ServiceRegistry } {
+function world(configs: AnyConfig[], services: Omit<ServiceRecord, 'hostname'>[]): { store: ConfigStore; registry: ServiceRegistry } {
   const store = new ConfigStore();
   for (const c of configs) store.upsert(c);
   const registry = new ServiceRegistry();

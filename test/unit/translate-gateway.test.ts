@@ -76,3 +76,17 @@ test('the listener binds the targetPort of the gateway Service for the server po
   // Routes stay keyed by the Gateway's port.
   expect([...snap[TypeUrl.Route]!.keys()]).toEqual(['http.80']);
 });
+
+test('TLS passthrough takes the tls routes of VirtualServices bound to the Gateway and visible to the gateway proxy, matches for other gateways left out', () => {
+  const pt = config('Gateway', 'web', 'pt', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['*'], tls: { mode: 'PASSTHROUGH' } }] });
+  const tlsVs = (ns: string, name: string, sni: string, extra: object = {}, match: object = {}) =>
+    config('VirtualService', ns, name, { hosts: [sni], gateways: ['web/pt'], tls: [{ match: [{ sniHosts: [sni], ...match }], route: [{ destination: { host: 'httpbin.web.svc.cluster.local', port: { number: 8000 } } }] }], ...extra });
+  const mesh = buildMesh(services, [
+    pt,
+    tlsVs('web', 'seen', 'a.example.com'),
+    tlsVs('other', 'private', 'b.example.com', { exportTo: ['.'] }),
+    tlsVs('web', 'elsewhere', 'c.example.com', {}, { gateways: ['web/another'] }),
+  ]);
+  const listener = gatewaySnapshot(mesh, proxy)[TypeUrl.Listener]!.get('0.0.0.0_443');
+  expect(listener?.filter_chains?.map((c) => c.filter_chain_match?.server_names)).toEqual([['a.example.com']]);
+});

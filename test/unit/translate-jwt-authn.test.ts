@@ -4,7 +4,7 @@
 // filter order in a workload's security filters, and the warnings a RequestAuthentication's
 // status carries about its keys.
 import type { RequestAuthenticationSpec } from '../../src/api/request-authentication.js';
-import { ConfigStore, type Config, type ConfigOf } from '../../src/model/config-store.js';
+import { ConfigStore, type AnyConfig, type Config, type ConfigOf } from '../../src/model/config-store.js';
 import { jwksSources, type JwksSource, type JwksState } from '../../src/model/jwks.js';
 import { envoyJwksProblem } from '../../src/model/jwks-keys.js';
 import { Mesh } from '../../src/model/mesh.js';
@@ -194,7 +194,7 @@ describe('inline keys Envoy cannot load', () => {
 });
 
 describe('in the workload security filters', () => {
-  function mesh(configs: Config[], jwks?: (s: JwksSource) => JwksState): Mesh {
+  function mesh(configs: AnyConfig[], jwks?: (s: JwksSource) => JwksState): Mesh {
     const store = new ConfigStore();
     for (const c of configs) store.upsert(c);
     return new Mesh(store, new ServiceRegistry(), jwks ? { jwks } : {});
@@ -214,7 +214,7 @@ describe('in the workload security filters', () => {
   });
 
   test('the key changes with the policy, and with the fetched keys', () => {
-    const key = (configs: Config[], jwks?: (s: JwksSource) => JwksState) => workloadSecurity(mesh(configs, jwks), 'default', { app: 'web' }).key;
+    const key = (configs: AnyConfig[], jwks?: (s: JwksSource) => JwksState) => workloadSecurity(mesh(configs, jwks), 'default', { app: 'web' }).key;
     const base = key([authn]);
     expect(key([authn])).toBe(base);
     expect(key([{ ...authn, resourceVersion: 'next' }])).not.toBe(base);

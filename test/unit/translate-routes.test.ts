@@ -93,8 +93,9 @@ test('one Envoy route per match, in order; matches for other ports, labels, name
   expect(routes.map((r) => [r.name, r.match?.prefix, r.route?.cluster])).toEqual([
     ['r1.m1', '/a', `outbound|9080|v1|${REVIEWS}`],
     ['r1', '/b', `outbound|9080|v1|${REVIEWS}`],
+    // r3 catches everything from this proxy (port and sourceLabels are not request conditions):
+    // as Istio, the routes after it (r4) are left out.
     ['r3', '/', `outbound|9080|v3|${REVIEWS}`],
-    ['r4', '/', `outbound|9080||${REVIEWS}`],
   ]);
 });
 
@@ -210,6 +211,17 @@ test.each([
   const [r] = reviewsRoutes([{ route: [{ destination: { host: 'reviews' } }] }], { dr: { trafficPolicy: { loadBalancer: { consistentHash } } } });
   expect(r.route?.hash_policy).toEqual(want);
   expect(route?.route?.hash_policy).toEqual(want);
+});
+
+test("a match naming gateways is judged by them alone, not by sourceLabels or sourceNamespace (Istio's sourceMatchHTTP)", () => {
+  const routes = reviewsRoutes(
+    [
+      { name: 'by-gateway', match: [{ gateways: ['mesh'], sourceLabels: { app: 'nope' }, sourceNamespace: 'elsewhere', uri: { prefix: '/a' } }], route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      { name: 'by-labels', match: [{ sourceLabels: { app: 'nope' }, uri: { prefix: '/b' } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+    ],
+    { labels: { app: 'productpage' } },
+  );
+  expect(routes.map((r) => r.name)).toEqual(['by-gateway']);
 });
 
 describe('delegate VirtualServices', () => {
