@@ -11,6 +11,8 @@ import type { Percent, StringMatch } from '../api/common.js';
 import type {
   CorsPolicy,
   Destination,
+  FaultAbort,
+  FaultDelay,
   Headers,
   HTTPDirectResponse,
   HTTPFaultInjection,
@@ -30,17 +32,55 @@ import { isVisibleTo } from './visibility.js';
 // direct response, header operations): translation reads these through the model, not the API.
 export type { Labels, Percent, StringMatch } from '../api/common.js';
 export type { ConsistentHashLB } from '../api/destination-rule.js';
-export type {
-  CorsPolicy,
-  HeaderOperations,
-  Headers,
-  HTTPDirectResponse,
-  HTTPFaultInjection,
-  HTTPMatchRequest,
-  HTTPRedirect,
-  HTTPRetry,
-  HTTPRewrite,
-} from '../api/virtual-service.js';
+export type { FaultAbort, HeaderOperations, Headers, HTTPDirectResponse, HTTPMatchRequest, HTTPRedirect, HTTPRewrite } from '../api/virtual-service.js';
+
+/** Retries with their durations parsed (an unparsable one, which validate() refuses, is left out). */
+export interface RouteRetries extends Omit<HTTPRetry, 'perTryTimeout' | 'backoff'> {
+  perTryTimeout?: SecondsNanos;
+  backoff?: SecondsNanos;
+}
+
+/** Fault injection with the delay parsed. */
+export interface RouteFault {
+  delay?: Omit<FaultDelay, 'fixedDelay' | 'exponentialDelay'> & { fixedDelay?: SecondsNanos };
+  abort?: FaultAbort;
+}
+
+/** A CORS policy with maxAge parsed. */
+export interface RouteCors extends Omit<CorsPolicy, 'maxAge'> {
+  maxAge?: SecondsNanos;
+}
+
+function retriesOf(r: HTTPRetry | undefined): RouteRetries | undefined {
+  if (!r) return undefined;
+  const { perTryTimeout, backoff, ...rest } = r;
+  const out: RouteRetries = { ...rest };
+  const perTry = parseSecondsNanos(perTryTimeout);
+  const back = parseSecondsNanos(backoff);
+  if (perTry) out.perTryTimeout = perTry;
+  if (back) out.backoff = back;
+  return out;
+}
+
+function faultOf(f: HTTPFaultInjection | undefined): RouteFault | undefined {
+  if (!f) return undefined;
+  const out: RouteFault = {};
+  if (f.delay) {
+    // exponentialDelay: Istio does not implement it (nor does Trellis).
+    const { percentage, percent } = f.delay;
+    const fixed = parseSecondsNanos(f.delay.fixedDelay);
+    out.delay = { ...(percentage ? { percentage } : {}), ...(percent !== undefined ? { percent } : {}), ...(fixed ? { fixedDelay: fixed } : {}) };
+  }
+  if (f.abort) out.abort = f.abort;
+  return out;
+}
+
+function corsOf(c: CorsPolicy | undefined): RouteCors | undefined {
+  if (!c) return undefined;
+  const { maxAge, ...rest } = c;
+  const parsed = parseSecondsNanos(maxAge);
+  return parsed ? { ...rest, maxAge: parsed } : rest;
+}
 
 /** What a route sends traffic to: `outbound|<port>|<subset>|<host>` once the port is known. */
 export interface ClusterRef {
@@ -86,7 +126,7 @@ export interface ResolvedHttpRoute {
   /** The forwarding targets with a positive weight; empty for redirects and direct responses. */
   targets: RouteTarget[];
   timeout: SecondsNanos | undefined;
-  retries: HTTPRetry | undefined;
+  retries: RouteRetries | undefined;
   rewrite: HTTPRewrite | undefined;
   /** `mirror`, its `mirrorPercentage` and the deprecated `mirrorPercent` (a delegate inherits each on its own, as Istio). */
   mirror: ClusterRef | undefined;
@@ -94,8 +134,8 @@ export interface ResolvedHttpRoute {
   mirrorPercent: number | undefined;
   /** `mirrors`. */
   mirrors: RouteMirror[] | undefined;
-  fault: HTTPFaultInjection | undefined;
-  corsPolicy: CorsPolicy | undefined;
+  fault: RouteFault | undefined;
+  corsPolicy: RouteCors | undefined;
   headers: Headers | undefined;
   /** The route as written: the delegate's route for a delegated one. */
   origin: RouteOrigin;
@@ -150,14 +190,14 @@ function resolveRoute(w: Written, domain: string, origin: RouteOrigin, delegated
     directResponse: r.redirect ? undefined : r.directResponse,
     targets: r.redirect || r.directResponse ? [] : routeTargets(r.route, namespace, domain),
     timeout: parseSecondsNanos(r.timeout),
-    retries: r.retries,
+    retries: retriesOf(r.retries),
     rewrite: r.rewrite,
     mirror: r.mirror ? clusterRef(r.mirror, namespace, domain) : undefined,
     mirrorPercentage: r.mirrorPercentage,
     mirrorPercent: r.mirrorPercent ?? r.mirror_percent ?? undefined,
     mirrors: r.mirrors?.map((m) => ({ cluster: clusterRef(m.destination, namespace, domain), percentage: m.percentage, legacyPercent: undefined })),
-    fault: r.fault,
-    corsPolicy: r.corsPolicy,
+    fault: faultOf(r.fault),
+    corsPolicy: corsOf(r.corsPolicy),
     headers: r.headers,
     origin,
     delegatedBy,

@@ -1,7 +1,7 @@
 // The per-route policies of a VirtualService HTTP route as Envoy fields: retries (with Istio's
 // defaults), fault injection, header operations, CORS, redirects, direct responses and
 // consistent-hash policies.
-import type { ConsistentHashLB, CorsPolicy, HeaderOperations, HTTPDirectResponse, HTTPFaultInjection, HTTPRedirect, HTTPRetry } from '../model/http-routes.js';
+import type { ConsistentHashLB, HeaderOperations, HTTPDirectResponse, HTTPRedirect, RouteCors, RouteFault, RouteRetries } from '../model/http-routes.js';
 import type { HeaderValueOption } from '../xds/generated/envoy/config/core/v3/HeaderValueOption.js';
 import type { DirectResponseAction } from '../xds/generated/envoy/config/route/v3/DirectResponseAction.js';
 import type { RedirectAction } from '../xds/generated/envoy/config/route/v3/RedirectAction.js';
@@ -22,7 +22,7 @@ export const DEFAULT_RETRY_ATTEMPTS = 2;
 const PREVIOUS_HOSTS = { name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { type_url: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate', value: Buffer.alloc(0) } };
 
 /** Istio's retry policy: 2 attempts on connect failures, refused streams, unavailable, cancelled and 503 by default; none for `attempts: 0`. */
-export function retryPolicy(r: HTTPRetry | undefined): RetryPolicy | undefined {
+export function retryPolicy(r: RouteRetries | undefined): RetryPolicy | undefined {
   if (r?.attempts === 0) return undefined;
   const tokens = (r?.retryOn ?? DEFAULT_RETRY_ON).split(',').map((t) => t.trim()).filter(Boolean);
   const codes = tokens.filter((t) => /^\d+$/.test(t)).map(Number);
@@ -32,10 +32,10 @@ export function retryPolicy(r: HTTPRetry | undefined): RetryPolicy | undefined {
   return {
     retry_on: on.join(','),
     num_retries: { value: r?.attempts ?? DEFAULT_RETRY_ATTEMPTS },
-    ...(duration(r?.perTryTimeout) ? { per_try_timeout: duration(r?.perTryTimeout) } : {}),
+    ...(r?.perTryTimeout ? { per_try_timeout: r.perTryTimeout } : {}),
     ...(statusCodes.length > 0 ? { retriable_status_codes: statusCodes } : {}),
     ...(r?.retryIgnorePreviousHosts === false ? {} : { retry_host_predicate: [PREVIOUS_HOSTS], host_selection_retry_max_attempts: 5 }),
-    ...(duration(r?.backoff) ? { retry_back_off: { base_interval: duration(r?.backoff) } } : {}),
+    ...(r?.backoff ? { retry_back_off: { base_interval: r.backoff } } : {}),
   };
 }
 
@@ -53,10 +53,10 @@ const GRPC_CODES: Record<string, number> = {
 };
 
 /** The fault filter's per-route config (an Any), or undefined when there is nothing to inject. */
-export function faultConfig(f: HTTPFaultInjection | undefined): ReturnType<typeof packAny> | undefined {
+export function faultConfig(f: RouteFault | undefined): ReturnType<typeof packAny> | undefined {
   if (!f || (!f.delay && !f.abort)) return undefined;
   const out: HTTPFault = {};
-  const fixed = duration(f.delay?.fixedDelay);
+  const fixed = f.delay?.fixedDelay;
   if (f.delay && fixed) out.delay = { fixed_delay: fixed, percentage: fractionalPercent(f.delay.percentage, f.delay.percent) };
   if (f.abort) {
     const pct = fractionalPercent(f.abort.percentage);
@@ -66,10 +66,10 @@ export function faultConfig(f: HTTPFaultInjection | undefined): ReturnType<typeo
   return out.delay || out.abort ? packAny(FAULT_TYPE, out) : undefined;
 }
 
-export function corsConfig(c: CorsPolicy | undefined): ReturnType<typeof packAny> | undefined {
+export function corsConfig(c: RouteCors | undefined): ReturnType<typeof packAny> | undefined {
   if (!c) return undefined;
   const origins = [...(c.allowOrigins ?? []).map((o) => stringMatcher(o)), ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { safe_regex: { regex: '.*' } } : { exact: o }))].filter((x) => x !== undefined);
-  const maxAge = duration(c.maxAge);
+  const maxAge = c.maxAge;
   const policy: EnvoyCors = {
     allow_origin_string_match: origins,
     ...(c.allowMethods ? { allow_methods: c.allowMethods.join(',') } : {}),

@@ -151,7 +151,7 @@ test.each<[string, Parameters<typeof retryPolicy>[0], object | undefined]>([
   ['unset: Istio defaults', undefined, { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: { value: 2 }, retriable_status_codes: [503] }],
   ['attempts only', { attempts: 5 }, { num_retries: { value: 5 }, retriable_status_codes: [503] }],
   ['attempts 0 disables retries', { attempts: 0 }, undefined],
-  ['retryOn with status codes', { attempts: 3, retryOn: '5xx,gateway-error,502', perTryTimeout: '2s' }, { retry_on: '5xx,gateway-error,retriable-status-codes', retriable_status_codes: [502], per_try_timeout: { seconds: 2, nanos: 0 } }],
+  ['retryOn with status codes', { attempts: 3, retryOn: '5xx,gateway-error,502', perTryTimeout: { seconds: 2, nanos: 0 } }, { retry_on: '5xx,gateway-error,retriable-status-codes', retriable_status_codes: [502], per_try_timeout: { seconds: 2, nanos: 0 } }],
 ])('retries: %s', (_name, r, want) => {
   const p = retryPolicy(r);
   if (want === undefined) expect(p).toBeUndefined();
