@@ -1,7 +1,8 @@
 // The HTTP routes a Gateway serves, merged from every VirtualService bound to it, as Istio
 // documents ("split large virtual services"): for each server port and host, the routes of each
 // VirtualService in order (private to the gateway proxy's namespace, exported to it, public;
-// oldest first), each VirtualService's own order kept, and catch-all routes moved to the end.
+// oldest first), each VirtualService's own order kept up to its first route that catches
+// everything (delegates expanded: model/http-routes.ts), and catch-all routes moved to the end.
 import type { GatewaySpec } from '../api/gateway.js';
 import type { HTTPMatchRequest, StringMatch } from '../api/types.js';
 import type { Config } from './config-store.js';

@@ -1,5 +1,6 @@
-// VirtualService HTTP routes → Envoy routes for one host on one port, for one proxy: one Envoy
-// route per applicable match (a route without matches catches everything), in order; the
+// The model's resolved HTTP routes (model/http-routes.ts) → Envoy routes for one host on one port,
+// for one proxy: one Envoy route per applicable match, in order, up to the first that catches
+// everything (a route without matches does); the
 // action is a redirect, a direct response, or forwarding to one cluster or weighted clusters
 // with rewrite, timeout (Istio's default: none), retries, mirrors, fault, CORS, header
 // operations and the destination's consistent-hash policy.
