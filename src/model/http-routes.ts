@@ -24,7 +24,7 @@ import type {
 } from '../api/virtual-service.js';
 import { parseSecondsNanos, type SecondsNanos } from '../util/duration.js';
 import { refOf, type ConfigRef } from './config-order.js';
-import { MESH_GATEWAY, resolveGatewayName, resolveHost } from './hosts.js';
+import { resolveGatewayName, resolveHost } from './hosts.js';
 import type { ResolvedVirtualService } from './virtual-services.js';
 import { isVisibleTo } from './visibility.js';
 
@@ -171,7 +171,7 @@ function clusterRef(d: Destination, namespace: string, domain: string): ClusterR
 /** A match with its gateway names resolved (`ns/name`, or `mesh`) where it was written. */
 export function resolveMatch<M extends { gateways?: string[] }>(m: M, namespace: string): M {
   if (!m.gateways || m.gateways.length === 0) return m;
-  return { ...m, gateways: m.gateways.map((g) => (g === MESH_GATEWAY ? g : resolveGatewayName(g, namespace))) };
+  return { ...m, gateways: m.gateways.map((g) => resolveGatewayName(g, namespace)) };
 }
 
 /** Istio's weights: relative; a lone destination takes all, among several a missing weight is 0. */

@@ -6,6 +6,7 @@ import type { Listener } from '../xds/types.js';
 import { parseServerHost } from '../model/hosts.js';
 import { orderedFor } from '../model/virtual-services.js';
 import { tcpTargets } from './cluster-refs.js';
+import { once } from './resources.js';
 import { tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import { gatewayListenerName, gatewaysFor, listenPorts, type GatewayMeshView } from './gateway-proxy.js';
 import type { SidecarProxy } from './input.js';
@@ -27,13 +28,14 @@ export function gatewayPassthroughListeners(
   const seen = new Map<number, Set<string>>(); // SNI names already claimed on a port
   for (const gw of gateways) {
     const ref = `${gw.namespace}/${gw.name}`;
+    // The VirtualServices bound to this Gateway and visible from the proxy's namespace, in Istio's order.
+    const bound = once(() => orderedFor(mesh.virtualServices(), ref, ns));
     for (const server of gw.spec.servers ?? []) {
       if ((server.port?.protocol ?? '').toUpperCase() !== 'TLS' || server.tls?.mode !== 'PASSTHROUGH' || server.port?.number === undefined) continue;
       const port = server.port.number;
       if (taken.has(port)) continue;
       const serverHosts = (server.hosts ?? []).map((h) => parseServerHost(h, gw.namespace).host);
-      // The VirtualServices bound to this Gateway and visible from the proxy's namespace, in Istio's order.
-      for (const vs of orderedFor(mesh.virtualServices(), ref, ns)) {
+      for (const vs of bound()) {
         for (const tls of mesh.l4Routes(vs).tls) {
           const snis = tls.matches
             .filter((m) => (m.port === undefined || m.port === port) && (!m.gateways?.length || m.gateways.includes(ref)))
