@@ -123,7 +123,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
         log: loggerFor(`controller/${kind}`),
         onChange: onModelChange,
         stallMs: config.watchStallMs,
-        warnings: (c) => [...validationWarnings(c.kind, c.spec).map((w) => `${w.path}: ${w.message}`), ...warningsFor(c, meshSource.current())],
+        warnings: (c) => [...validationWarnings(c.kind, c.spec, c.namespace).map((w) => `${w.path}: ${w.message}`), ...warningsFor(c, meshSource.current())],
       }),
   );
 

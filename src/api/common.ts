@@ -35,14 +35,15 @@ export interface Port {
   targetPort?: number;
 }
 
-/** The four networking.istio.io kinds Trellis serves. */
-export type NetworkingKind = 'VirtualService' | 'DestinationRule' | 'Gateway' | 'ServiceEntry';
+/** The networking.istio.io kinds Trellis serves. */
+export type NetworkingKind = 'VirtualService' | 'DestinationRule' | 'Gateway' | 'ServiceEntry' | 'Sidecar';
 
 export const NETWORKING_KINDS: readonly NetworkingKind[] = [
   'VirtualService',
   'DestinationRule',
   'Gateway',
   'ServiceEntry',
+  'Sidecar',
 ];
 
 export const NETWORKING_GROUP = 'networking.istio.io';
@@ -71,6 +72,7 @@ export const GROUP_OF: Readonly<Record<ConfigKind, string>> = {
   DestinationRule: NETWORKING_GROUP,
   Gateway: NETWORKING_GROUP,
   ServiceEntry: NETWORKING_GROUP,
+  Sidecar: NETWORKING_GROUP,
   PeerAuthentication: SECURITY_GROUP,
   AuthorizationPolicy: SECURITY_GROUP,
   RequestAuthentication: SECURITY_GROUP,

@@ -2,7 +2,7 @@
 // dropped). Do not edit: change crds/ and run `make build` (or node scripts/gen-crd-schemas.js).
 import type { SchemaNode } from './validate-schema.js';
 
-export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication' | 'RequestAuthentication' | 'ServiceEntry' | 'VirtualService', SchemaNode>> = {
+export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication' | 'RequestAuthentication' | 'ServiceEntry' | 'Sidecar' | 'VirtualService', SchemaNode>> = {
   AuthorizationPolicy: {
     "type": "object",
     "properties": {
@@ -1098,6 +1098,186 @@ export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'Destinat
       },
       "exportTo": {"type":"array","items":{"type":"string"}},
       "subjectAltNames": {"type":"array","items":{"type":"string"}}
+    }
+  },
+  Sidecar: {
+    "type": "object",
+    "properties": {
+      "workloadSelector": {
+        "type": "object",
+        "properties": {"labels":{"type":"object","additionalProperties":{"type":"string"}}}
+      },
+      "ingress": {
+        "type": "array",
+        "items": {
+          "type": "object",
+          "required": ["port"],
+          "properties": {
+            "port": {
+              "type": "object",
+              "properties": {
+                "number": {"type":"integer","minimum":0,"maximum":4294967295},
+                "protocol": {"type":"string"},
+                "name": {"type":"string"},
+                "targetPort": {"type":"integer","minimum":0,"maximum":4294967295}
+              }
+            },
+            "bind": {"type":"string"},
+            "captureMode": {"type":"string","enum":["DEFAULT","IPTABLES","NONE"]},
+            "defaultEndpoint": {"type":"string"},
+            "tls": {
+              "type": "object",
+              "properties": {
+                "httpsRedirect": {"type":"boolean"},
+                "mode": {
+                  "type": "string",
+                  "enum": [
+                    "PASSTHROUGH",
+                    "SIMPLE",
+                    "MUTUAL",
+                    "AUTO_PASSTHROUGH",
+                    "ISTIO_MUTUAL",
+                    "OPTIONAL_MUTUAL"
+                  ]
+                },
+                "serverCertificate": {"type":"string"},
+                "privateKey": {"type":"string"},
+                "caCertificates": {"type":"string"},
+                "caCertCredentialName": {"type":"string"},
+                "caCrl": {"type":"string"},
+                "credentialName": {"type":"string"},
+                "credentialNames": {"type":"array","items":{"type":"string"}},
+                "tlsCertificates": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "properties": {
+                      "serverCertificate": {"type":"string"},
+                      "privateKey": {"type":"string"},
+                      "caCertificates": {"type":"string"}
+                    }
+                  }
+                },
+                "subjectAltNames": {"type":"array","items":{"type":"string"}},
+                "verifyCertificateSpki": {"type":"array","items":{"type":"string"}},
+                "verifyCertificateHash": {"type":"array","items":{"type":"string"}},
+                "minProtocolVersion": {"type":"string","enum":["TLS_AUTO","TLSV1_0","TLSV1_1","TLSV1_2","TLSV1_3"]},
+                "maxProtocolVersion": {"type":"string","enum":["TLS_AUTO","TLSV1_0","TLSV1_1","TLSV1_2","TLSV1_3"]},
+                "cipherSuites": {"type":"array","items":{"type":"string"}}
+              }
+            },
+            "connectionPool": {
+              "type": "object",
+              "properties": {
+                "tcp": {
+                  "type": "object",
+                  "properties": {
+                    "maxConnections": {"type":"integer","format":"int32"},
+                    "connectTimeout": {"type":"string"},
+                    "tcpKeepalive": {
+                      "type": "object",
+                      "properties": {
+                        "probes": {"type":"integer","minimum":0,"maximum":4294967295},
+                        "time": {"type":"string"},
+                        "interval": {"type":"string"}
+                      }
+                    },
+                    "maxConnectionDuration": {"type":"string"},
+                    "idleTimeout": {"type":"string"}
+                  }
+                },
+                "http": {
+                  "type": "object",
+                  "properties": {
+                    "http1MaxPendingRequests": {"type":"integer","format":"int32"},
+                    "http2MaxRequests": {"type":"integer","format":"int32"},
+                    "maxRequestsPerConnection": {"type":"integer","format":"int32"},
+                    "maxRetries": {"type":"integer","format":"int32"},
+                    "idleTimeout": {"type":"string"},
+                    "h2UpgradePolicy": {"type":"string","enum":["DEFAULT","DO_NOT_UPGRADE","UPGRADE"]},
+                    "useClientProtocol": {"type":"boolean"},
+                    "maxConcurrentStreams": {"type":"integer","format":"int32"}
+                  }
+                }
+              }
+            }
+          }
+        }
+      },
+      "egress": {
+        "type": "array",
+        "items": {
+          "type": "object",
+          "required": ["hosts"],
+          "properties": {
+            "port": {
+              "type": "object",
+              "properties": {
+                "number": {"type":"integer","minimum":0,"maximum":4294967295},
+                "protocol": {"type":"string"},
+                "name": {"type":"string"},
+                "targetPort": {"type":"integer","minimum":0,"maximum":4294967295}
+              }
+            },
+            "bind": {"type":"string"},
+            "captureMode": {"type":"string","enum":["DEFAULT","IPTABLES","NONE"]},
+            "hosts": {"type":"array","items":{"type":"string"}}
+          }
+        }
+      },
+      "inboundConnectionPool": {
+        "type": "object",
+        "properties": {
+          "tcp": {
+            "type": "object",
+            "properties": {
+              "maxConnections": {"type":"integer","format":"int32"},
+              "connectTimeout": {"type":"string"},
+              "tcpKeepalive": {
+                "type": "object",
+                "properties": {
+                  "probes": {"type":"integer","minimum":0,"maximum":4294967295},
+                  "time": {"type":"string"},
+                  "interval": {"type":"string"}
+                }
+              },
+              "maxConnectionDuration": {"type":"string"},
+              "idleTimeout": {"type":"string"}
+            }
+          },
+          "http": {
+            "type": "object",
+            "properties": {
+              "http1MaxPendingRequests": {"type":"integer","format":"int32"},
+              "http2MaxRequests": {"type":"integer","format":"int32"},
+              "maxRequestsPerConnection": {"type":"integer","format":"int32"},
+              "maxRetries": {"type":"integer","format":"int32"},
+              "idleTimeout": {"type":"string"},
+              "h2UpgradePolicy": {"type":"string","enum":["DEFAULT","DO_NOT_UPGRADE","UPGRADE"]},
+              "useClientProtocol": {"type":"boolean"},
+              "maxConcurrentStreams": {"type":"integer","format":"int32"}
+            }
+          }
+        }
+      },
+      "outboundTrafficPolicy": {
+        "type": "object",
+        "properties": {
+          "mode": {"type":"string","enum":["REGISTRY_ONLY","ALLOW_ANY"]},
+          "egressProxy": {
+            "type": "object",
+            "required": ["host"],
+            "properties": {
+              "host": {"type":"string"},
+              "subset": {"type":"string"},
+              "port": {
+                "type": "object",
+                "properties": {"number":{"type":"integer","minimum":0,"maximum":4294967295}}
+              }
+            }
+          }
+        }
+      }
     }
   },
   VirtualService: {

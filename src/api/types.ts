@@ -6,6 +6,7 @@ import type { AuthorizationPolicySpec } from './authorization-policy.js';
 import type { PeerAuthenticationSpec } from './peer-authentication.js';
 import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
+import type { SidecarSpec } from './sidecar.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 
 export type * from './common.js';
@@ -15,6 +16,7 @@ export type * from './authorization-policy.js';
 export type * from './peer-authentication.js';
 export type * from './request-authentication.js';
 export type * from './service-entry.js';
+export type * from './sidecar.js';
 export type * from './virtual-service.js';
 export { CONFIG_KINDS, GROUP_OF, NETWORKING_GROUP, NETWORKING_KINDS, NETWORKING_VERSIONS, SECURITY_GROUP, SECURITY_KINDS, SECURITY_VERSIONS } from './common.js';
 
@@ -24,6 +26,7 @@ export interface SpecByKind {
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;
   ServiceEntry: ServiceEntrySpec;
+  Sidecar: SidecarSpec;
   PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;

@@ -293,7 +293,7 @@ function checkLocalities(e: ErrorList, items: readonly [string, string][]): void
   }
 }
 
-function validateConnectionPool(e: ErrorList, p: string, cp: ConnectionPoolSettings): void {
+export function validateConnectionPool(e: ErrorList, p: string, cp: ConnectionPoolSettings): void {
   if (!isSet(cp.tcp) && !isSet(cp.http)) {
     e.add(p, 'must set tcp or http settings, or be left out');
     return;

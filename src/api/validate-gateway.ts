@@ -110,7 +110,7 @@ function certificateSources(tls: ServerTLSSettings): string[] {
   return sources;
 }
 
-function validateServerTls(e: ErrorList, p: string, tls: ServerTLSSettings): void {
+export function validateServerTls(e: ErrorList, p: string, tls: ServerTLSSettings): void {
   const mode = tls.mode ?? 'PASSTHROUGH';
   if (mode === 'ISTIO_MUTUAL') {
     const set = (['serverCertificate', 'privateKey', 'caCertificates', 'credentialName', 'credentialNames', 'tlsCertificates'] as const)

@@ -326,7 +326,7 @@ function validateRouteWeights(e: ErrorList, path: string, routes: readonly { wei
   }
 }
 
-function validateDestination(e: ErrorList, p: string, d: Destination | undefined): void {
+export function validateDestination(e: ErrorList, p: string, d: Destination | undefined): void {
   if (!isSet(d)) {
     e.add(p, 'required');
     return;

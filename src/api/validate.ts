@@ -8,6 +8,7 @@ import type { GatewaySpec } from './gateway.js';
 import type { PeerAuthenticationSpec } from './peer-authentication.js';
 import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
+import type { SidecarSpec } from './sidecar.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 import { CRD_SPEC_SCHEMAS } from './crd-schemas.generated.js';
 import type { SpecOf } from './types.js';
@@ -20,6 +21,7 @@ import { validatePeerAuthentication } from './validate-peer-authentication.js';
 import { validateRequestAuthentication } from './validate-request-authentication.js';
 import { checkSchemaTypes } from './validate-schema.js';
 import { validateServiceEntry } from './validate-service-entry.js';
+import { sidecarWarnings, validateSidecar } from './validate-sidecar.js';
 import { validateVirtualService } from './validate-virtual-service.js';
 import { destinationRuleWarnings, serviceEntryWarnings, virtualServiceWarnings } from './validate-warnings.js';
 
@@ -32,10 +34,11 @@ export { ALWAYS_REJECT_ANNOTATION, DRY_RUN_ANNOTATION, validateMetadata } from '
 export { validatePeerAuthentication } from './validate-peer-authentication.js';
 export { validateRequestAuthentication } from './validate-request-authentication.js';
 export { validateServiceEntry } from './validate-service-entry.js';
+export { validateSidecar } from './validate-sidecar.js';
 export { validateVirtualService } from './validate-virtual-service.js';
 
 export function isNetworkingKind(kind: unknown): kind is NetworkingKind {
-  return kind === 'VirtualService' || kind === 'DestinationRule' || kind === 'Gateway' || kind === 'ServiceEntry';
+  return kind === 'VirtualService' || kind === 'DestinationRule' || kind === 'Gateway' || kind === 'ServiceEntry' || kind === 'Sidecar';
 }
 
 /** An accepted spec, typed for its kind, with Istio's warnings; or what is wrong with it. */
@@ -49,7 +52,7 @@ export function validate<K extends ConfigKind>(kind: K, namespace: string, name:
   const value = spec ?? {};
   const errors = validationErrors(kind, namespace, name, value, annotations);
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, spec: value as SpecOf<K>, warnings: validationWarnings(kind, value) };
+  return { ok: true, spec: value as SpecOf<K>, warnings: validationWarnings(kind, value, namespace) };
 }
 
 /**
@@ -99,6 +102,8 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
         return validateGateway(spec as GatewaySpec);
       case 'ServiceEntry':
         return validateServiceEntry(spec as ServiceEntrySpec);
+      case 'Sidecar':
+        return validateSidecar(spec as SidecarSpec);
       case 'PeerAuthentication':
         return validatePeerAuthentication(spec as PeerAuthenticationSpec);
       case 'AuthorizationPolicy':
@@ -116,21 +121,22 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
  * What Istio accepts but warns about in a valid spec (validate-warnings.ts); nothing for an
  * invalid one, whose errors come first.
  */
-export function validationWarnings(kind: string, spec: unknown): ValidationError[] {
+export function validationWarnings(kind: string, spec: unknown, namespace = ''): ValidationError[] {
   const warn = WARNINGS[kind as ConfigKind];
   if (!warn || spec === null || typeof spec !== 'object' || Array.isArray(spec)) return [];
   try {
-    return warn(spec);
+    return warn(spec, namespace);
   } catch {
     return []; // a spec the rules cannot read is an invalid one, reported by validate()
   }
 }
 
 /** The kinds Istio warns about (the others never warn). */
-const WARNINGS: Partial<Record<ConfigKind, (spec: object) => ValidationError[]>> = {
+const WARNINGS: Partial<Record<ConfigKind, (spec: object, namespace: string) => ValidationError[]>> = {
   VirtualService: (spec) => virtualServiceWarnings(spec as VirtualServiceSpec),
   DestinationRule: (spec) => destinationRuleWarnings(spec as DestinationRuleSpec),
   ServiceEntry: (spec) => serviceEntryWarnings(spec as ServiceEntrySpec),
+  Sidecar: (spec, namespace) => sidecarWarnings(spec as SidecarSpec, namespace),
 };
 
 export interface ManifestValidation {

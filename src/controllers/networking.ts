@@ -19,6 +19,7 @@ export const PLURALS: Record<ConfigKind, string> = {
   DestinationRule: 'destinationrules',
   Gateway: 'gateways',
   ServiceEntry: 'serviceentries',
+  Sidecar: 'sidecars',
   PeerAuthentication: 'peerauthentications',
   AuthorizationPolicy: 'authorizationpolicies',
   RequestAuthentication: 'requestauthentications',

@@ -51,6 +51,7 @@ export function hostsOf(c: AnyConfig): string[] {
       return c.spec.host ? [c.spec.host] : [];
     case 'Gateway':
       return (c.spec.servers ?? []).flatMap((srv) => srv.hosts ?? []);
+    case 'Sidecar':
     case 'PeerAuthentication':
     case 'AuthorizationPolicy':
     case 'RequestAuthentication':

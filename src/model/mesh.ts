@@ -1,6 +1,7 @@
 // The mesh as Istio would see it, answering questions over the accepted config (ConfigStore) and
 // the service registry: which service a host is, which VirtualService and DestinationRule apply
-// for a client namespace, what a Gateway serves, which mutual TLS a workload accepts. A Mesh is a
+// for a client namespace, which Sidecar narrows what a proxy sees, what a Gateway serves, which
+// mutual TLS a workload accepts. A Mesh is a
 // snapshot: it lists the store and the registry when built and indexes lazily; build a new one
 // after a change.
 import { bundledPolicy } from './trust-domains.js';
@@ -25,7 +26,8 @@ import { WorkloadPolicies } from './security-policies.js';
 import { resolveProvider, serviceLookup, type ResolvedProvider } from './extension-providers.js';
 import { kubernetesEndpoints, serviceEntryEndpoints, servicesFromServiceEntry, type MeshEndpoint, type ServiceEntryConfig } from './service-entries.js';
 import type { PodRecord, ServiceRegistry, TlsSecret } from './services.js';
-import { orderedFor, ownerOf, resolveVirtualService, shadowingOf, sidecarHostOwners, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
+import { scopeImportsVirtualService, scopedServices, SidecarIndex, type ScopedServices, type SidecarConfig, type SidecarScope } from './sidecars.js';
+import { destinationsOf, orderedFor, ownerOf, resolveVirtualService, shadowingOf, sidecarHostOwners, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
 import { DEFAULT_EXPORT_TO, type ExportToDefaults } from './visibility.js';
 
 export const DEFAULT_ROOT_NAMESPACE = 'trellis-system';
@@ -63,8 +65,9 @@ export class Mesh {
   private readonly paConfigs: Config<PeerAuthenticationSpec>[];
   private readonly apConfigs: Config<AuthorizationPolicySpec>[];
   private readonly raConfigs: Config<RequestAuthenticationSpec>[];
+  private readonly scConfigs: SidecarConfig[];
   private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
-  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; providers?: ReadonlyMap<string, ResolvedProvider>; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec> } = {};
+  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; providers?: ReadonlyMap<string, ResolvedProvider>; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec>; sc?: SidecarIndex } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
   private readonly httpRouteCache = new Map<ResolvedVirtualService, ResolvedHttpRoutes>();
   private readonly l4RouteCache = new Map<ResolvedVirtualService, ResolvedL4Routes>();
@@ -89,6 +92,7 @@ export class Mesh {
     this.paConfigs = store.list('PeerAuthentication');
     this.apConfigs = store.list('AuthorizationPolicy');
     this.raConfigs = store.list('RequestAuthentication');
+    this.scConfigs = store.list('Sidecar');
     this.kubeServices = registry.listServices();
   }
 
@@ -128,11 +132,41 @@ export class Mesh {
     return orderedFor(this.virtualServices(), MESH_GATEWAY, client);
   }
 
-  /** The VirtualService whose routes a sidecar in `client` applies to `host`. */
-  sidecarVirtualServiceFor(host: string, client: string): ResolvedVirtualService | undefined {
-    let owners = this.sidecarOwners.get(client);
-    if (!owners) this.sidecarOwners.set(client, (owners = sidecarHostOwners(this.virtualServices(), client)));
+  /**
+   * The VirtualService whose routes a sidecar in `client` with `labels` applies to `host`: of those
+   * its Sidecar imports, when one applies.
+   */
+  sidecarVirtualServiceFor(host: string, client: string, labels: Readonly<Labels> = {}): ResolvedVirtualService | undefined {
+    const scope = this.sidecarScope(client, labels);
+    const key = scope ? `${client} ${scope.ref}` : client;
+    let owners = this.sidecarOwners.get(key);
+    if (!owners) {
+      const vses = scope ? this.virtualServices().filter((vs) => scopeImportsVirtualService(scope, vs)) : this.virtualServices();
+      this.sidecarOwners.set(key, (owners = sidecarHostOwners(vses, client)));
+    }
     return ownerOf(owners, host);
+  }
+
+  // --- Sidecars
+
+  sidecars(): SidecarIndex {
+    return (this.cache.sc ??= new SidecarIndex(this.scConfigs, this.rootNamespace));
+  }
+
+  /** The Sidecar a sidecar proxy in `namespace` with `labels` sees through; undefined when none applies. */
+  sidecarScope(namespace: string, labels: Readonly<Labels>): SidecarScope | undefined {
+    return this.sidecars().empty ? undefined : this.sidecars().scopeFor(namespace, labels);
+  }
+
+  /**
+   * What a Sidecar scope imports of `visible` (the services its namespace sees, one per hostname),
+   * with the destinations of the VirtualServices it imports.
+   */
+  sidecarServices(scope: SidecarScope, visible: readonly MeshService[]): ScopedServices {
+    const client = scope.namespace;
+    const vses = orderedFor(this.virtualServices(), MESH_GATEWAY, client);
+    const destinations = (vs: ResolvedVirtualService): string[] => destinationsOf(vs.config, this.domain).map((d) => d.host);
+    return scopedServices(scope, visible, vses, destinations, (host) => this.services().forClient(host, client));
   }
 
   /** Where sidecars take the routes of a host of this VirtualService from another one. */
@@ -190,7 +224,7 @@ export class Mesh {
 
   /**
    * The label keys whose values on a client proxy can change its outbound configuration: those
-   * of VirtualService match sourceLabels and of DestinationRule workloadSelectors. Two sidecars
+   * of VirtualService match sourceLabels, of DestinationRule and of Sidecar workloadSelectors. Two sidecars
    * of one namespace that agree on these keys get the same outbound configuration.
    */
   proxyLabelKeys(): ReadonlySet<string> {
@@ -203,6 +237,7 @@ export class Mesh {
       for (const r of spec.tcp ?? []) for (const m of r.match ?? []) add(m.sourceLabels);
     }
     for (const { spec } of this.drConfigs) add(spec.workloadSelector?.matchLabels);
+    for (const k of this.sidecars().selectorKeys()) keys.add(k);
     return (this.cache.labelKeys = keys);
   }
 

@@ -27,6 +27,7 @@ export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
     case 'ServiceEntry':
       return serviceEntryWarnings(config, mesh);
     case 'Gateway':
+    case 'Sidecar':
       return [];
     case 'PeerAuthentication':
       return peerAuthenticationWarnings(config);

@@ -6,7 +6,7 @@ import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
-export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks'>;
+export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks'>;
 
 /** Istio's outboundTrafficPolicy: unknown destinations pass through, or are refused. */
 export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
@@ -49,6 +49,23 @@ export function visibleServices(mesh: MeshView, proxy: SidecarProxy): MeshServic
   return out.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
 }
 
+/**
+ * What a sidecar's outbound configuration is built from: the visible services its Sidecar
+ * imports (all of them when no Sidecar applies), the ports a port-specific egress listener owns
+ * (only the hostnames it imported are served there), and the Sidecar's outboundTrafficPolicy.
+ */
+export interface SidecarView {
+  services: MeshService[];
+  portOwners: ReadonlyMap<number, ReadonlySet<string>>;
+  outboundPolicy: OutboundPolicy | undefined;
+}
+
+export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
+  const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
+  if (!scope) return { services: visible, portOwners: new Map(), outboundPolicy: undefined };
+  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy };
+}
+
 /** A visible service with the DestinationRule that applies to it from the proxy. */
 export interface VisibleService {
   service: MeshService;
@@ -59,9 +76,9 @@ export interface VisibleService {
  * visibleServices, each with its DestinationRule: computed once per proxy and push, then shared
  * by clusters, endpoints and secrets.
  */
-export function visibleDestinations(mesh: MeshView, proxy: SidecarProxy): VisibleService[] {
+export function visibleDestinations(mesh: MeshView, proxy: SidecarProxy, services = visibleServices(mesh, proxy)): VisibleService[] {
   const ns = proxyNamespace(proxy);
-  return visibleServices(mesh, proxy).map((service) => ({ service, rule: mesh.destinationRuleFor(service.hostname, ns, { ...proxy.labels }) }));
+  return services.map((service) => ({ service, rule: mesh.destinationRuleFor(service.hostname, ns, { ...proxy.labels }) }));
 }
 
 /** A service port with its service. */

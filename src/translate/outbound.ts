@@ -9,7 +9,8 @@ import type { Labels } from '../api/common.js';
 import { TypeUrl, type Cluster, type ClusterLoadAssignment, type Listener, type RouteConfiguration, type Secret } from '../xds/types.js';
 import { blackholeCluster, inboundCluster, inboundPassthroughCluster, outboundClusters, passthroughCluster } from './clusters.js';
 import type { InboundPort } from './inbound-ports.js';
-import { visibleDestinations, type MeshView, type SidecarOptions, type SidecarProxy, type VisibleService } from './input.js';
+import { sidecarView, visibleDestinations, visibleServices, type MeshView, type SidecarOptions, type SidecarProxy, type SidecarView, type VisibleService } from './input.js';
+import type { MeshService } from '../model/mesh-services.js';
 import { inboundHttpPorts, inboundRouteConfiguration, PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 import { outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
@@ -22,7 +23,9 @@ type Locality = SidecarProxy['locality'];
 
 /** One scope's outbound configuration, each part built on first use. */
 export interface OutboundConfig {
-  /** The services the scope sees, with their DestinationRules. */
+  /** Every service the scope's namespace sees, its Sidecar aside (a workload's own services among them). */
+  services(): readonly MeshService[];
+  /** The services the scope's outbound configuration holds (what its Sidecar imports), with their DestinationRules. */
   visible(): readonly VisibleService[];
   /**
    * The clusters and listeners of a proxy of this scope whose own workload has `inbound` ports:
@@ -55,19 +58,33 @@ export function outboundScope(mesh: MeshView, proxy: SidecarProxy): { key: strin
   return { key: JSON.stringify([proxy.namespace ?? null, labels]), proxy: { namespace: proxy.namespace, ip: undefined, labels } };
 }
 
+/** A port a port-specific egress listener owns serves only the hostnames that listener imported. */
+function portsServed(ports: ReturnType<typeof servicePortsByNumber>, owners: SidecarView['portOwners']): ReturnType<typeof servicePortsByNumber> {
+  if (owners.size === 0) return ports;
+  for (const [port, hosts] of owners) {
+    const entries = ports.get(port)?.filter((e) => hosts.has(e.service.hostname));
+    if (entries) ports.set(port, entries);
+  }
+  return ports;
+}
+
 const localityKey = (l: Locality): string => JSON.stringify(l ? [l.region, l.zone, l.subZone] : null);
 
 /** The outbound configuration of a scope (`scope` as outboundScope returns it). */
-export function outboundConfig(mesh: MeshView, scope: SidecarProxy, opts: SidecarOptions): OutboundConfig {
-  const visible = once(() => visibleDestinations(mesh, scope));
+export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: SidecarOptions): OutboundConfig {
+  const services = once(() => visibleServices(mesh, scope));
+  const view = sidecarView(mesh, scope, services());
+  const opts: SidecarOptions = { ...options, outboundPolicy: view.outboundPolicy ?? options.outboundPolicy };
+  const visible = once(() => visibleDestinations(mesh, scope, view.services));
   const clusterList = once(() => outboundClusters(mesh, scope, visible()));
-  const ports = once(() => servicePortsByNumber(mesh, scope, visible().map((v) => v.service)));
+  const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.services), view.portOwners));
   const endpointsByLocality = new Map<string, ReadonlyMap<string, ClusterLoadAssignment>>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
   const listeners = once(() => outboundListeners(mesh, scope, opts, ports()));
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
   const routes = once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, opts.outboundPolicy, ports())));
   return {
+    services,
     visible,
     withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY) => {
       const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key]);

@@ -41,7 +41,7 @@ export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, 
     const domains = serviceDomains(service, port, ns, mesh.domain).filter((d) => !used.has(d));
     if (domains.length === 0) continue;
     for (const d of domains) used.add(d);
-    const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
+    const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns, proxy.labels);
     const ctx = { mesh, proxy, port, gateways: SIDECAR_GATEWAYS };
     const cluster = outboundClusterName(port, service.hostname);
     const routes = vs ? virtualServiceRoutes(ctx, vs) : [defaultRoute(cluster, hashPolicyFor(ctx, { host: service.hostname, port, subset: undefined }))];

@@ -20,7 +20,7 @@ const ALL = new Set<TypeUrl>(Object.values(TypeUrl));
 export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Partial<SidecarOptions> = {}, types: ReadonlySet<TypeUrl> = ALL, share?: SidecarShare): Snapshot {
   const opts: SidecarOptions = { ...DEFAULT_SIDECAR_OPTIONS, ...options };
   const out = share ? share.outbound(mesh, proxy) : outboundConfig(mesh, outboundScope(mesh, proxy).proxy, opts);
-  const inbound = once(() => inboundPorts(mesh, proxy, out.visible().map((v) => v.service)));
+  const inbound = once(() => inboundPorts(mesh, proxy, out.services()));
   // The workload's own PeerAuthentication decides what its inbound ports accept.
   const mtls = once((): InboundMtls => ({ ...mesh.mtlsFor(proxyNamespace(proxy), { ...proxy.labels }), trustDomains: mesh.trustDomains }));
   // ...and its AuthorizationPolicies and RequestAuthentications who may call it.

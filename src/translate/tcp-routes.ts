@@ -9,7 +9,7 @@ import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
 /** The tcp_proxy target for a TCP service port: a cluster or weighted clusters; undefined when no VirtualService route applies. */
 export function tcpRouteTargets(mesh: MeshView, proxy: SidecarProxy, service: MeshService, port: number): string | Array<{ name: string; weight: number }> | undefined {
   const ns = proxyNamespace(proxy);
-  const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
+  const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns, proxy.labels);
   if (!vs) return undefined;
   for (const r of mesh.l4Routes(vs).tcp) {
     if (r.matches.length > 0 && !r.matches.some((m) => sourceMatches(m, proxy, port))) continue;

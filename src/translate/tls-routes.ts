@@ -20,7 +20,7 @@ export function isTlsProtocol(istioProtocol: string): boolean {
 
 export function tlsRoutes(mesh: MeshView, proxy: SidecarProxy, service: MeshService, port: number): SniRoute[] {
   const ns = proxyNamespace(proxy);
-  const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns);
+  const vs = mesh.sidecarVirtualServiceFor(service.hostname, ns, proxy.labels);
   if (!vs) return [];
   const out: SniRoute[] = [];
   const seen = new Set<string>();

@@ -22,6 +22,7 @@ const PLURAL: Record<string, string> = {
   DestinationRule: 'destinationrules',
   Gateway: 'gateways',
   ServiceEntry: 'serviceentries',
+  Sidecar: 'sidecars',
   PeerAuthentication: 'peerauthentications',
   AuthorizationPolicy: 'authorizationpolicies',
   RequestAuthentication: 'requestauthentications',

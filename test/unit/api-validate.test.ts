@@ -34,7 +34,7 @@ describe('the shared table', () => {
 
   test('covers every kind and every served version', () => {
     const all = [...valid, ...invalid];
-    expect(new Set(all.map((f) => f.object.kind))).toEqual(new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'PeerAuthentication']));
+    expect(new Set(all.map((f) => f.object.kind))).toEqual(new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'Sidecar', 'PeerAuthentication']));
     expect(new Set(all.map((f) => f.object.apiVersion))).toEqual(
       new Set(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3', 'security.istio.io/v1', 'security.istio.io/v1beta1']),
     );
@@ -82,7 +82,7 @@ describe('validationErrors()', () => {
   test('malformed input yields errors, never an exception', () => {
     expect(validationErrors('VirtualService', 'ns', 'x', null)).toEqual([{ path: 'spec', message: 'required, and must be an object' }]);
     expect(validationErrors('Gateway', 'ns', 'x', [])).toEqual([{ path: 'spec', message: 'required, and must be an object' }]);
-    expect(validationErrors('Sidecar', 'ns', 'x', {})).toEqual([{ path: 'kind', message: 'unsupported kind "Sidecar"' }]);
+    expect(validationErrors('EnvoyFilter', 'ns', 'x', {})).toEqual([{ path: 'kind', message: 'unsupported kind "EnvoyFilter"' }]);
     const weird = [
       { hosts: 'reviews', http: { route: 1 } },
       { hosts: [1, null], http: [null] },
@@ -113,7 +113,7 @@ describe('validateManifest()', () => {
 
   test('ignores objects that are not networking.istio.io kinds', () => {
     expect(validateManifest({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: {} })).toBeUndefined();
-    expect(validateManifest({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 's' }, spec: {} })).toBeUndefined();
+    expect(validateManifest({ apiVersion: 'networking.istio.io/v1', kind: 'EnvoyFilter', metadata: { name: 's' }, spec: {} })).toBeUndefined();
     expect(validateManifest('not an object')).toBeUndefined();
   });
 });

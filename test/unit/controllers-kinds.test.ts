@@ -10,6 +10,7 @@ test('every networking kind and the security kinds, each at its group\'s v1 path
     '/apis/networking.istio.io/v1/destinationrules',
     '/apis/networking.istio.io/v1/gateways',
     '/apis/networking.istio.io/v1/serviceentries',
+    '/apis/networking.istio.io/v1/sidecars',
     '/apis/security.istio.io/v1/peerauthentications',
     '/apis/security.istio.io/v1/authorizationpolicies',
     '/apis/security.istio.io/v1/requestauthentications',

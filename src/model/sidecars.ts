@@ -1,0 +1,179 @@
+// Sidecar resources as Istio applies them (pilot's SidecarScope): which Sidecar a proxy takes, and
+// what its egress listeners import. A proxy takes the oldest Sidecar of its namespace whose
+// workloadSelector its labels match, else its namespace's Sidecar without a selector, else the
+// mesh default (the root namespace's Sidecar without a selector), else none: then it sees every
+// service and VirtualService exported to its namespace, as before Sidecars existed.
+//
+// An egress host `ns/dnsName` imports the services of namespace `ns` (`.`: the proxy's own, `*`:
+// any, `~`: none) whose hostname falls under dnsName, and the VirtualServices of `ns` bound to
+// the mesh with a host overlapping it; an exact namespace is tried before `*`. The services a
+// selected VirtualService routes to are added too (Istio's inference, so a route never points at
+// a cluster the proxy lacks). A listener with a port imports each service on that port alone.
+import type { Labels } from '../api/common.js';
+import type { IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import { compareByAge } from './config-order.js';
+import type { Config } from './config-store.js';
+import { hostMatches, hostSubsetOf } from './hosts.js';
+import { labelsMatch } from './labels.js';
+import type { MeshService } from './mesh-services.js';
+import type { ResolvedVirtualService } from './virtual-services.js';
+
+export type SidecarConfig = Config<SidecarSpec>;
+
+/** Egress hosts by namespace (`*` for any), `.` already replaced by the proxy's namespace. */
+type HostsByNamespace = ReadonlyMap<string, readonly string[]>;
+
+export interface ScopedEgressListener {
+  /** The port the listener serves; undefined for the catch-all. */
+  port: number | undefined;
+  hosts: HostsByNamespace;
+}
+
+/** One Sidecar as it applies to the proxies of one namespace. */
+export interface SidecarScope {
+  /** `namespace/name` of the Sidecar. */
+  ref: string;
+  /** The namespace of the proxies it applies to (where `.` points). */
+  namespace: string;
+  egress: ScopedEgressListener[];
+  /** Undefined: the mesh's outboundTrafficPolicy. */
+  outboundPolicy: OutboundTrafficPolicyMode | undefined;
+  ingress: readonly IstioIngressListener[];
+}
+
+/** Istio's default when a Sidecar sets no egress: one catch-all listener importing `*∕*`. */
+const IMPORT_ALL: ScopedEgressListener = { port: undefined, hosts: new Map([['*', ['*']]]) };
+
+export function scopeOf(config: SidecarConfig, proxyNamespace: string): SidecarScope {
+  const egress = (config.spec.egress ?? []).map((l): ScopedEgressListener => {
+    const hosts = new Map<string, string[]>();
+    for (const h of l.hosts ?? []) {
+      const slash = h.indexOf('/');
+      if (slash < 0) continue; // validation refuses it; a stored one imports nothing
+      const ns = h.slice(0, slash) === '.' ? proxyNamespace : h.slice(0, slash);
+      hosts.set(ns, [...(hosts.get(ns) ?? []), h.slice(slash + 1)]);
+    }
+    return { port: l.port?.number || undefined, hosts };
+  });
+  return {
+    ref: `${config.namespace}/${config.name}`,
+    namespace: proxyNamespace,
+    egress: egress.length > 0 ? egress : [IMPORT_ALL],
+    outboundPolicy: config.spec.outboundTrafficPolicy?.mode,
+    ingress: config.spec.ingress ?? [],
+  };
+}
+
+/** The Sidecars by namespace, for choosing the one of a proxy. */
+export class SidecarIndex {
+  private readonly byNamespace = new Map<string, SidecarConfig[]>();
+  private readonly scopes = new Map<string, SidecarScope>();
+
+  constructor(
+    configs: readonly SidecarConfig[],
+    private readonly rootNamespace: string,
+  ) {
+    // Istio's order: Sidecars with a selector first, then oldest first.
+    const sorted = [...configs].sort((a, b) => Number(!a.spec.workloadSelector) - Number(!b.spec.workloadSelector) || compareByAge(a, b));
+    for (const c of sorted) this.byNamespace.set(c.namespace, [...(this.byNamespace.get(c.namespace) ?? []), c]);
+  }
+
+  get empty(): boolean {
+    return this.byNamespace.size === 0;
+  }
+
+  /** The label keys Sidecar selectors read (two proxies of one namespace alike in these take the same Sidecar). */
+  selectorKeys(): string[] {
+    return [...this.byNamespace.values()].flat().flatMap((c) => Object.keys(c.spec.workloadSelector?.labels ?? {}));
+  }
+
+  /** The Sidecar a proxy in `namespace` with `labels` takes, or undefined for none. */
+  configFor(namespace: string, labels: Readonly<Labels>): SidecarConfig | undefined {
+    const own = (this.byNamespace.get(namespace) ?? []).find((c) => !c.spec.workloadSelector || labelsMatch(c.spec.workloadSelector.labels ?? {}, labels));
+    return own ?? (this.byNamespace.get(this.rootNamespace) ?? []).find((c) => !c.spec.workloadSelector);
+  }
+
+  /** The scope a proxy in `namespace` with `labels` sees through, or undefined when no Sidecar applies. */
+  scopeFor(namespace: string, labels: Readonly<Labels>): SidecarScope | undefined {
+    const config = this.configFor(namespace, labels);
+    if (!config) return undefined;
+    const key = `${namespace} ${config.namespace}/${config.name}`;
+    let scope = this.scopes.get(key);
+    if (!scope) this.scopes.set(key, (scope = scopeOf(config, namespace)));
+    return scope;
+  }
+}
+
+/** The imported hosts of a listener for objects of namespace `ns`: its exact namespace first, then `*`. */
+function importsFor(listener: ScopedEgressListener, ns: string): Array<readonly string[]> {
+  return [listener.hosts.get(ns), listener.hosts.get('*')].filter((h): h is readonly string[] => h !== undefined);
+}
+
+/** True when the listener imports the service (its namespace and hostname). */
+export function importsService(listener: ScopedEgressListener, service: Pick<MeshService, 'hostname' | 'namespace'>): boolean {
+  return importsFor(listener, service.namespace).some((hosts) => hosts.some((h) => h === '*' || hostSubsetOf(service.hostname, h)));
+}
+
+/** True when the listener imports the VirtualService: of an imported namespace, with a host overlapping an imported one. */
+export function importsVirtualService(listener: ScopedEgressListener, vs: ResolvedVirtualService): boolean {
+  return importsFor(listener, vs.config.namespace).some((hosts) => hosts.some((h) => vs.hosts.some((vh) => h === '*' || hostMatches(vh, h))));
+}
+
+/** True when any egress listener of the scope imports the VirtualService. */
+export function scopeImportsVirtualService(scope: SidecarScope, vs: ResolvedVirtualService): boolean {
+  return scope.egress.some((l) => importsVirtualService(l, vs));
+}
+
+/** A service narrowed to one port, or undefined when it has none such. */
+function onPort(service: MeshService, port: number | undefined): MeshService | undefined {
+  if (port === undefined) return service;
+  const ports = service.ports.filter((p) => p.number === port);
+  return ports.length > 0 ? { ...service, ports } : undefined;
+}
+
+export interface ScopedServices {
+  /** Every imported service (ports of one hostname merged), for clusters and endpoints. */
+  services: MeshService[];
+  /** For the ports a port-specific egress listener serves: the hostnames it imported there. */
+  portOwners: ReadonlyMap<number, ReadonlySet<string>>;
+}
+
+/**
+ * The services a scope imports from those visible to its namespace (one per hostname), plus the
+ * destinations of its VirtualServices (`destinationsOf`: resolved hosts), each looked up with
+ * `lookup` (the client namespace's pick for a hostname).
+ */
+export function scopedServices(
+  scope: SidecarScope,
+  visible: readonly MeshService[],
+  virtualServices: readonly ResolvedVirtualService[],
+  destinationsOf: (vs: ResolvedVirtualService) => readonly string[],
+  lookup: (host: string) => MeshService | undefined,
+): ScopedServices {
+  const byHost = new Map<string, MeshService>();
+  const portOwners = new Map<number, Set<string>>();
+  const add = (service: MeshService | undefined, listener: ScopedEgressListener): void => {
+    if (!service) return;
+    if (listener.port !== undefined) portOwners.set(listener.port, (portOwners.get(listener.port) ?? new Set()).add(service.hostname));
+    const found = byHost.get(service.hostname);
+    if (!found) byHost.set(service.hostname, service);
+    else if (found.namespace === service.namespace) {
+      // Each listener may import part of a service's ports: the scope holds them all.
+      const more = service.ports.filter((p) => !found.ports.some((q) => q.number === p.number));
+      if (more.length > 0) byHost.set(service.hostname, { ...found, ports: [...found.ports, ...more] });
+    }
+  };
+  for (const listener of scope.egress) {
+    for (const s of visible) if (importsService(listener, s)) add(onPort(s, listener.port), listener);
+    // Requested hosts take priority: inferred destinations only fill in hostnames not yet present.
+    for (const vs of virtualServices) {
+      if (!importsVirtualService(listener, vs)) continue;
+      for (const host of destinationsOf(vs)) {
+        const service = byHost.has(host) ? undefined : lookup(host);
+        if (service) add(onPort(service, listener.port), listener);
+      }
+    }
+  }
+  const services = [...byHost.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  return { services, portOwners };
+}

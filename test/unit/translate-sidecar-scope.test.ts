@@ -1,0 +1,149 @@
+// The Sidecar resource: which one a proxy takes (workload selector, namespace default, mesh
+// default in the root namespace) and what it then sees (egress hosts, VirtualServices of the
+// imported namespaces and their destinations, port-specific listeners, outboundTrafficPolicy),
+// as Istio's SidecarScope decides; gateways are never narrowed.
+import type { AnyConfig } from '../../src/model/config-store.js';
+import { DEFAULT_SIDECAR_OPTIONS } from '../../src/translate/input.js';
+import { SidecarShare } from '../../src/translate/outbound.js';
+import { sidecarSnapshot } from '../../src/translate/snapshot.js';
+import { gatewaySnapshot } from '../../src/translate/gateway.js';
+import { TypeUrl, type Listener, type RouteConfiguration } from '../../src/xds/types.js';
+import { buildMesh, config, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
+
+const services: ServiceFixture[] = [
+  { namespace: 'a', name: 'web', clusterIP: '10.96.1.1', ports: [{ name: 'http', port: 80, targetPort: 8080 }], selector: { app: 'web' } },
+  { namespace: 'a', name: 'api', clusterIP: '10.96.1.2', ports: [{ name: 'http', port: 8080 }, { name: 'tcp-db', port: 5432 }] },
+  { namespace: 'b', name: 'reviews', clusterIP: '10.96.2.1', ports: [{ name: 'http', port: 9080 }] },
+  { namespace: 'b', name: 'ratings', clusterIP: '10.96.2.2', ports: [{ name: 'http', port: 9080 }] },
+  { namespace: 'c', name: 'details', clusterIP: '10.96.3.1', ports: [{ name: 'http', port: 9080 }] },
+  { namespace: 'trellis-system', name: 'trellis', clusterIP: '10.96.0.10', ports: [{ name: 'grpc-xds', port: 15012 }] },
+];
+
+const clusters = (configs: AnyConfig[], ns = 'a', labels: Record<string, string> = { app: 'web' }): string[] =>
+  [...(sidecarSnapshot(buildMesh(services, configs), sidecar(ns, labels))[TypeUrl.Cluster]?.keys() ?? [])].filter((n) => n.startsWith('outbound|')).sort();
+
+const snapshotOf = (configs: AnyConfig[], ns = 'a', labels: Record<string, string> = { app: 'web' }) => sidecarSnapshot(buildMesh(services, configs), sidecar(ns, labels));
+
+const vhosts = (route: RouteConfiguration | undefined): string[] => (route?.virtual_hosts ?? []).map((v) => v.name ?? '');
+
+describe('which Sidecar a proxy takes', () => {
+  test('without any Sidecar, every visible service', () => {
+    expect(clusters([])).toEqual([
+      'outbound|15012||trellis.trellis-system.svc.cluster.local',
+      'outbound|5432||api.a.svc.cluster.local',
+      'outbound|8080||api.a.svc.cluster.local',
+      'outbound|80||web.a.svc.cluster.local',
+      'outbound|9080||details.c.svc.cluster.local',
+      'outbound|9080||ratings.b.svc.cluster.local',
+      'outbound|9080||reviews.b.svc.cluster.local',
+    ]);
+  });
+
+  test('the namespace default (no selector): ./* imports the own namespace only', () => {
+    const sc = config('Sidecar', 'a', 'default', { egress: [{ hosts: ['./*'] }] });
+    expect(clusters([sc])).toEqual(['outbound|5432||api.a.svc.cluster.local', 'outbound|8080||api.a.svc.cluster.local', 'outbound|80||web.a.svc.cluster.local']);
+    // Another namespace is not affected.
+    expect(clusters([sc], 'b', {})).toContain('outbound|9080||details.c.svc.cluster.local');
+  });
+
+  test('the mesh default in the root namespace applies where a namespace has none; "." is the proxy\'s namespace', () => {
+    const mesh = config('Sidecar', 'trellis-system', 'default', { egress: [{ hosts: ['./*', 'trellis-system/*'] }] });
+    expect(clusters([mesh], 'b', {})).toEqual(['outbound|15012||trellis.trellis-system.svc.cluster.local', 'outbound|9080||ratings.b.svc.cluster.local', 'outbound|9080||reviews.b.svc.cluster.local']);
+    const own = config('Sidecar', 'b', 'default', { egress: [{ hosts: ['c/*'] }] });
+    expect(clusters([mesh, own], 'b', {})).toEqual(['outbound|9080||details.c.svc.cluster.local']);
+  });
+
+  test('a workload selector wins over the namespace default; the oldest matching selector wins', () => {
+    const ns = config('Sidecar', 'a', 'default', { egress: [{ hosts: ['./*'] }] });
+    const web = config('Sidecar', 'a', 'web', { workloadSelector: { labels: { app: 'web' } }, egress: [{ hosts: ['b/reviews.b.svc.cluster.local'] }] });
+    const younger = config('Sidecar', 'a', 'web-too', { workloadSelector: { labels: { app: 'web' } }, egress: [{ hosts: ['c/*'] }] });
+    expect(clusters([ns, web, younger])).toEqual(['outbound|9080||reviews.b.svc.cluster.local']);
+    expect(clusters([ns, web, younger], 'a', { app: 'other' })).toEqual(['outbound|5432||api.a.svc.cluster.local', 'outbound|8080||api.a.svc.cluster.local', 'outbound|80||web.a.svc.cluster.local']);
+  });
+
+  test('proxies that take different Sidecars never share a configuration', () => {
+    const web = config('Sidecar', 'a', 'web', { workloadSelector: { labels: { app: 'web' } }, egress: [{ hosts: ['./*'] }] });
+    const mesh = buildMesh(services, [web]);
+    const share = new SidecarShare(DEFAULT_SIDECAR_OPTIONS);
+    const count = (labels: Record<string, string>) => sidecarSnapshot(mesh, sidecar('a', labels), {}, new Set([TypeUrl.Cluster]), share)[TypeUrl.Cluster]?.size;
+    expect(count({ app: 'other' })).toBeGreaterThan(count({ app: 'web' }) ?? 0);
+  });
+});
+
+describe('what a Sidecar imports', () => {
+  test('~/* imports nothing; */* everything', () => {
+    expect(clusters([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['~/*'] }] })])).toEqual([]);
+    expect(clusters([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['*/*'] }] })])).toHaveLength(7);
+  });
+
+  test('a dnsName narrows by hostname, with wildcards', () => {
+    expect(clusters([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['*/r*.b.svc.cluster.local'] }] })])).toEqual([]);
+    expect(clusters([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['*/*.b.svc.cluster.local'] }] })])).toEqual([
+      'outbound|9080||ratings.b.svc.cluster.local',
+      'outbound|9080||reviews.b.svc.cluster.local',
+    ]);
+    expect(clusters([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['b/ratings.b.svc.cluster.local'] }] })])).toEqual(['outbound|9080||ratings.b.svc.cluster.local']);
+  });
+
+  test('a Sidecar with no egress (only an outboundTrafficPolicy) imports everything', () => {
+    expect(clusters([config('Sidecar', 'a', 'default', { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } })])).toHaveLength(7);
+  });
+
+  test("an imported VirtualService's destinations come along, even from namespaces not imported", () => {
+    const vs = config('VirtualService', 'a', 'api', { hosts: ['api'], http: [{ route: [{ destination: { host: 'details.c.svc.cluster.local' } }] }] });
+    const sc = config('Sidecar', 'a', 'default', { egress: [{ hosts: ['./*'] }] });
+    expect(clusters([vs, sc])).toContain('outbound|9080||details.c.svc.cluster.local');
+    // The route that uses it is there, so no route points at a missing cluster.
+    const routes = snapshotOf([vs, sc])[TypeUrl.Route]?.get('8080');
+    expect(JSON.stringify(routes)).toContain('outbound|9080||details.c.svc.cluster.local');
+  });
+
+  test("a VirtualService of a namespace the Sidecar does not import is not used, though its host is", () => {
+    // ratings' routing written in c: a proxy importing only b/* routes ratings by default.
+    const vs = config('VirtualService', 'c', 'ratings', { hosts: ['ratings.b.svc.cluster.local'], http: [{ route: [{ destination: { host: 'details.c.svc.cluster.local' } }] }] });
+    const imported = snapshotOf([vs, config('Sidecar', 'a', 'default', { egress: [{ hosts: ['b/*', 'c/*'] }] })])[TypeUrl.Route]?.get('9080');
+    const ratingsVia = (r: RouteConfiguration | undefined) => JSON.stringify(r?.virtual_hosts?.find((v) => v.name === 'ratings.b.svc.cluster.local:9080')?.routes);
+    expect(ratingsVia(imported)).toContain('details.c.svc.cluster.local');
+    const notImported = snapshotOf([vs, config('Sidecar', 'a', 'default', { egress: [{ hosts: ['b/*'] }] })])[TypeUrl.Route]?.get('9080');
+    expect(ratingsVia(notImported)).toContain('outbound|9080||ratings.b.svc.cluster.local');
+    expect(ratingsVia(notImported)).not.toContain('details');
+  });
+
+  test('a port-specific listener serves only its hosts on its port; the catch-all the rest', () => {
+    const sc = config('Sidecar', 'a', 'default', {
+      egress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, hosts: ['b/reviews.b.svc.cluster.local'] }, { hosts: ['./*', 'c/*'] }],
+    });
+    const snap = snapshotOf([sc]);
+    expect(vhosts(snap[TypeUrl.Route]?.get('9080'))).toEqual(['reviews.b.svc.cluster.local:9080', 'allow_any']);
+    expect(vhosts(snap[TypeUrl.Route]?.get('8080'))).toEqual(['api.a.svc.cluster.local:8080', 'allow_any']);
+    // details (c/*) is imported by the catch-all, on a port the port listener owns: a cluster, no route.
+    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])]).toContain('outbound|9080||details.c.svc.cluster.local');
+  });
+});
+
+describe('outboundTrafficPolicy', () => {
+  const passthrough = (l: Listener | undefined) => l?.default_filter_chain?.name;
+
+  test("the Sidecar's mode overrides the mesh's, for its proxies only", () => {
+    const sc = config('Sidecar', 'a', 'default', { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, egress: [{ hosts: ['./*'] }] });
+    const scoped = snapshotOf([sc]);
+    expect(passthrough(scoped[TypeUrl.Listener]?.get('virtualOutbound'))).toBe('BlackHoleFilterChain');
+    expect(vhosts(scoped[TypeUrl.Route]?.get('8080')).at(-1)).toBe('block_all');
+    const other = snapshotOf([sc], 'b', {});
+    expect(passthrough(other[TypeUrl.Listener]?.get('virtualOutbound'))).toBe('PassthroughFilterChain');
+  });
+});
+
+describe('what a Sidecar leaves alone', () => {
+  test("a workload's own inbound ports, whatever it imports", () => {
+    const snap = snapshotOf([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['~/*'] }] })]);
+    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])]).toContain('inbound|8080||');
+  });
+
+  test('gateways see every service', () => {
+    const sc = config('Sidecar', 'trellis-system', 'default', { egress: [{ hosts: ['./*'] }] });
+    const gw = config('Gateway', 'b', 'gw', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] });
+    const snap = gatewaySnapshot(buildMesh(services, [sc, gw]), { ...sidecar('b', { istio: 'ingressgateway' }), kind: 'router' } as never);
+    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])]).toContain('outbound|9080||details.c.svc.cluster.local');
+  });
+});
