@@ -4,6 +4,7 @@
 // Build the Mesh after the config is in the store, so the config is judged among its peers.
 import type { AuthorizationPolicySpec } from '../api/authorization-policy.js';
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
+import type { SidecarSpec } from '../api/sidecar.js';
 import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
 import type { ServiceEntrySpec } from '../api/service-entry.js';
@@ -27,8 +28,9 @@ export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
     case 'ServiceEntry':
       return serviceEntryWarnings(config, mesh);
     case 'Gateway':
-    case 'Sidecar':
       return [];
+    case 'Sidecar':
+      return sidecarWarnings(config.spec);
     case 'PeerAuthentication':
       return peerAuthenticationWarnings(config);
     case 'AuthorizationPolicy':
@@ -88,6 +90,30 @@ function peerAuthenticationWarnings(config: Config<PeerAuthenticationSpec>): str
   const selector = config.spec.selector;
   if (!selector || Object.keys(selector.matchLabels ?? {}).length > 0) return [];
   return ['spec.selector: workload selector specified without labels: the policy is namespace-wide (mesh-wide in the root namespace); omit the selector to say so'];
+}
+
+/**
+ * The parts of a Sidecar Trellis accepts (they are valid) but does not apply yet: said on the
+ * object rather than ignored in silence.
+ */
+function sidecarWarnings(spec: SidecarSpec): string[] {
+  const out: string[] = [];
+  const unapplied = (path: string, what: string): void => {
+    out.push(`${path}: ${what} is not applied by Trellis yet`);
+  };
+  (spec.egress ?? []).forEach((l, i) => {
+    if (l.bind) unapplied(`spec.egress[${i}].bind`, 'binding an egress listener to an address or socket (its hosts are served to captured traffic)');
+    if (l.captureMode && l.captureMode !== 'DEFAULT') unapplied(`spec.egress[${i}].captureMode`, `captureMode ${l.captureMode}`);
+  });
+  (spec.ingress ?? []).forEach((l, i) => {
+    if (l.bind) unapplied(`spec.ingress[${i}].bind`, 'binding an ingress listener to an address');
+    if (l.captureMode && l.captureMode !== 'DEFAULT') unapplied(`spec.ingress[${i}].captureMode`, `captureMode ${l.captureMode}`);
+    if (l.tls) unapplied(`spec.ingress[${i}].tls`, 'TLS termination on an ingress listener');
+    if (l.connectionPool) unapplied(`spec.ingress[${i}].connectionPool`, 'a per-port inbound connection pool');
+  });
+  if (spec.inboundConnectionPool) unapplied('spec.inboundConnectionPool', 'an inbound connection pool');
+  if (spec.outboundTrafficPolicy?.egressProxy) unapplied('spec.outboundTrafficPolicy.egressProxy', 'forwarding unknown traffic to an egress proxy');
+  return out;
 }
 
 const list = (items: readonly string[]): string => items.join(', ');

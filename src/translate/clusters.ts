@@ -39,13 +39,18 @@ export function inboundPassthroughCluster(): Cluster {
 /** The app in the same pod: 127.0.0.1:<port>, connecting from 127.0.0.6 so iptables does not capture it again. */
 export function inboundCluster(p: InboundPort): Cluster {
   const name = inboundClusterName(p.port);
+  const target = p.endpoint ?? { address: '127.0.0.1', port: p.port };
+  const address = 'pipe' in target ? { pipe: { path: target.pipe } } : { socket_address: { address: target.address, port_value: target.port } };
+  // Istio's inbound source address (127.0.0.6) tells the app's traffic from the proxy's; it binds
+  // an IPv4 loopback connection only.
+  const bind = 'address' in target && target.address === '127.0.0.1' ? { upstream_bind_config: { source_address: { address: INBOUND_BIND_ADDRESS, port_value: 0 } } } : {};
   return {
     name,
     type: 'STATIC',
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-    upstream_bind_config: { source_address: { address: INBOUND_BIND_ADDRESS, port_value: 0 } },
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p.port } } } }] }] },
+    ...bind,
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
   };
 }
 

@@ -1,6 +1,9 @@
 // The ports of the proxy's own workload: every port of every Service of its namespace whose
 // selector picks the proxy's labels, as the container port traffic arrives on (numeric
 // targetPort, or the named port resolved through the proxy's own endpoint), with its protocol.
+// A Sidecar with ingress listeners replaces them (Istio: the listeners, not the Services, then
+// say what the workload accepts, and where the app listens: defaultEndpoint).
+import type { IstioIngressListener } from '../api/sidecar.js';
 import { labelsMatch } from '../model/labels.js';
 import type { MeshService } from '../model/mesh-services.js';
 import { endpointPort } from './endpoints.js';
@@ -11,14 +14,46 @@ export interface InboundPort {
   port: number;
   /** Istio's protocol name of the Service port (the first Service declaring it wins). */
   protocol: string;
-  /** The Service host and port that declared it. */
+  /** The Service host and port that declared it (for a Sidecar ingress listener: none, and its port). */
   hostname: string;
   servicePort: number;
+  /** Where the app listens when not on 127.0.0.1:<port>: a Sidecar ingress listener's defaultEndpoint. */
+  endpoint?: InboundEndpoint;
+}
+
+export type InboundEndpoint = { address: string; port: number } | { pipe: string };
+
+const UNIX = 'unix://';
+
+/**
+ * A defaultEndpoint as an address: `127.0.0.1:<port>` and `[::1]:<port>` as written; the
+ * unspecified addresses (`0.0.0.0`, `[::]`, none) stand for the workload itself, which the proxy
+ * reaches on loopback as it does every inbound port; `unix://<path>` a socket. Unset: the port.
+ */
+export function inboundEndpoint(defaultEndpoint: string | undefined, port: number): InboundEndpoint | undefined {
+  if (!defaultEndpoint) return undefined;
+  if (defaultEndpoint.startsWith(UNIX)) return { pipe: defaultEndpoint.slice(UNIX.length) };
+  const colon = defaultEndpoint.lastIndexOf(':');
+  const host = defaultEndpoint.slice(0, colon).replace(/^\[|\]$/g, '');
+  const target = Number(defaultEndpoint.slice(colon + 1));
+  const address = host === '::1' ? '::1' : '127.0.0.1';
+  return address === '127.0.0.1' && target === port ? undefined : { address, port: target };
+}
+
+/** The inbound ports a Sidecar's ingress listeners declare. */
+export function ingressListenerPorts(listeners: readonly IstioIngressListener[]): InboundPort[] {
+  return listeners
+    .map((l) => ({ port: l.port.number ?? 0, protocol: (l.port.protocol ?? 'TCP').toUpperCase(), hostname: '', servicePort: l.port.number ?? 0, endpoint: inboundEndpoint(l.defaultEndpoint, l.port.number ?? 0) }))
+    .filter((p) => p.port > 0)
+    .map((p) => (p.endpoint ? p : { port: p.port, protocol: p.protocol, hostname: p.hostname, servicePort: p.servicePort }))
+    .sort((a, b) => a.port - b.port);
 }
 
 /** `services`: what the proxy sees (visibleServices), when already known. */
 export function inboundPorts(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[] = visibleServices(mesh, proxy)): InboundPort[] {
   const ns = proxyNamespace(proxy);
+  const ingress = mesh.sidecarScope(ns, proxy.labels)?.ingress ?? [];
+  if (ingress.length > 0) return ingressListenerPorts(ingress);
   const ips = new Set([proxy.ip, ...(proxy.ips ?? [])].filter((x): x is string => !!x));
   const byPort = new Map<number, InboundPort>();
   for (const svc of services) {

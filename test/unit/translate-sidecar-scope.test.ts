@@ -3,6 +3,7 @@
 // imported namespaces and their destinations, port-specific listeners, outboundTrafficPolicy),
 // as Istio's SidecarScope decides; gateways are never narrowed.
 import type { AnyConfig } from '../../src/model/config-store.js';
+import { warningsFor } from '../../src/model/warnings.js';
 import { DEFAULT_SIDECAR_OPTIONS } from '../../src/translate/input.js';
 import { SidecarShare } from '../../src/translate/outbound.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
@@ -131,6 +132,48 @@ describe('outboundTrafficPolicy', () => {
     expect(vhosts(scoped[TypeUrl.Route]?.get('8080')).at(-1)).toBe('block_all');
     const other = snapshotOf([sc], 'b', {});
     expect(passthrough(other[TypeUrl.Listener]?.get('virtualOutbound'))).toBe('PassthroughFilterChain');
+  });
+});
+
+describe('ingress listeners', () => {
+  const clusterOf = (snap: ReturnType<typeof snapshotOf>, name: string) => snap[TypeUrl.Cluster]?.get(name);
+
+  test("replace the Services' ports as what the workload accepts, each to its defaultEndpoint", () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      ingress: [
+        { port: { number: 9080, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '127.0.0.1:8080' },
+        { port: { number: 9090, protocol: 'TCP', name: 'tcp' }, defaultEndpoint: 'unix:///var/run/app.sock' },
+        { port: { number: 7070, protocol: 'GRPC', name: 'grpc' } },
+      ],
+    });
+    const snap = snapshotOf([sc]);
+    const inbound = [...(snap[TypeUrl.Cluster]?.keys() ?? [])].filter((n) => n.startsWith('inbound|')).sort();
+    expect(inbound).toEqual(['inbound|7070||', 'inbound|9080||', 'inbound|9090||']);
+    expect(JSON.stringify(clusterOf(snap, 'inbound|9080||')?.load_assignment)).toContain('"port_value":8080');
+    expect(clusterOf(snap, 'inbound|9090||')?.load_assignment?.endpoints?.[0].lb_endpoints?.[0].endpoint?.address).toEqual({ pipe: { path: '/var/run/app.sock' } });
+    expect(clusterOf(snap, 'inbound|9090||')?.upstream_bind_config).toBeUndefined();
+    expect(JSON.stringify(clusterOf(snap, 'inbound|7070||')?.load_assignment)).toContain('"port_value":7070');
+    // HTTP ports get inbound routes; the Service's own port 8080 is no longer an inbound port.
+    expect([...(snap[TypeUrl.Route]?.keys() ?? [])].filter((n) => n.startsWith('inbound'))).toEqual(['inbound|7070||', 'inbound|9080||']);
+  });
+});
+
+describe('what Trellis does not apply yet is said on the object', () => {
+  test('bind, captureMode, ingress TLS and connection pools, egressProxy', () => {
+    const sc = config('Sidecar', 'a', 'x', {
+      ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '0.0.0.0' }],
+      egress: [{ port: { number: 3306, protocol: 'MYSQL', name: 'db' }, bind: '127.0.0.1', captureMode: 'NONE', hosts: ['*/mysql.foo.com'] }],
+      inboundConnectionPool: { tcp: { maxConnections: 10 } },
+    });
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
+      'spec.egress[0].bind: binding an egress listener to an address or socket (its hosts are served to captured traffic) is not applied by Trellis yet',
+      'spec.egress[0].captureMode: captureMode NONE is not applied by Trellis yet',
+      'spec.ingress[0].bind: binding an ingress listener to an address is not applied by Trellis yet',
+      'spec.ingress[0].captureMode: captureMode NONE is not applied by Trellis yet',
+      'spec.inboundConnectionPool: an inbound connection pool is not applied by Trellis yet',
+    ]);
+    expect(warningsFor(config('Sidecar', 'a', 'y', { egress: [{ hosts: ['./*'] }] }), buildMesh(services, []))).toEqual([]);
   });
 });
 
