@@ -134,6 +134,11 @@ function onPort(service: MeshService, port: number | undefined): MeshService | u
 export interface ScopedServices {
   /** Every imported service (ports of one hostname merged), for clusters and endpoints. */
   services: MeshService[];
+  /**
+   * The hostnames the egress hosts import, which listeners and routes serve; a VirtualService's
+   * destination brought in only by inference gets a cluster and no virtual host (as in Istio).
+   */
+  listed: ReadonlySet<string>;
   /** For the ports a port-specific egress listener serves: the hostnames it imported there. */
   portOwners: ReadonlyMap<number, ReadonlySet<string>>;
 }
@@ -151,10 +156,12 @@ export function scopedServices(
   lookup: (host: string) => MeshService | undefined,
 ): ScopedServices {
   const byHost = new Map<string, MeshService>();
+  const listed = new Set<string>();
   const portOwners = new Map<number, Set<string>>();
-  const add = (service: MeshService | undefined, listener: ScopedEgressListener): void => {
+  const add = (service: MeshService | undefined, listener: ScopedEgressListener, inferred = false): void => {
     if (!service) return;
-    if (listener.port !== undefined) portOwners.set(listener.port, (portOwners.get(listener.port) ?? new Set()).add(service.hostname));
+    if (!inferred) listed.add(service.hostname);
+    if (!inferred && listener.port !== undefined) portOwners.set(listener.port, (portOwners.get(listener.port) ?? new Set()).add(service.hostname));
     const found = byHost.get(service.hostname);
     if (!found) byHost.set(service.hostname, service);
     else if (found.namespace === service.namespace) {
@@ -170,10 +177,10 @@ export function scopedServices(
       if (!importsVirtualService(listener, vs)) continue;
       for (const host of destinationsOf(vs)) {
         const service = byHost.has(host) ? undefined : lookup(host);
-        if (service) add(onPort(service, listener.port), listener);
+        if (service) add(onPort(service, listener.port), listener, true);
       }
     }
   }
   const services = [...byHost.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
-  return { services, portOwners };
+  return { services, listed, portOwners };
 }

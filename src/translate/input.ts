@@ -51,18 +51,20 @@ export function visibleServices(mesh: MeshView, proxy: SidecarProxy): MeshServic
 
 /**
  * What a sidecar's outbound configuration is built from: the visible services its Sidecar
- * imports (all of them when no Sidecar applies), the ports a port-specific egress listener owns
- * (only the hostnames it imported are served there), and the Sidecar's outboundTrafficPolicy.
+ * imports (all of them when no Sidecar applies; `listed`: those listeners and routes serve,
+ * undefined for all), the ports a port-specific egress listener owns (only the hostnames it
+ * imported are served there), and the Sidecar's outboundTrafficPolicy.
  */
 export interface SidecarView {
   services: MeshService[];
+  listed: ReadonlySet<string> | undefined;
   portOwners: ReadonlyMap<number, ReadonlySet<string>>;
   outboundPolicy: OutboundPolicy | undefined;
 }
 
 export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
   const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
-  if (!scope) return { services: visible, portOwners: new Map(), outboundPolicy: undefined };
+  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined };
   return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy };
 }
 

@@ -77,7 +77,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   const opts: SidecarOptions = { ...options, outboundPolicy: view.outboundPolicy ?? options.outboundPolicy };
   const visible = once(() => visibleDestinations(mesh, scope, view.services));
   const clusterList = once(() => outboundClusters(mesh, scope, visible()));
-  const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.services), view.portOwners));
+  const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));
   const endpointsByLocality = new Map<string, ReadonlyMap<string, ClusterLoadAssignment>>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
   const listeners = once(() => outboundListeners(mesh, scope, opts, ports()));

@@ -95,8 +95,10 @@ describe('what a Sidecar imports', () => {
     const sc = config('Sidecar', 'a', 'default', { egress: [{ hosts: ['./*'] }] });
     expect(clusters([vs, sc])).toContain('outbound|9080||details.c.svc.cluster.local');
     // The route that uses it is there, so no route points at a missing cluster.
-    const routes = snapshotOf([vs, sc])[TypeUrl.Route]?.get('8080');
-    expect(JSON.stringify(routes)).toContain('outbound|9080||details.c.svc.cluster.local');
+    const snap = snapshotOf([vs, sc]);
+    expect(JSON.stringify(snap[TypeUrl.Route]?.get('8080'))).toContain('outbound|9080||details.c.svc.cluster.local');
+    // ...but, as in Istio, only a cluster: the proxy gets no virtual host of its own for details.
+    expect(snap[TypeUrl.Route]?.get('9080')).toBeUndefined();
   });
 
   test("a VirtualService of a namespace the Sidecar does not import is not used, though its host is", () => {
