@@ -108,7 +108,8 @@ const config = bootstrap({
   serviceAccount,
   discoveryAddress,
   clusterDomain: env('TRELLIS_CLUSTER_DOMAIN', 'cluster.local'),
-  adsApi: process.env.TRELLIS_ADS_API === 'DELTA_GRPC' ? 'DELTA_GRPC' : 'GRPC',
+  // Delta xDS by default, as Istio's proxies today; TRELLIS_ADS_API=GRPC asks for state of the world.
+  adsApi: process.env.TRELLIS_ADS_API === 'GRPC' ? 'GRPC' : 'DELTA_GRPC',
   sdsSocket,
   xdsTls: xdsTls ? { rootCertFile, token: readToken() } : undefined,
   ...DEFAULT_PORTS,
