@@ -1,4 +1,4 @@
-// Validation of networking.istio.io and security.istio.io objects with Istio's rules. Pure: the
+// Validation of networking.istio.io, security.istio.io and telemetry.istio.io objects with Istio's rules. Pure: the
 // admission webhook, the controllers (which revalidate, as the webhook can be bypassed) and
 // trellisctl all call this.
 import { GROUP_OF, isConfigKind, type ConfigKind, type NetworkingKind } from './common.js';
@@ -8,6 +8,7 @@ import type { GatewaySpec } from './gateway.js';
 import type { PeerAuthenticationSpec } from './peer-authentication.js';
 import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
+import type { TelemetrySpec } from './telemetry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 import { CRD_SPEC_SCHEMAS } from './crd-schemas.generated.js';
 import type { SpecOf } from './types.js';
@@ -20,6 +21,7 @@ import { validatePeerAuthentication } from './validate-peer-authentication.js';
 import { validateRequestAuthentication } from './validate-request-authentication.js';
 import { checkSchemaTypes } from './validate-schema.js';
 import { validateServiceEntry } from './validate-service-entry.js';
+import { telemetryWarnings, validateTelemetry } from './validate-telemetry.js';
 import { validateVirtualService } from './validate-virtual-service.js';
 import { destinationRuleWarnings, serviceEntryWarnings, virtualServiceWarnings } from './validate-warnings.js';
 
@@ -32,6 +34,7 @@ export { ALWAYS_REJECT_ANNOTATION, DRY_RUN_ANNOTATION, validateMetadata } from '
 export { validatePeerAuthentication } from './validate-peer-authentication.js';
 export { validateRequestAuthentication } from './validate-request-authentication.js';
 export { validateServiceEntry } from './validate-service-entry.js';
+export { validateTelemetry } from './validate-telemetry.js';
 export { validateVirtualService } from './validate-virtual-service.js';
 
 export function isNetworkingKind(kind: unknown): kind is NetworkingKind {
@@ -105,6 +108,8 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
         return validateAuthorizationPolicy(spec as AuthorizationPolicySpec, annotations);
       case 'RequestAuthentication':
         return validateRequestAuthentication(spec as RequestAuthenticationSpec);
+      case 'Telemetry':
+        return validateTelemetry(spec as TelemetrySpec);
     }
   } catch (err) {
     // Only a spec that bypassed the CRD schema (wrong types) can get here.
@@ -131,6 +136,7 @@ const WARNINGS: Partial<Record<ConfigKind, (spec: object) => ValidationError[]>>
   VirtualService: (spec) => virtualServiceWarnings(spec as VirtualServiceSpec),
   DestinationRule: (spec) => destinationRuleWarnings(spec as DestinationRuleSpec),
   ServiceEntry: (spec) => serviceEntryWarnings(spec as ServiceEntrySpec),
+  Telemetry: (spec) => telemetryWarnings(spec as TelemetrySpec),
 };
 
 export interface ManifestValidation {
@@ -148,7 +154,7 @@ export interface ManifestValidation {
  * Validates a whole manifest ({apiVersion, kind, metadata, spec}). Returns undefined for objects
  * that are not one of the kinds Trellis serves (networking.istio.io VirtualService,
  * DestinationRule, Gateway, ServiceEntry; security.istio.io PeerAuthentication, AuthorizationPolicy,
- * RequestAuthentication).
+ * RequestAuthentication; telemetry.istio.io Telemetry).
  */
 export function validateManifest(manifest: unknown, defaultNamespace = 'default'): ManifestValidation | undefined {
   if (manifest === null || typeof manifest !== 'object') return undefined;

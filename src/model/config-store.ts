@@ -54,6 +54,7 @@ export function hostsOf(c: AnyConfig): string[] {
     case 'PeerAuthentication':
     case 'AuthorizationPolicy':
     case 'RequestAuthentication':
+    case 'Telemetry':
       return [];
   }
 }

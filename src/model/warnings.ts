@@ -34,6 +34,8 @@ export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
       return authorizationPolicyWarnings(config, mesh);
     case 'RequestAuthentication':
       return requestAuthenticationWarnings(config, mesh);
+    case 'Telemetry':
+      return [];
   }
 }
 

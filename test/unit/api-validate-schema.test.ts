@@ -165,7 +165,7 @@ describe('the generated schemas', () => {
   });
 
   test('cover every kind validationErrors() serves', () => {
-    expect(Object.keys(CRD_SPEC_SCHEMAS).sort()).toEqual(['AuthorizationPolicy', 'DestinationRule', 'Gateway', 'PeerAuthentication', 'RequestAuthentication', 'ServiceEntry', 'VirtualService']);
+    expect(Object.keys(CRD_SPEC_SCHEMAS).sort()).toEqual(['AuthorizationPolicy', 'DestinationRule', 'Gateway', 'PeerAuthentication', 'RequestAuthentication', 'ServiceEntry', 'Telemetry', 'VirtualService']);
   });
 
   test('use only keywords the checker knows, so none is silently ignored', () => {
