@@ -3,6 +3,8 @@
 // overrides and the sampling percentage; and Istio's warnings on tracing.
 import { celSyntaxProblem } from '../../src/api/cel-syntax.js';
 import { validate } from '../../src/api/validate.js';
+import type { AdmissionRequest } from '../../src/webhooks/admission.js';
+import { validateAdmission } from '../../src/webhooks/validation.js';
 
 const errors = (spec: unknown): string[] => {
   const v = validate('Telemetry', 'default', 't', spec);
@@ -73,5 +75,17 @@ describe('Telemetry rules', () => {
       'spec.tracing: multiple tracing is not currently supported',
       'spec.tracing[0].providers: multiple providers is not currently supported',
     ]);
+  });
+});
+
+describe('the webhook for Telemetry', () => {
+  const manifest = { apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'logs', namespace: 'shop' }, spec: { accessLogging: [{ filter: { expression: 'response.code >=' } }] } };
+  const request = (object: unknown, version = 'v1'): AdmissionRequest => ({ uid: 'u1', kind: { group: 'telemetry.istio.io', version, kind: 'Telemetry' }, operation: 'CREATE', namespace: 'shop', object });
+
+  test('denies an invalid one naming object, field and rule; allows a valid one, v1alpha1 too', () => {
+    const denied = validateAdmission(request(manifest));
+    expect(denied).toMatchObject({ allowed: false, status: { code: 422 } });
+    expect(denied.status?.message).toMatch(/^Telemetry shop\/logs: spec\.accessLogging\[0\]\.filter\.expression: must be a valid CEL expression/);
+    expect(validateAdmission(request({ ...manifest, spec: { accessLogging: [{ providers: [{ name: 'envoy' }] }] } }, 'v1alpha1'))).toEqual({ uid: 'u1', allowed: true });
   });
 });
