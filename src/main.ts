@@ -88,6 +88,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     jwks: (s) => jwks.state(s),
     extensionProviders: meshConfig.extensionProviders,
     trustDomainAliases: meshConfig.trustDomainAliases,
+    accessLogs: { defaultProviders: meshConfig.defaultProviders, accessLogEncoding: meshConfig.accessLogEncoding, accessLogFormat: meshConfig.accessLogFormat },
   });
   const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
   const xds = new XdsServer({ provider, limits: config.xdsLimits, podServiceAccount: (ns, pod) => services.podServiceAccount(ns, pod) });

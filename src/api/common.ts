@@ -1,4 +1,4 @@
-// Types shared by the networking.istio.io and security.istio.io kinds (field names as in the
+// Types shared by the networking.istio.io, security.istio.io and telemetry.istio.io kinds (field names as in the
 // YAML, camelCase).
 // Durations are strings in Istio's format ("1s", "0.5s", "100ms", "1h", "1m").
 
@@ -61,10 +61,18 @@ export const SECURITY_GROUP = 'security.istio.io';
 /** The served versions; v1 is the storage version. */
 export const SECURITY_VERSIONS = ['v1', 'v1beta1'] as const;
 
-/** Every kind Trellis reconciles, validates and keeps in its model. */
-export type ConfigKind = NetworkingKind | SecurityKind;
+/** The telemetry.istio.io kind Trellis serves (access logs). */
+export type TelemetryKind = 'Telemetry';
 
-export const CONFIG_KINDS: readonly ConfigKind[] = [...NETWORKING_KINDS, ...SECURITY_KINDS];
+export const TELEMETRY_GROUP = 'telemetry.istio.io';
+
+/** The served versions; v1 is the storage version. */
+export const TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
+
+/** Every kind Trellis reconciles, validates and keeps in its model. */
+export type ConfigKind = NetworkingKind | SecurityKind | TelemetryKind;
+
+export const CONFIG_KINDS: readonly ConfigKind[] = [...NETWORKING_KINDS, ...SECURITY_KINDS, 'Telemetry'];
 
 /** The API group of each kind. */
 export const GROUP_OF: Readonly<Record<ConfigKind, string>> = {
@@ -76,6 +84,7 @@ export const GROUP_OF: Readonly<Record<ConfigKind, string>> = {
   PeerAuthentication: SECURITY_GROUP,
   AuthorizationPolicy: SECURITY_GROUP,
   RequestAuthentication: SECURITY_GROUP,
+  Telemetry: TELEMETRY_GROUP,
 };
 
 export function isConfigKind(kind: unknown): kind is ConfigKind {

@@ -2,7 +2,7 @@
 // dropped). Do not edit: change crds/ and run `make build` (or node scripts/gen-crd-schemas.js).
 import type { SchemaNode } from './validate-schema.js';
 
-export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication' | 'RequestAuthentication' | 'ServiceEntry' | 'Sidecar' | 'VirtualService', SchemaNode>> = {
+export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'DestinationRule' | 'Gateway' | 'PeerAuthentication' | 'RequestAuthentication' | 'ServiceEntry' | 'Sidecar' | 'Telemetry' | 'VirtualService', SchemaNode>> = {
   AuthorizationPolicy: {
     "type": "object",
     "properties": {
@@ -1275,6 +1275,120 @@ export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'Destinat
                 "properties": {"number":{"type":"integer","minimum":0,"maximum":4294967295}}
               }
             }
+          }
+        }
+      }
+    }
+  },
+  Telemetry: {
+    "type": "object",
+    "properties": {
+      "selector": {
+        "type": "object",
+        "properties": {"matchLabels":{"type":"object","additionalProperties":{"type":"string"}}}
+      },
+      "targetRef": {
+        "type": "object",
+        "properties": {
+          "group": {"type":"string"},
+          "kind": {"type":"string"},
+          "name": {"type":"string"},
+          "namespace": {"type":"string"}
+        }
+      },
+      "targetRefs": {
+        "type": "array",
+        "items": {
+          "type": "object",
+          "properties": {
+            "group": {"type":"string"},
+            "kind": {"type":"string"},
+            "name": {"type":"string"},
+            "namespace": {"type":"string"}
+          }
+        }
+      },
+      "accessLogging": {
+        "type": "array",
+        "items": {
+          "type": "object",
+          "properties": {
+            "providers": {"type":"array","items":{"type":"object","properties":{"name":{"type":"string"}}}},
+            "disabled": {"type":"boolean"},
+            "filter": {"type":"object","properties":{"expression":{"type":"string"}}},
+            "match": {
+              "type": "object",
+              "properties": {"mode":{"type":"string","enum":["CLIENT_AND_SERVER","CLIENT","SERVER"]}}
+            }
+          }
+        }
+      },
+      "metrics": {
+        "type": "array",
+        "items": {
+          "type": "object",
+          "properties": {
+            "providers": {"type":"array","items":{"type":"object","properties":{"name":{"type":"string"}}}},
+            "overrides": {
+              "type": "array",
+              "items": {
+                "type": "object",
+                "properties": {
+                  "match": {
+                    "type": "object",
+                    "properties": {
+                      "metric": {
+                        "type": "string",
+                        "enum": [
+                          "ALL_METRICS",
+                          "REQUEST_COUNT",
+                          "REQUEST_DURATION",
+                          "REQUEST_SIZE",
+                          "RESPONSE_SIZE",
+                          "TCP_OPENED_CONNECTIONS",
+                          "TCP_CLOSED_CONNECTIONS",
+                          "TCP_SENT_BYTES",
+                          "TCP_RECEIVED_BYTES",
+                          "GRPC_REQUEST_MESSAGES",
+                          "GRPC_RESPONSE_MESSAGES"
+                        ]
+                      },
+                      "customMetric": {"type":"string"},
+                      "mode": {"type":"string","enum":["CLIENT_AND_SERVER","CLIENT","SERVER"]}
+                    }
+                  },
+                  "disabled": {"type":"boolean"},
+                  "tagOverrides": {
+                    "type": "object",
+                    "additionalProperties": {
+                      "type": "object",
+                      "properties": {
+                        "operation": {"type":"string","enum":["UPSERT","REMOVE"]},
+                        "value": {"type":"string"}
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "reportingInterval": {"type":"string"}
+          }
+        }
+      },
+      "tracing": {
+        "type": "array",
+        "items": {
+          "type": "object",
+          "properties": {
+            "providers": {"type":"array","items":{"type":"object","properties":{"name":{"type":"string"}}}},
+            "match": {
+              "type": "object",
+              "properties": {"mode":{"type":"string","enum":["CLIENT_AND_SERVER","CLIENT","SERVER"]}}
+            },
+            "randomSamplingPercentage": {"type":"number"},
+            "disableSpanReporting": {"type":"boolean"},
+            "useRequestIdForTraceSampling": {"type":"boolean"},
+            "customTags": {"type":"object","x-kubernetes-preserve-unknown-fields":true}
           }
         }
       }

@@ -1,5 +1,6 @@
 // The part of Istio's MeshConfig (the `mesh` key of istiod's ConfigMap, YAML) that Trellis reads:
-// the extension providers CUSTOM AuthorizationPolicies name. Field names as Istio's.
+// the extension providers CUSTOM AuthorizationPolicies and Telemetry access logs name, and the
+// built-in `envoy` access log's format. Field names as Istio's.
 
 /** Istio's envoyExtAuthzHttp provider: an HTTP authorizer, asked with the request's headers. */
 export interface EnvoyExtAuthzHttpProvider {
@@ -34,14 +35,29 @@ export interface ExtAuthzRequestBody {
   packAsBytes?: boolean;
 }
 
+/** Istio's envoyFileAccessLog provider: Envoy writes each request or connection to a file. */
+export interface EnvoyFileAccessLogProvider {
+  /** Default /dev/stdout. */
+  path?: string;
+  /** One of text (Envoy's format string) and labels (a JSON object, each value a format string); neither: Istio's text format. */
+  logFormat?: { text?: string; labels?: Record<string, unknown> };
+  omitEmptyValues?: boolean;
+}
+
 export interface ExtensionProvider {
   name: string;
   envoyExtAuthzHttp?: EnvoyExtAuthzHttpProvider;
   envoyExtAuthzGrpc?: EnvoyExtAuthzGrpcProvider;
+  envoyFileAccessLog?: EnvoyFileAccessLogProvider;
 }
 
 export interface MeshConfig {
   extensionProviders?: ExtensionProvider[];
+  /** The providers used where no Telemetry names any (Istio's defaultProviders); only accessLogging is read. */
+  defaultProviders?: { accessLogging?: string[] };
+  /** The built-in `envoy` access log's encoding (default TEXT) and format (default Istio's). */
+  accessLogEncoding?: 'TEXT' | 'JSON';
+  accessLogFormat?: string;
   /** Trust domains whose identities count as the mesh's own in AuthorizationPolicy principals (a migration from an old trust domain). */
   trustDomainAliases?: string[];
 }

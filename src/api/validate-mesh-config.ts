@@ -5,6 +5,7 @@
 import { loadYaml } from '@kubernetes/client-node';
 import type { ExtensionProvider, MeshConfig } from './mesh-config.js';
 import { ErrorList, type ValidationError } from './validate-errors.js';
+import { validateFileAccessLogProvider, validateMeshAccessLog } from './validate-mesh-access-log.js';
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -39,6 +40,7 @@ export function validateMeshConfig(mesh: unknown): ValidationError[] {
       if (typeof a !== 'string' || !/^[A-Za-z0-9.*-]+$/.test(a)) e.add(`trustDomainAliases[${i}]`, `must be a trust domain (letters, digits, dots, dashes), got ${JSON.stringify(a)}`);
     });
   }
+  validateMeshAccessLog(e, mesh);
   const providers = mesh.extensionProviders;
   if (providers === undefined || providers === null) return e.errors;
   if (!Array.isArray(providers)) {
@@ -52,6 +54,7 @@ export function validateMeshConfig(mesh: unknown): ValidationError[] {
     if (typeof p.name !== 'string' || p.name === '') e.add(`${path}.name`, 'required');
     else if (names.has(p.name)) e.add(`${path}.name`, `duplicate provider name ${JSON.stringify(p.name)}`);
     else names.add(p.name);
+    if (p.envoyFileAccessLog !== undefined) validateFileAccessLogProvider(e, `${path}.envoyFileAccessLog`, p.envoyFileAccessLog);
     for (const [kind, fields] of [
       ['envoyExtAuthzHttp', Object.keys(HTTP_FIELDS)],
       ['envoyExtAuthzGrpc', GRPC_FIELDS],
@@ -83,9 +86,12 @@ export function parseMeshConfig(text: string, source: string): MeshConfig {
   const errors = validateMeshConfig(mesh);
   if (errors.length > 0) throw new Error(`${source}: ${errors.map((x) => (x.path ? `${x.path}: ${x.message}` : x.message)).join('; ')}`);
   const m = mesh as MeshConfig;
-  // Only the providers Trellis can serve are kept; others (tracing, logging) are not its business.
+  // Only the providers Trellis can serve are kept; others (tracing, OpenTelemetry, gRPC access log services) are not its business yet.
   return {
-    extensionProviders: (m.extensionProviders ?? []).filter((p: ExtensionProvider) => p.envoyExtAuthzHttp || p.envoyExtAuthzGrpc),
+    extensionProviders: (m.extensionProviders ?? []).filter((p: ExtensionProvider) => p.envoyExtAuthzHttp || p.envoyExtAuthzGrpc || p.envoyFileAccessLog),
     trustDomainAliases: m.trustDomainAliases ?? [],
+    ...(m.defaultProviders?.accessLogging ? { defaultProviders: { accessLogging: m.defaultProviders.accessLogging } } : {}),
+    ...(m.accessLogEncoding ? { accessLogEncoding: m.accessLogEncoding } : {}),
+    ...(m.accessLogFormat ? { accessLogFormat: m.accessLogFormat } : {}),
   };
 }

@@ -3,12 +3,10 @@
 // ValidateStrictHTTPHeaderName, ValidateDuration) and those its CRD schema enforces (non-empty
 // strings, header name pattern, jwksUri scheme and length, one key source, presence names,
 // selector and targetRef rules), since Trellis's CRD leaves value rules to this code.
-import type { WorkloadSelector } from './common.js';
 import { JWT_PRESENCES, type RequestAuthenticationSpec } from './request-authentication.js';
 import { ErrorList, isSet, type ValidationError } from './validate-errors.js';
-import { validateSelector } from './validate-peer-authentication.js';
 import { durationProblem } from './validate-primitives.js';
-import { checkStrings, isMap, kindOf, listAt, requiredMessage, stringAt, validateOneOfSelector, validateTargetRefs } from './validate-security-common.js';
+import { checkStrings, isMap, kindOf, listAt, requiredMessage, stringAt, validateWorkloadTargeting } from './validate-security-common.js';
 
 const MAX_JWT_RULES = 4096;
 const MAX_JWKS_URI = 2048;
@@ -18,9 +16,7 @@ const CLAIM_HEADER = /^[-_A-Za-z0-9]+$/;
 export function validateRequestAuthentication(spec: RequestAuthenticationSpec): ValidationError[] {
   const e = new ErrorList();
   const s = spec as unknown as Record<string, unknown>;
-  validateOneOfSelector(e, s);
-  if (isSet(s.selector)) validateSelector(e, 'spec.selector', s.selector as WorkloadSelector);
-  validateTargetRefs(e, s);
+  validateWorkloadTargeting(e, s);
   for (const [p, rule] of listAt(e, 'spec.jwtRules', s.jwtRules, 'JWT rules', MAX_JWT_RULES)) validateJwtRule(e, p, rule);
   return e.errors;
 }

@@ -3,7 +3,9 @@
 // of Istio's pkg/config/security (IP blocks, ports, service accounts, wildcard values, trust
 // domains). Each `...Problem` returns the broken rule as a message, or undefined.
 import { isIP } from 'node:net';
+import type { WorkloadSelector } from './common.js';
 import { ErrorList, isSet } from './validate-errors.js';
+import { validateSelector } from './validate-peer-authentication.js';
 
 export const isMap = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -116,6 +118,13 @@ export function validateTargetRef(e: ErrorList, path: string, ref: unknown): voi
   if (name === '' || !isSet(ref.name)) e.add(`${path}.name`, requiredMessage(ref.name, 'the name of the target'));
   else if (name !== undefined && name.length > 253) e.add(`${path}.name`, `must be at most 253 characters, got ${name.length}`);
   if (namespace) e.add(`${path}.namespace`, `must not be set: a policy can target only objects of its own namespace, got ${JSON.stringify(namespace)}`);
+}
+
+/** How a policy picks its workloads: one of selector, targetRef and targetRefs, each well formed. */
+export function validateWorkloadTargeting(e: ErrorList, spec: Record<string, unknown>): void {
+  validateOneOfSelector(e, spec);
+  if (isSet(spec.selector)) validateSelector(e, 'spec.selector', spec.selector as WorkloadSelector);
+  validateTargetRefs(e, spec);
 }
 
 export function validateTargetRefs(e: ErrorList, spec: Record<string, unknown>): void {

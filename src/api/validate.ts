@@ -1,4 +1,4 @@
-// Validation of networking.istio.io and security.istio.io objects with Istio's rules. Pure: the
+// Validation of networking.istio.io, security.istio.io and telemetry.istio.io objects with Istio's rules. Pure: the
 // admission webhook, the controllers (which revalidate, as the webhook can be bypassed) and
 // trellisctl all call this.
 import { GROUP_OF, isConfigKind, type ConfigKind, type NetworkingKind } from './common.js';
@@ -9,6 +9,7 @@ import type { PeerAuthenticationSpec } from './peer-authentication.js';
 import type { RequestAuthenticationSpec } from './request-authentication.js';
 import type { ServiceEntrySpec } from './service-entry.js';
 import type { SidecarSpec } from './sidecar.js';
+import type { TelemetrySpec } from './telemetry.js';
 import type { VirtualServiceSpec } from './virtual-service.js';
 import { CRD_SPEC_SCHEMAS } from './crd-schemas.generated.js';
 import type { SpecOf } from './types.js';
@@ -22,6 +23,7 @@ import { validateRequestAuthentication } from './validate-request-authentication
 import { checkSchemaTypes } from './validate-schema.js';
 import { validateServiceEntry } from './validate-service-entry.js';
 import { sidecarWarnings, validateSidecar } from './validate-sidecar.js';
+import { telemetryWarnings, validateTelemetry } from './validate-telemetry.js';
 import { validateVirtualService } from './validate-virtual-service.js';
 import { destinationRuleWarnings, serviceEntryWarnings, virtualServiceWarnings } from './validate-warnings.js';
 
@@ -35,6 +37,7 @@ export { validatePeerAuthentication } from './validate-peer-authentication.js';
 export { validateRequestAuthentication } from './validate-request-authentication.js';
 export { validateServiceEntry } from './validate-service-entry.js';
 export { validateSidecar } from './validate-sidecar.js';
+export { validateTelemetry } from './validate-telemetry.js';
 export { validateVirtualService } from './validate-virtual-service.js';
 
 export function isNetworkingKind(kind: unknown): kind is NetworkingKind {
@@ -110,6 +113,8 @@ function validateSpec(kind: ConfigKind, spec: object, namespace: string, annotat
         return validateAuthorizationPolicy(spec as AuthorizationPolicySpec, annotations);
       case 'RequestAuthentication':
         return validateRequestAuthentication(spec as RequestAuthenticationSpec);
+      case 'Telemetry':
+        return validateTelemetry(spec as TelemetrySpec);
     }
   } catch (err) {
     // Only a spec that bypassed the CRD schema (wrong types) can get here.
@@ -137,6 +142,7 @@ const WARNINGS: Partial<Record<ConfigKind, (spec: object, namespace: string) => 
   DestinationRule: (spec) => destinationRuleWarnings(spec as DestinationRuleSpec),
   ServiceEntry: (spec) => serviceEntryWarnings(spec as ServiceEntrySpec),
   Sidecar: (spec, namespace) => sidecarWarnings(spec as SidecarSpec, namespace),
+  Telemetry: (spec) => telemetryWarnings(spec as TelemetrySpec),
 };
 
 export interface ManifestValidation {
@@ -154,7 +160,7 @@ export interface ManifestValidation {
  * Validates a whole manifest ({apiVersion, kind, metadata, spec}). Returns undefined for objects
  * that are not one of the kinds Trellis serves (networking.istio.io VirtualService,
  * DestinationRule, Gateway, ServiceEntry; security.istio.io PeerAuthentication, AuthorizationPolicy,
- * RequestAuthentication).
+ * RequestAuthentication; telemetry.istio.io Telemetry).
  */
 export function validateManifest(manifest: unknown, defaultNamespace = 'default'): ManifestValidation | undefined {
   if (manifest === null || typeof manifest !== 'object') return undefined;

@@ -23,6 +23,7 @@ export const PLURALS: Record<ConfigKind, string> = {
   PeerAuthentication: 'peerauthentications',
   AuthorizationPolicy: 'authorizationpolicies',
   RequestAuthentication: 'requestauthentications',
+  Telemetry: 'telemetries',
 };
 
 /** Where the objects of a kind live in the API (the v1 storage version, served by every kind). */

@@ -30,3 +30,14 @@ export function compareByAge(a: Pick<ConfigMeta, 'creationTimestamp' | 'namespac
 export function sortByAge<T extends Pick<ConfigMeta, 'creationTimestamp' | 'namespace' | 'name'>>(configs: readonly T[]): T[] {
   return [...configs].sort(compareByAge);
 }
+
+/** Configs by namespace, each list oldest first (the order Istio applies namespace-scoped policies in). */
+export function byNamespaceOldestFirst<T extends Pick<ConfigMeta, 'creationTimestamp' | 'namespace' | 'name'>>(configs: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const c of sortByAge(configs)) {
+    const list = out.get(c.namespace) ?? [];
+    list.push(c);
+    out.set(c.namespace, list);
+  }
+  return out;
+}

@@ -55,6 +55,7 @@ export function hostsOf(c: AnyConfig): string[] {
     case 'PeerAuthentication':
     case 'AuthorizationPolicy':
     case 'RequestAuthentication':
+    case 'Telemetry':
       return [];
   }
 }

@@ -6,11 +6,14 @@
 // after a change.
 import { bundledPolicy } from './trust-domains.js';
 import type { AuthorizationPolicySpec } from '../api/authorization-policy.js';
-import type { ExtensionProvider } from '../api/mesh-config.js';
+import type { ExtensionProvider, MeshConfig } from '../api/mesh-config.js';
 import type { Labels } from '../api/common.js';
 import type { DestinationRuleSpec } from '../api/destination-rule.js';
 import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
+import type { TelemetrySpec } from '../api/telemetry.js';
+import type { FileAccessLog } from './access-log-format.js';
+import { accessLogsOf, fileLogProviders, Telemetries, type ListenerSide, type ResolvedAccessLog } from './telemetry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { Config, ConfigStore } from './config-store.js';
 import { sortByAge } from './config-order.js';
@@ -49,6 +52,8 @@ export interface MeshOptions {
   jwks?: (source: JwksSource) => JwksState;
   /** The mesh configuration's extension providers (external authorizers of CUSTOM policies). */
   extensionProviders?: readonly ExtensionProvider[];
+  /** The mesh configuration's access log settings: default providers, and the built-in `envoy` provider's encoding and format. */
+  accessLogs?: Pick<MeshConfig, 'defaultProviders' | 'accessLogEncoding' | 'accessLogFormat'>;
 }
 
 export class Mesh {
@@ -66,8 +71,10 @@ export class Mesh {
   private readonly apConfigs: Config<AuthorizationPolicySpec>[];
   private readonly raConfigs: Config<RequestAuthenticationSpec>[];
   private readonly scConfigs: SidecarConfig[];
+  private readonly telemetryConfigs: Config<TelemetrySpec>[];
+  private readonly accessLogCache = new Map<string, ResolvedAccessLog[]>();
   private readonly kubeServices: ReturnType<ServiceRegistry['listServices']>;
-  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; providers?: ReadonlyMap<string, ResolvedProvider>; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec>; sc?: SidecarIndex } = {};
+  private cache: { vs?: ResolvedVirtualService[]; dr?: DestinationRuleIndex; svc?: ServiceIndex; labelKeys?: ReadonlySet<string>; pa?: PeerAuthentications; providers?: ReadonlyMap<string, ResolvedProvider>; ap?: WorkloadPolicies<AuthorizationPolicySpec>; ra?: WorkloadPolicies<RequestAuthenticationSpec>; sc?: SidecarIndex; telemetries?: Telemetries; logProviders?: ReadonlyMap<string, FileAccessLog | { problem: string }> } = {};
   private readonly sidecarOwners = new Map<string, Map<string, ResolvedVirtualService>>();
   private readonly httpRouteCache = new Map<ResolvedVirtualService, ResolvedHttpRoutes>();
   private readonly l4RouteCache = new Map<ResolvedVirtualService, ResolvedL4Routes>();
@@ -93,6 +100,7 @@ export class Mesh {
     this.apConfigs = store.list('AuthorizationPolicy');
     this.raConfigs = store.list('RequestAuthentication');
     this.scConfigs = store.list('Sidecar');
+    this.telemetryConfigs = store.list('Telemetry');
     this.kubeServices = registry.listServices();
   }
 
@@ -238,6 +246,8 @@ export class Mesh {
     }
     for (const { spec } of this.drConfigs) add(spec.workloadSelector?.matchLabels);
     for (const k of this.sidecars().selectorKeys()) keys.add(k);
+    // A Telemetry's selector decides the access logs of the outbound listeners too.
+    for (const k of this.telemetries().labelKeys()) keys.add(k);
     return (this.cache.labelKeys = keys);
   }
 
@@ -296,6 +306,26 @@ export class Mesh {
     let state = this.jwksStates.get(key);
     if (!state) this.jwksStates.set(key, (state = this.opts.jwks?.(source) ?? JWKS_PENDING));
     return state;
+  }
+
+  // --- Telemetry (access logs)
+
+  telemetries(): Telemetries {
+    return (this.cache.telemetries ??= new Telemetries(this.telemetryConfigs, this.rootNamespace));
+  }
+
+  /** The envoyFileAccessLog providers (and the built-in `envoy`) by lower-case name, each usable or with the reason it is not. */
+  accessLogProviders(): ReadonlyMap<string, FileAccessLog | { problem: string }> {
+    return (this.cache.logProviders ??= fileLogProviders({ extensionProviders: [...(this.opts.extensionProviders ?? [])], ...this.opts.accessLogs }));
+  }
+
+  /** The access logs a workload in `namespace` with `labels` writes on its CLIENT (outbound, gateway) or SERVER (inbound) listeners. */
+  accessLogsFor(namespace: string, labels: Labels, side: ListenerSide): ResolvedAccessLog[] {
+    const applied = this.telemetries().forWorkload(namespace, labels);
+    const key = `${side} ${applied.key}`;
+    let logs = this.accessLogCache.get(key);
+    if (!logs) this.accessLogCache.set(key, (logs = accessLogsOf(applied, side, this.accessLogProviders(), this.opts.accessLogs?.defaultProviders?.accessLogging ?? [])));
+    return logs;
   }
 
   /** The extension providers by name, each usable or with the reason it is not. */

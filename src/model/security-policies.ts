@@ -9,7 +9,7 @@
 import type { Labels } from '../api/common.js';
 import type { PolicyTargetReference } from '../api/authorization-policy.js';
 import type { Config } from './config-store.js';
-import { sortByAge } from './config-order.js';
+import { byNamespaceOldestFirst, sortByAge } from './config-order.js';
 import { labelsMatch } from './labels.js';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
@@ -22,29 +22,25 @@ interface Targeted {
   targetRefs?: PolicyTargetReference[];
 }
 
-function targetsOf(spec: Targeted): PolicyTargetReference[] {
+export function targetsOf(spec: Targeted): PolicyTargetReference[] {
   return [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])];
 }
 
 /** Whether a target reference names the Gateway API Gateway a workload belongs to. */
-function targetsWorkload(ref: PolicyTargetReference, policyNamespace: string, namespace: string, labels: Labels): boolean {
+export function targetsWorkload(ref: PolicyTargetReference, policyNamespace: string, namespace: string, labels: Labels): boolean {
   if (ref.group !== GATEWAY_API_GROUP || ref.kind !== 'Gateway') return false;
   if ((ref.namespace ?? policyNamespace) !== namespace || policyNamespace !== namespace) return false;
   return ref.name !== undefined && labels[GATEWAY_NAME_LABEL] === ref.name;
 }
 
 export class WorkloadPolicies<S extends Targeted> {
-  private readonly byNamespace = new Map<string, Config<S>[]>();
+  private readonly byNamespace: Map<string, Config<S>[]>;
 
   constructor(
     configs: readonly Config<S>[],
     readonly rootNamespace: string,
   ) {
-    for (const c of sortByAge(configs)) {
-      const list = this.byNamespace.get(c.namespace) ?? [];
-      list.push(c);
-      this.byNamespace.set(c.namespace, list);
-    }
+    this.byNamespace = byNamespaceOldestFirst(configs);
   }
 
   /** The policies that apply to a workload in `namespace` with `labels`, oldest first. */

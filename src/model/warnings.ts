@@ -8,6 +8,7 @@ import type { SidecarSpec } from '../api/sidecar.js';
 import type { PeerAuthenticationSpec } from '../api/peer-authentication.js';
 import type { RequestAuthenticationSpec } from '../api/request-authentication.js';
 import type { ServiceEntrySpec } from '../api/service-entry.js';
+import type { TelemetrySpec } from '../api/telemetry.js';
 import type { VirtualServiceSpec } from '../api/virtual-service.js';
 import type { AnyConfig, Config } from './config-store.js';
 import { compareByAge, refString, type ConfigRef } from './config-order.js';
@@ -17,6 +18,7 @@ import { describeJwksSource, jwksSourceOf } from './jwks.js';
 import { envoyJwksProblem } from './jwks-keys.js';
 import type { Mesh } from './mesh.js';
 import type { MeshService } from './mesh-services.js';
+import { namespaceWide } from './telemetry.js';
 import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
 
 export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
@@ -37,7 +39,30 @@ export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
       return authorizationPolicyWarnings(config, mesh);
     case 'RequestAuthentication':
       return requestAuthenticationWarnings(config, mesh);
+    case 'Telemetry':
+      return telemetryWarnings(config, mesh);
   }
+}
+
+/**
+ * A provider the mesh configuration does not define (or not as a file access log) logs nothing,
+ * as in Istio; and of two namespace-wide Telemetries of a namespace, Istio applies the oldest only.
+ */
+function telemetryWarnings(config: Config<TelemetrySpec>, mesh: Mesh): string[] {
+  const out: string[] = [];
+  const providers = mesh.accessLogProviders();
+  (config.spec.accessLogging ?? []).forEach((entry, i) =>
+    (entry.providers ?? []).forEach((ref, j) => {
+      const p = providers.get((ref.name ?? '').toLowerCase());
+      const problem = !p ? 'is not a provider of the mesh configuration (extensionProviders) nor the built-in envoy' : 'problem' in p ? p.problem : undefined;
+      if (problem) out.push(`spec.accessLogging[${i}].providers[${j}]: ${JSON.stringify(ref.name)} ${problem}: nothing is logged through it`);
+    }),
+  );
+  if (namespaceWide(config.spec)) {
+    const first = mesh.telemetries().namespaceWideOf(config.namespace);
+    if (first && first.name !== config.name) out.push(`spec: ${config.namespace}/${first.name} is older and also applies to the whole namespace: this Telemetry is ignored (Istio uses the oldest)`);
+  }
+  return out;
 }
 
 /**

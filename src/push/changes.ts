@@ -1,7 +1,7 @@
 // From model changes to pushes: the current Mesh is rebuilt lazily after a change (a Mesh is an
 // immutable snapshot), and each change becomes a push of the types it can affect. An
 // endpoint-only change pushes EDS alone.
-import { Mesh, type MeshOptions } from '../model/mesh.js';
+import { DEFAULT_ROOT_NAMESPACE, Mesh, type MeshOptions } from '../model/mesh.js';
 import type { ChangeSet, ConfigStore } from '../model/config-store.js';
 import { PUBLIC, visibilityOf } from '../model/visibility.js';
 import type { RegistryChange, ServiceRegistry } from '../model/services.js';
@@ -23,6 +23,11 @@ export class MeshSource {
 
   invalidate(): void {
     this.mesh = undefined;
+  }
+
+  /** Where mesh-wide config lives (Istio's root namespace). */
+  get rootNamespace(): string {
+    return this.opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
   }
 }
 
@@ -85,8 +90,15 @@ export function proxiesIn(scope: ChangeScope, proxies: readonly ProxyRef[]): str
     .map((p) => p.id);
 }
 
-export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly ProxyRef[]): Change {
+export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly ProxyRef[], rootNamespace = DEFAULT_ROOT_NAMESPACE): Change {
   if ('op' in change) {
+    // Access logs live in listeners' filters alone. A Telemetry reaches the workloads of its own
+    // namespace (gateways may sit there too), or, in the root namespace, the whole mesh.
+    if (change.kind === 'Telemetry') {
+      const types = [TypeUrl.Listener];
+      if (!connected || change.namespace === rootNamespace) return { reason: 'config', types };
+      return { reason: 'config', types, proxies: connected.filter((p) => p.namespace === change.namespace).map((p) => p.id) };
+    }
     // Authorization and request authentication live in listeners' filters and, for a sidecar's
     // inbound HTTP rules, in its inbound routes: nowhere else.
     if (change.kind === 'AuthorizationPolicy' || change.kind === 'RequestAuthentication') return { reason: 'config', types: [TypeUrl.Listener, TypeUrl.Route] };
@@ -127,7 +139,7 @@ export class ModelChanges {
 
   readonly onChange = (c: ChangeSet | RegistryChange): void => {
     this.deps.mesh.invalidate();
-    const push = pushFor(c, this.deps.connected());
+    const push = pushFor(c, this.deps.connected(), this.deps.mesh.rootNamespace);
     if (!push.proxies || [...push.proxies].length > 0) this.deps.queue.enqueue(push);
     if ('endpointsOnly' in c && c.endpointsOnly) return;
     this.settleLater();

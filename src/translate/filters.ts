@@ -1,5 +1,6 @@
 // The network and HTTP filters the sidecar listeners use: tcp_proxy, the HTTP connection
-// manager (routes over RDS or inline) with Istio's HTTP filter order (CORS, fault, router).
+// manager (routes over RDS or inline) with Istio's HTTP filter order (CORS, fault, router); both
+// carry the listener side's access logs (access-log.ts).
 import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js';
 import type { ListenerFilter } from '../xds/generated/envoy/config/listener/v3/ListenerFilter.js';
 import type { HttpConnectionManager } from '../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js';
@@ -7,6 +8,7 @@ import type { HttpFilter } from '../xds/generated/envoy/extensions/filters/netwo
 import type { TcpProxy } from '../xds/generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.js';
 import type { RouteConfiguration } from '../xds/types.js';
 import { packAny } from '../xds/protos.js';
+import { NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { ADS_CONFIG_SOURCE } from './config-source.js';
 
 export const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -23,9 +25,11 @@ export const CORS_FILTER = 'envoy.filters.http.cors';
 export const ROUTER_FILTER = 'envoy.filters.http.router';
 
 /** A tcp_proxy to one cluster, or a weighted set of clusters. */
-export function tcpProxyFilter(statPrefix: string, target: string | ReadonlyArray<{ name: string; weight: number }>): Filter {
-  const proxy: TcpProxy =
-    typeof target === 'string' ? { stat_prefix: statPrefix, cluster: target } : { stat_prefix: statPrefix, weighted_clusters: { clusters: target.map((c) => ({ name: c.name, weight: c.weight })) } };
+export function tcpProxyFilter(statPrefix: string, target: string | ReadonlyArray<{ name: string; weight: number }>, accessLog: ListenerAccessLogs = NO_ACCESS_LOGS): Filter {
+  const proxy: TcpProxy = {
+    ...(typeof target === 'string' ? { stat_prefix: statPrefix, cluster: target } : { stat_prefix: statPrefix, weighted_clusters: { clusters: target.map((c) => ({ name: c.name, weight: c.weight })) } }),
+    ...(accessLog.length > 0 ? { access_log: [...accessLog] } : {}),
+  };
   return { name: 'envoy.filters.network.tcp_proxy', typed_config: packAny(TCP_PROXY_TYPE, proxy) };
 }
 
@@ -44,11 +48,13 @@ export function httpConnectionManagerFilter(
   direction: 'outbound' | 'inbound',
   /** Run before the others: authentication and authorization (workload-security.ts). */
   securityFilters: readonly HttpFilter[] = [],
+  accessLog: ListenerAccessLogs = NO_ACCESS_LOGS,
 ): Filter {
   const hcm: HttpConnectionManager = {
     stat_prefix: statPrefix,
     ...(typeof routes === 'string' ? { rds: { route_config_name: routes, config_source: ADS_CONFIG_SOURCE } } : { route_config: routes }),
     http_filters: [...securityFilters, ...sidecarHttpFilters()],
+    ...(accessLog.length > 0 ? { access_log: [...accessLog] } : {}),
     // Inbound: the caller is the remote peer; outbound: the app, whose own address is not a client's.
     use_remote_address: { value: false },
     // Inbound: the verified client certificate of an mTLS peer is added for the app (Envoy

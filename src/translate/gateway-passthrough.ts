@@ -11,6 +11,7 @@ import { tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import { gatewayListenerName, gatewaysFor, listenPorts, type GatewayMeshView } from './gateway-proxy.js';
 import type { SidecarProxy } from './input.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
+import { NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 
 const sniMatches = (sni: string, serverHost: string): boolean =>
   serverHost === '*' || sni === serverHost || (serverHost.startsWith('*.') && sni.endsWith(serverHost.slice(1)));
@@ -22,6 +23,7 @@ export function gatewayPassthroughListeners(
   gateways = gatewaysFor(mesh, proxy),
   bind = listenPorts(mesh, proxy),
   security: WorkloadSecurity = NO_SECURITY,
+  logs: ListenerAccessLogs = NO_ACCESS_LOGS,
 ): Listener[] {
   const ns = proxy.namespace ?? 'default';
   const chainsByPort = new Map<number, FilterChain[]>();
@@ -51,7 +53,7 @@ export function gatewayPassthroughListeners(
           chains.push({
             name: `${vs.config.namespace}/${vs.config.name}/tls[${tls.index}]`,
             filter_chain_match: { server_names: fresh },
-            filters: [...security.tcp, tcpProxyFilter(`passthrough_${port}`, targets)],
+            filters: [...security.tcp, tcpProxyFilter(`passthrough_${port}`, targets, logs)],
           });
           chainsByPort.set(port, chains);
         }

@@ -12,6 +12,7 @@ import { TypeUrl } from '../xds/types.js';
 import { parseServerHost } from '../model/hosts.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
 import { blackholeCluster, outboundClusters } from './clusters.js';
+import { listenerAccessLogs, NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { httpConnectionManagerFilter, tlsInspectorListenerFilter } from './filters.js';
 import { NO_SECURITY, workloadSecurity, type WorkloadSecurity } from './workload-security.js';
 import { gatewayPassthroughListeners } from './gateway-passthrough.js';
@@ -111,12 +112,18 @@ export function gatewayRouteConfigurations(plans: readonly PortPlan[]): RouteCon
 }
 
 /** A bound listener per port; HTTPS ports get a filter chain per server, matched by SNI. */
-export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, plans: readonly PortPlan[], security: WorkloadSecurity = NO_SECURITY): Listener[] {
+export function gatewayListeners(
+  mesh: GatewayMeshView,
+  proxy: SidecarProxy,
+  plans: readonly PortPlan[],
+  security: WorkloadSecurity = NO_SECURITY,
+  logs: ListenerAccessLogs = NO_ACCESS_LOGS,
+): Listener[] {
   const ns = proxy.namespace ?? 'default';
   return plans.flatMap((p): Listener[] => {
     const rds = gatewayRouteName(p.port, p.https);
     const base = { name: gatewayListenerName(p.bind), address: { socket_address: { address: '0.0.0.0', port_value: p.bind } }, traffic_direction: 'OUTBOUND' as const };
-    if (!p.https) return [{ ...base, filter_chains: [{ filters: [httpConnectionManagerFilter(rds, rds, 'outbound', security.http)] }] }];
+    if (!p.https) return [{ ...base, filter_chains: [{ filters: [httpConnectionManagerFilter(rds, rds, 'outbound', security.http, logs)] }] }];
     // A server whose Secret is missing (in the proxy's own namespace) is left out rather than
     // keeping the whole listener warming for a certificate that does not exist.
     const chains = p.tlsServers
@@ -124,7 +131,7 @@ export function gatewayListeners(mesh: GatewayMeshView, proxy: SidecarProxy, pla
       .map((t) => ({
         filter_chain_match: t.hosts.includes('*') ? {} : { server_names: t.hosts },
         transport_socket: downstreamTls(t.credential, t.mode),
-        filters: [httpConnectionManagerFilter(rds, rds, 'outbound', security.http)],
+        filters: [httpConnectionManagerFilter(rds, rds, 'outbound', security.http, logs)],
       }));
     return chains.length ? [{ ...base, listener_filters: [tlsInspectorListenerFilter()], filter_chains: chains }] : [];
   });
@@ -151,6 +158,8 @@ export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy, type
   const plans = once(() => gatewayPorts(mesh, proxy, gateways(), bind()));
   // The gateway's own AuthorizationPolicies and RequestAuthentications (selector or targetRefs).
   const security = once(() => workloadSecurity(mesh, proxy.namespace ?? 'default', { ...proxy.labels }));
+  // What it logs: Istio counts a gateway as the client side (Telemetry's CLIENT mode).
+  const logs = once(() => listenerAccessLogs(mesh.accessLogsFor(proxy.namespace ?? 'default', { ...proxy.labels }, 'CLIENT')));
   const visible = once(() => visibleDestinations(mesh, proxy));
   // A gateway's clusters: the sidecar's outbound ones and BlackHoleCluster (no inbound side).
   const clusters = once(() => [...outboundClusters(mesh, proxy, visible()), blackholeCluster()]);
@@ -161,7 +170,10 @@ export function gatewaySnapshot(mesh: GatewayMeshView, proxy: SidecarProxy, type
       return byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, proxy, visible()).filter((e) => eds.has(e.cluster_name ?? '')));
     },
     [TypeUrl.Listener]: () =>
-      byName(TypeUrl.Listener, [...gatewayListeners(mesh, proxy, plans(), security()), ...gatewayPassthroughListeners(mesh, proxy, new Set(plans().map((p) => p.port)), gateways(), bind(), security())]),
+      byName(TypeUrl.Listener, [
+        ...gatewayListeners(mesh, proxy, plans(), security(), logs()),
+        ...gatewayPassthroughListeners(mesh, proxy, new Set(plans().map((p) => p.port)), gateways(), bind(), security(), logs()),
+      ]),
     [TypeUrl.Route]: () => byName(TypeUrl.Route, gatewayRouteConfigurations(plans())),
     [TypeUrl.Secret]: () => byName(TypeUrl.Secret, gatewaySecrets(mesh, proxy, plans())),
   });

@@ -18,6 +18,7 @@
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js';
 import type { Listener, RouteConfiguration } from '../xds/types.js';
+import { NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { httpConnectionManagerFilter, originalDstListenerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
 import type { InboundPort } from './inbound-ports.js';
 import type { EffectiveMtls, EffectiveMtlsMode as MtlsMode } from '../model/peer-authentication.js';
@@ -59,15 +60,21 @@ export function inboundHttpPorts(ports: readonly InboundPort[], inboundPort: num
   return ports.filter((p) => p.port !== inboundPort && listenerProtocol(p.protocol) === 'http');
 }
 
-function portFilters(p: InboundPort, security: WorkloadSecurity): Filter[] {
+function portFilters(p: InboundPort, security: WorkloadSecurity, logs: ListenerAccessLogs): Filter[] {
   const cluster = inboundClusterName(p.port);
   return listenerProtocol(p.protocol) === 'http'
-    ? [httpConnectionManagerFilter(cluster, cluster, 'inbound', security.inboundHttp)]
-    : [...security.tcp, tcpProxyFilter(cluster, cluster)];
+    ? [httpConnectionManagerFilter(cluster, cluster, 'inbound', security.inboundHttp, logs)]
+    : [...security.tcp, tcpProxyFilter(cluster, cluster, logs)];
 }
 
 /** The filter chains of one workload port under its mTLS mode. */
-export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomains: readonly string[], security: WorkloadSecurity = NO_SECURITY): FilterChain[] {
+export function inboundFilterChains(
+  p: InboundPort,
+  mode: MtlsMode,
+  trustDomains: readonly string[],
+  security: WorkloadSecurity = NO_SECURITY,
+  logs: ListenerAccessLogs = NO_ACCESS_LOGS,
+): FilterChain[] {
   const cluster = inboundClusterName(p.port);
   const port = { value: p.port };
   const chains: FilterChain[] = [];
@@ -76,22 +83,28 @@ export function inboundFilterChains(p: InboundPort, mode: MtlsMode, trustDomains
       name: `${cluster}-mtls`,
       filter_chain_match: { destination_port: port, transport_protocol: 'tls', application_protocols: MESH_ALPN },
       transport_socket: meshServerSocket(trustDomains),
-      filters: portFilters(p, security),
+      filters: portFilters(p, security, logs),
     });
   }
   if (mode === 'STRICT') {
-    chains.push({ name: `${cluster}-refused`, filter_chain_match: { destination_port: port }, filters: [tcpProxyFilter(`${cluster}-refused`, BLACKHOLE_CLUSTER)] });
+    chains.push({ name: `${cluster}-refused`, filter_chain_match: { destination_port: port }, filters: [tcpProxyFilter(`${cluster}-refused`, BLACKHOLE_CLUSTER, logs)] });
     return chains;
   }
-  chains.push({ name: cluster, filter_chain_match: { destination_port: port, transport_protocol: 'raw_buffer' }, filters: portFilters(p, security) });
+  chains.push({ name: cluster, filter_chain_match: { destination_port: port, transport_protocol: 'raw_buffer' }, filters: portFilters(p, security, logs) });
   // TLS that is not the mesh's: the app terminates it.
-  chains.push({ name: `${cluster}-tls`, filter_chain_match: { destination_port: port, transport_protocol: 'tls' }, filters: [...security.tcp, tcpProxyFilter(cluster, cluster)] });
+  chains.push({ name: `${cluster}-tls`, filter_chain_match: { destination_port: port, transport_protocol: 'tls' }, filters: [...security.tcp, tcpProxyFilter(cluster, cluster, logs)] });
   return chains;
 }
 
-export function virtualInboundListener(ports: readonly InboundPort[], inboundPort: number, mtls: InboundMtls = PERMISSIVE_MTLS, security: WorkloadSecurity = NO_SECURITY): Listener {
-  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomains, security));
-  const passthrough = [...security.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+export function virtualInboundListener(
+  ports: readonly InboundPort[],
+  inboundPort: number,
+  mtls: InboundMtls = PERMISSIVE_MTLS,
+  security: WorkloadSecurity = NO_SECURITY,
+  logs: ListenerAccessLogs = NO_ACCESS_LOGS,
+): Listener {
+  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomains, security, logs));
+  const passthrough = [...security.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, logs)];
   const strict = mtls.mode === 'STRICT';
   if (strict) {
     chains.push({
@@ -112,7 +125,7 @@ export function virtualInboundListener(ports: readonly InboundPort[], inboundPor
     continue_on_listener_filters_timeout: true,
     filter_chains: chains,
     default_filter_chain: strict
-      ? { name: 'InboundPassthroughFilterChain-refused', filters: [tcpProxyFilter('InboundPassthroughFilterChain-refused', BLACKHOLE_CLUSTER)] }
+      ? { name: 'InboundPassthroughFilterChain-refused', filters: [tcpProxyFilter('InboundPassthroughFilterChain-refused', BLACKHOLE_CLUSTER, logs)] }
       : { name: 'InboundPassthroughFilterChain', filters: passthrough },
   };
 }

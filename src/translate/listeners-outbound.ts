@@ -7,8 +7,9 @@
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Listener } from '../xds/types.js';
+import { listenerAccessLogs, NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { httpConnectionManagerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
-import { visibleServices, type MeshView, type OutboundPolicy, type SidecarOptions, type SidecarProxy } from './input.js';
+import { proxyNamespace, visibleServices, type MeshView, type OutboundPolicy, type SidecarOptions, type SidecarProxy } from './input.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, outboundListenerName, outboundRouteName, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
 import { tcpRouteTargets } from './tcp-routes.js';
@@ -18,18 +19,18 @@ export function fallbackCluster(policy: OutboundPolicy): string {
   return policy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
 }
 
-function fallbackChain(policy: OutboundPolicy): FilterChain {
+function fallbackChain(policy: OutboundPolicy, logs: ListenerAccessLogs): FilterChain {
   const cluster = fallbackCluster(policy);
-  return { name: cluster === PASSTHROUGH_CLUSTER ? 'PassthroughFilterChain' : 'BlackHoleFilterChain', filters: [tcpProxyFilter(cluster, cluster)] };
+  return { name: cluster === PASSTHROUGH_CLUSTER ? 'PassthroughFilterChain' : 'BlackHoleFilterChain', filters: [tcpProxyFilter(cluster, cluster, logs)] };
 }
 
-export function virtualOutboundListener(opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy'>): Listener {
+export function virtualOutboundListener(opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy'>, logs: ListenerAccessLogs = NO_ACCESS_LOGS): Listener {
   return {
     name: VIRTUAL_OUTBOUND_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: opts.outboundPort } },
     use_original_dst: { value: true },
     traffic_direction: 'OUTBOUND',
-    default_filter_chain: fallbackChain(opts.outboundPolicy),
+    default_filter_chain: fallbackChain(opts.outboundPolicy, logs),
   };
 }
 
@@ -57,7 +58,14 @@ function cidr(address: string): { address_prefix: string; prefix_len: { value: n
 }
 
 /** `0.0.0.0_<port>` for one port: TCP services by destination address, HTTP through RDS, else the fallback. */
-export function outboundPortListener(mesh: MeshView, proxy: SidecarProxy, portNumber: number, entries: ReadonlyArray<{ service: MeshService; port: MeshServicePort }>, policy: OutboundPolicy): Listener {
+export function outboundPortListener(
+  mesh: MeshView,
+  proxy: SidecarProxy,
+  portNumber: number,
+  entries: ReadonlyArray<{ service: MeshService; port: MeshServicePort }>,
+  policy: OutboundPolicy,
+  logs: ListenerAccessLogs = NO_ACCESS_LOGS,
+): Listener {
   const name = outboundListenerName(portNumber);
   const chains: FilterChain[] = [];
   let http = false;
@@ -72,7 +80,7 @@ export function outboundPortListener(mesh: MeshView, proxy: SidecarProxy, portNu
     chains.push({
       name: unique,
       filter_chain_match: { ...(rs.length > 0 ? { prefix_ranges: rs } : {}), ...(serverNames.length > 0 ? { server_names: serverNames } : {}) },
-      filters: [tcpProxyFilter(statPrefix, targets)],
+      filters: [tcpProxyFilter(statPrefix, targets, logs)],
     });
   };
   for (const { service, port } of entries) {
@@ -94,7 +102,7 @@ export function outboundPortListener(mesh: MeshView, proxy: SidecarProxy, portNu
     addChain(cluster, ranges, [], cluster, tcpRouteTargets(mesh, proxy, service, port.number) ?? cluster);
   }
   const statPrefix = `outbound_0.0.0.0_${portNumber}`;
-  const fallback: FilterChain = http ? { name: `${name}_http`, filters: [httpConnectionManagerFilter(statPrefix, outboundRouteName(portNumber), 'outbound')] } : fallbackChain(policy);
+  const fallback: FilterChain = http ? { name: `${name}_http`, filters: [httpConnectionManagerFilter(statPrefix, outboundRouteName(portNumber), 'outbound', [], logs)] } : fallbackChain(policy, logs);
   return {
     name,
     address: { socket_address: { address: '0.0.0.0', port_value: portNumber } },
@@ -115,10 +123,12 @@ export function outboundListeners(
   opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy'>,
   ports = servicePortsByNumber(mesh, proxy),
 ): Listener[] {
-  const out: Listener[] = [virtualOutboundListener(opts)];
+  // The workload is the client here (Telemetry's CLIENT mode).
+  const logs = listenerAccessLogs(mesh.accessLogsFor(proxyNamespace(proxy), { ...proxy.labels }, 'CLIENT'));
+  const out: Listener[] = [virtualOutboundListener(opts, logs)];
   for (const [portNumber, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     if (portNumber === opts.outboundPort) continue;
-    out.push(outboundPortListener(mesh, proxy, portNumber, entries, opts.outboundPolicy));
+    out.push(outboundPortListener(mesh, proxy, portNumber, entries, opts.outboundPolicy, logs));
   }
   return out;
 }

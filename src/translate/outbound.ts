@@ -13,6 +13,7 @@ import { sidecarView, visibleDestinations, visibleServices, type MeshView, type 
 import type { MeshService } from '../model/mesh-services.js';
 import { inboundHttpPorts, inboundRouteConfiguration, PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
+import { NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
 import { outboundRouteConfigurations } from './routes.js';
 import { sidecarEndpoints } from './endpoints.js';
@@ -20,6 +21,14 @@ import { byName, once, withResources } from './resources.js';
 import { sidecarSecrets } from './secrets.js';
 
 type Locality = SidecarProxy['locality'];
+
+/** A workload's SERVER-side access logs: a key naming what decides them, and the entries, built on first use. */
+export interface InboundAccessLogs {
+  key: string;
+  entries(): ListenerAccessLogs;
+}
+
+export const NO_INBOUND_LOGS: InboundAccessLogs = { key: '', entries: () => NO_ACCESS_LOGS };
 
 /** One scope's outbound configuration, each part built on first use. */
 export interface OutboundConfig {
@@ -36,6 +45,7 @@ export interface OutboundConfig {
     inbound: readonly InboundPort[],
     mtls?: InboundMtls,
     security?: WorkloadSecurity,
+    logs?: InboundAccessLogs,
   ): { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> };
   endpoints(locality: Locality): ReadonlyMap<string, ClusterLoadAssignment>;
   routes(): ReadonlyMap<string, RouteConfiguration>;
@@ -86,13 +96,13 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   return {
     services,
     visible,
-    withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY) => {
-      const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key]);
+    withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY, logs = NO_INBOUND_LOGS) => {
+      const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key, logs.key]);
       let m = byInbound.get(key);
       if (!m) {
         m = {
           clusters: withResources(TypeUrl.Cluster, clusters(), inbound.map(inboundCluster)),
-          listeners: byName(TypeUrl.Listener, [...listeners(), virtualInboundListener(inbound, opts.inboundPort, mtls, security)]),
+          listeners: byName(TypeUrl.Listener, [...listeners(), virtualInboundListener(inbound, opts.inboundPort, mtls, security, logs.entries())]),
           routes: withResources(TypeUrl.Route, routes(), inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security))),
         };
         byInbound.set(key, m);

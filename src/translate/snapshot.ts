@@ -7,7 +7,8 @@ import { TypeUrl } from '../xds/types.js';
 import { inboundPorts } from './inbound-ports.js';
 import { DEFAULT_SIDECAR_OPTIONS, proxyNamespace, type MeshView, type SidecarOptions, type SidecarProxy } from './input.js';
 import type { InboundMtls } from './listeners-inbound.js';
-import { outboundConfig, outboundScope, type SidecarShare } from './outbound.js';
+import { listenerAccessLogs } from './access-log.js';
+import { outboundConfig, outboundScope, type InboundAccessLogs, type SidecarShare } from './outbound.js';
 import { once, pickTypes } from './resources.js';
 import { workloadSecurity } from './workload-security.js';
 
@@ -25,11 +26,16 @@ export function sidecarSnapshot(mesh: MeshView, proxy: SidecarProxy, options: Pa
   const mtls = once((): InboundMtls => ({ ...mesh.mtlsFor(proxyNamespace(proxy), { ...proxy.labels }), trustDomains: mesh.trustDomains }));
   // ...and its AuthorizationPolicies and RequestAuthentications who may call it.
   const security = once(() => workloadSecurity(mesh, proxyNamespace(proxy), { ...proxy.labels }));
+  // ...and its Telemetry what its inbound listener logs (the workload as server).
+  const logs = once((): InboundAccessLogs => {
+    const resolved = mesh.accessLogsFor(proxyNamespace(proxy), { ...proxy.labels }, 'SERVER');
+    return { key: JSON.stringify(resolved), entries: once(() => listenerAccessLogs(resolved)) };
+  });
   return pickTypes(types, {
-    [TypeUrl.Cluster]: () => out.withInbound(inbound(), mtls(), security()).clusters,
+    [TypeUrl.Cluster]: () => out.withInbound(inbound(), mtls(), security(), logs()).clusters,
     [TypeUrl.Endpoint]: () => out.endpoints(proxy.locality),
-    [TypeUrl.Listener]: () => out.withInbound(inbound(), mtls(), security()).listeners,
-    [TypeUrl.Route]: () => out.withInbound(inbound(), mtls(), security()).routes,
+    [TypeUrl.Listener]: () => out.withInbound(inbound(), mtls(), security(), logs()).listeners,
+    [TypeUrl.Route]: () => out.withInbound(inbound(), mtls(), security(), logs()).routes,
     [TypeUrl.Secret]: () => out.secrets(),
   });
 }

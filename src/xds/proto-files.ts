@@ -40,5 +40,6 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
 ];

@@ -79,6 +79,7 @@ test('CRDs come from crds/ (helm installs them; templates never render them)', a
     'requestauthentications.security.istio.io',
     'serviceentries.networking.istio.io',
     'sidecars.networking.istio.io',
+    'telemetries.telemetry.istio.io',
     'virtualservices.networking.istio.io',
   ]);
   expect(parse(await template()).some((d) => d.kind === 'CustomResourceDefinition')).toBe(false);

@@ -26,8 +26,9 @@ const PLURAL: Record<string, string> = {
   PeerAuthentication: 'peerauthentications',
   AuthorizationPolicy: 'authorizationpolicies',
   RequestAuthentication: 'requestauthentications',
+  Telemetry: 'telemetries',
 };
-const GROUP: Record<string, string> = { PeerAuthentication: 'security.istio.io', AuthorizationPolicy: 'security.istio.io', RequestAuthentication: 'security.istio.io' };
+const GROUP: Record<string, string> = { PeerAuthentication: 'security.istio.io', AuthorizationPolicy: 'security.istio.io', RequestAuthentication: 'security.istio.io', Telemetry: 'telemetry.istio.io' };
 const groupOf = (kind: string): string => GROUP[kind] ?? 'networking.istio.io';
 const kubectl = kubectlPath();
 
@@ -97,6 +98,7 @@ beforeAll(async () => {
           rules: [
             { apiGroups: ['networking.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: Object.keys(PLURAL).filter((k) => groupOf(k) === 'networking.istio.io').map((k) => PLURAL[k]) },
             { apiGroups: ['security.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: [PLURAL.PeerAuthentication, PLURAL.AuthorizationPolicy, PLURAL.RequestAuthentication] },
+            { apiGroups: ['telemetry.istio.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: [PLURAL.Telemetry] },
           ],
           namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': on } },
           failurePolicy: 'Fail',

@@ -101,7 +101,8 @@ function istioRef(kind: string): { group: string; version: string; plural: strin
   const lower = kind.toLowerCase();
   // policy → policies, but gateway → gateways
   const plural = /[^aeiou]y$/.test(lower) ? `${lower.slice(0, -1)}ies` : `${lower}s`;
-  return { group: SECURITY_KINDS.has(kind) ? 'security.istio.io' : 'networking.istio.io', version: 'v1', plural };
+  const group = kind === 'Telemetry' ? 'telemetry.istio.io' : SECURITY_KINDS.has(kind) ? 'security.istio.io' : 'networking.istio.io';
+  return { group, version: 'v1', plural: kind === 'Telemetry' ? 'telemetries' : plural };
 }
 
 /** Creates an Istio v1 object (ServiceEntry, VirtualService, DestinationRule, PeerAuthentication, ...). */

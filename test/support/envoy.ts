@@ -147,11 +147,15 @@ export async function validateBootstrap(config: { json?: Record<string, unknown>
   }
   try {
     return await new Promise<RunResult>((resolve) => {
-      const child = spawn(envoyBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // stdout is a file, as in a pod: Envoy opens /dev/stdout for an access log, which fails on
+      // the socket Node makes of a 'pipe' (ENXIO).
+      const stdout = path.join(dir, 'stdout');
+      const fd = fs.openSync(stdout, 'w');
+      const child = spawn(envoyBinary(), args, { stdio: ['ignore', fd, 'pipe'] });
+      fs.closeSync(fd);
       let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      child.on('close', (code) => resolve({ code: code ?? 1, output }));
+      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+      child.on('close', (code) => resolve({ code: code ?? 1, output: fs.readFileSync(stdout, 'utf8') + output }));
     });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -214,6 +218,11 @@ export class Envoy {
     readonly adminUrl: string,
   ) {}
 
+  /** What Envoy wrote to its stdout so far (the access logs of a /dev/stdout provider). */
+  stdoutText(): string {
+    return fs.readFileSync(path.join(this.dir, 'stdout'), 'utf8');
+  }
+
   /**
    * Starts Envoy with `config` and waits until its admin API answers. As in a pod, Envoy gets
    * its workload certificate from an agent over SDS (startTestAgent) unless the bootstrap
@@ -229,7 +238,11 @@ export class Envoy {
     fs.writeFileSync(cfg, JSON.stringify(config));
     // No hot restart: no shared memory, so any number of Envoys run side by side.
     const args = ['-c', cfg, '--disable-hot-restart', '--concurrency', '1', '--admin-address-path', adminPath, '-l', opts.logLevel ?? 'warning', '--drain-time-s', '1'];
-    const child = spawn(envoyBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // stdout to a file (stdoutText() reads it): access logs to /dev/stdout land there, and Envoy
+    // cannot open /dev/stdout on the socket Node makes of a 'pipe'.
+    const out = fs.openSync(path.join(dir, 'stdout'), 'w');
+    const child = spawn(envoyBinary(), args, { stdio: ['ignore', out, 'pipe'] });
+    fs.closeSync(out);
     running.add(child);
     child.on('exit', () => running.delete(child));
     let tail = '';

@@ -34,9 +34,9 @@ describe('the shared table', () => {
 
   test('covers every kind and every served version', () => {
     const all = [...valid, ...invalid];
-    expect(new Set(all.map((f) => f.object.kind))).toEqual(new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'Sidecar', 'PeerAuthentication']));
+    expect(new Set(all.map((f) => f.object.kind))).toEqual(new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'Sidecar', 'PeerAuthentication', 'Telemetry']));
     expect(new Set(all.map((f) => f.object.apiVersion))).toEqual(
-      new Set(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3', 'security.istio.io/v1', 'security.istio.io/v1beta1']),
+      new Set(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3', 'security.istio.io/v1', 'security.istio.io/v1beta1', 'telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1']),
     );
   });
 });

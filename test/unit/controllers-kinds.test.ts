@@ -2,9 +2,9 @@
 import { CONFIG_KINDS, GROUP_OF, NETWORKING_KINDS, SECURITY_KINDS } from '../../src/api/common.js';
 import { apiPath, PLURALS } from '../../src/controllers/networking.js';
 
-test('every networking kind and the security kinds, each at its group\'s v1 path', () => {
+test('every networking kind, the security kinds and Telemetry, each at its group\'s v1 path', () => {
   expect(SECURITY_KINDS).toEqual(['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']);
-  expect(CONFIG_KINDS).toEqual([...NETWORKING_KINDS, ...SECURITY_KINDS]);
+  expect(CONFIG_KINDS).toEqual([...NETWORKING_KINDS, ...SECURITY_KINDS, 'Telemetry']);
   expect(CONFIG_KINDS.map((k) => `${apiPath(k)}/${PLURALS[k]}`)).toEqual([
     '/apis/networking.istio.io/v1/virtualservices',
     '/apis/networking.istio.io/v1/destinationrules',
@@ -14,6 +14,8 @@ test('every networking kind and the security kinds, each at its group\'s v1 path
     '/apis/security.istio.io/v1/peerauthentications',
     '/apis/security.istio.io/v1/authorizationpolicies',
     '/apis/security.istio.io/v1/requestauthentications',
+    '/apis/telemetry.istio.io/v1/telemetries',
   ]);
   for (const kind of SECURITY_KINDS) expect(GROUP_OF[kind]).toBe('security.istio.io');
+  expect(GROUP_OF.Telemetry).toBe('telemetry.istio.io');
 });

@@ -54,3 +54,23 @@ test('a CUSTOM policy whose provider is missing or unusable warns on its status'
     'spec.provider.name: extension provider "ext-authz-http" is unusable: service authz.security.svc.cluster.local port 8000 is not in the mesh; the requests this policy selects are denied',
   ]);
 });
+
+test('access logs: envoyFileAccessLog providers kept, defaultProviders, accessLogEncoding and accessLogFormat read', () => {
+  const m = parseMeshConfig(
+    'accessLogEncoding: JSON\naccessLogFormat: \'{"code": "%RESPONSE_CODE%"}\'\ndefaultProviders:\n  accessLogging: [envoy]\n  tracing: [zipkin]\nextensionProviders:\n- name: json\n  envoyFileAccessLog:\n    path: /dev/stdout\n    logFormat: {labels: {}}\n',
+    'mesh.yaml',
+  );
+  expect(m).toEqual({
+    extensionProviders: [{ name: 'json', envoyFileAccessLog: { path: '/dev/stdout', logFormat: { labels: {} } } }],
+    trustDomainAliases: [],
+    defaultProviders: { accessLogging: ['envoy'] },
+    accessLogEncoding: 'JSON',
+    accessLogFormat: '{"code": "%RESPONSE_CODE%"}',
+  });
+});
+
+test('access logs: a bad field is an error naming it', () => {
+  expect(() => parseMeshConfig('accessLogEncoding: XML', 'm.yaml')).toThrow('m.yaml: accessLogEncoding: must be TEXT or JSON, got "XML"');
+  expect(() => parseMeshConfig("accessLogEncoding: JSON\naccessLogFormat: '[1]'", 'm.yaml')).toThrow('m.yaml: accessLogFormat: must be a JSON object of keys to format strings when accessLogEncoding is JSON');
+  expect(() => parseMeshConfig('extensionProviders:\n- name: f\n  envoyFileAccessLog: {logFormat: {text: a, labels: {}}}', 'm.yaml')).toThrow('m.yaml: extensionProviders[0].envoyFileAccessLog.logFormat: set only one of text and labels');
+});

@@ -33,3 +33,10 @@ test('an authorization or request-authentication change pushes listeners and rou
     expect(pushFor(change(kind, undefined, {}), proxies)).toEqual({ reason: 'config', types: ['type.googleapis.com/envoy.config.listener.v3.Listener', 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration'] });
   }
 });
+
+test("a Telemetry change pushes listeners only: to its namespace's proxies (gateways there too), or everyone's from the root namespace", () => {
+  const LDS = ['type.googleapis.com/envoy.config.listener.v3.Listener'];
+  expect(pushFor(change('Telemetry', undefined, {}), proxies)).toEqual({ reason: 'config', types: LDS, proxies: ['side-shop'] });
+  expect(pushFor({ ...change('Telemetry', undefined, {}), namespace: 'ingress' }, proxies)).toEqual({ reason: 'config', types: LDS, proxies: ['gw'] });
+  expect(pushFor({ ...change('Telemetry', {}, undefined), namespace: 'mesh-root' }, proxies, 'mesh-root')).toEqual({ reason: 'config', types: LDS });
+});
