@@ -8,7 +8,8 @@ kubectl="$root/.devcluster/cache/kubernetes-$KUBE_VERSION/kubectl"
 export KUBECONFIG="${KUBECONFIG:-$root/.devcluster/kubeconfig}"
 "$root/tools/devcluster/devcluster" status >/dev/null || { echo "deploy: the devcluster is not running (make cluster-up)" >&2; exit 1; }
 # Helm installs crds/ only with a release's first install: apply them first, so an upgrade brings
-# a kind added since (the control plane is ready only once it can watch every kind it serves).
+# a kind added since (without its CRD the control plane serves the rest and looks for it every
+# 30 s: the kind simply has no objects until then).
 "$kubectl" apply --server-side --force-conflicts -f "$root/crds" >/dev/null
 "$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 "$helm" upgrade --install trellis "$root/charts/trellis" --namespace trellis-system --create-namespace --wait --timeout 3m "$@"

@@ -90,7 +90,7 @@ export class NetworkingController {
       warnings?: (config: AnyConfig) => string[];
     },
   ) {
-    this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `${apiPath(kind)}/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs });
+    this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `${apiPath(kind)}/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs, absentIsEmpty: true });
     this.informer.on((event, obj) => {
       if (event === 'delete') this.remove(obj);
       else this.reconcile(obj);

@@ -32,6 +32,13 @@ export interface InformerOptions<T = KubernetesObject> {
    * metadata.name, namespace and resourceVersion.
    */
   transform?: (obj: T) => T;
+  /**
+   * A collection the API does not serve (404: a custom resource whose CRD is not installed yet)
+   * holds no objects: the informer counts as synced with none, says so, and keeps looking for it.
+   * For custom kinds, so an upgrade that adds a kind before its CRD is applied (Helm never
+   * upgrades CRDs) leaves the control plane ready, serving everything else.
+   */
+  absentIsEmpty?: boolean;
 }
 
 interface ListResponse<T> {
@@ -137,11 +144,29 @@ export class Informer<T extends KubernetesObject> {
         relist = err instanceof ApiError && err.status === 410;
         if (!this.running || gen !== this.generation) return;
         this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 30_000, this.backoffMs ? this.backoffMs * 2 : 250);
-        const hint = err instanceof ApiError && err.status === 404 ? 'the API does not serve this resource: is its CRD installed (kubectl apply -f crds/)?' : undefined;
+        const absent = err instanceof ApiError && err.status === 404;
+        if (absent && this.opts.absentIsEmpty) this.forgetAll();
+        const hint = absent ? 'the API does not serve this resource: is its CRD installed (kubectl apply -f crds/)?' : undefined;
         this.opts.log.warn('list/watch failed; retrying', { path: this.opts.path, retryInMs: this.backoffMs, error: String(err), ...(hint ? { hint } : {}) });
         await new Promise((r) => setTimeout(r, this.backoffMs));
       }
     }
+  }
+
+  /** The collection is gone (or never was): no objects, which counts as synced. */
+  private forgetAll(): void {
+    for (const [key, old] of [...this.cache]) {
+      this.cache.delete(key);
+      this.emit('delete', old);
+    }
+    this.resourceVersion = '';
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    for (const w of this.syncWaiters.splice(0)) w();
   }
 
   private async relist(): Promise<void> {
@@ -166,10 +191,7 @@ export class Informer<T extends KubernetesObject> {
     }
     this.resourceVersion = res.metadata?.resourceVersion ?? '';
     this.lastActivity = Date.now();
-    if (!this.synced) {
-      this.synced = true;
-      for (const w of this.syncWaiters.splice(0)) w();
-    }
+    this.markSynced();
   }
 
   private async watch(gen: number): Promise<void> {

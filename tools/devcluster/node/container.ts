@@ -77,6 +77,10 @@ export function launch(spec: LaunchSpec): ChildProcess {
     ...spec.env,
   };
   const log = fs.openSync(spec.logFile, 'a');
+  // As runc gives a non-root container its stdio: owned by the container's user, so the process
+  // may reopen it (Envoy's access log path /dev/stdout opens /proc/self/fd/1 anew).
+  const { uid, gid } = identity(spec.container, spec.podSecurity);
+  if (uid !== 0 || gid !== 0) fs.fchownSync(log, uid, gid);
   const child = spawn(
     'nsenter',
     [`--net=/var/run/netns/${spec.netns}`, '--', 'unshare', '--mount', '--uts', '--propagation', 'private', '--', '/bin/bash', script, ...argv],
