@@ -41,6 +41,9 @@ need_buildah() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The build arguments of image $1: Envoy's version for the proxy.
+build_args() { [[ "$1" == proxy ]] && echo "--build-arg=ENVOY_VERSION=$ENVOY_VERSION"; return 0; }
+
 build() {
   local logs="$root/.devcluster/logs"
   mkdir -p "$logs"
@@ -48,7 +51,8 @@ build() {
     docker)
       for name in "${names[@]}"; do
         say "docker build trellis/$name:$tag"
-        docker build --build-arg "ENVOY_VERSION=$ENVOY_VERSION" -f "$root/images/Dockerfile.$name" -t "trellis/$name:$tag" "$root"
+        # shellcheck disable=SC2046
+        docker build $(build_args "$name") -f "$root/images/Dockerfile.$name" -t "trellis/$name:$tag" "$root"
       done
       ;;
     buildah)
@@ -80,7 +84,7 @@ build() {
         # build stage is shared by the three). --network host: the RUN steps fetch from the
         # npm registry and Debian's mirror as the host does; nothing runs that listens.
         if ! buildah bud --layers --force-rm --pull=never --network host --isolation oci --volume "$home:/root" \
-          --build-arg "ENVOY_VERSION=$ENVOY_VERSION" -f "$root/images/Dockerfile.$name" \
+          $(build_args "$name") -f "$root/images/Dockerfile.$name" \
           -t "trellis/$name:$tag" "$root" >"$log" 2>&1; then
           tail -n 40 "$log" >&2
           die "building trellis/$name failed (log: $log)"
