@@ -2,7 +2,8 @@
 # Builds the three images from images/Dockerfile.* as trellis/{controller,proxy,echo}:$IMAGE_TAG
 # (default dev), from the repo root, with Envoy's version from tools/devcluster/versions.env.
 #   scripts/images.sh          build (what changed only: the builders' layer caches)
-#   scripts/images.sh sizes    print each image's size, uncompressed and compressed (gzip layers)
+#   scripts/images.sh sizes [REF...]  each image's size, uncompressed and compressed (gzip
+#                              layers, as a registry holds them); default the three images
 # IMAGE_BUILDER: docker where a Docker daemon answers (a user's machine, GitHub Actions: the
 # bases are pulled), else buildah (no daemon; root; runc), with the bases made locally from
 # registry packages by scripts/image-bases.sh when no registry can be reached.
@@ -105,14 +106,15 @@ sizes() {
   local tmp
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' RETURN
-  printf '%-28s %14s %14s\n' image uncompressed compressed
-  for name in "${names[@]}"; do
-    local ref="trellis/$name:$tag"
+  local refs=("$@")
+  ((${#refs[@]})) || for name in "${names[@]}"; do refs+=("trellis/$name:$tag"); done
+  printf '%-32s %14s %14s\n' image uncompressed compressed
+  for ref in "${refs[@]}"; do
     case "$builder" in
-      docker) docker save "$ref" -o "$tmp/$name.tar" ;;
-      buildah) buildah push --quiet --compression-format gzip "$ref" "oci-archive:$tmp/$name.tar:$ref" >/dev/null ;;
+      docker) docker save "$ref" -o "$tmp/image.tar" ;;
+      buildah) buildah push --quiet --compression-format gzip "$ref" "oci-archive:$tmp/image.tar:trellis/sizes" >/dev/null ;;
     esac
-    python3 - "$tmp/$name.tar" "$ref" <<'EOF'
+    python3 - "$tmp/image.tar" "$ref" <<'EOF'
 import gzip, json, sys, tarfile, zlib
 path, ref = sys.argv[1], sys.argv[2]
 t = tarfile.open(path)
@@ -127,14 +129,14 @@ for layer in manifest['layers']:
     packed += len(data) if gz else len(zlib.compress(raw, 6)) + 18
     unpacked += len(raw)
 mb = lambda n: f'{n / 1e6:.1f} MB'
-print(f'{ref:<28} {mb(unpacked):>14} {mb(packed):>14}')
+print(f'{ref:<32} {mb(unpacked):>14} {mb(packed):>14}')
 EOF
-    rm -f "$tmp/$name.tar"
+    rm -f "$tmp/image.tar"
   done
 }
 
 case "${1:-build}" in
   build) build ;;
-  sizes) sizes ;;
+  sizes) shift; sizes "$@" ;;
   *) die "unknown command '$1' (build, sizes)" ;;
 esac
