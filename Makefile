@@ -3,8 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 DEVCLUSTER := tools/devcluster/devcluster
 export KUBECONFIG ?= $(CURDIR)/.devcluster/kubeconfig
+# Tag of the images `make images` builds (trellis/controller, trellis/proxy, trellis/echo).
+export IMAGE_TAG ?= dev
 
-.PHONY: help deps generate setup build lint test test-unit test-integration golden demo cluster-up cluster-down deploy bench clean
+.PHONY: help deps generate setup build lint test test-unit test-integration golden demo cluster-up cluster-down deploy bench images test-images clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -56,6 +58,13 @@ deploy: setup build ## install Trellis into the running devcluster
 
 bench: setup build ## run the benchmarks in bench/ (results go to BENCHMARKS.md by hand)
 	@scripts/bench.sh
+
+# Needs neither Node nor setup: everything is built inside the images' build stage.
+images: ## build the images trellis/{controller,proxy,echo}:$(IMAGE_TAG) (docker; without a daemon buildah, as root)
+	@scripts/images.sh
+
+test-images: deps ## build the images (make images, buildah) and check them: contents, users, each entrypoint run
+	@node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects images
 
 clean: ## remove build output (keeps the binary cache)
 	@rm -rf dist coverage

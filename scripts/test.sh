@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: every test that exists — unit, integration (real API server, real Envoy), e2e,
-# then the devcluster's own start/stop tests — on the devcluster, which it starts if it is not
+# `make test`: every test that exists — unit, the images, integration (real API server, real
+# Envoy), e2e, then the devcluster's own start/stop tests — on the devcluster, which it starts if it is not
 # running (and stops again at the end). Ends with one line: `tests: N passed, M failed`.
 # Extra arguments go to jest (e.g. scripts/test.sh --selectProjects unit).
 set -uo pipefail
@@ -22,6 +22,9 @@ if (($# > 0)); then
   "${jest[@]}" --json --outputFile="$out/selected.json" "$@" || code=1
 else
   "${jest[@]}" --selectProjects unit --json --outputFile="$out/unit.json" || code=1
+  # The images, built as `make images` builds them (buildah here, bases made locally) and run:
+  # no cluster needed. Cold about 4 minutes, warm under one (BENCHMARKS.md, images).
+  "${jest[@]}" --selectProjects images --maxWorkers=1 --json --outputFile="$out/images.json" || code=1
   # One file at a time against the one cluster: some install cluster-wide objects (CRDs, webhook
   # configurations, the chart) that others must not see. (On 2 CPUs jest runs one worker anyway;
   # a bigger machine must not change that.)

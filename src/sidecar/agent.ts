@@ -17,6 +17,36 @@ import { parseDownwardApiLabels } from './downward-api.js';
 import { SdsServer } from './sds-server.js';
 import { WorkloadCertificate } from './workload-certificate.js';
 
+const USAGE = `trellis-agent: the sidecar's agent: workload certificate over SDS, Envoy's bootstrap, Envoy
+
+Usage: trellis-agent          (configured by the environment the injector sets)
+
+  POD_NAME, POD_NAMESPACE, INSTANCE_IP  the pod (downward API; required)
+  SERVICE_ACCOUNT               the pod's service account (default default)
+  TRELLIS_PROXY_TYPE            sidecar (default) or router (a gateway)
+  TRELLIS_DISCOVERY_ADDRESS     xDS server host:port (default trellis.trellis-system.svc:15012)
+  TRELLIS_CA_ADDRESS            mesh CA host:port (default the discovery address)
+  TRELLIS_XDS_TLS               false: plaintext xDS (debugging only; default true)
+  TRELLIS_TOKEN_FILE            the pod's service account token (default /var/run/secrets/tokens/istio-token)
+  TRELLIS_ROOT_CERT             the mesh root certificate (default /var/run/secrets/istio/root-cert.pem)
+  TRELLIS_TRUST_DOMAIN          SPIFFE trust domain (default cluster.local)
+  TRELLIS_CLUSTER_DOMAIN        the cluster's DNS domain (default cluster.local)
+  TRELLIS_ADS_API               GRPC (default) or DELTA_GRPC
+  TRELLIS_CERT_TTL_SECONDS      workload certificate lifetime (default 86400)
+  TRELLIS_SDS_SOCKET            where the SDS server listens (default ${DEFAULT_SDS_SOCKET})
+  TRELLIS_CONFIG_DIR            where Envoy's bootstrap is written (default /etc/trellis/proxy)
+  TRELLIS_LABELS_FILE           the pod's labels (downward API; default /etc/trellis/pod/labels)
+  TRELLIS_DRAIN_SECONDS         drain time on SIGTERM (default 5)
+  TRELLIS_ENVOY                 the envoy binary (default envoy)
+  TRELLIS_PROXY_LOG_LEVEL       Envoy's log level (default warning)
+  ISTIO_KUBE_APP_PROBERS        the app's probes, served on ${AGENT_STATUS_PORT} (set by the injector)
+  -h, --help                    this help
+`;
+if (process.argv.slice(2).some((a) => a === '-h' || a === '--help')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
 const log = loggerFor('agent');
 
 function env(name: string, fallback?: string): string {
