@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test that exists — unit, the images, integration (real API server, real
-# Envoy), e2e, then the devcluster's own start/stop tests — on the devcluster, which it starts if it is not
-# running (and stops again at the end). Ends with one line: `tests: N passed, M failed`.
+# Envoy), e2e, then the devcluster's own start/stop tests — on the devcluster, which it starts if
+# it is not running (and stops again at the end). Ends with one line: `tests: N passed, M failed`.
 # Extra arguments go to jest (e.g. scripts/test.sh --selectProjects unit).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
