@@ -1316,10 +1316,7 @@ export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'Destinat
             "providers": {"type":"array","items":{"type":"object","properties":{"name":{"type":"string"}}}},
             "disabled": {"type":"boolean"},
             "filter": {"type":"object","properties":{"expression":{"type":"string"}}},
-            "match": {
-              "type": "object",
-              "properties": {"mode":{"type":"string","enum":["CLIENT_AND_SERVER","CLIENT","SERVER"]}}
-            }
+            "match": {"type":"object","properties":{"mode":{"type":"string"}}}
           }
         }
       },
@@ -1354,7 +1351,7 @@ export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'Destinat
                         ]
                       },
                       "customMetric": {"type":"string"},
-                      "mode": {"type":"string","enum":["CLIENT_AND_SERVER","CLIENT","SERVER"]}
+                      "mode": {"type":"string"}
                     }
                   },
                   "disabled": {"type":"boolean"},
@@ -1381,10 +1378,7 @@ export const CRD_SPEC_SCHEMAS: Readonly<Record<'AuthorizationPolicy' | 'Destinat
           "type": "object",
           "properties": {
             "providers": {"type":"array","items":{"type":"object","properties":{"name":{"type":"string"}}}},
-            "match": {
-              "type": "object",
-              "properties": {"mode":{"type":"string","enum":["CLIENT_AND_SERVER","CLIENT","SERVER"]}}
-            },
+            "match": {"type":"object","properties":{"mode":{"type":"string"}}},
             "randomSamplingPercentage": {"type":"number"},
             "disableSpanReporting": {"type":"boolean"},
             "useRequestIdForTraceSampling": {"type":"boolean"},
