@@ -2,7 +2,8 @@
 // targetRef(s), the selector's labels, each targetRef; provider names not empty; an access log
 // filter that parses as CEL; tag overrides' value with their operation; a tracing sampling
 // percentage between 0 and 100) and its warnings (more than one tracing entry or provider).
-// Enum and type rules are the CRD schema's (crds/telemetry.yaml), checked by validate().
+// The match modes are checked here (the CRD leaves them open, so the webhook's message answers);
+// the other enum and type rules are the CRD schema's (crds/telemetry.yaml), checked by validate().
 import { celSyntaxProblem } from './cel-syntax.js';
 import type { TelemetrySpec } from './telemetry.js';
 import { ErrorList, isSet, type ValidationError } from './validate-errors.js';
@@ -14,6 +15,7 @@ export function validateTelemetry(spec: TelemetrySpec): ValidationError[] {
   validateWorkloadTargeting(e, s);
   for (const [p, log] of entriesAt(e, 'spec.accessLogging', s.accessLogging)) {
     validateProviders(e, p, log.providers);
+    validateMode(e, p, log.match);
     if (!isSet(log.filter)) continue;
     if (!isMap(log.filter)) {
       e.add(`${p}.filter`, `must be an object with an expression, got ${kindOf(log.filter)}`);
@@ -25,6 +27,7 @@ export function validateTelemetry(spec: TelemetrySpec): ValidationError[] {
   for (const [p, metrics] of entriesAt(e, 'spec.metrics', s.metrics)) {
     validateProviders(e, p, metrics.providers);
     for (const [q, override] of entriesAt(e, `${p}.overrides`, metrics.overrides)) {
+      validateMode(e, q, override.match);
       if (isMap(override.match) && override.match.customMetric === '') e.add(`${q}.match.customMetric`, 'may not be empty');
       if (!isMap(override.tagOverrides)) continue;
       for (const [tag, to] of Object.entries(override.tagOverrides)) {
@@ -37,6 +40,7 @@ export function validateTelemetry(spec: TelemetrySpec): ValidationError[] {
   }
   for (const [p, tracing] of entriesAt(e, 'spec.tracing', s.tracing)) {
     validateProviders(e, p, tracing.providers);
+    validateMode(e, p, tracing.match);
     const pct = tracing.randomSamplingPercentage;
     if (typeof pct === 'number' && !(pct >= 0 && pct <= 100)) e.add(`${p}.randomSamplingPercentage`, `must be in range [0.0, 100.0], got ${pct}`);
   }
@@ -66,6 +70,14 @@ function entriesAt(e: ErrorList, path: string, value: unknown): [string, Record<
     if (isSet(item)) e.add(p, `must be an object, got ${kindOf(item)}`);
     return [];
   });
+}
+
+const MODES = ['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'];
+
+/** `match.mode`: which side of the traffic an entry applies to. */
+function validateMode(e: ErrorList, path: string, match: unknown): void {
+  const mode = isMap(match) ? match.mode : undefined;
+  if (isSet(mode) && !MODES.includes(mode as string)) e.add(`${path}.match.mode`, `must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
 }
 
 function validateProviders(e: ErrorList, path: string, providers: unknown): void {
