@@ -87,6 +87,11 @@ export class SidecarIndex {
     return [...this.byNamespace.values()].flat().flatMap((c) => Object.keys(c.spec.workloadSelector?.labels ?? {}));
   }
 
+  /** The Sidecars of `namespace` in Istio's order (with a selector first, then oldest first). */
+  inNamespace(namespace: string): readonly SidecarConfig[] {
+    return this.byNamespace.get(namespace) ?? [];
+  }
+
   /** The Sidecar a proxy in `namespace` with `labels` takes, or undefined for none. */
   configFor(namespace: string, labels: Readonly<Labels>): SidecarConfig | undefined {
     const own = (this.byNamespace.get(namespace) ?? []).find((c) => !c.spec.workloadSelector || labelsMatch(c.spec.workloadSelector.labels ?? {}, labels));

@@ -16,6 +16,7 @@ import type { RouteOrigin } from './http-routes.js';
 import { intersectHosts, isWildcard, MESH_GATEWAY, serverHostsFor } from './hosts.js';
 import { describeJwksSource, jwksSourceOf } from './jwks.js';
 import { envoyJwksProblem } from './jwks-keys.js';
+import { sameLabels } from './labels.js';
 import type { Mesh } from './mesh.js';
 import type { MeshService } from './mesh-services.js';
 import { namespaceWide } from './telemetry.js';
@@ -32,7 +33,7 @@ export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
     case 'Gateway':
       return [];
     case 'Sidecar':
-      return sidecarWarnings(config.spec);
+      return [...sidecarShadowed(config, mesh), ...sidecarWarnings(config.spec)];
     case 'PeerAuthentication':
       return peerAuthenticationWarnings(config);
     case 'AuthorizationPolicy':
@@ -115,6 +116,18 @@ function peerAuthenticationWarnings(config: Config<PeerAuthenticationSpec>): str
   const selector = config.spec.selector;
   if (!selector || Object.keys(selector.matchLabels ?? {}).length > 0) return [];
   return ['spec.selector: workload selector specified without labels: the policy is namespace-wide (mesh-wide in the root namespace); omit the selector to say so'];
+}
+
+/** A Sidecar that never applies: an older one of its namespace takes every proxy it could. */
+function sidecarShadowed(config: Config<SidecarSpec>, mesh: Mesh): string[] {
+  const same = mesh.sidecars().inNamespace(config.namespace).filter((c) => c.name !== config.name);
+  if (!config.spec.workloadSelector) {
+    const older = same.find((c) => !c.spec.workloadSelector && compareByAge(c, config) < 0);
+    return older ? [`spec: the older Sidecar ${config.namespace}/${older.name} has no workloadSelector either: only the oldest applies to the namespace's proxies, so this one is ignored`] : [];
+  }
+  const labels = config.spec.workloadSelector.labels ?? {};
+  const older = same.find((c) => c.spec.workloadSelector && compareByAge(c, config) < 0 && sameLabels(c.spec.workloadSelector.labels ?? {}, labels));
+  return older ? [`spec.workloadSelector: the older Sidecar ${config.namespace}/${older.name} selects the same labels: it applies to those proxies, so this one is ignored`] : [];
 }
 
 /**

@@ -179,6 +179,20 @@ describe('what Trellis does not apply yet is said on the object', () => {
   });
 });
 
+describe('a Sidecar that never applies is said on the object', () => {
+  test('a younger namespace default, and a younger Sidecar with the same selector', () => {
+    const first = config('Sidecar', 'a', 'first', { egress: [{ hosts: ['./*'] }] });
+    const second = config('Sidecar', 'a', 'second', { egress: [{ hosts: ['*/*'] }] });
+    const web = config('Sidecar', 'a', 'web', { workloadSelector: { labels: { app: 'web' } }, egress: [{ hosts: ['./*'] }] });
+    const web2 = config('Sidecar', 'a', 'web2', { workloadSelector: { labels: { app: 'web' } }, egress: [{ hosts: ['*/*'] }] });
+    const mesh = buildMesh(services, [first, second, web, web2]);
+    expect(warningsFor(first, mesh)).toEqual([]);
+    expect(warningsFor(second, mesh)).toEqual(['spec: the older Sidecar a/first has no workloadSelector either: only the oldest applies to the namespace\'s proxies, so this one is ignored']);
+    expect(warningsFor(web, mesh)).toEqual([]);
+    expect(warningsFor(web2, mesh)).toEqual(['spec.workloadSelector: the older Sidecar a/web selects the same labels: it applies to those proxies, so this one is ignored']);
+  });
+});
+
 describe('what a Sidecar leaves alone', () => {
   test("a workload's own inbound ports, whatever it imports", () => {
     const snap = snapshotOf([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['~/*'] }] })]);
