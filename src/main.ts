@@ -98,7 +98,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const modelChanges = new ModelChanges({
     mesh: meshSource,
     queue: pushes,
-    connected: () => xds.registry.list().map((p) => ({ id: p.id, kind: p.info.kind, namespace: p.info.namespace })),
+    connected: () => xds.registry.list().map((p) => ({ id: p.id, kind: p.info.kind, namespace: p.info.namespace, labels: p.info.labels })),
     onSettled: () => controllers.forEach((ctl) => ctl.recheck()),
   });
   const onModelChange = (c: ChangeSet | RegistryChange): void => {

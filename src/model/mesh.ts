@@ -166,6 +166,17 @@ export class Mesh {
     return this.sidecars().empty ? undefined : this.sidecars().scopeFor(namespace, labels);
   }
 
+  /** The services sidecars in `namespace` see, one per hostname (Istio's pick for the namespace), before any Sidecar. */
+  visibleServices(namespace: string): MeshService[] {
+    const index = this.services();
+    const out: MeshService[] = [];
+    for (const host of index.hostnames()) {
+      const s = index.forClient(host, namespace);
+      if (s) out.push(s);
+    }
+    return out.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  }
+
   /**
    * What a Sidecar scope imports of `visible` (the services its namespace sees, one per hostname),
    * with the destinations of the VirtualServices it imports.

@@ -189,3 +189,47 @@ export function scopedServices(
   const services = [...byHost.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   return { services, listed, portOwners };
 }
+
+/** A change to a VirtualService, ServiceEntry or DestinationRule, as a Sidecar scope sees it. */
+export interface ScopedChange {
+  kind: 'VirtualService' | 'ServiceEntry' | 'DestinationRule';
+  namespace: string;
+  /** Its hosts before and after, resolved in its namespace; empty for a delegate VirtualService. */
+  hosts: readonly string[];
+}
+
+/** What scopeDependsOn asks of the mesh, only for ServiceEntry and DestinationRule changes. */
+export interface ScopeLookups {
+  /** The service sidecars of the scope's namespace take for an exact hostname, if any. */
+  service(host: string): Pick<MeshService, 'hostname' | 'namespace'> | undefined;
+  /** Every service of the scope's namespace (for a wildcard host). */
+  services(): readonly Pick<MeshService, 'hostname' | 'namespace'>[];
+  /** The mesh-bound VirtualServices, visible to the scope's namespace, that route to a host overlapping `host`. */
+  routersTo(host: string): readonly ResolvedVirtualService[];
+}
+
+/**
+ * Whether a change can alter what proxies of this scope get (Istio's SidecarScope
+ * DependsOnConfig): a VirtualService they import (a delegate: always); a ServiceEntry host they
+ * import, or the hostname of a service they hold (a new host of another namespace can change
+ * which namespace's service a hostname means), or one their imported VirtualServices route to;
+ * a DestinationRule for a host they hold or route to.
+ */
+export function scopeDependsOn(scope: SidecarScope, change: ScopedChange, lookups: ScopeLookups): boolean {
+  if (change.hosts.length === 0) return true;
+  if (change.kind === 'VirtualService') {
+    return scope.egress.some((l) => importsVirtualService(l, { config: { namespace: change.namespace }, hosts: [...change.hosts] } as ResolvedVirtualService));
+  }
+  const imported = (s: Pick<MeshService, 'hostname' | 'namespace'>): boolean => scope.egress.some((l) => importsService(l, s));
+  const held = (h: string): boolean => {
+    if (!h.startsWith('*')) {
+      const s = lookups.service(h);
+      return s !== undefined && imported(s);
+    }
+    return lookups.services().some((s) => hostMatches(s.hostname, h) && imported(s));
+  };
+  // A service the scope infers from the destinations of a VirtualService it imports.
+  const routedTo = (h: string): boolean => lookups.routersTo(h).some((vs) => scopeImportsVirtualService(scope, vs));
+  const importedHere = (h: string): boolean => scope.egress.some((l) => importsFor(l, change.namespace).some((hosts) => hosts.some((i) => i === '*' || hostMatches(h, i))));
+  return change.hosts.some((h) => held(h) || routedTo(h) || (change.kind === 'ServiceEntry' && importedHere(h)));
+}

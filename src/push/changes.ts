@@ -3,7 +3,10 @@
 // endpoint-only change pushes EDS alone.
 import { DEFAULT_ROOT_NAMESPACE, Mesh, type MeshOptions } from '../model/mesh.js';
 import type { ChangeSet, ConfigStore } from '../model/config-store.js';
-import { PUBLIC, visibilityOf } from '../model/visibility.js';
+import { scopeDependsOn } from '../model/sidecars.js';
+import { hostMatches } from '../model/hosts.js';
+import { boundToMesh, destinationsOf, type ResolvedVirtualService } from '../model/virtual-services.js';
+import { isVisibleTo, PUBLIC, visibilityOf } from '../model/visibility.js';
 import type { RegistryChange, ServiceRegistry } from '../model/services.js';
 import { TypeUrl } from '../xds/types.js';
 import type { Change } from './push-queue.js';
@@ -81,6 +84,49 @@ export interface ProxyRef {
   id: string;
   kind: string;
   namespace: string | undefined;
+  /** The proxy's labels (which Sidecar it takes); none known means none. */
+  labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Of `ids`, the sidecars whose Sidecar scope cannot see a change to a VirtualService,
+ * ServiceEntry or DestinationRule (scopeDependsOn): they need no push for it. Proxies without a
+ * Sidecar, gateways and proxyless clients are never left out.
+ */
+export function outsideSidecarScopes(change: ChangeSet, mesh: Mesh, proxies: readonly ProxyRef[]): Set<string> {
+  const out = new Set<string>();
+  if (change.kind !== 'VirtualService' && change.kind !== 'ServiceEntry' && change.kind !== 'DestinationRule') return out;
+  if (mesh.sidecars().empty) return out;
+  const scoped = { kind: change.kind, namespace: change.namespace, hosts: change.hosts.map((h) => mesh.resolveHost(h, change.namespace)) };
+  const verdicts = new Map<string, boolean>();
+  // Which mesh-bound VirtualServices route to each changed host: found once, then per scope filtered.
+  const routing = new Map<string, ResolvedVirtualService[]>();
+  const routersOf = (h: string): ResolvedVirtualService[] => {
+    let found = routing.get(h);
+    if (!found) {
+      found = mesh.virtualServices().filter((vs) => boundToMesh(vs) && destinationsOf(vs.config, mesh.domain).some((d) => hostMatches(d.host, h)));
+      routing.set(h, found);
+    }
+    return found;
+  };
+  for (const p of proxies) {
+    if (p.kind !== 'sidecar' || p.namespace === undefined) continue;
+    const scope = mesh.sidecarScope(p.namespace, p.labels ?? {});
+    if (!scope) continue;
+    const key = `${scope.namespace} ${scope.ref}`;
+    let depends = verdicts.get(key);
+    if (depends === undefined) {
+      const ns = scope.namespace;
+      const lookups = {
+        service: (h: string) => mesh.services().forClient(h, ns),
+        services: () => mesh.visibleServices(ns),
+        routersTo: (h: string) => routersOf(h).filter((vs) => isVisibleTo(vs.visibility, ns)),
+      };
+      verdicts.set(key, (depends = scopeDependsOn(scope, scoped, lookups)));
+    }
+    if (!depends) out.add(p.id);
+  }
+  return out;
 }
 
 /** The ids of the connected proxies a scope reaches. */
@@ -139,7 +185,13 @@ export class ModelChanges {
 
   readonly onChange = (c: ChangeSet | RegistryChange): void => {
     this.deps.mesh.invalidate();
-    const push = pushFor(c, this.deps.connected(), this.deps.mesh.rootNamespace);
+    const connected = this.deps.connected();
+    let push = pushFor(c, connected, this.deps.mesh.rootNamespace);
+    if ('op' in c) {
+      // A Sidecar that cannot see the change: its proxies are not even re-evaluated.
+      const skip = outsideSidecarScopes(c, this.deps.mesh.current(), connected);
+      if (skip.size > 0) push = { ...push, proxies: [...(push.proxies ?? connected.map((p) => p.id))].filter((id) => !skip.has(id)) };
+    }
     if (!push.proxies || [...push.proxies].length > 0) this.deps.queue.enqueue(push);
     if ('endpointsOnly' in c && c.endpointsOnly) return;
     this.settleLater();

@@ -6,7 +6,7 @@ import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
-export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks' | 'accessLogsFor'>;
+export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'visibleServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks' | 'accessLogsFor'>;
 
 /** Istio's outboundTrafficPolicy: unknown destinations pass through, or are refused. */
 export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
@@ -39,14 +39,7 @@ export function proxyNamespace(proxy: SidecarProxy): string {
 
 /** The services a proxy sees (one per hostname, Istio's pick for its namespace), by hostname. */
 export function visibleServices(mesh: MeshView, proxy: SidecarProxy): MeshService[] {
-  const ns = proxyNamespace(proxy);
-  const index = mesh.services();
-  const out: MeshService[] = [];
-  for (const host of index.hostnames()) {
-    const s = index.forClient(host, ns);
-    if (s) out.push(s);
-  }
-  return out.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  return mesh.visibleServices(proxyNamespace(proxy));
 }
 
 /**
