@@ -127,14 +127,11 @@ void certificate
 // The status port: the kubelet's probes of the app, rewritten by the injector to come here
 // (webhooks/probes.ts), and Prometheus's scrape of the pod (Envoy's stats and the app's merged).
 const probers = parseAppProbers(process.env[APP_PROBERS_ENV], log);
-// A gateway's status port is not for scraping (Istio serves the merge to sidecars only).
-const appMetrics = parsePrometheusAnnotations(process.env[PROMETHEUS_ANNOTATIONS_ENV], AGENT_STATUS_PORT, log);
-const merged = kind === 'sidecar' ? { envoyUrl: `http://127.0.0.1:${DEFAULT_PORTS.statsPort}/stats/prometheus`, app: appMetrics } : undefined;
-if (merged || probers.size > 0) {
-  statusServer(probers, merged, log)
-    .on('error', (err) => log.error('cannot serve the status port', { port: AGENT_STATUS_PORT, error: err.message }))
-    .listen(AGENT_STATUS_PORT, '0.0.0.0', () => log.info('serving the status port', { port: AGENT_STATUS_PORT, probes: [...probers.keys()], mergedMetrics: merged }));
-}
+// The app's metrics are a sidecar's only (as in Istio): a gateway's scrape is its Envoy's stats.
+const appMetrics = kind === 'sidecar' ? parsePrometheusAnnotations(process.env[PROMETHEUS_ANNOTATIONS_ENV], AGENT_STATUS_PORT, log) : undefined;
+statusServer(probers, { envoyUrl: `http://127.0.0.1:${DEFAULT_PORTS.statsPort}/stats/prometheus`, app: appMetrics }, log)
+  .on('error', (err) => log.error('cannot serve the status port', { port: AGENT_STATUS_PORT, error: err.message }))
+  .listen(AGENT_STATUS_PORT, '0.0.0.0', () => log.info('serving the status port', { port: AGENT_STATUS_PORT, probes: [...probers.keys()], appMetrics }));
 
 const config = bootstrap({
   kind,

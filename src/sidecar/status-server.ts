@@ -7,11 +7,10 @@ import type { Logger } from '../util/logger.js';
 import { answerAppProbe, type AppProber } from './app-probes.js';
 import { MERGED_METRICS_PATHS, serveMergedMetrics, type MergeSources } from './metrics-merge.js';
 
-/** `metrics` undefined: no merged scrape (a gateway's, as in Istio: its Envoy is scraped on 15090). */
-export function statusServer(probers: ReadonlyMap<string, AppProber>, metrics: MergeSources | undefined, log: Logger): http.Server {
+export function statusServer(probers: ReadonlyMap<string, AppProber>, metrics: MergeSources, log: Logger): http.Server {
   return http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
-    if (metrics && MERGED_METRICS_PATHS.includes(path) && req.method === 'GET') {
+    if (MERGED_METRICS_PATHS.includes(path) && req.method === 'GET') {
       serveMergedMetrics(req, res, metrics, log).catch((err: unknown) => {
         log.error('cannot answer a metrics scrape', { error: err instanceof Error ? err.message : String(err) });
         if (!res.headersSent) res.writeHead(500).end();

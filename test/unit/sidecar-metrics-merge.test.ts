@@ -117,16 +117,6 @@ test("Envoy down: the app's metrics are still served; no app annotated: Envoy's 
   });
 });
 
-test('without merged metrics (a gateway) the status port answers the probes only', async () => {
-  const server = statusServer(new Map(), undefined, log);
-  const port = await listen(server);
-  try {
-    expect((await scrape(port)).status).toBe(404);
-  } finally {
-    await new Promise((r) => server.close(r));
-  }
-});
-
 test("ISTIO_PROMETHEUS_ANNOTATIONS as Istio's agent reads it", () => {
   expect(parsePrometheusAnnotations(undefined, 15020, log)).toBeUndefined();
   expect(parsePrometheusAnnotations('{"scrape":"true","path":"/custom","port":"9102"}', 15020, log)).toEqual({ port: 9102, path: '/custom' });
