@@ -20,12 +20,15 @@ export interface StatsIdentity {
 export const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
 /**
- * The stats a mesh cluster (`outbound|…`, `inbound|…`) keeps, as a regex of the part after the
+ * The stats a mesh cluster (`outbound|…`, `inbound|…`) keeps, as regexes of the part after the
  * cluster name. The tag extractors below find the end of a cluster name (which holds dots, as a
- * host does) by this same list, so the two cannot disagree.
+ * host does) by these same lists, so the two cannot disagree. DYNAMIC_STATS are the router's
+ * per-response ones, which Envoy also writes a second time under `external.` or `internal.` (by
+ * the request's origin) and `canary.`.
  */
-const MESH_CLUSTER_STATS = [
-  'upstream_rq_(?:total|completed|active|pending_active|pending_overflow|timeout|per_try_timeout|retry|retry_success|retry_overflow|rx_reset|tx_reset|time|\\d{3}|\\dxx)',
+const DYNAMIC_STATS = 'upstream_rq_(?:\\d{3}|\\dxx|time|completed)';
+const OTHER_STATS = [
+  'upstream_rq_(?:total|active|pending_active|pending_overflow|timeout|per_try_timeout|retry|retry_success|retry_overflow|rx_reset|tx_reset)',
   'upstream_cx_(?:total|active|connect_fail|connect_timeout|destroy|destroy_local|destroy_remote|rx_bytes_total|tx_bytes_total|none_healthy)',
   'ssl\\.(?:handshake|connection_error|no_certificate|session_reused|fail_verify_[a-z_]+)',
   'outlier_detection\\.[a-z_]+',
@@ -33,6 +36,7 @@ const MESH_CLUSTER_STATS = [
   'update_[a-z_]+',
   'membership_[a-z_]+',
 ].join('|');
+const MESH_CLUSTER_STATS = `${DYNAMIC_STATS}|${OTHER_STATS}`;
 
 const MESH_CLUSTER = '(?:outbound|inbound)\\|[^|]*\\|[^|]*\\|';
 
@@ -51,12 +55,12 @@ export function noneOf(words: readonly string[]): string {
 }
 
 /**
- * Envoy also counts every response again under `<cluster>.internal.`, `.external.` (by the
- * request's origin) and `.canary.`: kept, they would double every sum by destination. A mesh
- * cluster's stat is kept when the host's last part is none of those words (or the host is empty,
- * as an inbound cluster's).
+ * The copies by origin would double every sum by destination: a dynamic stat is kept when the
+ * host's last part is not `external` or `canary` (or the host is empty, as an inbound cluster's).
+ * `internal` stays a possible host ending (`db.vm.internal` is common; the copy under
+ * `internal.` needs a request marked `x-envoy-internal`, which Trellis's listeners never mark).
  */
-const MESH_HOST_END = `(?:(?:.*\\.)?${noneOf(['canary', 'external', 'internal'])})?`;
+const DYNAMIC_HOST_END = `(?:(?:.*\\.)?${noneOf(['canary', 'external'])})?`;
 
 /**
  * Which stats exist at all (RE2): everything outside the mesh's clusters (server, listeners,
@@ -71,7 +75,8 @@ export function statsMatcher(): Record<string, unknown> {
         { safe_regex: { regex: '^(?:[^c]|c[^l]|cl[^u]|clu[^s]|clus[^t]|clust[^e]|cluste[^r]|cluster[^.]).*' } },
         // A cluster whose name has no `|` (xds-grpc, sds-grpc, PassthroughCluster, BlackHoleCluster, …).
         { safe_regex: { regex: '^cluster\\.[^|]*\\..*' } },
-        { safe_regex: { regex: `^cluster\\.${MESH_CLUSTER}${MESH_HOST_END}\\.(?:${MESH_CLUSTER_STATS})$` } },
+        { safe_regex: { regex: `^cluster\\.${MESH_CLUSTER}.*\\.(?:${OTHER_STATS})$` } },
+        { safe_regex: { regex: `^cluster\\.${MESH_CLUSTER}${DYNAMIC_HOST_END}\\.(?:${DYNAMIC_STATS})$` } },
       ],
     },
   };

@@ -74,10 +74,16 @@ test("the stats matcher keeps a mesh cluster's useful stats only, and everything
   }
   expect(kept('cluster.inbound|8080||.upstream_rq_503')).toBe(true);
   // The same responses counted again by origin, and the long tail of per-cluster stats: gone.
-  for (const s of ['external.upstream_rq_200', 'internal.upstream_rq_time', 'canary.upstream_rq_2xx', 'upstream_cx_rx_bytes_buffered', 'lb_healthy_panic', 'upstream_cx_length_ms', 'ssl.ciphers.TLS_AES_128_GCM_SHA256']) {
+  for (const s of ['external.upstream_rq_200', 'external.upstream_rq_time', 'canary.upstream_rq_2xx', 'external.upstream_rq_completed', 'upstream_cx_rx_bytes_buffered', 'lb_healthy_panic', 'upstream_cx_length_ms', 'ssl.ciphers.TLS_AES_128_GCM_SHA256']) {
     expect([s, kept(`${c}.${s}`)]).toEqual([s, false]);
   }
   expect(kept('cluster.inbound|8080||.external.upstream_rq_200')).toBe(false);
+  // A host ending in `.internal` (a VM's, say) keeps its codes: Trellis's listeners never mark a
+  // request internal, so Envoy writes no copy under `internal.`.
+  expect(kept('cluster.outbound|5432||db.vm.internal.upstream_rq_200')).toBe(true);
+  expect(extract('cluster.outbound|5432||db.vm.internal.upstream_rq_200').tags).toMatchObject({ destination_service: 'db.vm.internal', response_code: '200' });
+  // Only the per-response stats have copies: a host ending in `.external` keeps its others.
+  expect(kept('cluster.outbound|443||api.example.external.upstream_rq_total')).toBe(true);
   // Outside the mesh's clusters nothing is dropped (tests and tools read these).
   for (const s of ['cluster.xds-grpc.upstream_cx_total', 'cluster.PassthroughCluster.upstream_rq_total', 'cluster_manager.cds.update_success', 'http.outbound_0.0.0.0_8080.rds.8080.update_success', 'listener.0.0.0.0_15006.downstream_cx_total', 'server.live', 'http.inbound|8080||.rbac.allowed']) {
     expect([s, kept(s)]).toEqual([s, true]);
