@@ -162,7 +162,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     handlers: {
       '/validate': validateAdmission,
       '/inject': injectionHandler(
-        { proxyImage: config.proxyImage, discoveryAddress: config.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local', trustDomain: config.trustDomain },
+        { proxyImage: config.proxyImage, discoveryAddress: config.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local', trustDomain: config.trustDomain, prometheusMerge: meshConfig.enablePrometheusMerge },
         loggerFor('injection'),
       ),
     },

@@ -60,4 +60,6 @@ export interface MeshConfig {
   accessLogFormat?: string;
   /** Trust domains whose identities count as the mesh's own in AuthorizationPolicy principals (a migration from an old trust domain). */
   trustDomainAliases?: string[];
+  /** Istio's metrics merging at injection (default true): pods are scraped at the agent, which adds the app's metrics. */
+  enablePrometheusMerge?: boolean;
 }

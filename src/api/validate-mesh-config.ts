@@ -41,6 +41,8 @@ export function validateMeshConfig(mesh: unknown): ValidationError[] {
     });
   }
   validateMeshAccessLog(e, mesh);
+  const merge = mesh.enablePrometheusMerge;
+  if (merge !== undefined && merge !== null && typeof merge !== 'boolean') e.add('enablePrometheusMerge', `must be true or false, got ${JSON.stringify(merge)}`);
   const providers = mesh.extensionProviders;
   if (providers === undefined || providers === null) return e.errors;
   if (!Array.isArray(providers)) {
@@ -93,5 +95,6 @@ export function parseMeshConfig(text: string, source: string): MeshConfig {
     ...(m.defaultProviders?.accessLogging ? { defaultProviders: { accessLogging: m.defaultProviders.accessLogging } } : {}),
     ...(m.accessLogEncoding ? { accessLogEncoding: m.accessLogEncoding } : {}),
     ...(m.accessLogFormat ? { accessLogFormat: m.accessLogFormat } : {}),
+    ...(typeof m.enablePrometheusMerge === 'boolean' ? { enablePrometheusMerge: m.enablePrometheusMerge } : {}),
   };
 }

@@ -11,10 +11,12 @@ import path from 'node:path';
 import { requestCertificate } from '../ca/certificate-client.js';
 import { spiffeId } from '../ca/csr.js';
 import { loggerFor } from '../util/logger.js';
-import { AGENT_STATUS_PORT, APP_PROBERS_ENV, appProbeServer, parseAppProbers } from './app-probes.js';
+import { AGENT_STATUS_PORT, APP_PROBERS_ENV, parseAppProbers } from './app-probes.js';
 import { bootstrap, DEFAULT_PORTS, DEFAULT_SDS_SOCKET } from './bootstrap.js';
 import { parseDownwardApiLabels } from './downward-api.js';
+import { parsePrometheusAnnotations, PROMETHEUS_ANNOTATIONS_ENV } from './metrics-merge.js';
 import { SdsServer } from './sds-server.js';
+import { statusServer } from './status-server.js';
 import { WorkloadCertificate } from './workload-certificate.js';
 
 const USAGE = `trellis-agent: the sidecar's agent: workload certificate over SDS, Envoy's bootstrap, Envoy
@@ -40,6 +42,7 @@ Usage: trellis-agent          (configured by the environment the injector sets)
   TRELLIS_ENVOY                 the envoy binary (default envoy)
   TRELLIS_PROXY_LOG_LEVEL       Envoy's log level (default warning)
   ISTIO_KUBE_APP_PROBERS        the app's probes, served on ${AGENT_STATUS_PORT} (set by the injector)
+  ISTIO_PROMETHEUS_ANNOTATIONS  the app's metrics endpoint, merged into ${AGENT_STATUS_PORT}/stats/prometheus (set by the injector)
   -h, --help                    this help
 `;
 if (process.argv.slice(2).some((a) => a === '-h' || a === '--help')) {
@@ -121,13 +124,14 @@ void certificate
   })
   .catch((err: unknown) => log.error('no workload certificate', { error: err instanceof Error ? err.message : String(err) }));
 
-// The kubelet's probes of the app, rewritten by the injector to come here (webhooks/probes.ts).
+// The status port: the kubelet's probes of the app, rewritten by the injector to come here
+// (webhooks/probes.ts), and Prometheus's scrape of the pod (Envoy's stats and the app's merged).
 const probers = parseAppProbers(process.env[APP_PROBERS_ENV], log);
-if (probers.size > 0) {
-  appProbeServer(probers, log)
-    .on('error', (err) => log.error('cannot serve the app probes', { port: AGENT_STATUS_PORT, error: err.message }))
-    .listen(AGENT_STATUS_PORT, '0.0.0.0', () => log.info('serving the app probes', { port: AGENT_STATUS_PORT, paths: [...probers.keys()] }));
-}
+// The app's metrics are a sidecar's only (as in Istio): a gateway's scrape is its Envoy's stats.
+const appMetrics = kind === 'sidecar' ? parsePrometheusAnnotations(process.env[PROMETHEUS_ANNOTATIONS_ENV], AGENT_STATUS_PORT, log) : undefined;
+statusServer(probers, { envoyUrl: `http://127.0.0.1:${DEFAULT_PORTS.statsPort}/stats/prometheus`, app: appMetrics }, log)
+  .on('error', (err) => log.error('cannot serve the status port', { port: AGENT_STATUS_PORT, error: err.message }))
+  .listen(AGENT_STATUS_PORT, '0.0.0.0', () => log.info('serving the status port', { port: AGENT_STATUS_PORT, probes: [...probers.keys()], appMetrics }));
 
 const config = bootstrap({
   kind,

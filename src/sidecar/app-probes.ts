@@ -73,17 +73,20 @@ export function runProber(p: AppProber): Promise<string | undefined> {
   return Promise.resolve('nothing to probe');
 }
 
-export function appProbeServer(probers: ReadonlyMap<string, AppProber>, log: Logger): http.Server {
-  return http.createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    const p = probers.get(path);
-    if (!p || req.method !== 'GET') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('no such app probe\n');
-      return;
-    }
-    void runProber(p).then((problem) => {
-      if (problem) log.debug('app probe failed', { path, problem });
-      res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `${problem}\n` : 'ok\n');
-    });
+/** Answers the kubelet's rewritten probes (status-server.ts routes them here). */
+export function answerAppProbe(probers: ReadonlyMap<string, AppProber>, req: http.IncomingMessage, res: http.ServerResponse, log: Logger): void {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  const p = probers.get(path);
+  if (!p || req.method !== 'GET') {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('no such app probe\n');
+    return;
+  }
+  void runProber(p).then((problem) => {
+    if (problem) log.debug('app probe failed', { path, problem });
+    res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ? `${problem}\n` : 'ok\n');
   });
+}
+
+export function appProbeServer(probers: ReadonlyMap<string, AppProber>, log: Logger): http.Server {
+  return http.createServer((req, res) => answerAppProbe(probers, req, res, log));
 }

@@ -1,7 +1,9 @@
 // The Envoy bootstrap a sidecar (or gateway) starts with: who it is (Istio's node id and
 // metadata, so Trellis can tell which pod it serves), where the control plane is (ADS over
-// gRPC), its admin on loopback, Prometheus stats on 15090 and readiness on 15021. Pure.
+// gRPC), its admin on loopback, Prometheus stats on 15090 (tagged for dashboards:
+// stats-config.ts) and readiness on 15021. Pure.
 import { SDS_CLUSTER, WORKLOAD_CERT } from '../api/mesh-identity.js';
+import { statsConfig } from './stats-config.js';
 
 export interface BootstrapInput {
   kind: 'sidecar' | 'router';
@@ -134,6 +136,7 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
       },
     },
     admin: { address: sock('127.0.0.1', i.adminPort) },
+    stats_config: statsConfig({ podName: i.podName, namespace: i.namespace, labels: i.labels }),
     dynamic_resources: {
       ads_config: {
         api_type: i.adsApi,

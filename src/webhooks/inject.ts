@@ -6,6 +6,7 @@ import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { CA_AUDIENCE, ROOT_CERT_CONFIGMAP, TLS_MODE_LABEL } from '../api/mesh-identity.js';
 import { AGENT_STATUS_PORT, APP_PROBERS_ENV } from '../sidecar/app-probes.js';
 import { CaptureOptionError, parseCidrs, parsePorts } from '../sidecar/iptables.js';
+import { prometheusMerge, type PrometheusMerge } from './prometheus-merge.js';
 import { rewriteAppProbes } from './probes.js';
 
 export interface InjectOptions {
@@ -18,6 +19,8 @@ export interface InjectOptions {
   trustDomain?: string;
   /** host:port of the mesh CA when not the discovery address (a plaintext debugging xDS port). */
   caAddress?: string;
+  /** Istio's enablePrometheusMerge: scrape the pod at the agent, which merges the app's metrics (default true). */
+  prometheusMerge?: boolean;
 }
 
 export const TOKEN_DIR = '/var/run/secrets/tokens';
@@ -135,10 +138,12 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
   let args: string[];
   let resources: NonNullable<V1Container['resources']>;
   let certTtl: string | undefined;
+  let metrics: PrometheusMerge;
   try {
     args = captureArgs(pod);
     resources = proxyResources(pod);
     certTtl = workloadCertTtl(pod);
+    metrics = prometheusMerge(pod, o.prometheusMerge ?? true);
   } catch (err) {
     if (err instanceof CaptureOptionError) return { rejected: `${err.message}; fix or remove it, or opt the pod out with the label sidecar.istio.io/inject: "false"` };
     throw err;
@@ -181,6 +186,7 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
       { name: 'TRELLIS_SDS_SOCKET', value: `${SDS_SOCKET_DIR}/socket` },
       ...(certTtl ? [{ name: 'TRELLIS_CERT_TTL_SECONDS', value: certTtl }] : []),
       ...(hasProbers ? [{ name: APP_PROBERS_ENV, value: JSON.stringify(probes.probers) }] : []),
+      ...metrics.env,
     ],
     ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }, ...(hasProbers ? [{ name: 'http-app-health', containerPort: AGENT_STATUS_PORT, protocol: 'TCP' }] : [])],
     readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 2, failureThreshold: 30 },
@@ -220,7 +226,7 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
   injected.metadata = injected.metadata ?? {};
   injected.metadata.labels = { ...(injected.metadata.labels ?? {}), [TLS_MODE_LABEL]: 'istio' };
   injected.metadata.annotations = {
-    ...(injected.metadata.annotations ?? {}),
+    ...metrics.annotations,
     [STATUS_ANNOTATION]: JSON.stringify({ initContainers: [INIT_NAME, PROXY_NAME], volumes: volumes.map((v) => v.name), image: o.proxyImage }),
     'kubectl.kubernetes.io/default-container': injected.metadata.annotations?.['kubectl.kubernetes.io/default-container'] ?? injected.spec.containers[0]?.name ?? '',
   };

@@ -117,6 +117,8 @@ test('the ingress gateway is off by default; on, it is the proxy image as a rout
   const dep = find(docs, 'Deployment', 'trellis-ingressgateway');
   const tpl = (dep.spec as { template: { metadata: { labels: Record<string, string> } } }).template;
   expect(tpl.metadata.labels).toMatchObject({ app: 'trellis-ingressgateway', istio: 'ingressgateway', 'sidecar.istio.io/inject': 'false' });
+  // Prometheus scrapes it at the agent, as Istio's gateways.
+  expect((tpl.metadata as { annotations?: Record<string, string> }).annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15020', 'prometheus.io/path': '/stats/prometheus' });
   const [c] = podSpecOf(dep)!.containers as unknown as { image: string; env: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[] }[];
   expect(c.image).toBe('example.com/proxy:1.2');
   const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef.fieldPath}`]));

@@ -24,6 +24,12 @@ test('a MeshConfig file: the ext_authz providers kept, other providers and field
   expect(parseMeshConfig('', 'empty.yaml')).toEqual({ extensionProviders: [], trustDomainAliases: [] });
 });
 
+test("enablePrometheusMerge, Istio's switch for metrics merging at injection: read when set, refused when not a boolean", () => {
+  expect(parseMeshConfig('enablePrometheusMerge: false', 'm.yaml').enablePrometheusMerge).toBe(false);
+  expect(parseMeshConfig('enablePrometheusMerge: true', 'm.yaml').enablePrometheusMerge).toBe(true);
+  expect(() => parseMeshConfig('enablePrometheusMerge: "no"', 'm.yaml')).toThrow('m.yaml: enablePrometheusMerge: must be true or false, got "no"');
+});
+
 test('a bad file names the file and every broken field', () => {
   expect(() => parseMeshConfig('extensionProviders: {}', 'm.yaml')).toThrow('m.yaml: extensionProviders: must be a list');
   expect(() => parseMeshConfig('extensionProviders:\n- envoyExtAuthzGrpc: {port: 70000}\n- name: a\n  envoyExtAuthzHttp: {service: s, port: 1, failOpen: "yes"}\n- name: a\n  envoyExtAuthzHttp: {service: s, port: 1}', 'm.yaml')).toThrow(
