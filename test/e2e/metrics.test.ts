@@ -1,0 +1,85 @@
+// Metrics in pods, scraped as Prometheus would: the injector points the pod's prometheus.io
+// annotations at the agent (15020 /stats/prometheus), and after known traffic from the client to
+// the echo Service — 15 answered 200, 5 answered 503 by the echo app — the client's scrape gives
+// exactly those counts for the destination service, per code, with the client's own workload.
+import path from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { installTrellis } from '../support/install.js';
+import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor } from '../support/cluster.js';
+
+const ns = testNamespace('metrics');
+const { core } = kube();
+const client = `${ns}/client`;
+const host = `echo.${ns}.svc.cluster.local`;
+const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** A page served on loopback inside a pod (its proxy container), as text. */
+async function inPod(pod: string, url: string): Promise<string> {
+  const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', 'trellis-proxy', pod, '--', 'echo-client', url]);
+  const body = (JSON.parse(r.stdout.trim().split('\n')[0] ?? '{}') as { body?: unknown }).body;
+  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
+}
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus's text format, the samples only. */
+function parse(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+const requests = (samples: Sample[], code: string): number[] =>
+  samples.filter((s) => s.name === 'envoy_cluster_upstream_rq' && s.labels.destination_service === host && s.labels.response_code === code).map((s) => s.value);
+
+beforeAll(async () => {
+  if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
+  await installTrellis();
+  await core.createNamespace({ body: { metadata: { name: ns, labels: { 'trellis-injection': 'enabled' } } } });
+  await applyAll([
+    echoDeployment(ns, 'echo', 1),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 8080 }] } } as never,
+    clientPod(ns),
+  ]);
+  await waitFor('pods ready', async () => {
+    const pods = (await core.listNamespacedPod({ namespace: ns })).items;
+    return pods.length === 2 && pods.every(ready);
+  }, 180_000);
+  // The echo endpoint in the client's Envoy before any request (each request counts).
+  await waitFor('the echo endpoint at the client', async () => {
+    const stats = await inPod(client, `http://127.0.0.1:15000/stats?filter=${encodeURIComponent(`^cluster.outbound\\|8080\\|\\|${host}.membership_healthy$`)}`);
+    return /membership_healthy: 1/.test(stats);
+  });
+});
+
+afterAll(async () => {
+  await core.deleteNamespace({ name: ns }).catch(() => undefined);
+});
+
+test('the injected pod is scrapeable the way Istio pods are', async () => {
+  const pod = await core.readNamespacedPod({ namespace: ns, name: 'client' });
+  expect(pod.metadata?.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15020', 'prometheus.io/path': '/stats/prometheus' });
+});
+
+test('known traffic gives exact counts per destination service and code in the client scrape', async () => {
+  const ok = await echoFrom(client, 'http://echo:8080/ok', 15);
+  const failed = await echoFrom(client, 'http://echo:8080/fail', 5, ['x-echo-status: 503']);
+  expect(ok.map((r) => r.status)).toEqual(Array(15).fill(200));
+  expect(failed.map((r) => r.status)).toEqual(Array(5).fill(503));
+  const samples = parse(await inPod(client, 'http://127.0.0.1:15020/stats/prometheus'));
+  expect(requests(samples, '200')).toEqual([15]);
+  expect(requests(samples, '503')).toEqual([5]);
+  // Who reported: the client's own workload and namespace on its outbound stats.
+  const first = samples.find((s) => s.name === 'envoy_cluster_upstream_rq' && s.labels.destination_service === host);
+  expect(first?.labels).toMatchObject({ direction: 'outbound', destination_port: '8080', workload: 'client', workload_namespace: ns });
+});
