@@ -15,6 +15,8 @@ import { AGENT_STATUS_PORT, APP_PROBERS_ENV, appProbeServer, parseAppProbers } f
 import { bootstrap, DEFAULT_PORTS, DEFAULT_SDS_SOCKET } from './bootstrap.js';
 import { parseDownwardApiLabels } from './downward-api.js';
 import { SdsServer } from './sds-server.js';
+import { RootWatcher } from './root-watch.js';
+import type { WorkloadSecrets } from './sds-server.js';
 import { WorkloadCertificate } from './workload-certificate.js';
 
 const USAGE = `trellis-agent: the sidecar's agent: workload certificate over SDS, Envoy's bootstrap, Envoy
@@ -110,16 +112,47 @@ const certificate = new WorkloadCertificate({
 // for as long as the CA cannot sign): without it Envoy has no mesh TLS and no xDS connection.
 const sds = new SdsServer(sdsSocket, loggerFor('agent/sds'));
 await sds.start();
+// What Envoy has: the certificate and the root bundle change apart (a renewal, a root change),
+// and whichever comes later must not bring back the other's older half.
+let served: WorkloadSecrets | undefined;
+const serve = async (next: WorkloadSecrets): Promise<void> => {
+  served = next;
+  await sds.update(next);
+};
+const roots = new RootWatcher(
+  {
+    file: rootCertFile,
+    log,
+    onChange: async (rootPem) => {
+      if (served) await serve({ ...served, rootPem });
+    },
+  },
+  readRootOrEmpty(),
+);
+roots.start();
 void certificate
   .obtain()
   .then(async (secrets) => {
-    await sds.update(secrets);
+    await serve({ ...secrets, rootPem: latestRoot(secrets.rootPem) });
     certificate.renewEvery(secrets, async (next) => {
-      await sds.update(next);
+      await serve({ ...next, rootPem: latestRoot(next.rootPem) });
       log.info('workload certificate renewed', { identity });
     });
   })
   .catch((err: unknown) => log.error('no workload certificate', { error: err instanceof Error ? err.message : String(err) }));
+
+function readRootOrEmpty(): string {
+  try {
+    return readRoot();
+  } catch {
+    return '';
+  }
+}
+
+/** The root bundle as the watcher last accepted it (a renewal read the file earlier, maybe). */
+function latestRoot(fallback: string): string {
+  return roots.accepted || fallback;
+}
 
 // The kubelet's probes of the app, rewritten by the injector to come here (webhooks/probes.ts).
 const probers = parseAppProbers(process.env[APP_PROBERS_ENV], log);
@@ -141,7 +174,7 @@ const config = bootstrap({
   // Delta xDS by default, as Istio's proxies today; TRELLIS_ADS_API=GRPC asks for state of the world.
   adsApi: process.env.TRELLIS_ADS_API === 'GRPC' ? 'GRPC' : 'DELTA_GRPC',
   sdsSocket,
-  xdsTls: xdsTls ? { rootCertFile, token: readToken() } : undefined,
+  xdsTls: xdsTls ? { token: readToken() } : undefined,
   ...DEFAULT_PORTS,
 });
 fs.mkdirSync(configDir, { recursive: true });
@@ -158,6 +191,7 @@ envoy.on('error', (err) => {
 envoy.on('exit', (code, signal) => {
   log.info('envoy exited', { code, signal });
   certificate.stop();
+  roots.stop();
   process.exit(code ?? (signal ? 0 : 1));
 });
 
