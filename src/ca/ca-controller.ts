@@ -101,6 +101,8 @@ export class CaController {
   private readonly now: () => Date;
   private stopped = false;
   private listeners: CaListeners = {};
+  /** The signing certificate last read from (or written to) istio-ca-secret. */
+  private selfSignedCert: string | undefined;
 
   constructor(private readonly o: CaControllerOptions) {
     this.pluginName = o.pluginSecretName ?? PLUGIN_SECRET;
@@ -125,6 +127,7 @@ export class CaController {
   /** Loads (or creates) the CA and records its roots; throws when no usable CA is found, as at any start. */
   async load(): Promise<MeshCa> {
     this.current = await loadOrCreateCa(this.o.rest, this.o);
+    if (!(await readSecret(this.o.rest, this.o.namespace, this.pluginName))) this.selfSignedCert = this.current.signingCertPem;
     await this.recordRoots(this.current);
     return this.current;
   }
@@ -213,14 +216,16 @@ export class CaController {
     const where = `${ns}/${this.selfName}`;
     if (self) {
       try {
-        return await selfSignedCa(self, where, this.o);
+        const ca = await selfSignedCa(self, where, this.o);
+        this.selfSignedCert = ca.signingCertPem;
+        return ca;
       } catch (err) {
         this.o.log.error('refusing the self-signed CA Secret; the CA keeps signing with what it had', { secret: where, error: message(err) });
         return undefined;
       }
     }
     const target = this.pending ?? this.current;
-    if (target.selfSigned) {
+    if (target.signingCertPem === this.selfSignedCert) {
       // Deleted: put back the root in use (a new root would be a needless root change).
       await this.storeSelfSigned(target, undefined);
       this.o.log.warn('the self-signed root Secret was deleted; restored it', { secret: where });
@@ -228,7 +233,9 @@ export class CaController {
     }
     // The plug-in CA went away and there is no self-signed root yet: make one, as at a first start.
     this.o.log.info('the plug-in CA Secret is gone; falling back to the self-signed root', { secret: `${ns}/${this.pluginName}` });
-    return loadOrCreateCa(this.o.rest, this.o);
+    const ca = await loadOrCreateCa(this.o.rest, this.o);
+    this.selfSignedCert = ca.signingCertPem;
+    return ca;
   }
 
   private async reconcile(): Promise<void> {
@@ -342,13 +349,14 @@ export class CaController {
   private async rotateIfDue(): Promise<void> {
     if (this.secret(this.pluginName) || this.pending) return; // a plug-in CA is the operator's to rotate
     const ca = this.current;
-    if (!ca.selfSigned) return;
+    if (!ca.selfSigned || ca.signingCertPem !== this.selfSignedCert) return;
     const root = new X509Certificate(ca.signingCertPem);
     if (!rootRotationDue(root, this.now(), this.o.rotationGraceRatio)) return;
     const stored = this.secret(this.selfName);
     const next = await MeshCa.create({ trustDomain: this.o.trustDomain, maxTtlSeconds: this.o.maxTtlSeconds, days: this.o.rootDays, now: this.now() });
     try {
       await this.storeSelfSigned(next, stored);
+      this.selfSignedCert = next.signingCertPem;
       this.o.log.info('rotating the self-signed root: it is in the last part of its lifetime', { secret: `${this.o.namespace}/${this.selfName}`, oldNotAfter: root.validTo, newNotAfter: next.notAfter.toISOString() });
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return; // another replica rotated it first

@@ -209,3 +209,19 @@ test('a plug-in CA is never rotated by the control plane', async () => {
   expect(c.ca).toBe(first);
   expect(api.store.has(path('istio-ca-secret'))).toBe(false);
 });
+
+test('a plug-in root deleted is never copied into istio-ca-secret: a self-signed root of its own is made', async () => {
+  const api = new FakeSecrets();
+  const p = makePluginCa();
+  api.set('cacerts', { 'ca-cert.pem': p.rootCert, 'ca-key.pem': p.rootKey, 'root-cert.pem': p.rootCert });
+  const { c } = controller(api);
+  const first = await c.load();
+  expect(first.selfSigned).toBe(true);
+  await c.watch();
+  api.set('cacerts', undefined);
+  await c.settled();
+  const stored = Buffer.from(api.store.get(path('istio-ca-secret'))!.data!['ca-key.pem'], 'base64').toString();
+  expect(stored).not.toContain(p.rootKey.split('\n')[1]);
+  expect(c.ca.rootPem).not.toBe(first.rootPem);
+  expect(serials(c.bundle)).toEqual([serial(c.ca.rootPem), serial(p.rootCert)]);
+});
