@@ -18,6 +18,7 @@ import { loggerFor, setLogLevel } from '../../src/util/logger.js';
 import { agentSdsCluster, bootstrap as sidecarBootstrap, SDS_FROM_AGENT } from '../../src/sidecar/bootstrap.js';
 import { RootWatcher } from '../../src/sidecar/root-watch.js';
 import { SdsServer, type WorkloadSecrets } from '../../src/sidecar/sds-server.js';
+import { kubeletWrite } from '../support/configmap-volume.js';
 import { Envoy, freePort, validateBootstrap, waitFor } from '../support/envoy.js';
 
 jest.setTimeout(180_000);
@@ -36,15 +37,6 @@ interface Pod {
   envoy?: Envoy;
 }
 
-/** Writes the root file as the kubelet updates a ConfigMap volume: new directory, symlink swap. */
-function kubeletWrite(volume: string, content: string): void {
-  const stamp = `..${Date.now()}_${Math.random().toString(36).slice(2)}`;
-  fs.mkdirSync(path.join(volume, stamp));
-  fs.writeFileSync(path.join(volume, stamp, 'root-cert.pem'), content);
-  fs.symlinkSync(stamp, path.join(volume, '..data_tmp'));
-  fs.renameSync(path.join(volume, '..data_tmp'), path.join(volume, '..data'));
-  if (!fs.existsSync(path.join(volume, 'root-cert.pem'))) fs.symlinkSync('..data/root-cert.pem', path.join(volume, 'root-cert.pem'));
-}
 
 async function workloadCert(ca: MeshCa, sa: string): Promise<{ chainPem: string; keyPem: string }> {
   const { csrPem, keyPem } = createCsr(spiffeId({ trustDomain: TD, namespace: 'default', serviceAccount: sa }));
@@ -56,7 +48,7 @@ async function startPod(name: string, ca: MeshCa, bundle: string): Promise<Pod> 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `trellis-root-${name}-`));
   const volume = path.join(dir, 'istio');
   fs.mkdirSync(volume);
-  kubeletWrite(volume, bundle);
+  kubeletWrite(volume, 'root-cert.pem', bundle);
   const rootFile = path.join(volume, 'root-cert.pem');
   const sds = new SdsServer(path.join(dir, 'sds.sock'), log);
   const secrets = { ...(await workloadCert(ca, name)), rootPem: bundle };
@@ -207,7 +199,7 @@ test('the bundle with both roots reaches both Envoys from the root file, without
   const pids = [server.envoy!.pid, client.envoy!.pid];
   const before = await Promise.all([server, client].map((p) => sdsUpdates(p.envoy!)));
   // New root first, as the control plane publishes it; /certs shows the first one.
-  for (const p of [server, client]) kubeletWrite(path.dirname(p.rootFile), newCa.rootPem + oldCa.rootPem);
+  for (const p of [server, client]) kubeletWrite(path.dirname(p.rootFile), 'root-cert.pem', newCa.rootPem + oldCa.rootPem);
   for (const [i, p] of [server, client].entries()) {
     await p.envoy!.eventually('the new bundle in Envoy', async () => (await sdsUpdates(p.envoy!)) > before[i] && JSON.stringify(await firstTrusted(p.envoy!)) === JSON.stringify([serialOf(newCa.rootPem)]));
   }
@@ -250,7 +242,7 @@ test('an open connection established under the old bundle keeps serving across t
   const stat = `listener.127.0.0.1_${serverPort}.server_ssl_socket_factory.ssl_context_update_by_sds`;
   const updates = await server.envoy!.stat(stat);
   // The same two roots in another order: a new ROOTCA for Envoy all the same.
-  kubeletWrite(path.dirname(server.rootFile), oldCa.rootPem + newCa.rootPem);
+  kubeletWrite(path.dirname(server.rootFile), 'root-cert.pem', oldCa.rootPem + newCa.rootPem);
   await server.envoy!.eventually('the pushed ROOTCA applied', async () => (await server.envoy!.stat(stat)) > updates);
   expect(await ask()).toMatch(/^HTTP\/1\.1 200/);
   socket.destroy();
@@ -259,9 +251,9 @@ test('an open connection established under the old bundle keeps serving across t
 test('a root file that is not a bundle of CA certificates is refused; Envoy keeps what it had', async () => {
   const before = await sdsUpdates(server.envoy!);
   const leaf = (await workloadCert(newCa, 'x')).chainPem;
-  kubeletWrite(path.dirname(server.rootFile), leaf);
+  kubeletWrite(path.dirname(server.rootFile), 'root-cert.pem', leaf);
   await server.watcher.check();
-  kubeletWrite(path.dirname(server.rootFile), '');
+  kubeletWrite(path.dirname(server.rootFile), 'root-cert.pem', '');
   await server.watcher.check();
   expect(await sdsUpdates(server.envoy!)).toBe(before);
   await ok();
@@ -270,7 +262,7 @@ test('a root file that is not a bundle of CA certificates is refused; Envoy keep
 test('after the transition (new root only) a certificate of the old root is refused, one of the new root works', async () => {
   await renew(server, { ...server.secrets, ...(await workloadCert(newCa, 'server')) });
   const before = await Promise.all([server, client].map((p) => sdsUpdates(p.envoy!)));
-  for (const p of [server, client]) kubeletWrite(path.dirname(p.rootFile), newCa.rootPem);
+  for (const p of [server, client]) kubeletWrite(path.dirname(p.rootFile), 'root-cert.pem', newCa.rootPem);
   // /certs shows the first root only: the refusal below proves the old one is gone.
   for (const [i, p] of [server, client].entries()) await p.envoy!.eventually('the new bundle in Envoy', async () => (await sdsUpdates(p.envoy!)) > before[i]);
   await ok();
