@@ -101,13 +101,6 @@ const caHost = caAddress.slice(0, caAddress.lastIndexOf(':'));
 // The token is read at each use: the kubelet rotates it in place.
 const readToken = (): string => fs.readFileSync(tokenFile, 'utf8').trim();
 const readRoot = (): string => fs.readFileSync(rootCertFile, 'utf8');
-const certificate = new WorkloadCertificate({
-  spiffeId: identity,
-  ttlSeconds,
-  sign: (csrPem, ttl) => requestCertificate({ address: caAddress, rootCaPem: readRoot(), serverName: caHost, token: readToken(), csrPem, ttlSeconds: ttl }),
-  readRoot,
-  log,
-});
 // Envoy starts at once and waits on SDS for the certificate, obtained meanwhile (and retried
 // for as long as the CA cannot sign): without it Envoy has no mesh TLS and no xDS connection.
 const sds = new SdsServer(sdsSocket, loggerFor('agent/sds'));
@@ -129,6 +122,15 @@ const roots = new RootWatcher(
   },
   readRootOrEmpty(),
 );
+// The roots the watcher accepted (a root file it refused is not used to verify the CA either).
+const trustedRoots = (): string => roots.accepted || readRoot();
+const certificate = new WorkloadCertificate({
+  spiffeId: identity,
+  ttlSeconds,
+  sign: (csrPem, ttl) => requestCertificate({ address: caAddress, rootCaPem: trustedRoots(), serverName: caHost, token: readToken(), csrPem, ttlSeconds: ttl }),
+  readRoot: trustedRoots,
+  log,
+});
 roots.start();
 void certificate
   .obtain()
