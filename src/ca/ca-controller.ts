@@ -21,7 +21,7 @@ import { ApiError, type Rest } from '../kube/rest.js';
 import { MeshCa } from './authority.js';
 import { b64, loadOrCreateCa, pluginCa, PLUGIN_SECRET, readSecret, SELF_SIGNED_SECRET, SELF_SIGNED_SECRET_TYPE, selfSignedCa, warnIfExpiring, type LoadCaOptions, type Secret } from './ca-secret.js';
 import { CA_CERT, CA_KEY } from './chain.js';
-import { nextExpiry, nextTrustState, parseTrustState, rootRotationDue, rootsOf, trustBundle, type TrustState } from './trust-bundle.js';
+import { fingerprint, nextExpiry, nextTrustState, parseTrustState, rootRotationDue, rootsOf, trustBundle, type TrustState } from './trust-bundle.js';
 import { X509Certificate } from 'node:crypto';
 
 export const TRUST_STATE_SECRET = 'trellis-ca-roots';
@@ -73,10 +73,13 @@ export interface CaListeners {
 
 /**
  * How long to keep signing with `current` once `next` has been published: the propagation time,
- * unless `current` cannot sign that long (expired, or about to).
+ * unless workloads trust `next`'s roots already (a new intermediate under the same root) or
+ * `current` cannot sign that long (expired, or about to).
  */
-export function signingSwitchDelay(current: { notAfter: Date } | undefined, now: Date, propagationMs: number): number {
+export function signingSwitchDelay(current: { notAfter: Date; rootPem: string } | undefined, next: { rootPem: string }, now: Date, propagationMs: number): number {
   if (!current || current.notAfter.getTime() <= now.getTime() + propagationMs) return 0;
+  const trusted = new Set(rootsOf(current.rootPem).map(fingerprint));
+  if (rootsOf(next.rootPem).every((r) => trusted.has(fingerprint(r)))) return 0;
   return propagationMs;
 }
 
@@ -253,13 +256,13 @@ export class CaController {
       signingCert: new X509Certificate(next.signingCertPem).subject.replace(/\n/g, ', ') || 'empty subject',
       notAfter: next.notAfter.toISOString(),
       roots: rootsOf(next.rootPem).length,
-      switchInMs: signingSwitchDelay(this.current, this.now(), this.o.propagationMs ?? DEFAULT_PROPAGATION_MS),
+      switchInMs: signingSwitchDelay(this.current, next, this.now(), this.o.propagationMs ?? DEFAULT_PROPAGATION_MS),
     });
     warnIfExpiring(next, `${this.o.namespace}/${this.secret(this.pluginName) ? this.pluginName : this.selfName}`, this.o.log);
     this.cancelSwitch();
     this.pending = next;
     await this.recordRoots(next);
-    const delay = signingSwitchDelay(this.current, this.now(), this.o.propagationMs ?? DEFAULT_PROPAGATION_MS);
+    const delay = signingSwitchDelay(this.current, next, this.now(), this.o.propagationMs ?? DEFAULT_PROPAGATION_MS);
     const switchTo = (): void => {
       if (this.pending !== next || this.stopped) return;
       this.pending = undefined;

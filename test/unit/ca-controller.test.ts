@@ -97,11 +97,16 @@ const issuerOf = async (c: CaController): Promise<string> => {
   return chain[chain.length - 1];
 };
 
-test('the switch waits for the roots to propagate, unless the current CA cannot sign that long', () => {
+test('the switch waits for new roots to propagate, not for a new intermediate under a trusted root, nor when the current CA cannot sign that long', () => {
   const now = new Date('2026-12-01T00:00:00Z');
-  expect(signingSwitchDelay({ notAfter: new Date('2027-01-01T00:00:00Z') }, now, 120_000)).toBe(120_000);
-  expect(signingSwitchDelay({ notAfter: new Date('2026-12-01T00:01:00Z') }, now, 120_000)).toBe(0);
-  expect(signingSwitchDelay(undefined, now, 120_000)).toBe(0);
+  const a = makePluginCa();
+  const b = makePluginCa();
+  const current = { notAfter: new Date('2027-01-01T00:00:00Z'), rootPem: a.rootCert };
+  expect(signingSwitchDelay(current, { rootPem: b.rootCert }, now, 120_000)).toBe(120_000);
+  expect(signingSwitchDelay(current, { rootPem: b.rootCert + a.rootCert }, now, 120_000)).toBe(120_000);
+  expect(signingSwitchDelay(current, { rootPem: a.rootCert }, now, 120_000)).toBe(0);
+  expect(signingSwitchDelay({ ...current, notAfter: new Date('2026-12-01T00:01:00Z') }, { rootPem: b.rootCert }, now, 120_000)).toBe(0);
+  expect(signingSwitchDelay(undefined, { rootPem: b.rootCert }, now, 120_000)).toBe(0);
 });
 
 test('a cacerts created while running: both roots published at once, the new CA signs after the propagation delay', async () => {
@@ -164,6 +169,23 @@ test('cacerts deleted: back to the self-signed root (both roots trusted meanwhil
   await c.settled();
   expect(c.ca).toBe(self);
   expect(Buffer.from(api.store.get(path('istio-ca-secret'))!.data!['ca-cert.pem'], 'base64').toString()).toBe(self.signingCertPem);
+});
+
+test('a new intermediate under the same root signs at once; the bundle does not change', async () => {
+  const api = new FakeSecrets();
+  const p = makePluginCa();
+  api.set('cacerts', plugin(p));
+  const { c, bundles } = controller(api, { propagationMs: 60_000 });
+  const first = await c.load();
+  await c.watch();
+  const published = bundles.length;
+  // Another intermediate signed by the same root (openssl, as an operator renews one).
+  const renewed = makePluginCa({ reuseRoot: p });
+  api.set('cacerts', plugin(renewed));
+  await c.settled();
+  expect(c.ca).not.toBe(first);
+  expect(c.ca.signingCertPem).toBe(renewed.caCert);
+  expect(bundles.length).toBe(published);
 });
 
 test('two replicas publish the same bundle; a restart during the transition keeps the old root trusted', async () => {
