@@ -83,19 +83,19 @@ test('cacerts created, edited badly, deleted: the bundle leads, the CA follows, 
   expect(opensslVerify(evilLeaf[0], bundle, []).ok).toBe(false);
   const evil = makePluginCa();
 
-  // A malformed edit: refused, nothing changes.
-  await core.patchNamespacedSecret({ namespace: ns, name: 'cacerts', body: [{ op: 'replace', path: '/data/ca-key.pem', value: b64(evil.caKey) }] });
-  await new Promise((r) => setTimeout(r, 2000));
-  expect(await published()).toBe(bundle);
-  expect(serial((await leafOf(a)).at(-1)!)).toBe(serial(p.rootCert));
-
   // A second replica (or a restart) publishes the same bundle from the shared record.
   const b = start(1500);
   await b.load();
   expect(b.bundle).toBe(a.bundle);
   b.stop();
 
-  // Deleted: back to the self-signed root, all three roots trusted for now.
+  // A malformed edit: refused, nothing changes.
+  await core.patchNamespacedSecret({ namespace: ns, name: 'cacerts', body: [{ op: 'replace', path: '/data/ca-key.pem', value: b64(evil.caKey) }] });
+  await new Promise((r) => setTimeout(r, 2000));
+  expect(await published()).toBe(bundle);
+  expect(serial((await leafOf(a)).at(-1)!)).toBe(serial(p.rootCert));
+
+  // Deleted: back to the self-signed root, both roots trusted for now.
   await core.deleteNamespacedSecret({ namespace: ns, name: 'cacerts' });
   await waitFor('the self-signed root signing again', async () => serial((await leafOf(a)).at(-1)!) === serial(first.rootPem), 30_000);
   expect(serials(await published()).sort()).toEqual([serial(first.rootPem), serial(p.rootCert)].sort());
