@@ -332,8 +332,17 @@ export class CaController {
   }
 
   /** Another replica recorded a root change: publish what it recorded. */
-  private readState(): void {
-    const state = this.parse(this.secret(this.stateName));
+  private async readState(): Promise<void> {
+    const stored = this.secret(this.stateName);
+    if (!stored) {
+      // Deleted: the operator's way to stop trusting previous roots at once (a compromised old
+      // root); the record starts again from the roots the CA signs under.
+      this.o.log.warn('the trust record was deleted; trusting only the current roots from now on', { secret: `${this.o.namespace}/${this.stateName}` });
+      this.state = undefined;
+      await this.recordRoots(this.pending ?? this.current);
+      return;
+    }
+    const state = this.parse(stored);
     if (state) this.state = state;
     this.publish();
   }

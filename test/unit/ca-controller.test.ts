@@ -188,6 +188,22 @@ test('a new intermediate under the same root signs at once; the bundle does not 
   expect(bundles.length).toBe(published);
 });
 
+test('deleting the trust record drops the previous roots at once (a compromised old root), and it is written again', async () => {
+  const api = new FakeSecrets();
+  const { c } = controller(api);
+  const first = await c.load();
+  await c.watch();
+  const p = makePluginCa();
+  api.set('cacerts', plugin(p));
+  await c.settled();
+  expect(serials(c.bundle)).toEqual([serial(p.rootCert), serial(first.rootPem)]);
+  api.set('trellis-ca-roots', undefined);
+  await c.settled();
+  expect(serials(c.bundle)).toEqual([serial(p.rootCert)]);
+  expect(logged.some((l) => l.message.startsWith('warn: the trust record was deleted'))).toBe(true);
+  expect(api.store.has(path('trellis-ca-roots'))).toBe(true);
+});
+
 test('two replicas publish the same bundle; a restart during the transition keeps the old root trusted', async () => {
   const api = new FakeSecrets();
   const a = controller(api);
