@@ -189,7 +189,7 @@ export class CaController {
     if (this.stopped) return;
     const every = this.o.rotationCheckMs ?? DEFAULT_ROTATION_CHECK_MS;
     // Also wake when a retained root runs out, so the bundle shrinks on time.
-    const expiry = this.state ? nextExpiry(this.state) : undefined;
+    const expiry = this.state ? nextExpiry(this.state, this.now()) : undefined;
     const delay = Math.max(1000, Math.min(every, expiry ? expiry.getTime() - this.now().getTime() + 1000 : every));
     this.tickTimer = setTimeout(() => {
       void this.check().finally(() => this.scheduleTick());

@@ -79,9 +79,9 @@ export function trustBundle(state: TrustState, now: Date, extra: readonly string
   return rootsOf([...state.current, ...extra, ...live].join('')).join('');
 }
 
-/** When the next retained root drops out of the bundle (to publish the smaller bundle then). */
-export function nextExpiry(state: TrustState): Date | undefined {
-  const times = state.retained.map((r) => Math.min(Date.parse(r.until), expiry(r.pem)));
+/** When the next retained root drops out of the bundle after `now` (to publish the smaller bundle then). */
+export function nextExpiry(state: TrustState, now: Date): Date | undefined {
+  const times = state.retained.map((r) => Math.min(Date.parse(r.until), expiry(r.pem))).filter((t) => t > now.getTime());
   return times.length ? new Date(Math.min(...times)) : undefined;
 }
 
