@@ -144,11 +144,11 @@ export class CaController {
   async watch(): Promise<void> {
     for (const name of [this.pluginName, this.selfName, this.stateName]) {
       const w = (this.o.watchSecret ?? ((n: string) => informerWatch(this.o, n)))(name);
-      w.on(() => this.enqueue(() => (name === this.stateName ? this.readState() : this.reconcile())));
+      w.on(() => this.enqueue(() => (name === this.stateName ? this.readState() : this.reconcileOrRetry())));
       this.watches.set(name, w);
     }
     await Promise.all([...this.watches.values()].map((w) => w.start()));
-    this.enqueue(() => this.reconcile());
+    this.enqueue(() => this.reconcileOrRetry());
     this.scheduleTick();
     await this.queue;
   }
@@ -241,6 +241,17 @@ export class CaController {
     return ca;
   }
 
+  /** reconcile(); when the API server fails it, again in 30 s (no event may come to trigger it). */
+  private async reconcileOrRetry(): Promise<void> {
+    try {
+      await this.reconcile();
+    } catch (err) {
+      this.o.log.error('cannot apply the CA Secrets now; retrying in 30 s, signing with the current CA meanwhile', { error: message(err) });
+      const t = setTimeout(() => this.enqueue(() => this.reconcileOrRetry()), 30_000);
+      t.unref();
+    }
+  }
+
   private async reconcile(): Promise<void> {
     const next = await this.desired();
     if (!next) return;
@@ -259,9 +270,11 @@ export class CaController {
       switchInMs: signingSwitchDelay(this.current, next, this.now(), this.o.propagationMs ?? DEFAULT_PROPAGATION_MS),
     });
     warnIfExpiring(next, `${this.o.namespace}/${this.secret(this.pluginName) ? this.pluginName : this.selfName}`, this.o.log);
+    // Recorded and published first: if that fails, nothing has changed and the retry starts over.
+    await this.recordRoots(next);
     this.cancelSwitch();
     this.pending = next;
-    await this.recordRoots(next);
+    this.publish();
     const delay = signingSwitchDelay(this.current, next, this.now(), this.o.propagationMs ?? DEFAULT_PROPAGATION_MS);
     const switchTo = (): void => {
       if (this.pending !== next || this.stopped) return;
@@ -375,7 +388,7 @@ export class CaController {
       throw err;
     }
     // The watch brings the new Secret back here; reconciling now saves waiting for it.
-    this.enqueue(() => this.reconcile());
+    this.enqueue(() => this.reconcileOrRetry());
   }
 
   /** Writes the self-signed root's Secret: replacing `stored` (its version must still be current), or creating it. */

@@ -21,6 +21,8 @@ const path = (name: string): string => `/api/v1/namespaces/${NS}/secrets/${name}
 class FakeSecrets {
   readonly store = new Map<string, Secret>();
   private version = 1;
+  /** Writes that fail (the API server unavailable) before the next one succeeds. */
+  failWrites = 0;
   private readonly listeners = new Map<string, Array<() => void>>();
   async get<T>(p: string): Promise<T> {
     await new Promise((r) => setImmediate(r));
@@ -53,6 +55,10 @@ class FakeSecrets {
     } else this.write(path(name), { metadata: { name, namespace: NS }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
   }
   private write(key: string, s: Secret): void {
+    if (this.failWrites > 0 && !key.endsWith('/cacerts')) {
+      this.failWrites--;
+      throw new ApiError(503, 'ServiceUnavailable', 'the API server is unavailable');
+    }
     this.store.set(key, { ...structuredClone(s), metadata: { ...s.metadata, resourceVersion: String(++this.version) } });
     this.notify(key);
   }
@@ -202,6 +208,25 @@ test('deleting the trust record drops the previous roots at once (a compromised 
   expect(serials(c.bundle)).toEqual([serial(p.rootCert)]);
   expect(logged.some((l) => l.message.startsWith('warn: the trust record was deleted'))).toBe(true);
   expect(api.store.has(path('trellis-ca-roots'))).toBe(true);
+});
+
+test('when the root cannot be recorded (API server down), nothing changes: the CA keeps signing, and a later event applies it', async () => {
+  const api = new FakeSecrets();
+  const { c, bundles } = controller(api);
+  const first = await c.load();
+  await c.watch();
+  const published = bundles.length;
+  const p = makePluginCa();
+  api.failWrites = 1;
+  api.set('cacerts', plugin(p));
+  await c.settled();
+  expect(c.ca).toBe(first);
+  expect(bundles.length).toBe(published);
+  expect(logged.some((l) => l.message.startsWith('error: cannot apply the CA Secrets now'))).toBe(true);
+  api.set('cacerts', plugin(p)); // the retry, or any later event
+  await c.settled();
+  expect(serial(await issuerOf(c))).toBe(serial(p.rootCert));
+  expect(serials(c.bundle)).toEqual([serial(p.rootCert), serial(first.rootPem)]);
 });
 
 test('two replicas publish the same bundle; a restart during the transition keeps the old root trusted', async () => {
