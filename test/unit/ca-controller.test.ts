@@ -89,6 +89,14 @@ function controller(api: FakeSecrets, extra: { propagationMs?: number; rotationG
   controllers.push(c);
   return out;
 }
+/** A controller loaded and watching, and how many bundles it had published by then. */
+async function running(api: FakeSecrets, extra: { propagationMs?: number; rotationGraceRatio?: number } = {}): Promise<ReturnType<typeof controller> & { first: Awaited<ReturnType<CaController['load']>>; published: number }> {
+  const r = controller(api, extra);
+  const first = await r.c.load();
+  await r.c.watch();
+  return { ...r, first, published: r.bundles.length };
+}
+
 afterEach(() => {
   for (const c of controllers.splice(0)) c.stop();
   logged.length = 0;
@@ -141,10 +149,7 @@ test('a cacerts created while running: both roots published at once, the new CA 
 
 test('a malformed cacerts is refused, naming the Secret, the key and the problem; the CA keeps signing with what it had', async () => {
   const api = new FakeSecrets();
-  const { c, bundles } = controller(api);
-  const first = await c.load();
-  await c.watch();
-  const published = bundles.length;
+  const { c, bundles, first, published } = await running(api);
   const p = makePluginCa();
   const other = makePluginCa();
   api.set('cacerts', { ...plugin(p), 'ca-key.pem': other.caKey });
@@ -212,10 +217,7 @@ test('deleting the trust record drops the previous roots at once (a compromised 
 
 test('when the root cannot be recorded (API server down), nothing changes: the CA keeps signing, and a later event applies it', async () => {
   const api = new FakeSecrets();
-  const { c, bundles } = controller(api);
-  const first = await c.load();
-  await c.watch();
-  const published = bundles.length;
+  const { c, bundles, first, published } = await running(api);
   const p = makePluginCa();
   api.failWrites = 1;
   api.set('cacerts', plugin(p));
