@@ -15,6 +15,8 @@ export interface ControlPlaneConfig {
   caSecret: string;
   workloadCertTtlSeconds: number;
   maxWorkloadCertTtlSeconds: number;
+  /** After a root change: publish the new root this long before signing with it. */
+  caRootPropagationMs: number;
   /** Namespace of mesh-wide policies (Istio's root namespace). */
   rootNamespace: string;
   /** The control plane's Service: debug pages need `get services/proxy` on it. */
@@ -65,7 +67,11 @@ Options:
                                   (default istio-ca-secret); a Secret "cacerts" there in
                                   Istio's plug-in format is used instead when present
   --workload-cert-ttl DURATION    default lifetime of workload certificates (default 24h)
-  --max-workload-cert-ttl DURATION  longest lifetime granted (default 2160h, 90 days)
+  --max-workload-cert-ttl DURATION  longest lifetime granted (default 2160h, 90 days); after a
+                                  root change the old root stays trusted this long
+  --ca-root-propagation DURATION  after a root change, how long the new root is published
+                                  before the CA signs with it (default 2m: the kubelet's
+                                  ConfigMap volume update); 0s switches at once
   --root-namespace NS             where mesh-wide policies live (default --namespace)
   --root-cert-namespaces SELECTOR label selector of the namespaces the mesh root is published
                                   in as ConfigMap istio-ca-root-cert (default
@@ -132,10 +138,10 @@ function hostPort(flag: string, address: string): { host: string; port: number }
 }
 
 /** "90s", "30m", "24h" or a combination ("1h30m") as seconds; at least one second. */
-function durationSeconds(flag: string, value: string): number {
+function durationSeconds(flag: string, value: string, zeroAllowed = false): number {
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
   const s = m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : NaN;
-  if (!m || value === '' || !(s >= 1)) throw new UsageError(`${flag}: want a duration such as 1h, 30m or 90s, got "${value}"`);
+  if (!m || value === '' || !(s >= (zeroAllowed ? 0 : 1))) throw new UsageError(`${flag}: want a duration such as 1h, 30m or 90s, got "${value}"`);
   return s;
 }
 
@@ -165,6 +171,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'ca-secret': { type: 'string' },
         'workload-cert-ttl': { type: 'string' },
         'max-workload-cert-ttl': { type: 'string' },
+        'ca-root-propagation': { type: 'string' },
         'root-namespace': { type: 'string' },
         'service-name': { type: 'string' },
         'root-cert-namespaces': { type: 'string' },
@@ -251,6 +258,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     caSecret: v['ca-secret'] ?? 'istio-ca-secret',
     workloadCertTtlSeconds: ttl,
     maxWorkloadCertTtlSeconds: maxTtl,
+    caRootPropagationMs: v['ca-root-propagation'] === undefined ? 120_000 : durationSeconds('--ca-root-propagation', v['ca-root-propagation'], true) * 1000,
     rootNamespace: v['root-namespace'] ?? namespace,
     serviceName: v['service-name'] ?? 'trellis',
     rootCertNamespaces: v['root-cert-namespaces'] ?? '!trellis.io/control-plane',

@@ -31,7 +31,8 @@ import { ServingIdentity } from './xds/tls.js';
 import { ALL_TYPES } from './xds/types.js';
 import type * as grpc from '@grpc/grpc-js';
 import { validateAdmission } from './webhooks/validation.js';
-import { loadOrCreateCa } from './ca/ca-secret.js';
+import type { MeshCa } from './ca/authority.js';
+import { CaController } from './ca/ca-controller.js';
 import { addCertificateService } from './ca/certificate-service.js';
 import { RootPublisher } from './ca/root-publisher.js';
 import { TokenAuthenticator, tokenReviewVia } from './ca/token-review.js';
@@ -175,13 +176,44 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   // The mesh CA: workload certificates for authenticated pods, the root in every namespace, and
   // the control plane's own certificate for 15012, which proxies verify against that root.
   const caLog = loggerFor('ca');
-  const ca = await loadOrCreateCa(rest, { namespace: config.namespace, secretName: config.caSecret, trustDomain: config.trustDomain, log: caLog, maxTtlSeconds: config.maxWorkloadCertTtlSeconds });
-  const rootPublisher = new RootPublisher({ kc, rootPem: ca.rootPem, log: caLog, namespaceSelector: config.rootCertNamespaces || undefined });
+  // The CA follows cacerts and istio-ca-secret while running: a new root is published (beside
+  // the old, kept until the certificates it signed have expired) before the CA signs with it and
+  // before 15012 serves a certificate of it.
+  const issueXdsCert = (signer: MeshCa): Promise<{ cert: string; key: string }> => signer.issueServing(config.webhookDnsNames, XDS_CERT_DAYS, { ips: config.webhookIps });
+  const caController = new CaController({
+    kc,
+    rest,
+    namespace: config.namespace,
+    secretName: config.caSecret,
+    trustDomain: config.trustDomain,
+    log: caLog,
+    maxTtlSeconds: config.maxWorkloadCertTtlSeconds,
+    retainMs: config.maxWorkloadCertTtlSeconds * 1000,
+    propagationMs: config.caRootPropagationMs,
+  });
+  await caController.load();
+  closers.push(() => caController.stop());
+  const rootPublisher = new RootPublisher({ kc, rootPem: caController.bundle, log: caLog, namespaceSelector: config.rootCertNamespaces || undefined });
   closers.push(() => rootPublisher.stop());
-  const xdsIdentity = new ServingIdentity(await ca.issueServing(config.webhookDnsNames, XDS_CERT_DAYS, { ips: config.webhookIps }), ca.rootPem);
+  const xdsIdentity = new ServingIdentity(await issueXdsCert(caController.ca), caController.bundle);
+  caController.listen({
+    onBundle: (bundle) => {
+      rootPublisher.setRoot(bundle);
+      xdsIdentity.setClientCa(bundle);
+    },
+    onSigning: (signer) => {
+      issueXdsCert(signer).then(
+        (pair) => {
+          xdsIdentity.update(pair);
+          caLog.info('reissued the xDS serving certificate from the new CA');
+        },
+        (err: unknown) => caLog.error('cannot reissue the xDS serving certificate', { error: String(err) }),
+      );
+    },
+  });
   // Reissued daily, long before it expires; new connections get the new one.
   const reissue = setInterval(() => {
-    ca.issueServing(config.webhookDnsNames, XDS_CERT_DAYS, { ips: config.webhookIps }).then(
+    issueXdsCert(caController.ca).then(
       (pair) => xdsIdentity.update(pair),
       (err: unknown) => caLog.error('cannot reissue the xDS serving certificate', { error: String(err) }),
     );
@@ -193,11 +225,11 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   closers.push(() => discovery.stop());
   closers.push(() => modelChanges.close());
 
-  await Promise.all([...controllers.map((c) => c.start()), discovery.start(), upkeep.start(), rootPublisher.start()]);
+  await Promise.all([...controllers.map((c) => c.start()), discovery.start(), upkeep.start(), rootPublisher.start(), caController.watch()]);
   // Serve proxies only once the model holds the whole cluster: a proxy must never be told
   // that a service it uses does not exist because the watch had not delivered it yet.
   const certificateService = (server: grpc.Server): void =>
-    addCertificateService(server, { ca, tokens, trustDomain: config.trustDomain, defaultTtlSeconds: config.workloadCertTtlSeconds, maxTtlSeconds: config.maxWorkloadCertTtlSeconds, log: caLog });
+    addCertificateService(server, { ca: caController.signer, tokens, trustDomain: config.trustDomain, defaultTtlSeconds: config.workloadCertTtlSeconds, maxTtlSeconds: config.maxWorkloadCertTtlSeconds, log: caLog });
   if (config.xdsTlsAddress) {
     await xds.listen(config.xdsTlsAddress, xdsIdentity.credentials(), { kind: 'authenticated', authenticate: xdsAuthenticator(tokens, config.trustDomain) }, certificateService);
   }

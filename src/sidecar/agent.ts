@@ -17,6 +17,8 @@ import { parseDownwardApiLabels } from './downward-api.js';
 import { parsePrometheusAnnotations, PROMETHEUS_ANNOTATIONS_ENV } from './metrics-merge.js';
 import { SdsServer } from './sds-server.js';
 import { statusServer } from './status-server.js';
+import { RootWatcher } from './root-watch.js';
+import type { WorkloadSecrets } from './sds-server.js';
 import { WorkloadCertificate } from './workload-certificate.js';
 
 const USAGE = `trellis-agent: the sidecar's agent: workload certificate over SDS, Envoy's bootstrap, Envoy
@@ -102,27 +104,60 @@ const caHost = caAddress.slice(0, caAddress.lastIndexOf(':'));
 // The token is read at each use: the kubelet rotates it in place.
 const readToken = (): string => fs.readFileSync(tokenFile, 'utf8').trim();
 const readRoot = (): string => fs.readFileSync(rootCertFile, 'utf8');
-const certificate = new WorkloadCertificate({
-  spiffeId: identity,
-  ttlSeconds,
-  sign: (csrPem, ttl) => requestCertificate({ address: caAddress, rootCaPem: readRoot(), serverName: caHost, token: readToken(), csrPem, ttlSeconds: ttl }),
-  readRoot,
-  log,
-});
 // Envoy starts at once and waits on SDS for the certificate, obtained meanwhile (and retried
 // for as long as the CA cannot sign): without it Envoy has no mesh TLS and no xDS connection.
 const sds = new SdsServer(sdsSocket, loggerFor('agent/sds'));
 await sds.start();
+// What Envoy has: the certificate and the root bundle change apart (a renewal, a root change),
+// and whichever comes later must not bring back the other's older half.
+let served: WorkloadSecrets | undefined;
+const serve = async (next: WorkloadSecrets): Promise<void> => {
+  served = next;
+  await sds.update(next);
+};
+const roots = new RootWatcher(
+  {
+    file: rootCertFile,
+    log,
+    onChange: async (rootPem) => {
+      if (served) await serve({ ...served, rootPem });
+    },
+  },
+  readRootOrEmpty(),
+);
+// The roots the watcher accepted (a root file it refused is not used to verify the CA either).
+const trustedRoots = (): string => roots.accepted || readRoot();
+const certificate = new WorkloadCertificate({
+  spiffeId: identity,
+  ttlSeconds,
+  sign: (csrPem, ttl) => requestCertificate({ address: caAddress, rootCaPem: trustedRoots(), serverName: caHost, token: readToken(), csrPem, ttlSeconds: ttl }),
+  readRoot: trustedRoots,
+  log,
+});
+roots.start();
 void certificate
   .obtain()
   .then(async (secrets) => {
-    await sds.update(secrets);
+    await serve({ ...secrets, rootPem: latestRoot(secrets.rootPem) });
     certificate.renewEvery(secrets, async (next) => {
-      await sds.update(next);
+      await serve({ ...next, rootPem: latestRoot(next.rootPem) });
       log.info('workload certificate renewed', { identity });
     });
   })
   .catch((err: unknown) => log.error('no workload certificate', { error: err instanceof Error ? err.message : String(err) }));
+
+function readRootOrEmpty(): string {
+  try {
+    return readRoot();
+  } catch {
+    return '';
+  }
+}
+
+/** The root bundle as the watcher last accepted it (a renewal read the file earlier, maybe). */
+function latestRoot(fallback: string): string {
+  return roots.accepted || fallback;
+}
 
 // The status port: the kubelet's probes of the app, rewritten by the injector to come here
 // (webhooks/probes.ts), and Prometheus's scrape of the pod (Envoy's stats and the app's merged).
@@ -145,7 +180,7 @@ const config = bootstrap({
   // Delta xDS by default, as Istio's proxies today; TRELLIS_ADS_API=GRPC asks for state of the world.
   adsApi: process.env.TRELLIS_ADS_API === 'GRPC' ? 'GRPC' : 'DELTA_GRPC',
   sdsSocket,
-  xdsTls: xdsTls ? { rootCertFile, token: readToken() } : undefined,
+  xdsTls: xdsTls ? { token: readToken() } : undefined,
   ...DEFAULT_PORTS,
 });
 fs.mkdirSync(configDir, { recursive: true });
@@ -162,6 +197,7 @@ envoy.on('error', (err) => {
 envoy.on('exit', (code, signal) => {
   log.info('envoy exited', { code, signal });
   certificate.stop();
+  roots.stop();
   process.exit(code ?? (signal ? 0 : 1));
 });
 

@@ -2,7 +2,7 @@
 // metadata, so Trellis can tell which pod it serves), where the control plane is (ADS over
 // gRPC), its admin on loopback, Prometheus stats on 15090 (tagged for dashboards:
 // stats-config.ts) and readiness on 15021. Pure.
-import { SDS_CLUSTER, WORKLOAD_CERT } from '../api/mesh-identity.js';
+import { ROOT_CA, SDS_CLUSTER, WORKLOAD_CERT } from '../api/mesh-identity.js';
 import { statsConfig } from './stats-config.js';
 
 export interface BootstrapInput {
@@ -24,11 +24,11 @@ export interface BootstrapInput {
   /** The agent's SDS socket: the workload certificate and the mesh root. */
   sdsSocket: string;
   /**
-   * xDS over TLS (15012): the control plane is verified against the mesh root (a file) and its
+   * xDS over TLS (15012): the control plane is verified against the mesh root (the agent's ROOTCA) and its
    * DNS name (the discovery address's host); Envoy presents its workload certificate, and the
    * token on the first connection. Undefined: plaintext (a debugging control plane only).
    */
-  xdsTls?: { rootCertFile: string; token: string };
+  xdsTls?: { token: string };
 }
 
 export const DEFAULT_PORTS = { adminPort: 15000, statsPort: 15090, readinessPort: 15021 };
@@ -56,7 +56,7 @@ export function agentSdsCluster(socketPath: string): Record<string, unknown> {
   };
 }
 
-const SDS_FROM_AGENT = {
+export const SDS_FROM_AGENT = {
   resource_api_version: 'V3',
   // Envoy's start waits for static clusters' secrets: a pod whose CA is unreachable still gets
   // a live Envoy soon (the certificate, and with it the xDS connection, follow when signed).
@@ -67,7 +67,7 @@ const SDS_FROM_AGENT = {
 const isIp = (host: string): boolean => /^[\d.]+$/.test(host) || host.includes(':');
 
 /** The upstream TLS of the xds-grpc cluster: verify the control plane, present the workload certificate. */
-function xdsTransportSocket(host: string, rootCertFile: string): object {
+function xdsTransportSocket(host: string): object {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
@@ -76,7 +76,13 @@ function xdsTransportSocket(host: string, rootCertFile: string): object {
       ...(isIp(host) ? {} : { sni: host }),
       common_tls_context: {
         tls_certificate_sds_secret_configs: [{ name: WORKLOAD_CERT, sds_config: SDS_FROM_AGENT }],
-        validation_context: { trusted_ca: { filename: rootCertFile }, match_typed_subject_alt_names: [{ san_type: isIp(host) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: host } }] },
+        // The roots come from the agent (ROOTCA over SDS), not from the file: Envoy reads a
+        // static cluster's trusted_ca file once, so after a root change (the agent follows the
+        // file) a reconnection would fail against the control plane's reissued certificate.
+        combined_validation_context: {
+          default_validation_context: { match_typed_subject_alt_names: [{ san_type: isIp(host) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: host } }] },
+          validation_context_sds_secret_config: { name: ROOT_CA, sds_config: SDS_FROM_AGENT },
+        },
       },
     },
   };
@@ -156,7 +162,7 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
           dns_lookup_family: 'V4_ONLY',
           typed_extension_protocol_options: grpcProtocolOptions({ connection_keepalive: { interval: '30s', timeout: '10s' } }),
           load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(xds.host, xds.port) } }] }] },
-          ...(i.xdsTls ? { transport_socket: xdsTransportSocket(xds.host, i.xdsTls.rootCertFile) } : {}),
+          ...(i.xdsTls ? { transport_socket: xdsTransportSocket(xds.host) } : {}),
         },
         agentSdsCluster(i.sdsSocket),
         {

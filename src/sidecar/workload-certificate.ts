@@ -3,6 +3,7 @@
 // A failed request is retried with backoff; the current certificate stays in use meanwhile.
 import { X509Certificate } from 'node:crypto';
 import { createCsr } from '../ca/csr.js';
+import { splitPem } from '../ca/pem.js';
 import type { Logger } from '../util/logger.js';
 import type { WorkloadSecrets } from './sds-server.js';
 
@@ -35,7 +36,9 @@ export class WorkloadCertificate {
         if (chain.length === 0) throw new Error('the CA returned an empty chain');
         const rootPem = this.o.readRoot();
         // The root is trusted from the published file; the chain Envoy presents stops below it.
-        const presented = chain.length > 1 && chain[chain.length - 1].trim() === rootPem.trim() ? chain.slice(0, -1) : chain;
+        // During a root change the file holds several roots: the chain's root is one of them.
+        const roots = new Set(splitPem(rootPem).map((r) => r.trim()));
+        const presented = chain.length > 1 && roots.has(chain[chain.length - 1].trim()) ? chain.slice(0, -1) : chain;
         const leaf = new X509Certificate(presented[0]);
         this.o.log.info('workload certificate issued', { identity: this.o.spiffeId, notAfter: new Date(leaf.validTo).toISOString() });
         return { chainPem: presented.map((c) => (c.endsWith('\n') ? c : `${c}\n`)).join(''), keyPem, rootPem };

@@ -22,9 +22,20 @@ export class ServingIdentity implements grpc.experimental.CertificateProvider {
   constructor(
     pair: KeyCertPem,
     /** Roots that client certificates are verified against; none: clients are not asked for one. */
-    private readonly clientCa?: string,
+    private clientCa?: string,
   ) {
     this.current = toUpdate(pair);
+  }
+
+  /**
+   * Verifies client certificates against `roots` from now on (new connections): after a root
+   * change, the old and new roots both, so proxies holding either kind of certificate connect.
+   */
+  setClientCa(roots: string): void {
+    if (this.clientCa === undefined) throw new Error('this identity does not ask clients for certificates');
+    if (roots === this.clientCa) return;
+    this.clientCa = roots;
+    for (const l of this.caListeners) l({ caCertificate: Buffer.from(roots) });
   }
 
   /** Serves `pair` from now on (new connections); unchanged content is ignored. */

@@ -154,7 +154,7 @@ test('the webhook certificate Secret belongs to the release (uninstall removes i
   const rules = find(docs, 'Role', 'trellis').rules as { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
   expect(rules).toEqual([
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-    { apiGroups: [''], resources: ['secrets'], resourceNames: ['trellis-webhook-tls', 'istio-ca-secret'], verbs: ['get', 'update'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: ['trellis-webhook-tls', 'istio-ca-secret', 'trellis-ca-roots'], verbs: ['get', 'update'] },
     { apiGroups: [''], resources: ['secrets'], resourceNames: ['cacerts'], verbs: ['get'] },
   ]);
 });

@@ -14,13 +14,16 @@ export interface PluginCa {
   certChain: string;
 }
 
-/** A root and an intermediate CA (`rsa`: RSA 2048 keys, else EC P-256). */
-export function makePluginCa(opts: { rsa?: boolean; rootSubject?: string; intermediateDays?: number } = {}): PluginCa {
+/** A root and an intermediate CA (`rsa`: RSA 2048 keys, else EC P-256); `reuseRoot`: a new intermediate under that root. */
+export function makePluginCa(opts: { rsa?: boolean; rootSubject?: string; intermediateDays?: number; reuseRoot?: Pick<PluginCa, 'rootCert' | 'rootKey'> } = {}): PluginCa {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-ca-'));
   const p = (f: string): string => path.join(dir, f);
   const ssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
   const newKey = opts.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
-  ssl(['req', '-x509', ...newKey, '-nodes', '-keyout', p('root.key'), '-out', p('root.crt'), '-days', '30', '-subj', opts.rootSubject ?? '/O=Test Org/CN=Test Root CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash']);
+  if (opts.reuseRoot) {
+    fs.writeFileSync(p('root.crt'), opts.reuseRoot.rootCert);
+    fs.writeFileSync(p('root.key'), opts.reuseRoot.rootKey);
+  } else ssl(['req', '-x509', ...newKey, '-nodes', '-keyout', p('root.key'), '-out', p('root.crt'), '-days', '30', '-subj', opts.rootSubject ?? '/O=Test Org/CN=Test Root CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash']);
   ssl(['req', '-new', ...newKey, '-nodes', '-keyout', p('ca.key'), '-out', p('ca.csr'), '-subj', '/O=Test Org/CN=Intermediate CA cluster1']);
   fs.writeFileSync(p('ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
   ssl(['x509', '-req', '-in', p('ca.csr'), '-CA', p('root.crt'), '-CAkey', p('root.key'), '-CAcreateserial', '-days', String(opts.intermediateDays ?? 20), '-sha256', '-extfile', p('ext'), '-out', p('ca.crt')]);

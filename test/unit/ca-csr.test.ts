@@ -28,3 +28,25 @@ test('only a SPIFFE ID in plain ASCII is accepted', () => {
   expect(() => createCsr('spiffe://cluster.local/ns/a b')).toThrow('not a SPIFFE ID');
   expect(() => createCsr('spiffe://clüster.local/ns/a/sa/b')).toThrow('not a SPIFFE ID');
 });
+
+test('the CA reads a P-256 key from its coordinates: a point off the curve is refused, the signed key is the CSR\'s own', async () => {
+  const { MeshCa } = await import('../../src/ca/authority.js');
+  const { checkCsr, CsrRejected } = await import('../../src/ca/csr-check.js');
+  const id = 'spiffe://cluster.local/ns/shop/sa/alice';
+  const { csrPem, keyPem } = createCsr(id);
+  const der = Buffer.from(csrPem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+  const spki = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+  const at = der.indexOf(spki);
+  expect(at).toBeGreaterThan(0);
+  // The last byte of y changed: no longer a point of P-256.
+  const bad = Buffer.from(der);
+  bad[at + spki.length - 1] ^= 0x01;
+  const badPem = `-----BEGIN CERTIFICATE REQUEST-----\n${bad.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+  expect(() => checkCsr(badPem, id)).toThrow(CsrRejected);
+  expect(() => checkCsr(badPem, id)).toThrow(/does not parse|does not verify/);
+  expect(checkCsr(csrPem, id).spki.equals(spki)).toBe(true);
+  const ca = await MeshCa.create({ trustDomain: 'cluster.local' });
+  const [leaf] = await ca.sign(csrPem, { trustDomain: 'cluster.local', namespace: 'shop', serviceAccount: 'alice' }, 60);
+  const { X509Certificate } = await import('node:crypto');
+  expect(new X509Certificate(leaf).publicKey.export({ type: 'spki', format: 'der' }).equals(spki)).toBe(true);
+});
