@@ -4,7 +4,7 @@ SHELL := /bin/bash
 DEVCLUSTER := tools/devcluster/devcluster
 export KUBECONFIG ?= $(CURDIR)/.devcluster/kubeconfig
 
-.PHONY: help deps generate setup build lint test test-unit test-integration golden demo cluster-up cluster-down deploy bench clean
+.PHONY: help deps generate setup build lint test test-unit test-integration golden demo cluster-up cluster-down deploy bench bench-vs-istiod clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ deploy: setup build ## install Trellis into the running devcluster
 
 bench: setup build ## run the benchmarks in bench/ (results go to BENCHMARKS.md by hand)
 	@scripts/bench.sh
+
+# Needs the devcluster with Trellis installed (make deploy); CLIENTS=100,1000 by default.
+bench-vs-istiod: build ## Trellis and istiod (built from Istio's Go module) side by side on the devcluster
+	@bench/vs-istiod/build-istiod.sh >/dev/null
+	@node dist/bench/vs-istiod/main.js --clients $${CLIENTS:-100,1000}
 
 clean: ## remove build output (keeps the binary cache)
 	@rm -rf dist coverage
