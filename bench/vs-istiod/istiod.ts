@@ -47,7 +47,6 @@ export function istiodCommand(o: IstiodOptions): { args: string[]; env: Record<s
     '--httpsAddr=',
     '--ctrlz_port=0', // ControlZ on a free loopback port
     '--shutdownDuration=1s',
-    '--log_output_level=default:warn',
   ];
   const env: Record<string, string> = {
     POD_NAME: 'istiod-vs-istiod-bench',

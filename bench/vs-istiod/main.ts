@@ -13,6 +13,7 @@
 // the replicas and flags it found; it creates and deletes the namespaces vs-istiod and
 // vs-istiod-system.
 import { execFileSync } from 'node:child_process';
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,7 +92,9 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
 
     // Single changes: one VirtualService each, the next only once every client has it and things settled.
     const rounds: Run['rounds'] = [];
+    const clientsCpu = (): number => (clients.pid ? sampleProcess(clients.pid).cpuSeconds : Number.NaN);
     const single0 = cpu();
+    const clientsSingle0 = clientsCpu();
     const cs0 = await clients.counters();
     let seq = 0;
     for (let r = 0; r < ROUNDS; r++) {
@@ -112,6 +115,7 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
       log(`  ${plane}: change ${r + 1}/${ROUNDS} (${NAMESPACE}/svc-${k}): all ${n} clients in ${Math.max(...lat).toFixed(0)} ms (first ${Math.min(...lat).toFixed(0)} ms); API ${apiMs.toFixed(0)} ms, watch ${watchMs.toFixed(0)} ms; ${(b1.wireBytes - b0.wireBytes).toLocaleString('en-US')} bytes`);
     }
     const single1 = cpu();
+    const clientsSingle1 = clientsCpu();
     const cs1 = await clients.counters();
 
     // A burst: BURST VirtualServices written back to back; done when every client holds all of them.
@@ -139,7 +143,7 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
       idleCpuPerSecond,
       sync: { wallMs: syncWall, cpuSeconds: afterSync.cpuSeconds - before.cpuSeconds, bytes: diff({ wireBytes: 0, resourceBytes: 0, responses: 0 }, c0), rss: afterSync.rss, sample: sync.sample },
       rounds,
-      single: { cpuSeconds: single1.cpuSeconds - single0.cpuSeconds, bytes: diff(cs0, cs1) },
+      single: { cpuSeconds: single1.cpuSeconds - single0.cpuSeconds, clientsCpuSeconds: clientsSingle1 - clientsSingle0, bytes: diff(cs0, cs1) },
       burst: { changes: BURST, fromFirstWriteMs: done - start, fromLastWriteMs: done - lastWrite, writeSpanMs: lastWrite - start, apiMs, cpuSeconds: burst1.cpuSeconds - burst0.cpuSeconds, bytes: diff(cb0, cb1) },
       memory: { rssEnd: burst1.rss, peakRss: burst1.peakRss },
     };
@@ -153,7 +157,7 @@ async function main(): Promise<void> {
   const binary = PLANES.includes('istiod') ? istiodBinary(v.ISTIO_VERSION) : '';
   const { kc, core, apps, objects } = kube();
   const api = new BenchApi(kc, core, objects);
-  const trellis = new Trellis(apps, core, { namespace: 'trellis-system', name: 'trellis' });
+  const trellis = new Trellis(apps, core, kc.makeApiClient(AdmissionregistrationV1Api), { namespace: 'trellis-system', name: 'trellis' });
   const startedAt = new Date();
   log(`vs-istiod: ${machine()}`);
   log(`istio ${v.ISTIO_VERSION_LABEL} (${v.ISTIO_VERSION}); clients ${CLIENTS.join(', ')}; ${SERVICES} services + ${SERVICES} VirtualServices; ${ROUNDS} single changes, a burst of ${BURST}; ${PLANES.join(' then ')}`);
@@ -176,8 +180,8 @@ async function main(): Promise<void> {
       await restoreFlags();
     }
     if (found) {
-      log(`scaling Trellis back to ${replicas}`);
-      await trellis.scale(replicas).catch((err: unknown) => log(`  ${String(err)}`));
+      log(`Trellis: its webhook configurations back, scaled back to ${replicas}`);
+      await trellis.start(replicas).catch((err: unknown) => log(`  ${String(err)}`));
     }
     if (!KEEP) {
       log(`deleting namespaces ${NAMESPACE} and ${ISTIOD_NS}`);
@@ -213,7 +217,7 @@ async function main(): Promise<void> {
         let target: string;
         let pid: number;
         if (plane === 'istiod') {
-          if (found) await trellis.scale(0);
+          if (found) await trellis.stop();
           log(`starting istiod (${n} clients)`);
           istiod = await Istiod.start({ binary, kubeconfig: kubeconfigFile(), namespace: ISTIOD_NS, workDir: path.join(root, '.devcluster/vs-istiod'), ...PORTS });
           target = `127.0.0.1:${PORTS.grpcPort}`;
@@ -226,7 +230,7 @@ async function main(): Promise<void> {
             pid = TRELLIS_PID;
           } else {
             log(`starting Trellis (${n} clients)`);
-            await trellis.scale(1);
+            await trellis.start(1);
             const r = await trellis.running();
             target = `${r.ip}:15010`;
             pid = r.pid;
@@ -268,7 +272,15 @@ function lscpu(): string {
   }
 }
 
-main().catch((err: unknown) => {
+/** `--report FILE.json`: the side-by-side tables of a saved run. */
+function reportOnly(file: string): void {
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { startedAt: string; machine: string; runs: Run[] };
+  console.log(`${file}: started ${saved.startedAt}; ${saved.machine}`);
+  printReport(saved.runs, true);
+}
+
+const reportFile = opt('report', '');
+(reportFile ? Promise.resolve(reportOnly(reportFile)) : main()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -3,8 +3,12 @@
 // `--xds-address=0.0.0.0:15010`; beyond 1,000 clients from one address (all the simulated ones
 // come from the host) the plaintext port's per-address stream limit must be raised too. Both are
 // flags of the Deployment: `ensureFlags` adds the missing ones and returns what restores it.
+// While Trellis is down its webhook configurations are set aside too: with no pod behind them the
+// API server's call to the validating webhook (failurePolicy Ignore) fails after up to seconds
+// ("network is unreachable"), which would slow every write of istiod's turn; `stop` removes
+// them (as uninstalling the chart would) and `start` puts them back as they were.
 import fs from 'node:fs';
-import type { AppsV1Api, CoreV1Api, V1Deployment } from '@kubernetes/client-node';
+import type { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, V1Deployment, V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 
 export const PLAINTEXT_FLAG = '--xds-address=0.0.0.0:15010';
 export const STREAMS_FLAG = '--xds-max-streams-per-identity';
@@ -28,11 +32,50 @@ export function neededArgs(args: readonly string[], clients: number): string[] {
 }
 
 export class Trellis {
+  private stashed: { validating: V1ValidatingWebhookConfiguration[]; mutating: V1MutatingWebhookConfiguration[] } | undefined;
+
   constructor(
     private readonly apps: AppsV1Api,
     private readonly core: CoreV1Api,
+    private readonly admission: AdmissionregistrationV1Api,
     readonly ref: TrellisRef,
   ) {}
+
+  /** The webhook configurations whose service is Trellis's. */
+  private async webhookConfigurations(): Promise<{ validating: V1ValidatingWebhookConfiguration[]; mutating: V1MutatingWebhookConfiguration[] }> {
+    const ours = (c: { webhooks?: { clientConfig: { service?: { namespace: string } } }[] }) => (c.webhooks ?? []).some((w) => w.clientConfig.service?.namespace === this.ref.namespace);
+    const [v, m] = await Promise.all([this.admission.listValidatingWebhookConfiguration(), this.admission.listMutatingWebhookConfiguration()]);
+    return { validating: v.items.filter(ours), mutating: m.items.filter(ours) };
+  }
+
+  /** Scales Trellis to 0 and sets its webhook configurations aside. */
+  async stop(): Promise<void> {
+    await this.scale(0);
+    if (this.stashed) return;
+    const found = await this.webhookConfigurations();
+    this.stashed = found;
+    for (const c of found.validating) await this.admission.deleteValidatingWebhookConfiguration({ name: c.metadata?.name ?? '' });
+    for (const c of found.mutating) await this.admission.deleteMutatingWebhookConfiguration({ name: c.metadata?.name ?? '' });
+  }
+
+  /** Puts the webhook configurations back as they were and scales Trellis to `replicas`. */
+  async start(replicas = 1): Promise<void> {
+    await this.restoreWebhooks();
+    await this.scale(replicas);
+  }
+
+  async restoreWebhooks(): Promise<void> {
+    const s = this.stashed;
+    if (!s) return;
+    const fresh = <T extends { metadata?: object }>(c: T): T => {
+      const metadata = { ...(c.metadata as Record<string, unknown>) };
+      for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'managedFields', 'generation']) delete metadata[k];
+      return { ...c, metadata } as T;
+    };
+    for (const c of s.validating) await this.admission.createValidatingWebhookConfiguration({ body: fresh(c) });
+    for (const c of s.mutating) await this.admission.createMutatingWebhookConfiguration({ body: fresh(c) });
+    this.stashed = undefined;
+  }
 
   deployment(): Promise<V1Deployment> {
     return this.apps.readNamespacedDeployment({ namespace: this.ref.namespace, name: this.ref.name });
