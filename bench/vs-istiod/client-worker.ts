@@ -169,6 +169,8 @@ function main(): void {
     }
   }, 500);
 
+  // The measuring process is gone (killed, or exited without stopping us): so are we.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (m: ToWorker) => {
     switch (m.op) {
       case 'watch': {
