@@ -6,7 +6,7 @@ export KUBECONFIG ?= $(CURDIR)/.devcluster/kubeconfig
 # Tag of the images `make images` builds (trellis/controller, trellis/proxy, trellis/echo).
 export IMAGE_TAG ?= dev
 
-.PHONY: help deps generate setup build lint test test-unit test-integration golden demo cluster-up cluster-down deploy bench images test-images clean
+.PHONY: help deps generate setup build lint test test-unit test-integration golden demo cluster-up cluster-down deploy bench bench-vs-istiod images test-images clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -65,6 +65,11 @@ images: ## build the images trellis/{controller,proxy,echo}:$(IMAGE_TAG) (docker
 
 test-images: deps ## build the images (make images, buildah) and check them: contents, users, each entrypoint run
 	@node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects images
+
+# Needs the devcluster with Trellis installed (make deploy); CLIENTS=100,1000 by default.
+bench-vs-istiod: build ## Trellis and istiod (built from Istio's Go module) side by side on the devcluster
+	@bench/vs-istiod/build-istiod.sh >/dev/null
+	@node dist/bench/vs-istiod/main.js --clients $${CLIENTS:-100,1000}
 
 clean: ## remove build output (keeps the binary cache)
 	@rm -rf dist coverage

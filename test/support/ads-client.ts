@@ -31,6 +31,8 @@ export interface AdsClientOptions {
   service?: string;
   /** Returns an error message to NACK a response with; ACK otherwise. */
   reject?: (r: ReceivedResponse) => string | undefined;
+  /** Sees every response as it arrives, before it is ACKed or NACKed (e.g. to subscribe as Envoy does to what CDS and LDS name). */
+  onResponse?: (r: ReceivedResponse) => void;
   /** Do not answer responses automatically (call ack()/nack() yourself). */
   manual?: boolean;
   /** gRPC channel options, e.g. `{ 'grpc.use_local_subchannel_pool': 1 }` for a connection of its own. */
@@ -173,6 +175,7 @@ export class AdsClient {
     const base = { typeUrl: r.type_url, nonce: r.nonce, version, names, removed, values };
     const error = this.opts.reject?.({ ...base, nacked: false });
     const received: ReceivedResponse = { ...base, nacked: error !== undefined };
+    this.opts.onResponse?.(received);
     if (this.opts.history !== false) this.received.push(received);
     const st = this.state(r.type_url);
     st.pending = received;
