@@ -157,7 +157,8 @@ test('helm uninstall leaves no object of the release behind, except the CRDs and
   // Every namespaced kind the API server lists, in the release namespace: only what every
   // namespace has (the default ServiceAccount, the root CA ConfigMaps) and Events remain, and
   // the mesh CA's root Secret, as Istio keeps istio-ca-secret: a reinstall signs with the same
-  // root, so the certificates workloads hold stay valid.
+  // root, so the certificates workloads hold stay valid; and, for the same reason, the record of
+  // the previous roots still trusted after a root change (trellis-ca-roots).
   await waitFor('the release pods to be gone', async () => (await core.listNamespacedPod({ namespace: ns })).items.length === 0, 60_000);
   const kinds = (await k(['api-resources', '--verbs=list', '--namespaced', '-o', 'name'])).stdout.split('\n').filter(Boolean);
   const left = await k(['get', kinds.join(','), '--namespace', ns, '-o', 'name', '--ignore-not-found']);
@@ -165,7 +166,7 @@ test('helm uninstall leaves no object of the release behind, except the CRDs and
   const objects = left.stdout
     .split('\n')
     .filter(Boolean)
-    .filter((o) => !/^events?(\.events\.k8s\.io)?\//.test(o) && !['serviceaccount/default', 'configmap/kube-root-ca.crt', 'configmap/istio-ca-root-cert', 'secret/istio-ca-secret'].includes(o));
+    .filter((o) => !/^events?(\.events\.k8s\.io)?\//.test(o) && !['serviceaccount/default', 'configmap/kube-root-ca.crt', 'configmap/istio-ca-root-cert', 'secret/istio-ca-secret', 'secret/trellis-ca-roots'].includes(o));
   expect(objects).toEqual([]);
   // The CRDs stay (Helm never deletes what it installed from crds/).
   const crds = await k(['get', 'crd', 'virtualservices.networking.istio.io', '-o', 'name']);
