@@ -2,42 +2,14 @@
 // annotations at the agent (15020 /stats/prometheus), and after known traffic from the client to
 // the echo Service — 15 answered 200, 5 answered 503 by the echo app — the client's scrape gives
 // exactly those counts for the destination service, per code, with the client's own workload.
-import path from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
-import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor } from '../support/cluster.js';
+import { clusterAvailable, echoFrom, kube, meshedEchoAndClient, proxyPage, testNamespace, waitFor } from '../support/cluster.js';
+import { parsePrometheus, type Sample } from '../support/prometheus.js';
 
 const ns = testNamespace('metrics');
 const { core } = kube();
 const client = `${ns}/client`;
 const host = `echo.${ns}.svc.cluster.local`;
-const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
-/** A page served on loopback inside a pod (its proxy container), as text. */
-async function inPod(pod: string, url: string): Promise<string> {
-  const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', 'trellis-proxy', pod, '--', 'echo-client', url]);
-  const body = (JSON.parse(r.stdout.trim().split('\n')[0] ?? '{}') as { body?: unknown }).body;
-  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
-}
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus's text format, the samples only. */
-function parse(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
-}
 
 const requests = (samples: Sample[], code: string): number[] =>
   samples.filter((s) => s.name === 'envoy_cluster_upstream_rq' && s.labels.destination_service === host && s.labels.response_code === code).map((s) => s.value);
@@ -45,19 +17,10 @@ const requests = (samples: Sample[], code: string): number[] =>
 beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
   await installTrellis();
-  await core.createNamespace({ body: { metadata: { name: ns, labels: { 'trellis-injection': 'enabled' } } } });
-  await applyAll([
-    echoDeployment(ns, 'echo', 1),
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 8080 }] } } as never,
-    clientPod(ns),
-  ]);
-  await waitFor('pods ready', async () => {
-    const pods = (await core.listNamespacedPod({ namespace: ns })).items;
-    return pods.length === 2 && pods.every(ready);
-  }, 180_000);
+  await meshedEchoAndClient(ns);
   // The echo endpoint in the client's Envoy before any request (each request counts).
   await waitFor('the echo endpoint at the client', async () => {
-    const stats = await inPod(client, `http://127.0.0.1:15000/stats?filter=${encodeURIComponent(`^cluster.outbound\\|8080\\|\\|${host}.membership_healthy$`)}`);
+    const stats = await proxyPage(client, `http://127.0.0.1:15000/stats?filter=${encodeURIComponent(`^cluster.outbound\\|8080\\|\\|${host}.membership_healthy$`)}`);
     return /membership_healthy: 1/.test(stats);
   });
 });
@@ -76,7 +39,7 @@ test('known traffic gives exact counts per destination service and code in the c
   const failed = await echoFrom(client, 'http://echo:8080/fail', 5, ['x-echo-status: 503']);
   expect(ok.map((r) => r.status)).toEqual(Array(15).fill(200));
   expect(failed.map((r) => r.status)).toEqual(Array(5).fill(503));
-  const samples = parse(await inPod(client, 'http://127.0.0.1:15020/stats/prometheus'));
+  const samples = parsePrometheus(await proxyPage(client, 'http://127.0.0.1:15020/stats/prometheus'));
   expect(requests(samples, '200')).toEqual([15]);
   expect(requests(samples, '503')).toEqual([5]);
   // Who reported: the client's own workload and namespace on its outbound stats.

@@ -4,14 +4,12 @@
 // container's log, where Envoy writes them (its stdout).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
-import { applyAll, applyIstioObject, clientPod, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, root, testNamespace, waitFor } from '../support/cluster.js';
+import { applyIstioObject, clusterAvailable, deleteIstioObject, echoFrom, kube, meshedEchoAndClient, root, testNamespace, waitFor } from '../support/cluster.js';
 
 const ns = testNamespace('telemetry');
 const { core } = kube();
 const client = `${ns}/client`;
-const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /**
  * The lines the client's proxy container has written: the devcluster keeps each container's log
@@ -33,16 +31,7 @@ const loggedLine = (marker: string): Promise<string> =>
 beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
   await installTrellis();
-  await core.createNamespace({ body: { metadata: { name: ns, labels: { 'trellis-injection': 'enabled' } } } });
-  await applyAll([
-    echoDeployment(ns, 'echo', 1),
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 8080 }] } } as never,
-    clientPod(ns),
-  ]);
-  await waitFor('pods ready', async () => {
-    const pods = (await core.listNamespacedPod({ namespace: ns })).items;
-    return pods.length === 2 && pods.every(ready);
-  }, 180_000);
+  await meshedEchoAndClient(ns);
 });
 
 afterAll(async () => {

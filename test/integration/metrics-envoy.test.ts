@@ -31,6 +31,7 @@ import { TypeUrl, type Listener } from '../../src/xds/types.js';
 import { Envoy, freePort, startTestAgent, waitFor } from '../support/envoy.js';
 import { withInboundChainOnLoopback } from '../support/inbound-chain.js';
 import { buildSources, config } from '../support/mesh-fixtures.js';
+import { parsePrometheus, type Sample } from '../support/prometheus.js';
 
 jest.setTimeout(180_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
@@ -129,31 +130,12 @@ function get(urlPath: string): Promise<number> {
   });
 }
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus's text format, the samples only. */
-function parse(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
 /** Scrapes a pod as Prometheus does: GET <pod>:15020/stats/prometheus. */
 async function scrape(p: Pod): Promise<{ text: string; samples: Sample[] }> {
   const res = await fetch(`http://127.0.0.1:${p.statusPort}/stats/prometheus`);
   expect(res.status).toBe(200);
   const text = await res.text();
-  return { text, samples: parse(text) };
+  return { text, samples: parsePrometheus(text) };
 }
 
 /** The samples of `name` whose labels include `labels`. */

@@ -209,3 +209,29 @@ export function proxyPod(o: { name: string; namespace: string; labels: Record<st
     spec: { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds ?? 2, containers: [proxy], volumes: result.injected.spec!.volumes },
   };
 }
+
+/**
+ * A namespace labelled for injection with the echo Deployment behind the Service `echo` (port
+ * 8080) and the client pod, both Ready (their sidecars with them).
+ */
+export async function meshedEchoAndClient(ns: string): Promise<void> {
+  const { core } = kube();
+  await core.createNamespace({ body: { metadata: { name: ns, labels: { 'trellis-injection': 'enabled' } } } });
+  await applyAll([
+    echoDeployment(ns, 'echo', 1),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 8080 }] } } as KubernetesObject,
+    clientPod(ns),
+  ]);
+  const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  await waitFor('the echo and client pods ready', async () => {
+    const pods = (await core.listNamespacedPod({ namespace: ns })).items;
+    return pods.length === 2 && pods.every(ready);
+  }, 180_000);
+}
+
+/** A page served on loopback inside a pod's proxy container (Envoy's admin on 15000, the agent's 15020), as text. */
+export async function proxyPage(pod: string, url: string): Promise<string> {
+  const r = await run(devcluster, ['exec', '-c', PROXY_NAME, pod, '--', 'echo-client', url]);
+  const body = (JSON.parse(r.stdout.trim().split('\n')[0] ?? '{}') as { body?: unknown }).body;
+  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
+}
