@@ -38,6 +38,9 @@ import { RootPublisher } from './ca/root-publisher.js';
 import { TokenAuthenticator, tokenReviewVia } from './ca/token-review.js';
 import { xdsAuthenticator } from './ca/xds-authenticator.js';
 import { debugAccess } from './kube/debug-access.js';
+import { RolloutReporter } from './controllers/rollout-status.js';
+import type { RolloutProxy } from './push/rollout.js';
+import type { Proxy } from './xds/proxy-registry.js';
 
 const log = loggerFor('main');
 /** Lifetime of the control plane's xDS serving certificate (reissued daily). */
@@ -92,7 +95,17 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     accessLogs: { defaultProviders: meshConfig.defaultProviders, accessLogEncoding: meshConfig.accessLogEncoding, accessLogFormat: meshConfig.accessLogFormat },
   });
   const provider = new MeshSnapshotProvider(() => meshSource.current(), { outboundPolicy: config.outboundTrafficPolicy });
-  const xds = new XdsServer({ provider, limits: config.xdsLimits, podServiceAccount: (ns, pod) => services.podServiceAccount(ns, pod) });
+  const xds = new XdsServer({ provider, limits: config.xdsLimits, podServiceAccount: (ns, pod) => services.podServiceAccount(ns, pod), epoch: () => meshSource.epoch });
+  // Each config object's rollout (its Reconciled condition): ACKs, NACKs and proxies move it.
+  const rollouts = new RolloutReporter({
+    rootNamespace: meshSource.rootNamespace,
+    proxies: () => xds.registry.list().map(rolloutProxy),
+    mesh: () => meshSource.current(),
+    onMoved: (kind, objects) => controllers.find((ctl) => ctl.kind === kind)?.rolloutChanged(objects),
+  });
+  const dirty = (): void => rollouts.markDirty();
+  xds.events.on('ack', dirty).on('nack', dirty);
+  xds.registry.on('connect', dirty).on('disconnect', dirty);
   const pushes = new PushQueue(xds);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host
   // that is a Service): once changes settle, the controllers look at every status again.
@@ -106,6 +119,10 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     changes.debug('model changed', { ...c });
     if ('op' in c && c.kind === 'RequestAuthentication') jwks.sync(jwksSources(store.list('RequestAuthentication')));
     modelChanges.onChange(c);
+    if ('op' in c) {
+      rollouts.tracker.record(c, meshSource.epoch, store.get(c.kind, c.namespace, c.name));
+      rollouts.markDirty();
+    }
   };
   const tokens = new TokenAuthenticator(tokenReviewVia(rest));
   const discovery = new DiscoveryController({
@@ -126,6 +143,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
         onChange: onModelChange,
         stallMs: config.watchStallMs,
         warnings: (c) => [...validationWarnings(c.kind, c.spec, c.namespace).map((w) => `${w.path}: ${w.message}`), ...warningsFor(c, meshSource.current())],
+        rollout: (c) => rollouts.rolloutOf(c.kind, c.namespace, c.name),
       }),
   );
 
@@ -239,8 +257,15 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   }
   closers.push(() => xds.close());
   closers.push(() => pushes.close());
+  rollouts.start();
+  closers.push(() => rollouts.stop());
   ready = true;
   log.info('trellis started', { configs: store.size, webhook: `${config.webhookHost}:${admission.port}` });
+}
+
+/** A connected proxy as the rollout reads it. */
+function rolloutProxy(p: Proxy): RolloutProxy {
+  return { id: p.id, kind: p.info.kind, namespace: p.info.namespace, labels: p.info.labels, syncedEpoch: (t) => p.syncedEpoch(t), rejected: (t) => p.rejected(t) };
 }
 
 /** /debug/config_dump?proxy=<node id, or pod.namespace>: what Trellis gives that proxy, readable. */

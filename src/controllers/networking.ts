@@ -12,7 +12,11 @@ import { ApiError, type Rest } from '../kube/rest.js';
 import type { AnyConfig, ChangeSet, ConfigOf, ConfigStore } from '../model/config-store.js';
 import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
+import { rolloutMessage, type Rollout } from '../push/rollout.js';
 import { nextStatus, sameStatus, type ConfigStatus, type DesiredCondition } from './status.js';
+
+/** The least time between two status writes of one object: rollouts change with every ACK. */
+export const STATUS_WRITE_INTERVAL_MS = 1000;
 
 export const PLURALS: Record<ConfigKind, string> = {
   VirtualService: 'virtualservices',
@@ -76,9 +80,12 @@ const rejected = new Counter({
 
 export class NetworkingController {
   readonly informer: Informer<NetworkingObject>;
+  /** Per object ("namespace/name"): when its status was last written, and a write waiting for its turn. */
+  private readonly lastWrite = new Map<string, number>();
+  private readonly waiting = new Map<string, NodeJS.Timeout>();
 
   constructor(
-    private readonly kind: ConfigKind,
+    readonly kind: ConfigKind,
     private readonly deps: {
       kc: KubeConfig;
       rest: Rest;
@@ -88,6 +95,9 @@ export class NetworkingController {
       stallMs?: number;
       /** Warnings about an accepted config, which depend on the rest of the mesh. */
       warnings?: (config: AnyConfig) => string[];
+      /** How far an accepted config has reached the proxies (Reconciled); without it, not told. */
+      rollout?: (config: AnyConfig) => Rollout | undefined;
+      writeIntervalMs?: number;
     },
   ) {
     this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `${apiPath(kind)}/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs, absentIsEmpty: true });
@@ -103,6 +113,17 @@ export class NetworkingController {
 
   stop(): void {
     this.informer.stop();
+    for (const t of this.waiting.values()) clearTimeout(t);
+    this.waiting.clear();
+  }
+
+  /** The rollout of these accepted objects moved: their Reconciled condition follows. */
+  rolloutChanged(objects: Iterable<{ namespace: string; name: string }>): void {
+    for (const { namespace, name } of objects) {
+      const obj = this.informer.get(name, namespace);
+      const stored = this.deps.store.get(this.kind, namespace, name);
+      if (obj && stored && stored.resourceVersion === (obj.metadata?.resourceVersion ?? '')) this.writeStatusIfChanged(obj, this.acceptedConditions(stored));
+    }
   }
 
   /**
@@ -120,6 +141,10 @@ export class NetworkingController {
   }
 
   private remove(obj: NetworkingObject): void {
+    const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+    clearTimeout(this.waiting.get(key));
+    this.waiting.delete(key);
+    this.lastWrite.delete(key);
     const change = this.deps.store.delete(this.kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
     if (change) this.deps.onChange(change);
   }
@@ -153,18 +178,45 @@ export class NetworkingController {
     const warnings = this.deps.warnings ? this.deps.warnings(config) : [];
     return [
       { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'the configuration is valid' },
-      { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: 'the configuration is part of the mesh model' },
+      reconciledCondition(this.deps.rollout?.(config)),
       warnings.length
         ? { type: 'Warnings', status: 'True', reason: 'ConfigWarnings', message: warnings.map((w) => `${this.kind} ${config.namespace}/${config.name}: ${w}`).join('; ') }
         : { type: 'Warnings', status: 'False', reason: 'NoWarnings', message: 'no warnings' },
     ];
   }
 
+  /**
+   * Writes the status if it changed, at most once per interval per object: a write asked for
+   * sooner waits, and then writes what is current by then (the informer's newest object).
+   */
   private writeStatusIfChanged(obj: NetworkingObject, desired: DesiredCondition[]): void {
     const md = obj.metadata ?? {};
+    const namespace = md.namespace ?? '';
+    const name = md.name ?? '';
+    const key = `${namespace}/${name}`;
     const next = nextStatus(obj.status, md.generation ?? 0, desired, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
     if (sameStatus(obj.status, next)) return;
-    void this.writeStatus(md.namespace ?? '', md.name ?? '', md.uid ?? '', next);
+    const wait = (this.lastWrite.get(key) ?? -Infinity) + (this.deps.writeIntervalMs ?? STATUS_WRITE_INTERVAL_MS) - Date.now();
+    if (wait > 0) {
+      if (!this.waiting.has(key)) this.waiting.set(key, setTimeout(() => this.writeWaiting(namespace, name), wait));
+      return;
+    }
+    this.lastWrite.set(key, Date.now());
+    void this.writeStatus(namespace, name, md.uid ?? '', next);
+  }
+
+  /** A write that waited for its turn: the object's conditions as they are now. */
+  private writeWaiting(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    this.waiting.delete(key);
+    const obj = this.informer.get(name, namespace);
+    if (!obj) {
+      this.lastWrite.delete(key);
+      return;
+    }
+    const stored = this.deps.store.get(this.kind, namespace, name);
+    if (stored && stored.resourceVersion === (obj.metadata?.resourceVersion ?? '')) this.writeStatusIfChanged(obj, this.acceptedConditions(stored));
+    else this.reconcile(obj);
   }
 
   private async writeStatus(namespace: string, name: string, uid: string, status: ConfigStatus): Promise<void> {
@@ -178,4 +230,11 @@ export class NetworkingController {
       this.deps.log.warn('status write failed', { kind: this.kind, namespace, name, error: String(err) });
     }
   }
+}
+
+/** Reconciled, Istio's way: True once every proxy the object reaches holds its generation. */
+export function reconciledCondition(r: Rollout | undefined): DesiredCondition {
+  if (!r) return { type: 'Reconciled', status: 'True', reason: 'Reconciled', message: 'the configuration is part of the mesh model' };
+  if (r.rejected.length > 0) return { type: 'Reconciled', status: 'False', reason: 'ProxyRejected', message: rolloutMessage(r) };
+  return { type: 'Reconciled', status: r.upToDate === r.reached ? 'True' : 'False', reason: r.upToDate === r.reached ? 'Reconciled' : 'InProgress', message: rolloutMessage(r) };
 }

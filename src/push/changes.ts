@@ -13,6 +13,7 @@ import type { Change } from './push-queue.js';
 
 export class MeshSource {
   private mesh: Mesh | undefined;
+  private changes = 0;
   constructor(
     private readonly store: ConfigStore,
     private readonly registry: ServiceRegistry,
@@ -26,6 +27,15 @@ export class MeshSource {
 
   invalidate(): void {
     this.mesh = undefined;
+    this.changes++;
+  }
+
+  /**
+   * The model's version: it grows with every change, and a mesh read after reading it holds
+   * every change up to it (the rollout of a config is told in these versions).
+   */
+  get epoch(): number {
+    return this.changes;
   }
 
   /** Where mesh-wide config lives (Istio's root namespace). */

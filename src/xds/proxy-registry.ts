@@ -59,6 +59,14 @@ export interface StreamHandle {
   end(): void;
   /** Ends the stream with a status: a newer stream took its place. */
   replaced(reason: string): void;
+  /**
+   * Whether the client holds what the proxy should have of a type: nothing in flight, nothing
+   * due. Resources the client rejected and that are held back at their previous version count
+   * as settled (rejections are reported apart, see `rejection`).
+   */
+  settledOn(t: TypeUrl): boolean;
+  /** The client's text for a rejection of what the proxy should have of a type, if it holds one. */
+  rejection(t: TypeUrl): string | undefined;
 }
 
 /** How a new stream was attached (see the file's comment). */
@@ -82,6 +90,19 @@ function sameNode(a: ProxyInfo, b: ProxyInfo): boolean {
 
 const MAX_NACKS = 20;
 
+/**
+ * A rejection as the rollout sees it: content evaluated from model versions after `after` up to
+ * `through` was rejected (the changes of that batch are the suspects), with the client's text.
+ */
+export interface RejectedEpochs {
+  readonly after: number;
+  readonly through: number;
+  readonly message: string;
+}
+
+/** How a proxy stands with what it should have: all of it, some still due, or a rejection. */
+export type SyncState = 'SYNCED' | 'STALE' | 'NACK';
+
 export class Proxy {
   readonly streams = new Set<StreamHandle>();
   readonly connectedAt = new Date();
@@ -97,8 +118,74 @@ export class Proxy {
    */
   initialized: Promise<boolean> = Promise.resolve(true);
   private readonly nackLog: NackRecord[] = [];
+  /**
+   * Model versions (the provider's epoch), per type: the one the proxy's desired state was last
+   * evaluated from, and the newest one the client is known to hold (everything due ACKed).
+   */
+  private readonly evaluated = new Map<TypeUrl, number>();
+  private readonly synced = new Map<TypeUrl, number>();
+  private readonly rejectedEpochs = new Map<TypeUrl, RejectedEpochs>();
+  /** Whether the client ACKed any response yet. */
+  private accepted = false;
 
   constructor(public info: ProxyInfo) {}
+
+  /** The desired state of these types was just evaluated from model version `epoch`. */
+  evaluatedAt(types: Iterable<TypeUrl>, epoch: number): void {
+    for (const t of types) this.evaluated.set(t, epoch);
+  }
+
+  /**
+   * Looks again at whether the client holds what it should of these types (after an
+   * evaluation, an ACK or a NACK): if every stream is settled, the client is synced up to the
+   * version the desired state came from; a rejection that no stream holds any more is forgotten.
+   */
+  noteSync(types: Iterable<TypeUrl>): void {
+    // A proxy that has not accepted anything yet holds nothing, whatever it has not asked for.
+    if (!this.accepted) return;
+    for (const t of types) {
+      const streams = [...this.streams];
+      if (streams.every((s) => s.settledOn(t))) this.synced.set(t, this.evaluated.get(t) ?? 0);
+      if (this.rejectedEpochs.has(t) && !streams.some((s) => s.rejection(t) !== undefined)) this.rejectedEpochs.delete(t);
+    }
+  }
+
+  /** The client ACKed a response: what it holds can be told from now on. */
+  noteAck(types: Iterable<TypeUrl>): void {
+    const first = !this.accepted;
+    this.accepted = true;
+    // The first ACK: the types nothing was asked for are held from now on, too.
+    this.noteSync(first ? [...this.evaluated.keys()] : types);
+  }
+
+  /** A response of this type was rejected: the content evaluated since the last sync is suspect. */
+  noteRejection(t: TypeUrl, message: string): void {
+    const prev = this.rejectedEpochs.get(t);
+    const after = Math.min(prev?.after ?? Infinity, this.synced.get(t) ?? 0);
+    this.rejectedEpochs.set(t, { after, through: this.evaluated.get(t) ?? 0, message });
+  }
+
+  /** The newest model version the client holds all of, for this type (0: none yet). */
+  syncedEpoch(t: TypeUrl): number {
+    return this.synced.get(t) ?? 0;
+  }
+
+  /** The rejection this type stands under, if any. */
+  rejected(t: TypeUrl): RejectedEpochs | undefined {
+    return this.rejectedEpochs.get(t);
+  }
+
+  /** NACK when a stream holds a rejection; STALE when something is in flight or due; else SYNCED. */
+  syncState(types: Iterable<TypeUrl>): SyncState {
+    let state: SyncState = 'SYNCED';
+    for (const t of types) {
+      for (const s of this.streams) {
+        if (s.rejection(t) !== undefined) return 'NACK';
+        if (!s.settledOn(t)) state = 'STALE';
+      }
+    }
+    return state;
+  }
 
   get id(): string {
     return this.info.id;

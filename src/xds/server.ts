@@ -37,6 +37,11 @@ export interface XdsServerOptions {
    * another identity of the pod's namespace before the pod's own proxy connects).
    */
   podServiceAccount?: (namespace: string, pod: string) => string | undefined;
+  /**
+   * The version of the model the provider answers from now (increasing with every change), so
+   * each proxy's sync can be told in model versions (see Proxy.syncedEpoch); 0 without it.
+   */
+  epoch?: () => number;
   log?: Logger;
 }
 
@@ -71,6 +76,7 @@ export class XdsServer implements StreamHost {
   private readonly comparisons = new WeakMap<ReadonlyMap<string, EncodedResource>, { next: ReadonlyMap<string, EncodedResource>; same: boolean }>();
   private readonly provider: SnapshotProvider;
   private readonly podServiceAccount: (namespace: string, pod: string) => string | undefined;
+  private readonly epoch: () => number;
   private readonly concurrency: number;
   private readonly log: Logger;
   /** One gRPC server per port: each port has its own access policy. */
@@ -82,6 +88,7 @@ export class XdsServer implements StreamHost {
     this.controlPlaneId = opts.controlPlaneId ?? 'trellis';
     this.limits = { ...DEFAULT_XDS_LIMITS, ...opts.limits };
     this.podServiceAccount = opts.podServiceAccount ?? (() => undefined);
+    this.epoch = opts.epoch ?? (() => 0);
     this.gate = new AdmissionGate(this.limits.admissionsPerSecond, this.limits.admissionBurst, this.limits.maxWaitingAdmissions);
     this.log = opts.log ?? loggerFor('xds');
     protoRoot(); // load the protos now rather than on the first connection
@@ -199,10 +206,14 @@ export class XdsServer implements StreamHost {
   }
 
   acked(ev: AckEvent): void {
+    ev.proxy.noteAck([ev.typeUrl]);
     this.emitSafely('ack', ev);
   }
 
   nacked(ev: NackEvent): void {
+    const t = ev.nack.typeUrl as TypeUrl;
+    ev.proxy.noteRejection(t, ev.nack.message);
+    ev.proxy.noteSync([t]);
     this.emitSafely('nack', ev);
   }
 
@@ -221,6 +232,8 @@ export class XdsServer implements StreamHost {
    */
   private async refresh(proxy: Proxy, types: ReadonlySet<TypeUrl>, reason: string, startedAt: number): Promise<boolean> {
     const seq = ++proxy.evaluations;
+    // Taken before the provider reads the model: the desired state is at least this new.
+    const epoch = this.epoch();
     let snap;
     try {
       snap = await this.provider.snapshot(proxy.info, types);
@@ -230,9 +243,11 @@ export class XdsServer implements StreamHost {
       return false;
     }
     const changed: TypeUrl[] = [];
+    const applied: TypeUrl[] = [];
     for (const t of types) {
       if ((proxy.appliedEvaluation.get(t) ?? 0) > seq) continue; // a newer evaluation won
       proxy.appliedEvaluation.set(t, seq);
+      applied.push(t);
       const prev = proxy.desired.get(t);
       const next = this.encodeShared(proxy, t, snap[t] as ReadonlyMap<string, ResourceOf[TypeUrl]> | undefined, prev);
       if (!this.same(prev, next)) {
@@ -240,7 +255,9 @@ export class XdsServer implements StreamHost {
         changed.push(t);
       }
     }
+    proxy.evaluatedAt(applied, epoch);
     if (changed.length > 0) for (const s of proxy.streams) s.desiredChanged(changed, reason, startedAt);
+    proxy.noteSync(applied);
     return true;
   }
 

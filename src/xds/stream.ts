@@ -283,6 +283,19 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     });
   }
 
+  settledOn(t: TypeUrl): boolean {
+    const st = this.states.get(t);
+    return !st || !this.proxy || (!st.inflight && !st.plan(this.proxy.desired.get(t), false));
+  }
+
+  rejection(t: TypeUrl): string | undefined {
+    const st = this.states.get(t);
+    const desired = this.proxy?.desired.get(t);
+    if (!st || !desired) return undefined;
+    for (const [name, r] of st.rejected) if (desired.get(name)?.version === r.version) return r.message;
+    return undefined;
+  }
+
   status(): StreamStatus {
     return {
       id: this.id,

@@ -19,6 +19,8 @@ function stream(service = 'ads'): StreamHandle & { endedWith?: string } {
     service,
     peer: 'ipv4:10.244.0.9:40000',
     desiredChanged: () => undefined,
+    settledOn: () => true,
+    rejection: () => undefined,
     status: () => ({ id: s.id, service, protocol: 'sotw', openedAt: new Date(), types: [] }),
     end: () => undefined,
     replaced: (reason: string) => void (s.endedWith = reason),
