@@ -41,6 +41,8 @@ import { debugAccess } from './kube/debug-access.js';
 import { RolloutReporter } from './controllers/rollout-status.js';
 import type { RolloutProxy } from './push/rollout.js';
 import type { Proxy } from './xds/proxy-registry.js';
+import { MeshPage } from './dashboard/mesh-page.js';
+import { EMPTY_GRAPH, meshView, type ProxyFacts } from './dashboard/mesh-state.js';
 
 const log = loggerFor('main');
 /** Lifetime of the control plane's xDS serving certificate (reissued daily). */
@@ -147,6 +149,18 @@ async function run(config: ControlPlaneConfig): Promise<void> {
       }),
   );
 
+  const meshPage = new MeshPage({
+    log: loggerFor('mesh-page'),
+    view: () =>
+      meshView({
+        proxies: xds.registry.list().map(proxyFacts),
+        configs: controllers.flatMap((ctl) => ctl.views()),
+        rollouts: rollouts.snapshot(),
+        graph: EMPTY_GRAPH,
+        now: new Date(),
+      }),
+  });
+  closers.push(() => meshPage.close());
   const monitoring = await startMonitoring({
     host: config.monitoringHost,
     port: config.monitoringPort,
@@ -159,6 +173,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
       registryz: () => ({ counts: services.counts, services: services.listServices() }),
       syncz: () => xds.registry.list().map((p) => p.status()),
       config_dump: configDumpHandler(xds, provider),
+      ...meshPage.pages(),
     },
   });
   closers.push(() => monitoring.close());
@@ -266,6 +281,20 @@ async function run(config: ControlPlaneConfig): Promise<void> {
 /** A connected proxy as the rollout reads it. */
 function rolloutProxy(p: Proxy): RolloutProxy {
   return { id: p.id, kind: p.info.kind, namespace: p.info.namespace, labels: p.info.labels, syncedEpoch: (t) => p.syncedEpoch(t), rejected: (t) => p.rejected(t) };
+}
+
+/** A connected proxy as the mesh page shows it. */
+function proxyFacts(p: Proxy): ProxyFacts {
+  return {
+    id: p.id,
+    kind: p.info.kind,
+    namespace: p.info.namespace,
+    podName: p.info.podName,
+    labels: p.info.labels,
+    connectedAt: p.connectedAt,
+    sync: p.syncState(ALL_TYPES),
+    lastNack: p.nacks.at(-1)?.message,
+  };
 }
 
 /** /debug/config_dump?proxy=<node id, or pod.namespace>: what Trellis gives that proxy, readable. */

@@ -117,6 +117,21 @@ export class NetworkingController {
     this.waiting.clear();
   }
 
+  /**
+   * Every object of the kind as the API holds it: accepted (its version is the one in the
+   * model) or not, with what its status says (errors, or an accepted object's warnings).
+   */
+  views(): Array<{ kind: string; namespace: string; name: string; generation: number; accepted: boolean; message: string }> {
+    return this.informer.list().map((obj) => {
+      const md = obj.metadata ?? {};
+      const stored = this.deps.store.get(this.kind, md.namespace ?? '', md.name ?? '');
+      const accepted = !!stored && stored.resourceVersion === (md.resourceVersion ?? '');
+      const conditions = obj.status?.conditions ?? [];
+      const said = accepted ? conditions.find((c) => c.type === 'Warnings' && c.status === 'True') : conditions.find((c) => c.type === 'Accepted' && c.status === 'False');
+      return { kind: this.kind, namespace: md.namespace ?? '', name: md.name ?? '', generation: md.generation ?? 0, accepted, message: said?.message ?? '' };
+    });
+  }
+
   /** The rollout of these accepted objects moved: their Reconciled condition follows. */
   rolloutChanged(objects: Iterable<{ namespace: string; name: string }>): void {
     for (const { namespace, name } of objects) {

@@ -6,6 +6,7 @@
 // service proxy anyway. Decisions are cached briefly, keyed by a hash of the token.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import { ExpiringCache } from '../util/expiring-cache.js';
 import type { Rest } from './rest.js';
 
@@ -28,6 +29,13 @@ const CACHE_MAX = 1000;
 
 function isLoopback(address: string | undefined): boolean {
   return !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
+}
+
+/** Whether a Host header names an IP address or localhost (with or without a port). */
+export function addressedByIp(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 without Host: no name to rebind
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || isIP(name) !== 0;
 }
 
 /** The resource a caller must be allowed to `get`: the control plane Service's proxy subresource. */
@@ -58,7 +66,12 @@ export function debugAccess(rest: Pick<Rest, 'post'>, opts: { namespace: string;
       : { allowed: false, reason: `${user.username} may not ${resource}${sar.status?.reason ? ` (${sar.status.reason})` : ''}` };
   };
   return async (req) => {
-    if (isLoopback(req.socket.remoteAddress)) return { allowed: true, reason: 'loopback' };
+    if (isLoopback(req.socket.remoteAddress)) {
+      // A web page the user's browser opened elsewhere could reach a port-forward on loopback
+      // through a DNS name it controls (DNS rebinding): loopback callers must name an address.
+      if (!addressedByIp(req.headers.host)) return { allowed: false, reason: `a loopback caller must address the control plane by IP or localhost, not "${req.headers.host ?? ''}"` };
+      return { allowed: true, reason: 'loopback' };
+    }
     const header = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (!token) return { allowed: false, reason: `debug pages need a bearer token of a user who may ${resource}` };

@@ -13,11 +13,23 @@ export interface MonitoringServer {
 
 type DebugPage = (query: URLSearchParams) => unknown | Promise<unknown>;
 
+/**
+ * A debug page that answers by itself (HTML, a static asset, a stream of server-sent events),
+ * behind the same authorisation as the JSON pages.
+ */
+export interface RawDebugPage {
+  raw: (req: IncomingMessage, res: http.ServerResponse) => void;
+}
+
+function isRaw(page: DebugPage | RawDebugPage): page is RawDebugPage {
+  return typeof page === 'object' && page !== null && 'raw' in page;
+}
+
 async function serveDebug(
   req: IncomingMessage,
   res: http.ServerResponse,
   path: string,
-  page: DebugPage,
+  page: DebugPage | RawDebugPage,
   opts: { log: Logger; authorizeDebug?: (req: IncomingMessage) => Promise<{ allowed: boolean; reason: string }> },
 ): Promise<void> {
   let decision = { allowed: true, reason: 'open' };
@@ -32,6 +44,10 @@ async function serveDebug(
     opts.log.warn('debug page refused', { path, peer: req.socket.remoteAddress, reason: decision.reason });
     const status = req.headers.authorization ? 403 : 401;
     res.writeHead(status, { 'content-type': 'text/plain', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(`${decision.reason}\n`);
+    return;
+  }
+  if (isRaw(page)) {
+    page.raw(req, res);
     return;
   }
   try {
@@ -54,7 +70,7 @@ export async function startMonitoring(opts: {
   isReady: () => boolean;
   log: Logger;
   /** Debug pages served as JSON under /debug/<name> (e.g. configz: the accepted config). */
-  debug?: Record<string, DebugPage>;
+  debug?: Record<string, DebugPage | RawDebugPage>;
   /**
    * Decides who may read the debug pages (they show every namespace's configuration); without
    * it they are served to anyone (tests only). Refused: 401 without credentials, 403 otherwise.

@@ -39,7 +39,9 @@ test.each(IMAGE_NAMES)('trellis/%s holds the compiled app and its runtime depend
   await withRootfs(imageRef(name), (rootfs) => {
     const app = path.join(rootfs, 'app');
     expect(fs.existsSync(path.join(rootfs, 'src'))).toBe(false); // the build stage's folder
-    expect(fs.readdirSync(app).sort()).toEqual(['dist', 'node_modules', 'package.json']);
+    // The control plane serves the mesh page's own files (web/): no CDN, no internet needed.
+    expect(fs.readdirSync(app).sort()).toEqual(name === 'controller' ? ['dist', 'node_modules', 'package.json', 'web'] : ['dist', 'node_modules', 'package.json']);
+    if (name === 'controller') expect(fs.readdirSync(path.join(app, 'web')).sort()).toEqual(['mesh.css', 'mesh.html', 'mesh.js']);
     expect(fs.readdirSync(path.join(app, 'dist')).sort()).toEqual(name === 'echo' ? ['src', 'tools'] : ['src']);
     if (name === 'echo') expect(fs.readdirSync(path.join(app, 'dist/tools'))).toEqual(['echo']);
     const files = walk(app);
