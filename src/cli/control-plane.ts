@@ -50,7 +50,7 @@ export class ControlPlane {
   constructor(
     url: string,
     /** A bearer token for the debug pages (see kube/debug-access.ts). */
-    private readonly token?: string,
+    readonly bearer?: string,
   ) {
     let u: URL;
     try {
@@ -66,7 +66,7 @@ export class ControlPlane {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+      res = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: this.bearer ? { authorization: `Bearer ${this.bearer}` } : {} });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ControlPlaneError(

@@ -11,6 +11,7 @@ import { ControlPlane, ControlPlaneError, DEFAULT_CONTROL_PLANE, findProxy, type
 import { loadDocs } from './files.js';
 import { CONFIG_KINDS, proxyConfigJson, proxyConfigTable, resourcesOf, type ConfigKind } from './proxy-config.js';
 import { proxyStatusTable } from './proxy-status.js';
+import { openBrowser, startDashboardProxy } from './dashboard.js';
 
 const VERSION = '0.1.0';
 
@@ -36,9 +37,15 @@ Commands:
                                 KIND: clusters, listeners, routes, endpoints, secrets
                                 (SDS: names, type, expiry; keys never shown), or
                                 authorization (the RBAC, ext_authz and JWT filters per chain)
+  dashboard                     open the mesh page (service graph, each config object's
+                                rollout, each proxy's sync) in the browser, through a local
+                                server on 127.0.0.1 that adds --token-file's token; runs
+                                until interrupted
+      --port N                  the local port (default: any free one)
+      --no-browser              print the URL only
   help                          this help
 
-Options of proxy-status and proxy-config:
+Options of proxy-status, proxy-config and dashboard:
       --control-plane URL       the control plane's monitoring port (env TRELLIS_CONTROL_PLANE,
                                 default ${DEFAULT_CONTROL_PLANE}); e.g. the trellis Service's
                                 ClusterIP, or \`kubectl -n trellis-system port-forward svc/trellis 15014\`.
@@ -189,6 +196,23 @@ async function proxyConfig(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function dashboard(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { 'control-plane': { type: 'string' }, 'token-file': { type: 'string' }, port: { type: 'string' }, 'no-browser': { type: 'boolean' } } });
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: want a port number, got "${values.port}"`);
+  const [cp] = controlPlanes(values['control-plane'] ? [values['control-plane']] : undefined, values['token-file']);
+  await cp.syncz(); // fails now, with what to do, if the control plane cannot be reached or refuses
+  const proxy = await startDashboardProxy({ controlPlane: cp.base, token: cp.bearer, port });
+  process.stdout.write(`the mesh page of ${cp.base} is at ${proxy.url} (Ctrl-C to stop)\n`);
+  if (!values['no-browser'] && !(await openBrowser(proxy.url))) process.stdout.write('no browser could be opened here: open the URL above\n');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await proxy.close();
+  return 0;
+}
+
 /** Runs an online command; a ControlPlaneError (or a bad flag) is a message, not a stack. */
 function online(fn: (argv: string[]) => Promise<number>, argv: string[]): void {
   fn(argv).then(
@@ -217,6 +241,9 @@ switch (cmd) {
     break;
   case 'proxy-config':
     online(proxyConfig, rest);
+    break;
+  case 'dashboard':
+    online(dashboard, rest);
     break;
   case undefined:
   case 'help':
