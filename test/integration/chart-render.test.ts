@@ -145,6 +145,13 @@ test('the ingress gateway is off by default; on, it is the proxy image as a rout
   expect(args).toEqual(expect.arrayContaining(['--proxy-image=example.com/proxy:1.2', '--discovery-address=trellis.edge.svc:15012']));
 });
 
+test('the control plane pods are scraped on the monitoring port, as istiod\'s', async () => {
+  const dep = find(parse(await template()), 'Deployment', 'trellis');
+  expect((dep.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15014' });
+  const [c] = podSpecOf(dep)!.containers as unknown as { ports: { name: string; containerPort: number }[] }[];
+  expect(c.ports).toContainEqual({ name: 'http-monitoring', containerPort: 15014 });
+});
+
 test('the webhook certificate Secret belongs to the release (uninstall removes it); Trellis is told its name and may touch only it and the mesh CA Secrets', async () => {
   const docs = parse(await template());
   const secret = find(docs, 'Secret', 'trellis-webhook-tls');
