@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { root, run } from '../support/cluster.js';
+import { DASHBOARD_FILE } from '../support/grafana-dashboard.js';
 import { chartDir, helm, parse, podSpecOf, policyViolations, template, type Manifest } from '../fixtures/chart/chart.js';
 
 const goldenDir = path.join(root, 'test/fixtures/chart');
@@ -11,7 +12,7 @@ const goldenDir = path.join(root, 'test/fixtures/chart');
 // Every value combination the chart's templates branch on.
 const VARIANTS: Record<string, string[]> = {
   default: [],
-  full: ['--set', 'gateway.enabled=true', '--set', 'replicas=3', '--set', 'gateway.serviceType=ClusterIP'],
+  full: ['--set', 'gateway.enabled=true', '--set', 'replicas=3', '--set', 'gateway.serviceType=ClusterIP', '--set', 'grafana.dashboard.enabled=true'],
 };
 
 const find = (docs: Manifest[], kind: string, name: string): Manifest => {
@@ -145,6 +146,32 @@ test('the ingress gateway is off by default; on, it is the proxy image as a rout
   expect(args).toEqual(expect.arrayContaining(['--proxy-image=example.com/proxy:1.2', '--discovery-address=trellis.edge.svc:15012']));
 });
 
+test('the control plane pods are scraped on the monitoring port, as istiod\'s', async () => {
+  const dep = find(parse(await template()), 'Deployment', 'trellis');
+  expect((dep.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15014' });
+  const [c] = podSpecOf(dep)!.containers as unknown as { ports: { name: string; containerPort: number }[] }[];
+  expect(c.ports).toContainEqual({ name: 'http-monitoring', containerPort: 15014 });
+});
+
+test('the Grafana dashboard ConfigMap is off by default; on, it carries the label Grafana\'s sidecar watches and the dashboard file as it is', async () => {
+  expect(parse(await template()).some((d) => d.metadata.name === 'trellis-grafana-dashboard')).toBe(false);
+  const cm = find(parse(await template(['--set', 'grafana.dashboard.enabled=true'])), 'ConfigMap', 'trellis-grafana-dashboard');
+  expect(cm.metadata.namespace).toBe('trellis-system');
+  expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: '1', 'app.kubernetes.io/name': 'trellis' });
+  const data = cm.data as Record<string, string>;
+  expect(Object.keys(data)).toEqual(['trellis-mesh.json']);
+  expect(JSON.parse(data['trellis-mesh.json'])).toEqual(JSON.parse(fs.readFileSync(DASHBOARD_FILE, 'utf8')));
+  // The label, its value, annotations (a folder) and the namespace follow the sidecar's settings.
+  const custom = find(parse(await template([
+    '--set', 'grafana.dashboard.enabled=true', '--set', 'grafana.dashboard.labels.grafana_dashboard=null', '--set', 'grafana.dashboard.labels.dashboards=trellis',
+    '--set', 'grafana.dashboard.annotations.grafana_folder=Mesh', '--set', 'grafana.dashboard.namespace=monitoring',
+  ])), 'ConfigMap', 'trellis-grafana-dashboard');
+  expect(custom.metadata.namespace).toBe('monitoring');
+  expect(custom.metadata.labels).toMatchObject({ dashboards: 'trellis' });
+  expect(custom.metadata.labels).not.toHaveProperty('grafana_dashboard');
+  expect((custom.metadata as { annotations?: Record<string, string> }).annotations).toEqual({ grafana_folder: 'Mesh' });
+});
+
 test('the webhook certificate Secret belongs to the release (uninstall removes it); Trellis is told its name and may touch only it and the mesh CA Secrets', async () => {
   const docs = parse(await template());
   const secret = find(docs, 'Secret', 'trellis-webhook-tls');
@@ -178,6 +205,8 @@ test('values.schema.json rejects what the templates cannot use, naming the value
     [['--set', 'gateway.serviceType=External'], /\/gateway\/serviceType/],
     [['--set', 'gateway.enable=true'], /additional properties 'enable' not allowed/],
     [['--set', 'resources.requests.cpu=lots'], /\/resources\/requests\/cpu/],
+    [['--set', 'grafana.dashboard.enabled=yes'], /\/grafana\/dashboard\/enabled/],
+    [['--set', 'grafana.dashboard.namespace=Monitoring'], /\/grafana\/dashboard\/namespace/],
   ];
   for (const [args, message] of cases) {
     const r = await run(helm, ['template', 't', chartDir, ...args]);

@@ -30,6 +30,7 @@ import { XdsServer } from '../../src/xds/server.js';
 import { TypeUrl, type Listener } from '../../src/xds/types.js';
 import { Envoy, freePort, startTestAgent, waitFor } from '../support/envoy.js';
 import { withInboundChainOnLoopback } from '../support/inbound-chain.js';
+import { dashboardQueries, readDashboard, readPromql } from '../support/grafana-dashboard.js';
 import { buildSources, config } from '../support/mesh-fixtures.js';
 import { parsePrometheus, type Sample } from '../support/prometheus.js';
 
@@ -232,4 +233,24 @@ test("the pod's scrape merges the app's own metrics after Envoy's", async () => 
   expect(text.indexOf('reviews_served_total')).toBeGreaterThan(text.indexOf('envoy_cluster_upstream_rq'));
   // The client pod has no app metrics annotated: Envoy's alone.
   expect((await scrape(client)).text).not.toContain('reviews_served_total');
+});
+
+test("every Envoy metric the chart's Grafana dashboard queries is in these scrapes, with every label it matches on", async () => {
+  // Both pods' histograms are there after their Envoy's stats flush.
+  const samples = await waitFor('both histograms flushed', async () => {
+    const s = [...(await scrape(client)).samples, ...(await scrape(reviews)).samples];
+    const histograms = s.filter((x) => x.name === 'envoy_cluster_upstream_rq_time_bucket').map((x) => x.labels.direction);
+    return histograms.includes('outbound') && histograms.includes('inbound') && s;
+  }, 30_000, 500);
+  const labels = new Map<string, Set<string>>();
+  for (const s of samples) labels.set(s.name, new Set([...(labels.get(s.name) ?? []), ...Object.keys(s.labels)]));
+  const problems: string[] = [];
+  for (const q of dashboardQueries(readDashboard())) {
+    for (const sel of readPromql(q.expr).selectors.filter((x) => x.metric.startsWith('envoy_'))) {
+      const have = labels.get(sel.metric);
+      if (!have) problems.push(`${q.where}: ${sel.metric} is not in the scrape`);
+      else for (const l of sel.labels.filter((x) => !have.has(x))) problems.push(`${q.where}: ${sel.metric} has no label ${l} in the scrape`);
+    }
+  }
+  expect(problems).toEqual([]);
 });

@@ -1,34 +1,15 @@
 // The bootstrap's stats configuration: which stats exist, how their names become Prometheus
 // labels, the proxy's identity on every stat, Istio's duration buckets. The regexes are run here
-// as Envoy runs them (the matcher's as RE2 does, the tag extractors as std::regex ECMAScript
-// does: both agree with JavaScript on the constructs used); the real Envoy runs them in
+// as Envoy runs them (test/support/envoy-stats.ts); the real Envoy runs them in
 // test/integration/metrics-envoy.test.ts.
 import { bootstrap, DEFAULT_PORTS } from '../../src/sidecar/bootstrap.js';
 import { DURATION_BUCKETS_MS, identityTags, noneOf, statsConfig, statsMatcher, statsTags, workloadName } from '../../src/sidecar/stats-config.js';
+import { extractTags, keptBy } from '../support/envoy-stats.js';
 
 const ID = { podName: 'productpage-v1-6d5f8c7b9-x2x4z', namespace: 'bookinfo', labels: { app: 'productpage', version: 'v1', 'pod-template-hash': '6d5f8c7b9' } };
 
-/** Envoy's tag extraction: every extractor on the full name; the first groups cut, the second the value. */
-function extract(name: string): { name: string; tags: Record<string, string> } {
-  const cut = new Array<boolean>(name.length).fill(false);
-  const tags: Record<string, string> = {};
-  for (const t of statsTags(ID)) {
-    if (t.fixed_value !== undefined) {
-      tags[t.tag_name] = t.fixed_value;
-      continue;
-    }
-    // POSIX classes ([:digit:]) are std::regex's, not JavaScript's: the listener address tag is Envoy's own default.
-    if (t.regex.includes('[:')) continue;
-    const m = new RegExp(t.regex, 'd').exec(name);
-    if (!m?.indices?.[1]) continue;
-    tags[t.tag_name] = m[2] ?? m[1];
-    for (let i = m.indices[1][0]; i < m.indices[1][1]; i++) cut[i] = true;
-  }
-  return { name: [...name].filter((_, i) => !cut[i]).join(''), tags };
-}
-
-const kept = (name: string): boolean =>
-  (statsMatcher() as { inclusion_list: { patterns: { safe_regex: { regex: string } }[] } }).inclusion_list.patterns.some((p) => new RegExp(`^(?:${p.safe_regex.regex})$`).test(name));
+const extract = (name: string): ReturnType<typeof extractTags> => extractTags(statsTags(ID), name);
+const kept = (name: string): boolean => keptBy(statsMatcher(), name);
 
 const PROXY = { workload: 'productpage-v1', workload_namespace: 'bookinfo', canonical_service: 'productpage', canonical_revision: 'v1' };
 
