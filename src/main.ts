@@ -42,7 +42,8 @@ import { RolloutReporter } from './controllers/rollout-status.js';
 import type { RolloutProxy } from './push/rollout.js';
 import type { Proxy } from './xds/proxy-registry.js';
 import { MeshPage } from './dashboard/mesh-page.js';
-import { EMPTY_GRAPH, meshView, type ProxyFacts } from './dashboard/mesh-state.js';
+import { meshView, type ProxyFacts } from './dashboard/mesh-state.js';
+import { servicesOfWorkloads, TrafficWatch } from './dashboard/traffic-watch.js';
 
 const log = loggerFor('main');
 /** Lifetime of the control plane's xDS serving certificate (reissued daily). */
@@ -149,14 +150,27 @@ async function run(config: ControlPlaneConfig): Promise<void> {
       }),
   );
 
+  // The mesh page's graph: the connected proxies' statistics, read at their pods' IPs as the
+  // API server gives them (never an address a proxy claims), only while the page is watched.
+  const traffic = new TrafficWatch({
+    log: loggerFor('mesh-page'),
+    targets: () =>
+      xds.registry.list().flatMap((p) => {
+        const pod = p.info.namespace && p.info.podName ? services.podByName(p.info.namespace, p.info.podName) : undefined;
+        return pod?.ip ? [{ proxyId: p.id, ip: pod.ip }] : [];
+      }),
+    servicesOf: () => servicesOfWorkloads(services.listServices(), services.listPods(), (ns, name) => services.endpoints(ns, name)),
+  });
+  closers.push(() => traffic.stop());
   const meshPage = new MeshPage({
     log: loggerFor('mesh-page'),
+    watched: (on) => traffic.watched(on),
     view: () =>
       meshView({
         proxies: xds.registry.list().map(proxyFacts),
         configs: controllers.flatMap((ctl) => ctl.views()),
         rollouts: rollouts.snapshot(),
-        graph: EMPTY_GRAPH,
+        graph: traffic.graph(),
         now: new Date(),
       }),
   });

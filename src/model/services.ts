@@ -131,6 +131,11 @@ export class ServiceRegistry {
     return p.ip ? { kind: 'Pod', namespace, name, hosts: this.hostsOfPod(p), endpointsOnly: true } : undefined;
   }
 
+  /** A pod by name, if known (with or without an IP yet). */
+  podByName(namespace: string, name: string): PodRecord | undefined {
+    return this.podsByName.get(`${namespace}/${name}`);
+  }
+
   /** The service account a pod runs as, if the pod is known. */
   podServiceAccount(namespace: string, name: string): string | undefined {
     return this.podsByName.get(`${namespace}/${name}`)?.serviceAccount;
