@@ -18,7 +18,7 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 
 # command -> Debian package
 declare -A pkgs=([ip]=iproute2 [iptables]=iptables [conntrack]=conntrack [dnsmasq]=dnsmasq-base
-  [openssl]=openssl [curl]=curl [setpriv]=util-linux [nsenter]=util-linux [unshare]=util-linux)
+  [openssl]=openssl [curl]=curl [chromium]=chromium [setpriv]=util-linux [nsenter]=util-linux [unshare]=util-linux)
 missing=()
 for cmd in "${!pkgs[@]}"; do command -v "$cmd" >/dev/null || missing+=("${pkgs[$cmd]}"); done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv")
