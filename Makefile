@@ -29,7 +29,7 @@ build: generate ## compile the TypeScript (dist/; no root)
 	@npx tsc -p tsconfig.json
 
 lint: generate ## ESLint and the type check (no root)
-	@npx eslint . && npx tsc -p tsconfig.json --noEmit
+	@npx eslint . && npx tsc -p tsconfig.json --noEmit && npx tsc -p web/tsconfig.json
 
 test: setup build ## all unit, integration and e2e tests on the devcluster; ends with "tests: N passed, M failed"
 	@scripts/test.sh

@@ -21,6 +21,17 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', 'tools/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['web/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    // The mesh page's script runs in the browser as an ES module (type-checked by web/tsconfig.json).
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'EventSource', 'fetch', 'URL', 'getComputedStyle', 'requestAnimationFrame', 'setTimeout', 'setInterval', 'clearInterval'].map((g) => [g, 'readonly']),
+      ),
+    },
   },
 );
