@@ -73,6 +73,8 @@ export class MeshPage {
   pages(): Record<string, RawDebugPage> {
     const out: Record<string, RawDebugPage> = {};
     for (const name of Object.keys(ASSETS)) out[name ? `mesh/${name}` : 'mesh'] = { raw: (_req, res) => this.asset(name, res) };
+    // The page's URLs are relative to /debug/mesh: with a trailing slash they would miss.
+    out['mesh/'] = { raw: (_req, res) => void res.writeHead(302, { location: '../mesh' }).end() };
     out['mesh/state'] = { raw: (_req, res) => this.state(res) };
     out['mesh/events'] = { raw: (req, res) => this.watch(req, res) };
     return out;

@@ -85,8 +85,6 @@ test('the service graph shows the client calling reviews and reviews serving fro
   expect(rps).toBeGreaterThan(0);
   for (const v of ['reviews-v1', 'reviews-v2']) await page.waitForSelector(edge(`service:${REVIEWS}`, `workload:${ns}/${v}`), { timeout: 60_000 });
   await traffic;
-  fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-  await page.screenshot({ path: SCREENSHOT as `${string}.png`, fullPage: true });
 }, 240_000);
 
 test("a VirtualService's rollout reaches every proxy it concerns: on the page, and in kubectl get vs", async () => {
@@ -135,4 +133,6 @@ test('a proxy that rejects its configuration: its NACK on the page and in the ob
   }, 30_000, 500);
   expect(condition.status).toBe('False');
   expect(condition.message).toContain(`1 rejected it: ${proxyId}: ${message}`);
+  fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT as `${string}.png`, fullPage: true });
 });
