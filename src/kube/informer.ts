@@ -52,6 +52,25 @@ interface WatchStatus {
   message?: string;
 }
 
+/**
+ * What no reader of an informer's cache uses and every object carries: the server-side apply
+ * bookkeeping (managedFields, often the largest part of a small object) and kubectl's copy of
+ * the last applied manifest. Dropped before the cache and the handlers, for every kind.
+ */
+export function withoutBookkeeping<T extends KubernetesObject>(obj: T): T {
+  const md = obj.metadata;
+  if (!md || (md.managedFields === undefined && md.annotations?.[LAST_APPLIED] === undefined)) return obj;
+  const metadata = { ...md };
+  delete metadata.managedFields;
+  if (md.annotations?.[LAST_APPLIED] !== undefined) {
+    metadata.annotations = { ...md.annotations };
+    delete metadata.annotations[LAST_APPLIED];
+  }
+  return { ...obj, metadata };
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 function keyOf(o: KubernetesObject): string {
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
@@ -72,7 +91,12 @@ export class Informer<T extends KubernetesObject> {
   private generation = 0; // invalidates callbacks of a replaced watch
   private watchPendingSince = 0; // a watch request sent and not yet answered
 
+  /** What of an object the cache keeps: the kind's own transform after the bookkeeping goes. */
+  private readonly keep: (obj: T) => T;
+
   constructor(private readonly opts: InformerOptions<T>) {
+    const transform = opts.transform;
+    this.keep = transform ? (o) => transform(withoutBookkeeping(o)) : withoutBookkeeping;
     this.rest = new Rest(opts.kc);
     this.watcher = new Watch(opts.kc);
   }
@@ -173,7 +197,7 @@ export class Informer<T extends KubernetesObject> {
     const q = this.query();
     const res = await this.rest.get<ListResponse<T>>(`${this.opts.path}${q ? `?${q}` : ''}`);
     const seen = new Set<string>();
-    const keep = this.opts.transform ?? ((o: T) => o);
+    const keep = this.keep;
     for (const listed of res.items) {
       const item = keep(listed);
       const key = keyOf(item);
@@ -218,7 +242,7 @@ export class Informer<T extends KubernetesObject> {
           this.opts.log.debug('watch error event', { path: this.opts.path, code: status.code, message: status.message });
           return;
         }
-        const o = this.opts.transform ? this.opts.transform(obj as T) : (obj as T);
+        const o = this.keep(obj as T);
         const rv = o.metadata?.resourceVersion;
         if (rv) this.resourceVersion = rv;
         if (phase === 'BOOKMARK') return;
