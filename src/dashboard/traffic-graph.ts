@@ -69,8 +69,11 @@ function flowOf(l: Record<string, string>): Flow | undefined {
   return undefined;
 }
 
+/** A series' identity: its labels (less `without`) in name order, joined by characters no label holds. */
 function seriesKey(labels: Record<string, string>, without?: string): string {
-  return JSON.stringify(Object.entries(labels).filter(([k]) => k !== without).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  let key = '';
+  for (const k of Object.keys(labels).sort()) if (k !== without) key += `${k}\u0001${labels[k]}\u0002`;
+  return key;
 }
 
 const usable = (v: number): boolean => Number.isFinite(v) && v >= 0;

@@ -12,6 +12,12 @@ import { readScrape, trafficGraph, type ScrapeRound, type ServicesOf } from './t
 
 /** Envoy publishes histograms at its stats flush (5 s): reading more often shows nothing new. */
 export const SCRAPE_INTERVAL_MS = 5000;
+/**
+ * A read of many proxies costs the control plane real CPU (parsing their statistics: about 10 ms
+ * per proxy with 50 destinations, BENCHMARKS.md "mesh-page"): the next read waits this many
+ * times as long as the last one took, so an open page costs at most a tenth of a core.
+ */
+const COST_FACTOR = 10;
 
 /**
  * Which Services send to a workload's container port: those of its namespace whose selector
@@ -55,6 +61,7 @@ export class TrafficWatch {
   private previous: ScrapeRound | undefined;
   private latest: GraphView = EMPTY_GRAPH;
   private timer: NodeJS.Timeout | undefined;
+  private watching = false;
   private reading = false;
 
   constructor(private readonly opts: TrafficWatchOptions) {}
@@ -66,11 +73,12 @@ export class TrafficWatch {
 
   /** Someone started or stopped watching. */
   watched(on: boolean): void {
-    if (on && !this.timer) {
-      this.timer = setInterval(() => void this.read(), this.opts.intervalMs ?? SCRAPE_INTERVAL_MS);
+    if (on && !this.watching) {
+      this.watching = true;
       void this.read();
-    } else if (!on && this.timer) {
-      clearInterval(this.timer);
+    } else if (!on && this.watching) {
+      this.watching = false;
+      clearTimeout(this.timer);
       this.timer = undefined;
       this.previous = undefined;
       this.latest = EMPTY_GRAPH;
@@ -81,20 +89,26 @@ export class TrafficWatch {
     this.watched(false);
   }
 
+  /** One read, then the next one scheduled (see COST_FACTOR) while someone watches. */
   private async read(): Promise<void> {
     if (this.reading) return; // a slow round is not stacked on
     this.reading = true;
+    let cpuMs = 0;
     try {
       const at = Date.now();
       const results = await scrapeStats(this.opts.targets(), { log: this.opts.log, ...this.opts.scrape });
-      if (!this.timer) return; // nobody watches any more
+      if (!this.watching) return; // nobody watches any more
+      const cpu = process.cpuUsage();
       const current: ScrapeRound = { at, proxies: new Map(results.map((r) => [r.proxyId, readScrape(r)])) };
       this.latest = trafficGraph(this.previous, current, this.opts.servicesOf());
       this.previous = current;
+      const used = process.cpuUsage(cpu);
+      cpuMs = (used.user + used.system) / 1000;
     } catch (err) {
       this.opts.log.warn('cannot read the proxies statistics for the mesh page', { error: err instanceof Error ? err.message : String(err) });
     } finally {
       this.reading = false;
     }
+    if (this.watching) this.timer = setTimeout(() => void this.read(), Math.max(this.opts.intervalMs ?? SCRAPE_INTERVAL_MS, cpuMs * COST_FACTOR));
   }
 }

@@ -18,10 +18,9 @@ export interface Sample {
   timestampMs?: number;
 }
 
-const NAME_START = /[a-zA-Z_:]/;
-const NAME_CHAR = /[a-zA-Z0-9_:]/;
-const LABEL_START = /[a-zA-Z_]/;
-const LABEL_CHAR = /[a-zA-Z0-9_]/;
+// Sticky: each matches at lastIndex only.
+const NAME = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
+const LABEL = /[a-zA-Z_][a-zA-Z0-9_]*/y;
 
 /** A float as Go's strconv.ParseFloat (what Prometheus uses) reads it; undefined if it is none. */
 export function parseFloatValue(s: string): number | undefined {
@@ -41,10 +40,10 @@ function parseLine(line: string): Sample {
   const skipSpace = (): void => {
     while (line[i] === ' ' || line[i] === '\t') i++;
   };
-  if (!NAME_START.test(line[i] ?? '')) throw fail('expected a metric name');
-  const nameStart = i;
-  while (i < line.length && NAME_CHAR.test(line[i])) i++;
-  const name = line.slice(nameStart, i);
+  NAME.lastIndex = i;
+  if (!NAME.test(line)) throw fail('expected a metric name');
+  i = NAME.lastIndex;
+  const name = line.slice(0, i);
   const labels: Record<string, string> = {};
   const afterName = i;
   skipSpace();
@@ -53,35 +52,44 @@ function parseLine(line: string): Sample {
     for (;;) {
       skipSpace();
       if (line[i] === '}') break;
-      if (!LABEL_START.test(line[i] ?? '')) throw fail('expected a label name');
-      const ls = i;
-      while (i < line.length && LABEL_CHAR.test(line[i])) i++;
-      const label = line.slice(ls, i);
+      LABEL.lastIndex = i;
+      if (!LABEL.test(line)) throw fail('expected a label name');
+      const label = line.slice(i, LABEL.lastIndex);
+      i = LABEL.lastIndex;
       skipSpace();
       if (line[i] !== '=') throw fail(`expected "=" after label ${label}`);
       i++;
       skipSpace();
       if (line[i] !== '"') throw fail(`expected a quoted value for label ${label}`);
       i++;
-      let value = '';
-      for (;;) {
-        const c = line[i];
-        if (c === undefined) throw fail(`unterminated value of label ${label}`);
-        i++;
-        if (c === '"') break;
-        if (c === '\\') {
-          const e = line[i];
+      let value: string;
+      const close = line.indexOf('"', i);
+      const escape = line.indexOf('\\', i);
+      if (close >= 0 && (escape < 0 || escape > close)) {
+        // The common case, no escape in the value: one slice (a scrape holds thousands).
+        value = line.slice(i, close);
+        i = close + 1;
+      } else {
+        value = '';
+        for (;;) {
+          const c = line[i];
+          if (c === undefined) throw fail(`unterminated value of label ${label}`);
           i++;
-          if (e === 'n') value += '\n';
-          else if (e === '\\' || e === '"') value += e;
-          else if (e === undefined) throw fail(`unterminated value of label ${label}`);
-          // Not an escape the format defines: kept as written, as lenient readers do.
-          else value += '\\' + e;
-        } else value += c;
+          if (c === '"') break;
+          if (c === '\\') {
+            const e = line[i];
+            i++;
+            if (e === 'n') value += '\n';
+            else if (e === '\\' || e === '"') value += e;
+            else if (e === undefined) throw fail(`unterminated value of label ${label}`);
+            else value += '\\' + e;
+          } else value += c;
+        }
       }
       if (Object.hasOwn(labels, label)) throw fail(`label ${label} given twice`);
-      // A label named __proto__ is a label like any other, not the object's prototype.
-      Object.defineProperty(labels, label, { value, enumerable: true, writable: true, configurable: true });
+      // defineProperty: a label named __proto__ stays a label.
+      if (label === '__proto__') Object.defineProperty(labels, label, { value, enumerable: true, writable: true, configurable: true });
+      else labels[label] = value;
       skipSpace();
       if (line[i] === ',') i++;
       else if (line[i] !== '}') throw fail('expected "," or "}"');
