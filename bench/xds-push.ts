@@ -219,7 +219,8 @@ async function worker(): Promise<void> {
   const src = source === 'mesh' ? meshNodes() : staticNodes();
   const clients: AdsClient[] = [];
   for (let p = 0; p < proxies; p++) {
-    const c = new AdsClient(target, { node: src(p), protocol, history: false });
+    // A connection of its own, as each Envoy has: the server allows 64 streams per connection.
+    const c = new AdsClient(target, { node: src(p), protocol, history: false, channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
     c.subscribe(Cluster, []);
     c.subscribe(Endpoint, names.endpoints);
     c.subscribe(Listener, []);

@@ -7,6 +7,7 @@ import { forEachBounded } from './bounded.js';
 import { shutdownGrpcServer } from '../util/grpc-shutdown.js';
 import { loggerFor, type Logger } from '../util/logger.js';
 import { DeltaStream } from './delta-stream.js';
+import { changedNames } from './desired-diff.js';
 import { setVersion, type EncodedResource } from './encoded-resource.js';
 import type { AckEvent, NackEvent, XdsEvents } from './events.js';
 import { pushDuration, snapshotErrors } from './metrics.js';
@@ -72,8 +73,6 @@ export class XdsServer implements StreamHost {
    * (translate's SidecarShare), and then share one encoded map rather than each building its own.
    */
   private readonly encodedMaps = new WeakMap<ReadonlyMap<string, unknown>, ReadonlyMap<string, EncodedResource>>();
-  /** The last comparison made from each encoded map (see `same`). */
-  private readonly comparisons = new WeakMap<ReadonlyMap<string, EncodedResource>, { next: ReadonlyMap<string, EncodedResource>; same: boolean }>();
   private readonly provider: SnapshotProvider;
   private readonly podServiceAccount: (namespace: string, pod: string) => string | undefined;
   private readonly epoch: () => number;
@@ -262,16 +261,14 @@ export class XdsServer implements StreamHost {
   }
 
   /**
-   * sameResources, remembered per pair of maps: proxies alike go from the same shared map to the
-   * same shared map, so a push compares the two once, not once per proxy.
+   * Whether two desired maps hold the same resources. The names that differ are remembered per
+   * pair of maps (desired-diff.ts): proxies alike go from the same shared map to the same shared
+   * map, so a push compares the two once, not once per proxy, and each of their streams then
+   * plans from that same list (type-state.ts).
    */
   private same(prev: ReadonlyMap<string, EncodedResource> | undefined, next: ReadonlyMap<string, EncodedResource>): boolean {
-    if (!prev) return sameResources(prev, next);
-    const known = this.comparisons.get(prev);
-    if (known?.next === next) return known.same;
-    const same = sameResources(prev, next);
-    this.comparisons.set(prev, { next, same });
-    return same;
+    if (!prev) return next.size === 0; // nothing yet is the same as nothing
+    return changedNames(prev, next).length === 0;
   }
 
   /** encodeAll, shared by every proxy handed the same map (unless a resource failed to encode). */
@@ -325,14 +322,6 @@ export class XdsServer implements StreamHost {
     const resources = [...all.values()].filter((r) => (wildcard && isWildcardType(s.typeUrl)) || names.includes(r.name));
     return encodeSotwResponse({ versionInfo: setVersion(resources), typeUrl: s.typeUrl, nonce: '', resources, controlPlane: this.controlPlaneId });
   }
-}
-
-function sameResources(a: ReadonlyMap<string, EncodedResource> | undefined, b: ReadonlyMap<string, EncodedResource>): boolean {
-  if (a === b) return true;
-  if (!a) return b.size === 0; // nothing yet is the same as nothing
-  if (a.size !== b.size) return false;
-  for (const [name, r] of b) if (a.get(name)?.version !== r.version) return false;
-  return true;
 }
 
 /** The host of a gRPC peer string ("ipv4:10.0.0.1:5000", "ipv6:[::1]:5000", "10.0.0.1:5000"). */

@@ -2,6 +2,15 @@
 // is in flight, and what it rejected. `plan` compares that with what the proxy should have and
 // says what to send; it is the same logic for state of the world and delta, only the response
 // shape differs.
+//
+// A plan is decided name by name (`targetOf`), and a name's part depends on the desired map only
+// through that name's entry. So once the client is known to be in sync with a desired map D (a
+// plan for D came out empty, or the plan sent for D was ACKed, and nothing changed since), the
+// plan for the next map only has to look at the names whose version differs between D and it
+// (desired-diff.ts, computed once per pair of shared maps): an endpoint change of one service
+// costs each proxy one name, not every name it holds. Anything else falls back to `computePlan`,
+// which walks every name.
+import { changedNames, type DesiredMap } from './desired-diff.js';
 import type { EncodedResource } from './encoded-resource.js';
 import { rejectedResources } from './rejection.js';
 import { Subscription, type SubscriptionChange } from './subscription.js';
@@ -56,9 +65,16 @@ export class TypeState {
   private seenRequest = false;
   /** Bumped by every change that can alter a plan; plans are memoised on it. */
   private rev = 0;
-  private readonly memo: Array<{ desired: unknown; rev: number; plan: Plan | undefined } | undefined> = [undefined, undefined];
+  private readonly memo: Array<{ desired: DesiredMap | undefined; rev: number; plan: Plan | undefined } | undefined> = [undefined, undefined];
+  /**
+   * Per memo slot (keepRemoved false, true): the latest desired map for which nothing was due at
+   * `rev`. While `rev` is current, every name's part of that plan is empty, so a plan for another
+   * map need only look at the names that differ (see the top of this file). A non-empty plan
+   * does not clear it: the client is still in sync with that map until something changes.
+   */
+  private readonly synced: Array<{ desired: DesiredMap; rev: number } | undefined> = [undefined, undefined];
   /** Which memo slot and desired state the in-flight response was planned from. */
-  private sentFrom: { slot: number; desired: unknown; rev: number } | undefined;
+  private sentFrom: { slot: number; desired: DesiredMap | undefined; rev: number } | undefined;
 
   constructor(
     readonly typeUrl: TypeUrl,
@@ -130,21 +146,54 @@ export class TypeState {
    * only once no route uses them). A resource the client rejected is not sent again until its
    * content changes; the client keeps its previous version.
    */
-  plan(desired: ReadonlyMap<string, EncodedResource> | undefined, keepRemoved: boolean): Plan | undefined {
+  plan(desired: DesiredMap | undefined, keepRemoved: boolean): Plan | undefined {
     const slot = keepRemoved ? 1 : 0;
     const m = this.memo[slot];
     if (m && m.desired === desired && m.rev === this.rev) return m.plan;
-    const plan = this.computePlan(desired, keepRemoved);
-    this.memo[slot] = { desired, rev: this.rev, plan };
+    const from = this.synced[slot];
+    const plan = from && from.rev === this.rev && desired ? this.planFrom(from.desired, desired, keepRemoved) : this.computePlan(desired, keepRemoved);
+    this.remember(slot, desired, plan);
     return plan;
   }
 
-  private computePlan(desired: ReadonlyMap<string, EncodedResource> | undefined, keepRemoved: boolean): Plan | undefined {
+  /** Memoises a plan; an empty one also says the client is in sync with `desired`. */
+  private remember(slot: number, desired: DesiredMap | undefined, plan: Plan | undefined): void {
+    this.memo[slot] = { desired, rev: this.rev, plan };
+    if (!plan && desired) this.synced[slot] = { desired, rev: this.rev };
+  }
+
+  /**
+   * What the client should hold of `name` for this desired state: the desired resource if in
+   * scope (subscribed by name, or under the wildcard), its held version instead if the client
+   * rejected that content, and with `keepRemoved` whatever it holds. Depends on `desired` only
+   * through `desired.get(name)`'s presence and version: the fast plan relies on that.
+   */
+  private targetOf(name: string, desired: DesiredMap | undefined, keepRemoved: boolean): Held | undefined {
+    let r: Held | undefined = this.sub.names.has(name) || this.sub.wildcard ? desired?.get(name) : undefined;
+    if (r && this.rejected.get(name)?.version === r.version) r = this.has.get(name);
+    if (!r && keepRemoved) r = this.has.get(name);
+    return r;
+  }
+
+  /**
+   * Whether `target` is new to the client, or must be sent again (resend). A forced resend is of
+   * the desired resource only: the client's own copy (kept for make-before-break, or in place of
+   * content it rejected) is never sent back, as the bytes may not even be known (a delta
+   * client's initial versions).
+   */
+  private isDue(name: string, target: Held, desired: DesiredMap | undefined): boolean {
+    return this.has.get(name)?.version !== target.version || (this.forced.has(name) && target === desired?.get(name));
+  }
+
+  /** Delta: whether a name without a target must be answered with a removal. */
+  private mustRemove(name: string): boolean {
+    return this.has.has(name) || (this.sub.names.has(name) && !this.absent.has(name)) || this.mustAnswer.has(name);
+  }
+
+  private computePlan(desired: DesiredMap | undefined, keepRemoved: boolean): Plan | undefined {
     const target = new Map<string, Held>();
     const consider = (name: string): void => {
-      let r: Held | undefined = desired?.get(name);
-      if (r && this.rejected.get(name)?.version === r.version) r = this.has.get(name);
-      if (!r && keepRemoved) r = this.has.get(name);
+      const r = this.targetOf(name, desired, keepRemoved);
       if (r) target.set(name, r);
     };
     if (this.sub.wildcard && desired) for (const name of desired.keys()) consider(name);
@@ -152,7 +201,7 @@ export class TypeState {
     if (keepRemoved) for (const [name, held] of this.has) if (!target.has(name)) target.set(name, held);
 
     const changed = new Set<string>();
-    for (const [name, r] of target) if (this.has.get(name)?.version !== r.version || this.forced.has(name)) changed.add(name);
+    for (const [name, r] of target) if (this.isDue(name, r, desired)) changed.add(name);
     const removedFromClient = [...this.has.keys()].filter((n) => !target.has(n));
     // Changed entries always come from `desired`, so they are EncodedResources.
     const changedResources = (): EncodedResource[] => [...changed].map((n) => target.get(n) as EncodedResource);
@@ -169,6 +218,46 @@ export class TypeState {
     for (const name of this.mustAnswer) if (!target.has(name)) removed.add(name);
     if (changed.size === 0 && removed.size === 0 && !this.needsResponse) return undefined;
     return { full: false, resources: changedResources(), removed: [...removed], changed };
+  }
+
+  /**
+   * computePlan's answer for `desired`, given that nothing is due for `insync` in the current
+   * state. A name whose entry is the same in both maps has the same target in both (targetOf), so
+   * it is as settled for `desired` as it was for `insync`: only the names that differ are looked
+   * at. State of the world for Listener/Cluster must still list everything: the client holds
+   * exactly the targets of `insync` then (nothing changed, nothing to remove), so the list is
+   * what it holds with the differing names replaced, and no name is compared.
+   */
+  private planFrom(insync: DesiredMap, desired: DesiredMap, keepRemoved: boolean): Plan | undefined {
+    const names = changedNames(insync, desired);
+    const changed = new Set<string>();
+    const targets: Held[] = [];
+    const removed: string[] = [];
+    for (const name of names) {
+      const r = this.targetOf(name, desired, keepRemoved);
+      if (r) {
+        if (this.fullState) targets.push(r);
+        if (this.isDue(name, r, desired)) {
+          changed.add(name);
+          if (!this.fullState) targets.push(r);
+        }
+      } else if (this.delta ? this.mustRemove(name) : this.has.has(name)) removed.push(name);
+    }
+    // Changed entries always come from `desired`, so they are EncodedResources (as computePlan).
+    const resources = targets as EncodedResource[];
+    if (!this.delta) {
+      if (this.fullState) {
+        if (changed.size === 0 && removed.length === 0 && !this.needsResponse) return undefined;
+        const differs = new Set(names);
+        const all: EncodedResource[] = [];
+        for (const [name, held] of this.has) if (!differs.has(name) && isEncoded(held)) all.push(held);
+        for (const r of targets) if (isEncoded(r)) all.push(r);
+        return { full: true, resources: all, removed: [], changed };
+      }
+      return changed.size === 0 ? undefined : { full: false, resources, removed: [], changed };
+    }
+    if (changed.size === 0 && removed.length === 0 && !this.needsResponse) return undefined;
+    return { full: false, resources, removed, changed };
   }
 
   /**
@@ -231,7 +320,7 @@ export class TypeState {
     // the same desired state plans nothing (saves recomputing a plan over every name per ACK).
     // A plan without kept removals (slot 0) also leaves nothing for the slot that keeps them;
     // the reverse does not hold (the kept resources are still to be removed).
-    if (from) for (const slot of from.slot === 0 ? [0, 1] : [1]) this.memo[slot] = { desired: from.desired, rev: this.rev, plan: undefined };
+    if (from) for (const slot of from.slot === 0 ? [0, 1] : [1]) this.remember(slot, from.desired, undefined);
     return s;
   }
 
@@ -265,7 +354,7 @@ export class TypeState {
   }
 
   /** Drops rejections of content that is no longer wanted (a new version gets its chance). */
-  forgetStaleRejections(desired: ReadonlyMap<string, EncodedResource> | undefined): void {
+  forgetStaleRejections(desired: DesiredMap | undefined): void {
     // Runs for every stream on every push: invalidate the memoised plans only if a rejection went.
     for (const [name, rej] of this.rejected) {
       if (desired?.get(name)?.version !== rej.version) {
