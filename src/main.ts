@@ -107,7 +107,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     onMoved: (kind, objects) => controllers.find((ctl) => ctl.kind === kind)?.rolloutChanged(objects),
   });
   const dirty = (): void => rollouts.markDirty();
-  xds.events.on('ack', dirty).on('nack', dirty);
+  xds.events.on('ack', () => rollouts.markDirty('progress')).on('nack', dirty);
   xds.registry.on('connect', dirty).on('disconnect', dirty);
   const pushes = new PushQueue(xds);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host

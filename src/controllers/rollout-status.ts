@@ -1,7 +1,10 @@
 // Keeps each config object's Reconciled condition ("2/3 proxies up to date.") following its
 // rollout. ACKs, NACKs, proxies coming and going and config changes only mark the rollouts
-// dirty; once a second, if dirty, every tracked object's rollout is computed again and the
-// controllers write the statuses whose rollout moved (each object at most once a second).
+// dirty; once a second, if dirty, rollouts are computed again and the controllers write the
+// statuses whose rollout moved (each object at most once a second). An ACK only moves a proxy
+// forward, so after ACKs alone only the objects not yet everywhere are looked at again (with
+// endpoint churn ACKs never stop, and most objects are long complete); a NACK, a proxy coming
+// or going, or a config change can move any object, and all are computed again.
 import { Gauge, Histogram } from 'prom-client';
 import type { Mesh } from '../model/mesh.js';
 import { RolloutTracker, type Rollout, type RolloutProxy } from '../push/rollout.js';
@@ -25,6 +28,8 @@ export type RolloutListener = (kind: string, objects: Array<{ namespace: string;
 export class RolloutReporter {
   readonly tracker: RolloutTracker;
   private dirty = true;
+  /** Whether something other than ACKs happened since the last pass (every object is computed again). */
+  private structural = true;
   private timer: NodeJS.Timeout | undefined;
   /** The last rollout computed per object, and its signature (what a status would show). */
   private readonly latest = new Map<string, { rollout: Rollout; signature: string }>();
@@ -41,9 +46,10 @@ export class RolloutReporter {
     this.tracker = new RolloutTracker(deps.rootNamespace);
   }
 
-  /** Something a rollout depends on happened (an ACK, a NACK, a proxy, a change). */
-  markDirty(): void {
+  /** Something a rollout depends on happened: an ACK (`progress`), or a NACK, a proxy, a change. */
+  markDirty(kind: 'progress' | 'structural' = 'structural'): void {
     this.dirty = true;
+    if (kind === 'structural') this.structural = true;
   }
 
   start(): void {
@@ -68,7 +74,9 @@ export class RolloutReporter {
   /** Computes every rollout again if dirty, and tells which moved. */
   pass(): void {
     if (!this.dirty) return;
+    const all = this.structural;
     this.dirty = false;
+    this.structural = false;
     const end = rolloutPass.startTimer();
     const proxies = this.deps.proxies();
     const mesh = this.deps.mesh();
@@ -76,10 +84,12 @@ export class RolloutReporter {
     const keys = new Set(this.tracker.keys());
     let pending = 0;
     for (const key of keys) {
+      const known = this.latest.get(key)?.rollout;
+      if (!all && known && known.upToDate === known.reached && known.rejected.length === 0) continue;
       const [kind, namespace, name] = key.split('/');
       const rollout = this.tracker.rollout(kind, namespace, name, proxies, mesh);
       if (!rollout) continue;
-      if (rollout.upToDate < rollout.reached) pending++;
+      if (rollout.upToDate < rollout.reached || rollout.rejected.length > 0) pending++;
       const signature = `${rollout.upToDate}/${rollout.reached} ${rollout.rejected.map((r) => `${r.proxy} ${r.message}`).join('\n')}`;
       if (this.latest.get(key)?.signature === signature) continue;
       this.latest.set(key, { rollout, signature });
