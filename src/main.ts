@@ -43,7 +43,7 @@ import type { RolloutProxy } from './push/rollout.js';
 import type { Proxy } from './xds/proxy-registry.js';
 import { MeshPage } from './dashboard/mesh-page.js';
 import { meshView, type ProxyFacts } from './dashboard/mesh-state.js';
-import { servicesOfWorkloads, TrafficWatch } from './dashboard/traffic-watch.js';
+import { scrapeTargets, servicesOfWorkloads, TrafficWatch } from './dashboard/traffic-watch.js';
 
 const log = loggerFor('main');
 /** Lifetime of the control plane's xDS serving certificate (reissued daily). */
@@ -115,7 +115,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const modelChanges = new ModelChanges({
     mesh: meshSource,
     queue: pushes,
-    connected: () => xds.registry.list().map((p) => ({ id: p.id, kind: p.info.kind, namespace: p.info.namespace, labels: p.info.labels })),
+    connected: () => xds.registry.list().map(rolloutProxy),
     onSettled: () => controllers.forEach((ctl) => ctl.recheck()),
   });
   const onModelChange = (c: ChangeSet | RegistryChange): void => {
@@ -154,11 +154,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   // API server gives them (never an address a proxy claims), only while the page is watched.
   const traffic = new TrafficWatch({
     log: loggerFor('mesh-page'),
-    targets: () =>
-      xds.registry.list().flatMap((p) => {
-        const pod = p.info.namespace && p.info.podName ? services.podByName(p.info.namespace, p.info.podName) : undefined;
-        return pod?.ip ? [{ proxyId: p.id, ip: pod.ip }] : [];
-      }),
+    targets: () => scrapeTargets(xds.registry.list().map((p) => p.info), (ns, name) => services.podByName(ns, name)),
     servicesOf: () => servicesOfWorkloads(services.listServices(), services.listPods(), (ns, name) => services.endpoints(ns, name)),
   });
   closers.push(() => traffic.stop());

@@ -47,6 +47,19 @@ export function servicesOfWorkloads(services: readonly ServiceRecord[], pods: re
   };
 }
 
+/**
+ * Where to read each proxy: its pod's IP as the API server gives it, found by the namespace and
+ * pod name the proxy was admitted with; never an address from its node metadata (a proxy
+ * chooses that freely, and would aim the control plane's requests anywhere). A proxy whose pod
+ * is unknown, or has no IP yet, is not read. Pure.
+ */
+export function scrapeTargets(proxies: ReadonlyArray<{ id: string; namespace: string | undefined; podName: string | undefined }>, podByName: (namespace: string, name: string) => PodRecord | undefined): ScrapeTarget[] {
+  return proxies.flatMap((p) => {
+    const pod = p.namespace && p.podName ? podByName(p.namespace, p.podName) : undefined;
+    return pod?.ip ? [{ proxyId: p.id, ip: pod.ip }] : [];
+  });
+}
+
 export interface TrafficWatchOptions {
   /** The proxies to read, at their pods' IPs. */
   targets: () => ScrapeTarget[];

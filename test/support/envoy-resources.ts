@@ -6,6 +6,9 @@ import type { HttpConnectionManager } from '../../src/xds/generated/envoy/extens
 import type { Router } from '../../src/xds/generated/envoy/extensions/filters/http/router/v3/Router.js';
 import type { Route } from '../../src/xds/generated/envoy/config/route/v3/Route.js';
 import { packAny } from '../../src/xds/protos.js';
+import type { Snapshot } from '../../src/xds/snapshot.js';
+import { TypeUrl } from '../../src/xds/types.js';
+import type { AdsClient } from './ads-client.js';
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../../src/xds/types.js';
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -83,4 +86,23 @@ export function routeConfiguration(name: string, routes: readonly SimpleRoute[],
       },
     ],
   };
+}
+
+/** A small complete configuration: cluster a with one endpoint, listener http routing r to a. */
+export function smallSnapshot(): Snapshot {
+  return {
+    [TypeUrl.Cluster]: new Map([['a', edsCluster('a')]]),
+    [TypeUrl.Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9001 }])]]),
+    [TypeUrl.Listener]: new Map([['http', httpListener('http', 10080, 'r')]]),
+    [TypeUrl.Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'a' }])]]),
+  };
+}
+
+/** Subscribes like Envoy to smallSnapshot: CDS and LDS wildcard, EDS and RDS by name; resolves once it holds all four. */
+export async function subscribeLikeEnvoy(c: AdsClient): Promise<void> {
+  c.subscribe(TypeUrl.Cluster, []);
+  c.subscribe(TypeUrl.Endpoint, ['a']);
+  c.subscribe(TypeUrl.Listener, []);
+  c.subscribe(TypeUrl.Route, ['r']);
+  await c.until('initial config', () => c.names(TypeUrl.Cluster).length > 0 && c.names(TypeUrl.Route).length > 0 && c.names(TypeUrl.Listener).length > 0 && c.names(TypeUrl.Endpoint).length > 0);
 }

@@ -2,7 +2,7 @@
 // whose selector the workload's pods match and whose target port (numeric, or named and
 // resolved by the EndpointSlices) is that port.
 import type { Endpoint, PodRecord, ServiceRecord } from '../../src/model/services.js';
-import { servicesOfWorkloads } from '../../src/dashboard/traffic-watch.js';
+import { scrapeTargets, servicesOfWorkloads } from '../../src/dashboard/traffic-watch.js';
 
 const svc = (name: string, selector: Record<string, string>, ports: Array<{ port: number; targetPort: number | string; name?: string }>): ServiceRecord => ({
   namespace: 'shop',
@@ -30,4 +30,16 @@ test('a workload port is reached through the Services that select its pods and t
   expect(of('shop', 'reviews-v2', 9080)).toEqual(['reviews-v2.shop.svc.cluster.local', 'reviews.shop.svc.cluster.local']);
   expect(of('shop', 'reviews-v1', 8080)).toEqual([]);
   expect(of('blog', 'reviews-v1', 9080)).toEqual([]);
+});
+
+test('a proxy is read at its pod IP from the API server, never at an address it claims; an unknown pod is not read', () => {
+  const pods: Record<string, PodRecord> = { 'shop/web-1': pod('web-1', { app: 'web' }) };
+  const podByName = (ns: string, name: string): PodRecord | undefined => pods[`${ns}/${name}`];
+  // The node metadata's own IP (the forged 169.254.169.254, a cloud metadata address) plays no part.
+  const proxies = [
+    { id: 'sidecar~169.254.169.254~web-1.shop~shop.svc.cluster.local', namespace: 'shop', podName: 'web-1', ip: '169.254.169.254' },
+    { id: 'sidecar~10.96.0.1~ghost.shop~shop.svc.cluster.local', namespace: 'shop', podName: 'ghost', ip: '10.96.0.1' },
+    { id: 'router~10.0.0.9~x', namespace: undefined, podName: undefined, ip: '10.0.0.9' },
+  ];
+  expect(scrapeTargets(proxies, podByName)).toEqual([{ proxyId: 'sidecar~169.254.169.254~web-1.shop~shop.svc.cluster.local', ip: '10.0.0.1' }]);
 });

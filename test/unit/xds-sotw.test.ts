@@ -4,11 +4,11 @@
 import { jest } from '@jest/globals';
 import { setLogLevel } from '../../src/util/logger.js';
 import { registry } from '../../src/util/metrics.js';
-import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
+import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import type { XdsServer } from '../../src/xds/server.js';
 import type { AdsClient, AdsClientOptions } from '../support/ads-client.js';
 import { LoopbackXds } from '../support/loopback-xds.js';
-import { edsCluster, endpoints, httpListener, routeConfiguration } from '../support/envoy-resources.js';
+import { edsCluster, endpoints, httpListener, routeConfiguration, smallSnapshot, subscribeLikeEnvoy } from '../support/envoy-resources.js';
 import { TypeUrl } from '../../src/xds/types.js';
 
 const { Cluster, Endpoint, Listener, Route } = TypeUrl;
@@ -22,23 +22,7 @@ function client(id = NODE, opts: Partial<AdsClientOptions> = {}): AdsClient {
   return xds.client({ node: { id }, ...opts });
 }
 
-function base(): Snapshot {
-  return {
-    [Cluster]: new Map([['a', edsCluster('a')]]),
-    [Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9001 }])]]),
-    [Listener]: new Map([['http', httpListener('http', 10080, 'r')]]),
-    [Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'a' }])]]),
-  };
-}
 
-/** Subscribes like Envoy: CDS and LDS wildcard, EDS and RDS by name. */
-async function envoyLike(c: AdsClient): Promise<void> {
-  c.subscribe(Cluster, []);
-  c.subscribe(Endpoint, ['a']);
-  c.subscribe(Listener, []);
-  c.subscribe(Route, ['r']);
-  await c.until('initial config', () => c.names(Cluster).length > 0 && c.names(Route).length > 0 && c.names(Listener).length > 0 && c.names(Endpoint).length > 0);
-}
 
 function port(listener: Record<string, unknown> | undefined): number | undefined {
   return (listener as { address?: { socket_address?: { port_value?: number } } } | undefined)?.address?.socket_address?.port_value;
@@ -55,7 +39,7 @@ jest.setTimeout(20_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 
 beforeEach(async () => {
-  provider = new StaticSnapshotProvider(base());
+  provider = new StaticSnapshotProvider(smallSnapshot());
   xds = await LoopbackXds.start({ provider });
   server = xds.server;
 });
@@ -77,7 +61,7 @@ test('a wildcard CDS subscription receives every cluster with a version and a no
 
 test('every type gets its own version and nonce on one stream', async () => {
   const c = client();
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   const nonces = c.received.map((r) => r.nonce);
   expect(new Set(nonces).size).toBe(nonces.length);
   expect(new Set(c.received.map((r) => r.typeUrl))).toEqual(new Set([Cluster, Endpoint, Listener, Route]));
@@ -103,7 +87,7 @@ test('named subscriptions: only the names asked for, a new name at once, unsubsc
 
 test('an update arrives with a new version; pushing unchanged content sends nothing', async () => {
   const c = client();
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   const before = c.received.length;
   await server.push({ reason: 'config' });
   await settle();
@@ -121,8 +105,8 @@ test('an update arrives with a new version; pushing unchanged content sends noth
 
 test('a removed listener and cluster are omitted from the next state-of-the-world response', async () => {
   const c = client();
-  await envoyLike(c);
-  provider.set({ ...base(), [Listener]: new Map(), [Cluster]: new Map(), [Endpoint]: new Map() });
+  await subscribeLikeEnvoy(c);
+  provider.set({ ...smallSnapshot(), [Listener]: new Map(), [Cluster]: new Map(), [Endpoint]: new Map() });
   await server.push({ reason: 'config' });
   await c.until('removed', () => c.names(Listener).length === 0 && c.names(Cluster).length === 0);
   expect(c.responses(Listener).at(-1)?.names).toEqual([]);
@@ -134,7 +118,7 @@ test('make-before-break: a new cluster is ACKed before the route that uses it is
   const pump = setInterval(() => {
     for (const t of [Endpoint, Listener, Route, Cluster]) c.ack(t);
   }, 5);
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   clearInterval(pump);
   const mark = c.received.length;
 
@@ -171,7 +155,7 @@ test('make-before-break: a new cluster is ACKed before the route that uses it is
 
 test('a NACK keeps the client on its previous version, is recorded and counted, and the rejected resource is not sent again', async () => {
   const c = client(NODE, { reject: (r) => (r.typeUrl === Listener && r.names.includes('bad') ? 'Error adding/updating listener(s) bad: invalid stat_prefix' : undefined) });
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   const nacksBefore = await counter('trellis_xds_nacks_total', { type: 'lds' });
 
   // A change to http (good) and a new listener bad (which the client rejects) in one push.
@@ -210,7 +194,7 @@ test('a NACK keeps the client on its previous version, is recorded and counted, 
 
 test('a NACK that names nothing holds back every changed resource, and nothing is resent in a loop', async () => {
   const c = client(NODE, { reject: (r) => (r.typeUrl === Cluster && r.names.includes('b') ? 'something is wrong' : undefined) });
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   provider.update({ [Cluster]: new Map([['a', edsCluster('a')], ['b', edsCluster('b')]]) });
   await server.push({ reason: 'config' });
   await c.until('the NACK', () => c.responses(Cluster).some((r) => r.nacked));
@@ -262,7 +246,7 @@ test('proxies receiving the same resource share one encoding', async () => {
 
 test('a resource that cannot be encoded keeps its previous version and the proxy keeps the rest', async () => {
   const c = client();
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   const broken = { name: 'a', connect_timeout: 'soon' } as never;
   provider.update({ [Cluster]: new Map([['a', broken], ['c', edsCluster('c')]]) });
   await server.push({ reason: 'config' });
@@ -273,7 +257,7 @@ test('a resource that cannot be encoded keeps its previous version and the proxy
 test('proxies handed the same map share one encoded map, unless a resource in it failed to encode', async () => {
   const ids = ['sidecar~10.0.0.1~a-1.default~default.svc.cluster.local', 'sidecar~10.0.0.2~b-1.default~default.svc.cluster.local'];
   const [a, b] = ids.map((id) => client(id));
-  await Promise.all([envoyLike(a), envoyLike(b)]);
+  await Promise.all([subscribeLikeEnvoy(a), subscribeLikeEnvoy(b)]);
   const desired = (id: string) => server.registry.get(id)?.desired.get(Cluster);
   expect(desired(ids[0])).toBeDefined();
   expect(desired(ids[0])).toBe(desired(ids[1]));
@@ -283,7 +267,7 @@ test('proxies handed the same map share one encoded map, unless a resource in it
   await server.push({ reason: 'config' });
   await a.until('c', () => a.names(Cluster).includes('c'));
   const late = client('sidecar~10.0.0.3~c-1.default~default.svc.cluster.local');
-  await envoyLike(late).catch(() => undefined);
+  await subscribeLikeEnvoy(late).catch(() => undefined);
   await late.until('c', () => late.names(Cluster).includes('c'));
   expect(a.names(Cluster)).toEqual(['a', 'c']);
   expect(late.names(Cluster)).toEqual(['c']);
@@ -315,7 +299,7 @@ test('a provider failing on connect closes the stream (UNAVAILABLE) instead of s
 
 test('a provider failing on a push leaves the proxy on what it has', async () => {
   const c = client();
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   const before = c.received.length;
   const failing = { snapshot: () => Promise.reject(new Error('boom')) };
   Object.assign(server as unknown as { provider: unknown }, { provider: failing });

@@ -4,14 +4,13 @@
 // produced it until the rejected content changes.
 import { jest } from '@jest/globals';
 import { setLogLevel } from '../../src/util/logger.js';
-import { StaticSnapshotProvider, type Snapshot } from '../../src/xds/snapshot.js';
+import { StaticSnapshotProvider } from '../../src/xds/snapshot.js';
 import type { XdsServer } from '../../src/xds/server.js';
 import { LoopbackXds } from '../support/loopback-xds.js';
-import { edsCluster, endpoints, httpListener, routeConfiguration } from '../support/envoy-resources.js';
+import { edsCluster, httpListener, routeConfiguration, smallSnapshot, subscribeLikeEnvoy } from '../support/envoy-resources.js';
 import { ALL_TYPES, TypeUrl } from '../../src/xds/types.js';
-import type { AdsClient } from '../support/ads-client.js';
 
-const { Cluster, Endpoint, Listener, Route } = TypeUrl;
+const { Cluster, Listener, Route } = TypeUrl;
 const NODE = 'sidecar~10.0.0.1~app-1.default~default.svc.cluster.local';
 
 let xds: LoopbackXds;
@@ -19,22 +18,7 @@ let server: XdsServer;
 let provider: StaticSnapshotProvider;
 let epoch = 1;
 
-function base(): Snapshot {
-  return {
-    [Cluster]: new Map([['a', edsCluster('a')]]),
-    [Endpoint]: new Map([['a', endpoints('a', [{ host: '127.0.0.1', port: 9001 }])]]),
-    [Listener]: new Map([['http', httpListener('http', 10080, 'r')]]),
-    [Route]: new Map([['r', routeConfiguration('r', [{ prefix: '/', cluster: 'a' }])]]),
-  };
-}
 
-async function envoyLike(c: AdsClient): Promise<void> {
-  c.subscribe(Cluster, []);
-  c.subscribe(Endpoint, ['a']);
-  c.subscribe(Listener, []);
-  c.subscribe(Route, ['r']);
-  await c.until('initial config', () => c.names(Cluster).length > 0 && c.names(Route).length > 0 && c.names(Listener).length > 0 && c.names(Endpoint).length > 0);
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 100));
 
@@ -43,7 +27,7 @@ beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
 
 beforeEach(async () => {
   epoch = 1;
-  provider = new StaticSnapshotProvider(base());
+  provider = new StaticSnapshotProvider(smallSnapshot());
   xds = await LoopbackXds.start({ provider, epoch: () => epoch });
   server = xds.server;
 });
@@ -53,7 +37,7 @@ afterEach(() => xds.close());
 test('a proxy holds a model version once every type it concerns is ACKed, not while a response is in flight', async () => {
   const c = xds.client({ node: { id: NODE }, manual: true });
   const pump = setInterval(() => ALL_TYPES.forEach((t) => c.ack(t)), 5);
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   const proxy = server.registry.get(NODE)!;
   await c.until('synced', () => proxy.syncState(ALL_TYPES) === 'SYNCED');
   clearInterval(pump);
@@ -101,7 +85,7 @@ test('a proxy that has accepted nothing yet holds nothing', async () => {
 
 test('a rejection marks the versions of the batch that produced it, until the rejected content changes', async () => {
   const c = xds.client({ node: { id: NODE }, reject: (r) => (r.typeUrl === Listener && r.names.includes('bad') ? 'Error adding/updating listener(s) bad: invalid stat_prefix' : undefined) });
-  await envoyLike(c);
+  await subscribeLikeEnvoy(c);
   const proxy = server.registry.get(NODE)!;
   await c.until('synced at 1', () => proxy.syncedEpoch(Listener) === 1);
 
