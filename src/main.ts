@@ -8,7 +8,7 @@ import type { MeshConfig } from './api/mesh-config.js';
 import { parseMeshConfig } from './api/validate-mesh-config.js';
 import { JwksResolver } from './controllers/jwks-resolver.js';
 import { NetworkingController } from './controllers/networking.js';
-import { loadKubeConfig } from './kube/client.js';
+import { loadKubeAccess } from './kube/access.js';
 import { Rest } from './kube/rest.js';
 import { ConfigStore, type ChangeSet } from './model/config-store.js';
 import { jwksSources } from './model/jwks.js';
@@ -80,7 +80,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     process.exit(2);
   }
   if (config.meshConfigPath) log.info('mesh configuration read', { file: config.meshConfigPath, extensionProviders: (meshConfig.extensionProviders ?? []).map((p) => p.name), trustDomainAliases: meshConfig.trustDomainAliases });
-  const kc = loadKubeConfig(config.kubeconfig);
+  const kc = await loadKubeAccess(config.kubeconfig);
   const rest = new Rest(kc);
   const store = new ConfigStore();
   const services = new ServiceRegistry();

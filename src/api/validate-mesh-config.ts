@@ -2,7 +2,7 @@
 // error naming the field, raised at startup: a CUSTOM policy pointing at a provider that was
 // silently dropped would fail closed for every request, a surprise better had at install time.
 // Fields Trellis does not read are ignored, as they configure parts of istiod it has no peer for.
-import { loadYaml } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
 import type { ExtensionProvider, MeshConfig } from './mesh-config.js';
 import { ErrorList, type ValidationError } from './validate-errors.js';
 import { validateFileAccessLogProvider, validateMeshAccessLog } from './validate-mesh-access-log.js';
@@ -81,7 +81,7 @@ export function validateMeshConfig(mesh: unknown): ValidationError[] {
 export function parseMeshConfig(text: string, source: string): MeshConfig {
   let mesh: unknown;
   try {
-    mesh = text.trim() === '' ? {} : loadYaml(text);
+    mesh = yaml.load(text) ?? {};
   } catch (err) {
     throw new Error(`${source}: not YAML: ${(err as Error).message}`, { cause: err });
   }

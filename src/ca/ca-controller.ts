@@ -15,7 +15,6 @@
 // Fail-closed: a Secret that does not validate is refused with a log line naming it, the key and
 // the problem, and the CA keeps signing with what it had. A deleted istio-ca-secret is put back
 // from the root in use rather than replaced by a new root.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Informer } from '../kube/informer.js';
 import { ApiError, type Rest } from '../kube/rest.js';
 import { MeshCa } from './authority.js';
@@ -23,6 +22,7 @@ import { b64, loadOrCreateCa, pluginCa, PLUGIN_SECRET, readSecret, SELF_SIGNED_S
 import { CA_CERT, CA_KEY } from './chain.js';
 import { fingerprint, nextExpiry, nextTrustState, parseTrustState, rootRotationDue, rootsOf, trustBundle, type TrustState } from './trust-bundle.js';
 import { X509Certificate } from 'node:crypto';
+import type { KubeAccess } from '../kube/access.js';
 
 export const TRUST_STATE_SECRET = 'trellis-ca-roots';
 export const TRUST_STATE_KEY = 'roots.json';
@@ -32,7 +32,7 @@ export const DEFAULT_PROPAGATION_MS = 2 * 60_000;
 export const DEFAULT_ROTATION_CHECK_MS = 3_600_000;
 
 export interface CaControllerOptions extends LoadCaOptions {
-  kc: KubeConfig;
+  kc: KubeAccess;
   rest: Pick<Rest, 'get' | 'post' | 'request'>;
   /** How long a root stays trusted after the CA stops signing under it: the longest workload certificate. */
   retainMs: number;

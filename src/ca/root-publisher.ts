@@ -3,7 +3,7 @@
 // verify the control plane and their peers. Kept that way: a namespace created later gets it, a
 // deleted ConfigMap is recreated, an edited one is put back. Namespaces being deleted are left
 // alone, as are the system namespaces Istio skips.
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
 import { Informer } from '../kube/informer.js';
 import { ApiError, Rest } from '../kube/rest.js';
@@ -11,6 +11,7 @@ import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 
 import { ROOT_CERT_CONFIGMAP as ROOT_CONFIGMAP, ROOT_CERT_KEY as ROOT_CONFIGMAP_KEY } from '../api/mesh-identity.js';
+import type { KubeAccess } from '../kube/access.js';
 
 export { ROOT_CONFIGMAP, ROOT_CONFIGMAP_KEY };
 export const ROOT_CONFIGMAP_LABELS: Readonly<Record<string, string>> = { 'istio.io/config': 'true' };
@@ -33,7 +34,7 @@ interface ConfigMap extends KubernetesObject {
 }
 
 export interface RootPublisherOptions {
-  kc: KubeConfig;
+  kc: KubeAccess;
   rootPem: string;
   log: Logger;
   /** Namespaces left alone (default: Istio's list of system namespaces). */

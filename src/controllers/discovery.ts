@@ -1,13 +1,14 @@
 // Service discovery: Services, EndpointSlices, Pods, Namespaces and kubernetes.io/tls Secrets
 // from the API into the ServiceRegistry, each change reported with the hosts it touches.
-import type { KubeConfig, KubernetesObject, V1EndpointSlice, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1EndpointSlice, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { Informer } from '../kube/informer.js';
 import type { Endpoint, RegistryChange, ServiceRegistry } from '../model/services.js';
 import { parseExportToAnnotation } from '../model/visibility.js';
 import type { Logger } from '../util/logger.js';
+import type { KubeAccess } from '../kube/access.js';
 
 export interface DiscoveryDeps {
-  kc: KubeConfig;
+  kc: KubeAccess;
   registry: ServiceRegistry;
   log: Logger;
   onChange: (c: RegistryChange) => void;

@@ -2,7 +2,7 @@
 // PeerAuthentication): validate every object (the webhook can be bypassed or down), put accepted
 // ones in the model, keep the last accepted version when an update is invalid, and write status
 // conditions by merge patch only when they change.
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
 import { GROUP_OF, type ConfigKind } from '../api/common.js';
 import { formatErrors } from '../api/validate-errors.js';
@@ -14,6 +14,7 @@ import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 import { rolloutMessage, type Rollout } from '../push/rollout.js';
 import { nextStatus, sameStatus, type ConfigStatus, type DesiredCondition } from './status.js';
+import type { KubeAccess } from '../kube/access.js';
 
 /** The least time between two status writes of one object: rollouts change with every ACK. */
 export const STATUS_WRITE_INTERVAL_MS = 1000;
@@ -87,7 +88,7 @@ export class NetworkingController {
   constructor(
     readonly kind: ConfigKind,
     private readonly deps: {
-      kc: KubeConfig;
+      kc: KubeAccess;
       rest: Rest;
       store: ConfigStore;
       log: Logger;

@@ -6,15 +6,17 @@
 //  - a watch that stops delivering without an error (a known client-node pitfall: a
 //    half-open connection) is detected by a watchdog and replaced;
 //  - a periodic resync re-delivers every object so controllers can repair drift.
-import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../util/logger.js';
+import type { KubeAccess } from './access.js';
 import { ApiError, Rest } from './rest.js';
+import { watch } from './watch.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
 export type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
 
 export interface InformerOptions<T = KubernetesObject> {
-  kc: KubeConfig;
+  kc: KubeAccess;
   /** API path of the collection, e.g. /apis/networking.istio.io/v1/virtualservices */
   path: string;
   log: Logger;
@@ -79,9 +81,8 @@ export class Informer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: Handler<T>[] = [];
   private readonly rest: Rest;
-  private readonly watcher: Watch;
   private resourceVersion = '';
-  private abort: AbortController | undefined;
+  private abort: { abort(): void } | undefined;
   private running = false;
   private synced = false;
   private readonly syncWaiters: (() => void)[] = [];
@@ -98,7 +99,6 @@ export class Informer<T extends KubernetesObject> {
     const transform = opts.transform;
     this.keep = transform ? (o) => transform(withoutBookkeeping(o)) : withoutBookkeeping;
     this.rest = new Rest(opts.kc);
-    this.watcher = new Watch(opts.kc);
   }
 
   on(handler: Handler<T>): void {
@@ -230,10 +230,11 @@ export class Informer<T extends KubernetesObject> {
     let gone = false;
     let ended = false;
     this.watchPendingSince = Date.now();
-    const abort = await this.watcher.watch(
+    const abort = await watch(
+      this.opts.kc,
       this.opts.path,
       params,
-      (phase: string, obj: T | WatchStatus) => {
+      (phase: string, obj: unknown) => {
         if (gen !== this.generation) return;
         this.lastActivity = Date.now();
         if (phase === 'ERROR') {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from './access.js';
 
 /**
  * Connections to the API server are kept and reused: the kubeconfig builds a new agent (a new
@@ -36,7 +36,7 @@ export class ApiError extends Error {
 
 export class Rest {
   private readonly server: URL;
-  constructor(readonly kc: KubeConfig) {
+  constructor(readonly kc: KubeAccess) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);

@@ -1,11 +1,12 @@
 // Keeps the webhooks serving: puts the caBundle back as soon as a webhook configuration is
 // created or rewritten (a `helm upgrade` rewrites them), and every minute renews the serving
 // certificate when it nears expiry and rechecks the caBundles.
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Informer } from '../kube/informer.js';
 import type { Logger } from '../util/logger.js';
 import type { CertManager } from './cert-manager.js';
 import type { AdmissionServer } from './server.js';
+import type { KubeAccess } from '../kube/access.js';
 
 export interface CaBundleUpkeep {
   /** Resolves once the webhook configurations' informers have listed. */
@@ -14,7 +15,7 @@ export interface CaBundleUpkeep {
 }
 
 export function caBundleUpkeep(opts: {
-  kc: KubeConfig;
+  kc: KubeAccess;
   certs: CertManager;
   /** Where a renewed serving certificate goes (the webhook server, and xDS over TLS). */
   admission: Pick<AdmissionServer, 'setCertificate'>;
