@@ -6,9 +6,14 @@
 // the API server, as a new pod does) or one shared token (`--tokens shared`: reviewed once,
 // then cached). Reports certificates per second, latency percentiles, and the control plane
 // process's CPU per certificate (/proc/<pid>/stat of the trellis process, a host process here).
+// `--client lean` sends the same call from a load generator that costs its process far less
+// (bench/grpc-unary-h2.ts): on this machine the clients share the control plane's two cores,
+// where real agents run on their own pods' CPUs. `--rate R` offers R requests/s in all (open
+// loop) instead of `--concurrency` in flight per process (closed loop).
 //
 //   npx tsc && node dist/bench/ca-load.js [--requests 1000] [--processes 2] [--concurrency 8]
-//                                         [--tokens distinct|shared]
+//                                         [--tokens distinct|shared] [--client agent|lean]
+//                                         [--rate R]
 //
 // Needs the devcluster with Trellis installed (make cluster-up && make deploy). Creates and
 // deletes the namespace bench-ca-load-<id> (not injected: the clients talk to 15012 directly).
@@ -18,7 +23,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
 import { createCsr, requestCertificate, spiffeId } from '../src/ca/certificate-client.js';
+import { createCertificateOverH2 } from './grpc-unary-h2.js';
 
 interface Job {
   address: string;
@@ -34,31 +41,57 @@ function arg(name: string, def: string): string {
 }
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-/** A client process: requests [from, to) of the job with `concurrency` in flight; prints JSON. */
+/** One certificate request from a client process, with the agent's client or the lean one. */
+function requester(job: Job, client: string): (token: string, csrPem: string) => Promise<unknown> {
+  if (client === 'agent') return (token, csrPem) => requestCertificate({ address: job.address, rootCaPem: job.rootPem, serverName: job.serverName, token, csrPem });
+  const secureContext = tls.createSecureContext({ ca: job.rootPem });
+  return (token, csrPem) => createCertificateOverH2({ address: job.address, secureContext, serverName: job.serverName, token, csrPem });
+}
+
+/**
+ * A client process: requests [from, to) of the job, `concurrency` in flight (closed loop), or
+ * started at `rate` per second whatever the answers (open loop: a request's latency counts from
+ * when it was due, so a slow CA cannot hide its queue); prints JSON.
+ */
 async function worker(): Promise<void> {
   const job = JSON.parse(fs.readFileSync(arg('worker', ''), 'utf8')) as Job;
   const from = Number(arg('from', '0'));
   const to = Number(arg('to', '0'));
   const concurrency = Number(arg('concurrency', '8'));
+  const rate = Number(arg('rate', '0'));
+  const call = requester(job, arg('client', 'agent'));
   const lat: number[] = [];
   const errors: string[] = [];
-  let next = from;
+  const one = async (i: number, due: number): Promise<void> => {
+    try {
+      await call(job.tokens[i % job.tokens.length], job.csrs[i]);
+      lat.push(performance.now() - due);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  };
   const start = performance.now();
   const cpu0 = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < to) {
-        const i = next++;
-        const t = performance.now();
-        try {
-          await requestCertificate({ address: job.address, rootCaPem: job.rootPem, serverName: job.serverName, token: job.tokens[i % job.tokens.length], csrPem: job.csrs[i] });
-          lat.push(performance.now() - t);
-        } catch (err) {
-          errors.push(err instanceof Error ? err.message : String(err));
+  if (rate > 0) {
+    const pending: Promise<void>[] = [];
+    for (let i = from; i < to; i++) {
+      const due = start + ((i - from) * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      pending.push(one(i, due));
+    }
+    await Promise.all(pending);
+  } else {
+    let next = from;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < to) {
+          const i = next++;
+          await one(i, performance.now());
         }
-      }
-    }),
-  );
+      }),
+    );
+  }
   const cpu = process.cpuUsage(cpu0);
   process.stdout.write(`${JSON.stringify({ lat, errors, ms: performance.now() - start, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
 }
@@ -69,6 +102,12 @@ async function main(): Promise<void> {
   const REQUESTS = Number(arg('requests', '1000'));
   const PROCESSES = Number(arg('processes', '2'));
   const CONCURRENCY = Number(arg('concurrency', '8'));
+  const RATE = Number(arg('rate', '0'));
+  const CLIENT = arg('client', 'agent');
+  if (CLIENT !== 'agent' && CLIENT !== 'lean') {
+    process.stderr.write(`ca-load: --client is agent or lean, not ${CLIENT}\n`);
+    process.exit(2);
+  }
   const TOKENS = arg('tokens', 'distinct');
   if (!clusterAvailable() || (await run(devcluster, ['status'])).code !== 0) {
     process.stderr.write('ca-load: the devcluster is not running (make cluster-up && make deploy)\n');
@@ -97,7 +136,7 @@ async function main(): Promise<void> {
   const rest = new Rest(kc);
   const ns = testNamespace('bench-ca-load');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-load-'));
-  process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes × ${CONCURRENCY} in flight, ${TOKENS} tokens; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes, ${RATE > 0 ? `${RATE}/s offered (open loop)` : `${CONCURRENCY} in flight each`}, ${TOKENS} tokens, the ${CLIENT} client; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   try {
     await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'loader' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'loader', image: 'trellis/echo:latest', command: ['sleep', 'infinity'] }] } } });
@@ -127,7 +166,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     const outputs = await Promise.all(
       Array.from({ length: PROCESSES }, (_, p) => {
-        const args = ['exec', `${ns}/loader`, '--', 'node', script, '--worker', jobFile, '--from', String(p * per), '--to', String(Math.min(REQUESTS, (p + 1) * per)), '--concurrency', String(CONCURRENCY)];
+        const args = ['exec', `${ns}/loader`, '--', 'node', script, '--worker', jobFile, '--from', String(p * per), '--to', String(Math.min(REQUESTS, (p + 1) * per)), '--concurrency', String(CONCURRENCY), '--rate', String(RATE / PROCESSES), '--client', CLIENT];
         return new Promise<string>((resolve, reject) => {
           const child = spawn(devcluster, args, { stdio: ['ignore', 'pipe', 'inherit'] });
           let out = '';

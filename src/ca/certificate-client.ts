@@ -3,6 +3,7 @@
 // grpc-js, protobufjs and node built-ins only (no Kubernetes client, no xDS code).
 import * as grpc from '@grpc/grpc-js';
 import { CREATE_CERTIFICATE_PATH, decodeResponse, encodeRequest, type CertificateRequest, type CertificateResponse } from './certificate-proto.js';
+import { NO_CHANNELZ } from '../util/grpc-options.js';
 import { splitPem } from './pem.js';
 
 export { createCsr, spiffeId, type WorkloadCsr } from './csr.js';
@@ -29,7 +30,7 @@ export interface CertificateRequestOptions {
  */
 export function requestCertificate(o: CertificateRequestOptions): Promise<string[]> {
   const credentials = grpc.credentials.createSsl(Buffer.from(o.rootCaPem));
-  const client = new grpc.Client(o.address, credentials, { 'grpc.ssl_target_name_override': o.serverName, 'grpc.default_authority': o.serverName });
+  const client = new grpc.Client(o.address, credentials, { ...NO_CHANNELZ, 'grpc.ssl_target_name_override': o.serverName, 'grpc.default_authority': o.serverName });
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${o.token}`);
   const request: CertificateRequest = { csr: o.csrPem, validityDuration: Math.max(0, Math.floor(o.ttlSeconds ?? 0)) };

@@ -12,12 +12,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ROOT_CA, WORKLOAD_CERT } from '../api/mesh-identity.js';
+import { NO_CHANNELZ } from '../util/grpc-options.js';
 import { shutdownGrpcServer } from '../util/grpc-shutdown.js';
 import type { Logger } from '../util/logger.js';
 import type { Secret } from '../xds/types.js';
 import { DeltaSecretStream, fetchSecrets, SotwSecretStream, type SecretSource } from './sds-streams.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, encodeSecret, type DeltaDiscoveryRequest, type DiscoveryRequest, type EncodedSecret } from './sds-wire.js';
-
 
 export interface WorkloadSecrets {
   /** The workload certificate and the intermediates above it (PEM), leaf first, no root. */
@@ -79,7 +79,7 @@ export class SdsServer implements SecretSource {
    */
   async start(secrets?: WorkloadSecrets): Promise<void> {
     this.current = secrets ? encodeAll(secrets) : new Map();
-    const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 });
+    const server = new grpc.Server({ ...NO_CHANNELZ, 'grpc.keepalive_permit_without_calls': 1 });
     server.addService(definition, {
       StreamSecrets: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.track(new SotwSecretStream(this, call)),
       DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.track(new DeltaSecretStream(this, call)),

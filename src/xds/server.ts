@@ -22,6 +22,7 @@ import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, t
 import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
 import { protoRoot } from './protos.js';
 import { AccessDenied, admit, OPEN_ACCESS, refusals, verifiedPeer, type PortAccess } from './access.js';
+import { NO_CHANNELZ } from '../util/grpc-options.js';
 import { AdmissionGate, DEFAULT_XDS_LIMITS, limited, type XdsLimits } from './limits.js';
 
 export interface XdsServerOptions {
@@ -122,6 +123,7 @@ export class XdsServer implements StreamHost {
    */
   async listen(address: string, credentials = grpc.ServerCredentials.createInsecure(), access: PortAccess = OPEN_ACCESS, services?: (server: grpc.Server) => void): Promise<number> {
     const server = new grpc.Server({
+      ...NO_CHANNELZ,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.max_receive_message_length': this.limits.maxMessageBytes,
       'grpc.max_concurrent_streams': this.limits.maxStreamsPerConnection,
