@@ -7,17 +7,20 @@ import { Counter } from 'prom-client';
 import { GROUP_OF, type ConfigKind } from '../api/common.js';
 import { formatErrors } from '../api/validate-errors.js';
 import { validate } from '../api/validate.js';
+import type { KubeAccess } from '../kube/access.js';
 import { Informer } from '../kube/informer.js';
 import { ApiError, type Rest } from '../kube/rest.js';
 import type { AnyConfig, ChangeSet, ConfigOf, ConfigStore } from '../model/config-store.js';
 import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 import { rolloutMessage, type Rollout } from '../push/rollout.js';
+import { StatusLane } from './status-lane.js';
 import { nextStatus, sameStatus, type ConfigStatus, type DesiredCondition } from './status.js';
-import type { KubeAccess } from '../kube/access.js';
 
 /** The least time between two status writes of one object: rollouts change with every ACK. */
 export const STATUS_WRITE_INTERVAL_MS = 1000;
+/** Status writes of one kind in flight at once: beyond that they wait, and fold into fewer. */
+export const MAX_STATUS_WRITES = 8;
 
 export const PLURALS: Record<ConfigKind, string> = {
   VirtualService: 'virtualservices',
@@ -81,9 +84,10 @@ const rejected = new Counter({
 
 export class NetworkingController {
   readonly informer: Informer<NetworkingObject>;
-  /** Per object ("namespace/name"): when its status was last written, and a write waiting for its turn. */
-  private readonly lastWrite = new Map<string, number>();
-  private readonly waiting = new Map<string, NodeJS.Timeout>();
+  /** Per object ("namespace/name"): the status to write when its turn comes, and the last one sent. */
+  private readonly wanted = new Map<string, { namespace: string; name: string; uid: string; status: ConfigStatus }>();
+  private readonly sent = new Map<string, { uid: string; status: ConfigStatus }>();
+  private readonly lane: StatusLane;
 
   constructor(
     readonly kind: ConfigKind,
@@ -99,8 +103,11 @@ export class NetworkingController {
       /** How far an accepted config has reached the proxies (Reconciled); without it, not told. */
       rollout?: (config: AnyConfig) => Rollout | undefined;
       writeIntervalMs?: number;
+      /** Status writes in flight at once (default 8). */
+      maxStatusWrites?: number;
     },
   ) {
+    this.lane = new StatusLane({ intervalMs: deps.writeIntervalMs ?? STATUS_WRITE_INTERVAL_MS, maxInFlight: deps.maxStatusWrites ?? MAX_STATUS_WRITES, start: (key) => this.startWrite(key) });
     this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `${apiPath(kind)}/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs, absentIsEmpty: true });
     this.informer.on((event, obj) => {
       if (event === 'delete') this.remove(obj);
@@ -114,8 +121,7 @@ export class NetworkingController {
 
   stop(): void {
     this.informer.stop();
-    for (const t of this.waiting.values()) clearTimeout(t);
-    this.waiting.clear();
+    this.lane.stop();
   }
 
   /**
@@ -158,9 +164,9 @@ export class NetworkingController {
 
   private remove(obj: NetworkingObject): void {
     const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-    clearTimeout(this.waiting.get(key));
-    this.waiting.delete(key);
-    this.lastWrite.delete(key);
+    this.lane.forget(key);
+    this.wanted.delete(key);
+    this.sent.delete(key);
     const change = this.deps.store.delete(this.kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
     if (change) this.deps.onChange(change);
   }
@@ -202,48 +208,48 @@ export class NetworkingController {
   }
 
   /**
-   * Writes the status if it changed, at most once per interval per object: a write asked for
-   * sooner waits, and then writes what is current by then (the informer's newest object).
+   * Writes the status if it changed, when the object's turn comes (status-lane.ts): then it
+   * writes the newest status asked for by that time.
    */
   private writeStatusIfChanged(obj: NetworkingObject, desired: DesiredCondition[]): void {
     const md = obj.metadata ?? {};
     const namespace = md.namespace ?? '';
     const name = md.name ?? '';
     const key = `${namespace}/${name}`;
+    const uid = md.uid ?? '';
     const next = nextStatus(obj.status, md.generation ?? 0, desired, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
-    if (sameStatus(obj.status, next)) return;
-    const wait = (this.lastWrite.get(key) ?? -Infinity) + (this.deps.writeIntervalMs ?? STATUS_WRITE_INTERVAL_MS) - Date.now();
-    if (wait > 0) {
-      if (!this.waiting.has(key)) this.waiting.set(key, setTimeout(() => this.writeWaiting(namespace, name), wait));
+    // The informer may not have seen our last write yet: what we sent counts as written.
+    const last = this.sent.get(key);
+    if (sameStatus(obj.status, next) || (last?.uid === uid && sameStatus(last.status, next))) {
+      this.wanted.delete(key);
       return;
     }
-    this.lastWrite.set(key, Date.now());
-    void this.writeStatus(namespace, name, md.uid ?? '', next);
+    this.wanted.set(key, { namespace, name, uid, status: next });
+    this.lane.request(key);
   }
 
-  /** A write that waited for its turn: the object's conditions as they are now. */
-  private writeWaiting(namespace: string, name: string): void {
-    const key = `${namespace}/${name}`;
-    this.waiting.delete(key);
-    const obj = this.informer.get(name, namespace);
-    if (!obj) {
-      this.lastWrite.delete(key);
-      return;
-    }
-    const stored = this.deps.store.get(this.kind, namespace, name);
-    if (stored && stored.resourceVersion === (obj.metadata?.resourceVersion ?? '')) this.writeStatusIfChanged(obj, this.acceptedConditions(stored));
-    else this.reconcile(obj);
+  private startWrite(key: string): Promise<void> | undefined {
+    const w = this.wanted.get(key);
+    if (!w) return undefined;
+    this.wanted.delete(key);
+    this.sent.set(key, { uid: w.uid, status: w.status });
+    return this.writeStatus(w.namespace, w.name, w.uid, w.status).then((ok) => {
+      // Not written: forget it, so the next evaluation writes it again.
+      if (!ok && this.sent.get(key)?.status === w.status) this.sent.delete(key);
+    });
   }
 
-  private async writeStatus(namespace: string, name: string, uid: string, status: ConfigStatus): Promise<void> {
+  /** Resolves true once written, false if not (logged unless the object is gone or was replaced). */
+  private async writeStatus(namespace: string, name: string, uid: string, status: ConfigStatus): Promise<boolean> {
     const path = `${apiPath(this.kind)}/namespaces/${namespace}/${PLURALS[this.kind]}/${name}/status`;
     try {
       // The uid makes the patch fail rather than touch a recreated object of the same name.
       await this.deps.rest.mergePatch(path, { metadata: { uid }, status });
       statusWrites.inc({ kind: this.kind });
+      return true;
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 404 || err.status === 409 || err.status === 422)) return;
-      this.deps.log.warn('status write failed', { kind: this.kind, namespace, name, error: String(err) });
+      if (!(err instanceof ApiError && (err.status === 404 || err.status === 409 || err.status === 422))) this.deps.log.warn('status write failed', { kind: this.kind, namespace, name, error: String(err) });
+      return false;
     }
   }
 }

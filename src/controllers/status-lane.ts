@@ -1,0 +1,95 @@
+// When a controller's status writes go out. Per object: at most one write in flight and at most
+// one write per interval; in all: at most `maxInFlight` writes in flight. A write asked for
+// while the object's previous one is in flight, waits for its turn or is queued is folded into
+// that next write, which sends what is wanted by the time it starts. Without the per-object and
+// overall bounds, an API server slower than the statuses change (rollout progress on a thousand
+// objects while hundreds of proxies sync) piled up writes of statuses already stale: 15,526
+// requests in flight at 1,000 VirtualServices and 200 syncing proxies.
+
+export interface StatusLaneOptions {
+  intervalMs: number;
+  maxInFlight: number;
+  /** Sends the object's wanted status; undefined when there is nothing to send any more. */
+  start: (key: string) => Promise<void> | undefined;
+  now?: () => number;
+  setTimer?: (fn: () => void, ms: number) => NodeJS.Timeout;
+}
+
+export class StatusLane {
+  private readonly inFlight = new Set<string>();
+  /** Asked for again while in flight: asked once more when it lands. */
+  private readonly again = new Set<string>();
+  /** Waiting for a free slot, in the order asked. */
+  private readonly queued = new Set<string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly lastStart = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
+
+  constructor(private readonly opts: StatusLaneOptions) {
+    this.now = opts.now ?? Date.now;
+    this.setTimer = opts.setTimer ?? setTimeout;
+  }
+
+  /** The object's status should be written (now, or as soon as its bounds allow). */
+  request(key: string): void {
+    if (this.inFlight.has(key)) {
+      this.again.add(key);
+      return;
+    }
+    if (this.timers.has(key) || this.queued.has(key)) return;
+    const wait = (this.lastStart.get(key) ?? -Infinity) + this.opts.intervalMs - this.now();
+    if (wait > 0) {
+      this.timers.set(
+        key,
+        this.setTimer(() => {
+          this.timers.delete(key);
+          this.request(key);
+        }, wait),
+      );
+      return;
+    }
+    if (this.inFlight.size >= this.opts.maxInFlight) {
+      this.queued.add(key);
+      return;
+    }
+    const write = this.opts.start(key);
+    if (!write) return;
+    this.inFlight.add(key);
+    this.lastStart.set(key, this.now());
+    void write.finally(() => {
+      this.inFlight.delete(key);
+      if (this.again.delete(key)) this.request(key);
+      this.drain();
+    });
+  }
+
+  /** The object is gone: nothing more is written for it. (A write in flight lands as it will.) */
+  forget(key: string): void {
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    this.queued.delete(key);
+    this.again.delete(key);
+    this.lastStart.delete(key);
+  }
+
+  stop(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queued.clear();
+    this.again.clear();
+  }
+
+  /** Writes in flight and waiting (for the tests and the metrics). */
+  get sizes(): { inFlight: number; queued: number; timed: number } {
+    return { inFlight: this.inFlight.size, queued: this.queued.size, timed: this.timers.size };
+  }
+
+  private drain(): void {
+    for (const key of this.queued) {
+      if (this.inFlight.size >= this.opts.maxInFlight) return;
+      this.queued.delete(key);
+      this.request(key);
+    }
+  }
+}
