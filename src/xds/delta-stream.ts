@@ -14,7 +14,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest__Output> {
       if (req.error_detail) this.nacked(st, req.error_detail);
       else this.acked(st);
     }
-    st.subscribeDelta(req.resource_names_subscribe, req.resource_names_unsubscribe, first, req.initial_resource_versions);
+    st.subscribeDelta(req.resource_names_subscribe, req.resource_names_unsubscribe, first, req.initial_resource_versions, this.canonicalName(st.typeUrl));
   }
 
   protected versionOf(plan: Plan): string {

@@ -25,7 +25,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest__Output> {
       if (req.error_detail) this.nacked(st, req.error_detail);
       else this.acked(st);
     }
-    st.subscribeSotw(req.resource_names, first);
+    st.subscribeSotw(req.resource_names, first, this.canonicalName(st.typeUrl));
   }
 
   protected versionOf(plan: Plan): string {

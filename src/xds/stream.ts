@@ -114,6 +114,15 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
 
   /** Applies a request to the type's state: ACK/NACK, subscription (a stale request changes nothing). */
   protected abstract apply(st: TypeState, req: Req): void;
+
+  /**
+   * The name a subscription keeps: the proxy's own resource's name (shared by every proxy of its
+   * scope) when the resource exists, else the request's.
+   */
+  protected canonicalName(t: TypeUrl): (name: string) => string {
+    const desired = this.proxy?.desired.get(t);
+    return desired ? (name) => desired.get(name)?.name ?? name : (name) => name;
+  }
   protected abstract encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer;
   protected abstract versionOf(plan: Plan): string;
 

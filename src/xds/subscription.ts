@@ -13,6 +13,8 @@ export interface SubscriptionChange {
 
 const NONE: SubscriptionChange = { added: [], removed: [], wildcardAdded: false, wildcardRemoved: false };
 
+const same = (name: string): string => name;
+
 export class Subscription {
   private wild = false;
   private readonly set = new Set<string>();
@@ -37,20 +39,27 @@ export class Subscription {
     return this.set.has(name) || (this.wild && existsInWildcard);
   }
 
-  /** State of the world: every request carries the complete list of names. */
-  replace(list: readonly string[]): SubscriptionChange {
+  /**
+   * State of the world: every request carries the complete list of names. `canonical` gives the
+   * copy of a name to keep: each request decodes its own strings, and a thousand clients
+   * subscribed to the same thousand names would otherwise hold a thousand copies of each.
+   */
+  replace(list: readonly string[], canonical: (name: string) => string = same): SubscriptionChange {
     if (!this.explicit && list.length === 0) {
       if (!this.legacyWildcard || this.wild) return NONE;
       this.wild = true;
       return { ...NONE, wildcardAdded: true };
     }
     this.explicit = true;
-    if (sameList(list, this.lastList) || this.unchanged(list)) {
-      this.lastList = list;
+    // An ACK repeats the list: the one kept (the same names) stays, the request's copy goes.
+    if (sameList(list, this.lastList)) return NONE;
+    if (this.unchanged(list)) {
+      this.lastList = list.map(canonical);
       return NONE;
     }
-    this.lastList = list;
-    const next = new Set(list.filter((n) => n !== '*'));
+    const kept = list.map(canonical);
+    this.lastList = kept;
+    const next = new Set(kept.filter((n) => n !== '*'));
     const wild = list.includes('*');
     const added = [...next].filter((n) => !this.set.has(n));
     const removed = [...this.set].filter((n) => !next.has(n));
@@ -74,7 +83,7 @@ export class Subscription {
   }
 
   /** Delta: requests carry only what to add and remove. `first`: the stream's first request for the type. */
-  apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean): SubscriptionChange {
+  apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, canonical: (name: string) => string = same): SubscriptionChange {
     let wildcardAdded = false;
     let wildcardRemoved = false;
     if (first && subscribe.length === 0 && unsubscribe.length === 0 && this.legacyWildcard) {
@@ -89,8 +98,9 @@ export class Subscription {
         wildcardAdded ||= !this.wild;
         this.wild = true;
       } else if (!this.set.has(n)) {
-        this.set.add(n);
-        added.push(n);
+        const kept = canonical(n);
+        this.set.add(kept);
+        added.push(kept);
       } else {
         // Already subscribed: the client may have forgotten it; it must be sent again.
         added.push(n);

@@ -95,8 +95,9 @@ export class TypeState {
     return first;
   }
 
-  subscribeSotw(names: readonly string[], first: boolean): void {
-    const change = this.sub.replace(names);
+  /** `canonical`: the copy of a name to keep (see Subscription.replace). */
+  subscribeSotw(names: readonly string[], first: boolean, canonical?: (name: string) => string): void {
+    const change = this.sub.replace(names, canonical);
     const changed = first || isChange(change);
     // Every ACK repeats the names: only a real change invalidates the memoised plans.
     if (!changed) return;
@@ -107,15 +108,15 @@ export class TypeState {
     if (this.fullState && changed) this.needsResponse = true;
   }
 
-  subscribeDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, initialVersions: Readonly<Record<string, string>>): void {
-    const change = this.sub.apply(subscribe, unsubscribe, first);
+  subscribeDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, initialVersions: Readonly<Record<string, string>>, canonical: (name: string) => string = (n) => n): void {
+    const change = this.sub.apply(subscribe, unsubscribe, first, canonical);
     // A delta ACK carries no names: only a real change invalidates the memoised plans.
     if (!first && !isChange(change)) return;
     this.rev++;
     this.applyChange(change);
     if (first) {
       // A reconnecting client says what it already has: do not send those again if unchanged.
-      for (const [name, version] of Object.entries(initialVersions)) this.has.set(name, { version });
+      for (const [name, version] of Object.entries(initialVersions)) this.has.set(canonical(name), { version });
       if (this.sub.wildcard) this.needsResponse = true;
     }
   }

@@ -47,3 +47,30 @@ describe('delta', () => {
     expect(s.apply([], ['never-subscribed'], false).removed).toEqual([]);
   });
 });
+
+describe('the copy of a name a subscription keeps', () => {
+  // Which copy of a string is kept cannot be seen from JavaScript; which names were looked up
+  // (and so replaced by the proxy's own resource names) can.
+  const canonical = (calls: string[]) => (n: string) => (calls.push(n), n);
+
+  test('state of the world: a changed list is looked up once; an ACK repeating it looks up nothing and keeps the names', () => {
+    const s = new Subscription(false);
+    const calls: string[] = [];
+    expect(s.replace(['a', 'b'], canonical(calls))).toMatchObject({ added: ['a', 'b'] });
+    expect(calls).toEqual(['a', 'b']);
+    calls.length = 0;
+    // Envoy's ACK: the same names, decoded anew. Not a change, and nothing looked up.
+    expect(s.replace(['a', 'b'], canonical(calls))).toMatchObject({ added: [], removed: [] });
+    expect(calls).toEqual([]);
+    expect(s.replace(['a', 'b', 'c'], canonical(calls))).toMatchObject({ added: ['c'] });
+    expect(calls).toEqual(['a', 'b', 'c']);
+    expect([...s.names]).toEqual(['a', 'b', 'c']);
+  });
+
+  test('delta: a newly subscribed name is looked up', () => {
+    const s = new Subscription(false);
+    const calls: string[] = [];
+    expect(s.apply(['x'], [], true, canonical(calls))).toMatchObject({ added: ['x'] });
+    expect(calls).toEqual(['x']);
+  });
+});
