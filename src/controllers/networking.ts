@@ -218,9 +218,15 @@ export class NetworkingController {
     const key = `${namespace}/${name}`;
     const uid = md.uid ?? '';
     const next = nextStatus(obj.status, md.generation ?? 0, desired, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
-    // The informer may not have seen our last write yet: what we sent counts as written.
-    const last = this.sent.get(key);
-    if (sameStatus(obj.status, next) || (last?.uid === uid && sameStatus(last.status, next))) {
+    // The informer may not have seen our last write yet: what we sent counts as written until it
+    // does. From then on the object's own status decides (so a status someone else wrote over
+    // ours is put back).
+    let last = this.sent.get(key);
+    if (last && (last.uid !== uid || sameStatus(obj.status, last.status))) {
+      this.sent.delete(key);
+      last = undefined;
+    }
+    if (sameStatus(obj.status, next) || (last && sameStatus(last.status, next))) {
       this.wanted.delete(key);
       return;
     }

@@ -23,6 +23,7 @@ export class StatusLane {
   private readonly queued = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lastStart = new Map<string, number>();
+  private stopped = false;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
 
@@ -33,6 +34,7 @@ export class StatusLane {
 
   /** The object's status should be written (now, or as soon as its bounds allow). */
   request(key: string): void {
+    if (this.stopped) return;
     if (this.inFlight.has(key)) {
       this.again.add(key);
       return;
@@ -59,7 +61,9 @@ export class StatusLane {
     this.lastStart.set(key, this.now());
     void write.finally(() => {
       this.inFlight.delete(key);
-      if (this.again.delete(key)) this.request(key);
+      // Asked again meanwhile: behind those already waiting, so busy objects cannot keep every
+      // slot to themselves.
+      if (this.again.delete(key) && !this.stopped) this.queued.add(key);
       this.drain();
     });
   }
@@ -74,6 +78,7 @@ export class StatusLane {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.queued.clear();

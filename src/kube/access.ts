@@ -63,9 +63,9 @@ export class ClusterAccess implements KubeAccess {
   }
 
   private bearerToken(): string | undefined {
-    if (this.creds.token) return this.creds.token;
+    // As client-go: a token file, when given, wins over a token.
     const file = this.creds.tokenFile;
-    if (!file) return undefined;
+    if (!file) return this.creds.token;
     const now = this.now();
     if (!this.token || now - this.token.readAt >= TOKEN_REREAD_MS) {
       try {
@@ -86,8 +86,8 @@ export class ClusterAccess implements KubeAccess {
  */
 export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SA_DIR): ClusterAccess {
   const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (!host) throw new Error('no Kubernetes API to talk to: pass --kubeconfig (or set KUBECONFIG), or run in a pod');
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) throw new Error('no Kubernetes API to talk to: pass --kubeconfig (or set KUBECONFIG), or run in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT)');
   const caFile = path.join(dir, 'ca.crt');
   let ca: Buffer;
   try {
@@ -152,7 +152,7 @@ export function kubeconfigAccess(file: string, text = fs.readFileSync(file, 'utf
     }
   };
   const tokenFile = typeof user.tokenFile === 'string' && user.tokenFile ? path.resolve(dir, user.tokenFile) : undefined;
-  const basic = typeof user.username === 'string' && typeof user.password === 'string' ? { username: user.username, password: user.password } : undefined;
+  const basic = typeof user.username === 'string' && user.username ? { username: user.username, password: typeof user.password === 'string' ? user.password : '' } : undefined;
   return new ClusterAccess(server, {
     ca: material(`cluster ${clusterName}`, cluster, 'certificate-authority-data', 'certificate-authority'),
     cert: material(`user ${String(userName)}`, user, 'client-certificate-data', 'client-certificate'),

@@ -46,7 +46,8 @@ export class Rest {
     const opts: https.RequestOptions = {
       method,
       protocol: this.server.protocol,
-      hostname: this.server.hostname,
+      // An IPv6 address without its URL brackets: a hostname, not a name to look up.
+      hostname: this.server.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: this.server.port,
       path,
       headers: { accept: 'application/json' },

@@ -35,6 +35,12 @@ export async function watch(access: KubeAccess, path: string, params: Record<str
   };
   const transport = url.protocol === 'http:' ? http : https;
   const req = transport.request(url, opts, (res) => {
+    res.on('error', (err) => finish(res.statusCode === 200 ? err : Object.assign(err, { statusCode: res.statusCode })));
+    res.on('close', () => {
+      // After 'end' this changes nothing; before it, the connection was cut.
+      const cut = new Error(`watch ${path}: the connection closed before the ${res.statusCode === 200 ? 'stream' : 'answer'} ended`);
+      finish(res.statusCode === 200 ? cut : Object.assign(cut, { statusCode: res.statusCode }));
+    });
     if (res.statusCode !== 200) {
       let body = '';
       res.setEncoding('utf8');
@@ -63,8 +69,6 @@ export async function watch(access: KubeAccess, path: string, params: Record<str
       deliver(partial);
       finish(null);
     });
-    res.on('error', (err) => finish(err));
-    res.on('close', () => finish(res.complete ? null : new Error(`watch ${path}: the connection closed in the middle of the stream`)));
   });
   req.on('socket', (s) => s.setKeepAlive(true, KEEPALIVE_MS));
   req.on('error', (err) => finish(err));
@@ -78,7 +82,15 @@ export async function watch(access: KubeAccess, path: string, params: Record<str
     } catch {
       return; // a torn line can only come from a broken stream, which ends it anyway
     }
-    if (typeof event.type === 'string') onEvent(event.type, event.object);
+    if (typeof event.type !== 'string') return;
+    try {
+      onEvent(event.type, event.object);
+    } catch (err) {
+      // The handler could not take the event: end the watch (the informer relists) rather than
+      // let the exception escape the socket's callback and the rest of the stream be skipped.
+      finish(err instanceof Error ? err : new Error(String(err)));
+      req.destroy();
+    }
   }
 
   return {

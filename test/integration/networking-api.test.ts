@@ -238,6 +238,19 @@ test('a subset no DestinationRule defines is a warning condition, cleared when a
   await waitFor('the warning to clear', async () => condition(await read('VirtualService', ns, 'ratings'), 'Warnings')?.status === 'False');
 });
 
+test('a status someone else wrote over Trellis\'s is put back', async () => {
+  await create({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'forged-status' }, spec: { hosts: ['forged'], http: [{ route: [{ destination: { host: 'forged' } }] }] } }, off);
+  await waitFor('accepted', async () => condition(await read('VirtualService', off, 'forged-status'), 'Accepted')?.status === 'True');
+  const forged = [{ type: 'Accepted', status: 'False', reason: 'Forged', message: 'not what Trellis said', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }];
+  await custom.patchNamespacedCustomObjectStatus({ group: 'networking.istio.io', version: 'v1', namespace: off, plural: 'virtualservices', name: 'forged-status', body: [{ op: 'replace', path: '/status/conditions', value: forged }] });
+  const back = await waitFor('the status put back', async () => {
+    const o = await read('VirtualService', off, 'forged-status');
+    return condition(o, 'Accepted')?.reason === 'Accepted' ? o : undefined;
+  });
+  expect(condition(back, 'Accepted')?.status).toBe('True');
+  expect(back.status?.conditions?.some((c) => c.reason === 'Forged')).toBe(false);
+});
+
 test('no status write loop: an idle cluster makes no writes', async () => {
   // Let every pending status write land, then watch the counter stay put.
   const settled = await waitFor('status writes to settle', async () => {

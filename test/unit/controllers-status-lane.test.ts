@@ -137,3 +137,28 @@ test('a forgotten object (deleted) is not written again; stop() drops what waits
   await t.land('queued');
   expect(t.written.map(([k]) => k)).toEqual(['gone', 'queued']);
 });
+
+test('objects asked again while in flight go behind those waiting: busy objects cannot keep every slot', async () => {
+  const t = setup({ maxInFlight: 2 });
+  for (const k of ['a', 'b', 'c', 'd']) t.want(k, `${k}1`);
+  t.advance(1500); // a slow API server: the interval has passed before the writes land
+  t.want('a', 'a2');
+  t.want('b', 'b2');
+  await t.land('a');
+  expect(t.inFlight.map((p) => p.key)).toEqual(['b', 'c']);
+  await t.land('b');
+  expect(t.inFlight.map((p) => p.key)).toEqual(['c', 'd']);
+  await t.land('c');
+  await t.land('d');
+  expect(t.inFlight.map((p) => [p.key, p.wrote])).toEqual([
+    ['a', 'a2'],
+    ['b', 'b2'],
+  ]);
+});
+
+test('after stop() nothing starts', () => {
+  const t = setup();
+  t.lane.stop();
+  t.want('late', 'v1');
+  expect(t.written).toEqual([]);
+});

@@ -91,6 +91,12 @@ users: [{ name: u, user: { ${user} } }]
   expect(token.rejectUnauthorized).toBe(false);
   const basic = await applied(kubeconfigAccess('b.yaml', kc('username: ann, password: s3cret'))!);
   expect((basic.headers as Record<string, string>).authorization).toBe(`Basic ${b64('ann:s3cret')}`);
+  const noPassword = await applied(kubeconfigAccess('n.yaml', kc('username: ann'))!);
+  expect((noPassword.headers as Record<string, string>).authorization).toBe(`Basic ${b64('ann:')}`);
+  // As client-go: a token file wins over a token.
+  fs.writeFileSync(path.join(dir, 'file-token'), 'from-file');
+  const both = await applied(kubeconfigAccess(path.join(dir, 'both.yaml'), kc('token: inline, tokenFile: file-token'))!);
+  expect((both.headers as Record<string, string>).authorization).toBe('Bearer from-file');
 });
 
 test('plug-ins, impersonation and proxies are left to client-node (undefined)', () => {
@@ -136,6 +142,7 @@ test('in a pod: the service account CA and token, and the service host (IPv6 in 
   expect(String(opts.ca)).toBe('CLUSTER CA');
   expect((opts.headers as Record<string, string>).authorization).toBe('Bearer pod-token');
   expect(inClusterAccess({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, sa).getCurrentCluster()).toEqual({ server: 'https://[fd00::1]:6443' });
-  expect(() => inClusterAccess({}, sa)).toThrow('no Kubernetes API to talk to: pass --kubeconfig (or set KUBECONFIG), or run in a pod');
-  expect(() => inClusterAccess({ KUBERNETES_SERVICE_HOST: '10.96.0.1' }, path.join(dir, 'missing'))).toThrow(/the service account's CA .*missing\/ca\.crt cannot be read/);
+  expect(() => inClusterAccess({}, sa)).toThrow('no Kubernetes API to talk to: pass --kubeconfig (or set KUBECONFIG), or run in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT)');
+  expect(() => inClusterAccess({ KUBERNETES_SERVICE_HOST: '10.96.0.1' }, sa)).toThrow(/run in a pod \(KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT\)/);
+  expect(() => inClusterAccess({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, path.join(dir, 'missing'))).toThrow(/the service account's CA .*missing\/ca\.crt cannot be read/);
 });

@@ -73,7 +73,7 @@ test('a connection cut in the middle of the stream is an error, not a normal end
   const err = await w.done;
   expect(err).not.toBeNull();
   expect(err?.name).not.toBe('AbortError');
-  expect(err?.message).toMatch(/aborted|closed in the middle of the stream/);
+  expect(err?.message).toMatch(/aborted|closed before the stream ended/);
   expect(w.events).toEqual([['ADDED', { metadata: { name: 'b' } }]]);
 });
 
@@ -95,6 +95,32 @@ test('abort() ends the watch once, as an AbortError, and delivers nothing after'
   await new Promise((r) => setTimeout(r, 20));
   expect(w.events).toHaveLength(1);
   expect(w.calls()).toBe(1);
+});
+
+test('an error answer cut before its end still ends the watch, with its status code', async () => {
+  respond = (_req, res) => {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.write('{"kind":"Status","mess');
+    setTimeout(() => res.socket?.destroy(), 10);
+  };
+  const err = await run().done;
+  expect(err?.statusCode).toBe(500);
+});
+
+test('a handler that throws ends the watch with its error instead of crashing the process', async () => {
+  respond = (_req, res) => {
+    res.writeHead(200);
+    res.write(`${JSON.stringify({ type: 'ADDED', object: null })}\n${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'next' } } })}\n`);
+  };
+  const seen: string[] = [];
+  const err = await new Promise<Error | null>((resolve) => {
+    void watch(access, '/api/v1/pods', {}, (_t, o) => {
+      seen.push(JSON.stringify(o));
+      if (o === null) throw new Error('no object');
+    }, resolve);
+  });
+  expect(err?.message).toBe('no object');
+  expect(seen).toEqual(['null']); // nothing delivered after the failure
 });
 
 test('an API server that is not there ends the watch with the connection error', async () => {
