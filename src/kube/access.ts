@@ -18,6 +18,11 @@ export interface KubeAccess {
   applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
 }
 
+/** The URL of an API path on `server`, keeping a path prefix the server URL has (a proxy's). */
+export function apiUrl(server: string, path: string): URL {
+  return new URL(server.replace(/\/+$/, '') + path);
+}
+
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Bound service account tokens rotate (the kubelet rewrites the file); re-read this often. */
 const TOKEN_REREAD_MS = 60_000;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
-import type { KubeAccess } from './access.js';
+import { apiUrl, type KubeAccess } from './access.js';
 
 /**
  * Connections to the API server are kept and reused: the kubeconfig builds a new agent (a new
@@ -43,22 +43,17 @@ export class Rest {
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const opts: https.RequestOptions = {
-      method,
-      protocol: this.server.protocol,
-      // An IPv6 address without its URL brackets: a hostname, not a name to look up.
-      hostname: this.server.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: this.server.port,
-      path,
-      headers: { accept: 'application/json' },
-    };
+    // A URL, not host and port: Node strips an IPv6 address's brackets from it, and a path
+    // prefix of the server URL stays.
+    const url = apiUrl(this.server.href, path);
+    const opts: https.RequestOptions = { method, headers: { accept: 'application/json' } };
     await this.kc.applyToHTTPSOptions(opts);
     if (this.server.protocol === 'https:') opts.agent = keepAliveAgent(opts);
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     if (payload) opts.headers = { ...opts.headers, 'content-type': contentType, 'content-length': payload.length };
     const transport = this.server.protocol === 'http:' ? http : https;
     return new Promise<T>((resolve, reject) => {
-      const req = transport.request(opts, (res) => {
+      const req = transport.request(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

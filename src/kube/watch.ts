@@ -3,7 +3,7 @@
 // splitter are all it needs; the informer (informer.ts) decides what an ending means.
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeAccess } from './access.js';
+import { apiUrl, type KubeAccess } from './access.js';
 
 export type WatchEventHandler = (type: string, object: unknown) => void;
 /** null: the server ended the stream; an Error otherwise (`statusCode` set when it answered non-200; name AbortError after abort()). */
@@ -21,7 +21,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 export async function watch(access: KubeAccess, path: string, params: Record<string, string | number | boolean | undefined>, onEvent: WatchEventHandler, onDone: WatchDone): Promise<{ abort(): void }> {
   const cluster = access.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+  const url = apiUrl(cluster.server, path);
   url.searchParams.set('watch', 'true');
   for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v));
   const opts: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, agent: false };

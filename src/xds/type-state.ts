@@ -108,7 +108,7 @@ export class TypeState {
     if (this.fullState && changed) this.needsResponse = true;
   }
 
-  subscribeDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, initialVersions: Readonly<Record<string, string>>, canonical: (name: string) => string = (n) => n): void {
+  subscribeDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean, initialVersions: Readonly<Record<string, string>>, canonical?: (name: string) => string): void {
     const change = this.sub.apply(subscribe, unsubscribe, first, canonical);
     // A delta ACK carries no names: only a real change invalidates the memoised plans.
     if (!first && !isChange(change)) return;
@@ -116,7 +116,7 @@ export class TypeState {
     this.applyChange(change);
     if (first) {
       // A reconnecting client says what it already has: do not send those again if unchanged.
-      for (const [name, version] of Object.entries(initialVersions)) this.has.set(canonical(name), { version });
+      for (const [name, version] of Object.entries(initialVersions)) this.has.set(canonical?.(name) ?? name, { version });
       if (this.sub.wildcard) this.needsResponse = true;
     }
   }
