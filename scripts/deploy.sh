@@ -12,5 +12,10 @@ export KUBECONFIG="${KUBECONFIG:-$root/.devcluster/kubeconfig}"
 # 30 s: the kind simply has no objects until then).
 "$kubectl" apply --server-side --force-conflicts -f "$root/crds" >/dev/null
 "$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
-"$helm" upgrade --install trellis "$root/charts/trellis" --namespace trellis-system --create-namespace --wait --timeout 3m "$@"
+# The images the devcluster's node has: `devcluster up` (and `devcluster images`) built and
+# imported them with the tag IMAGE_TAG; nothing can be pulled.
+tag="${IMAGE_TAG:-dev}"
+"$root/tools/devcluster/devcluster" images
+"$helm" upgrade --install trellis "$root/charts/trellis" --namespace trellis-system --create-namespace --wait --timeout 3m \
+  --set "image.tag=$tag" --set "proxy.image=trellis/proxy:$tag" "$@"
 "$kubectl" -n trellis-system rollout status deployment/trellis --timeout 120s

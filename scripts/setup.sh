@@ -18,9 +18,12 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 
 # command -> Debian package
 declare -A pkgs=([ip]=iproute2 [iptables]=iptables [conntrack]=conntrack [dnsmasq]=dnsmasq-base
-  [openssl]=openssl [curl]=curl [chromium]=chromium [setpriv]=util-linux [nsenter]=util-linux [unshare]=util-linux)
+  [openssl]=openssl [curl]=curl [chromium]=chromium [setpriv]=util-linux [nsenter]=util-linux [unshare]=util-linux
+  [containerd]=containerd [ctr]=containerd [runc]=runc [buildah]=buildah [mmdebstrap]=mmdebstrap)
 missing=()
 for cmd in "${!pkgs[@]}"; do command -v "$cmd" >/dev/null || missing+=("${pkgs[$cmd]}"); done
+# The devcluster's pod network: the CNI plugins the kubelet's containerd calls.
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=("containernetworking-plugins")
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv")
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

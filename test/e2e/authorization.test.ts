@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
-import { applyAll, applyIstioObject, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
+import { applyAll, applyIstioObject, clusterAvailable, ECHO_IMAGE, deleteIstioObject, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 import { epoch, makeIssuer } from '../support/jwt.js';
 import { createServiceAccount } from '../support/tokens.js';
 import { proxyPod } from '../support/cluster.js';
@@ -26,7 +26,7 @@ function client(namespace: string, name: string, serviceAccount = 'default'): ne
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace, labels: { app: name } },
-    spec: { serviceAccountName: serviceAccount, terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: 'trellis/echo:latest', command: ['sleep', 'infinity'] }] },
+    spec: { serviceAccountName: serviceAccount, terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: ECHO_IMAGE, command: ['sleep', 'infinity'] }] },
   } as never;
 }
 

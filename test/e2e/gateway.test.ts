@@ -7,7 +7,7 @@ import { serviceAccountToken } from '../support/tokens.js';
 import { AdsClient } from '../support/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { makeServingCert, type TestCerts } from '../support/certs.js';
-import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, proxyPod, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
+import { applyAll, clientPod, clusterAvailable, ECHO_IMAGE, echoDeployment, echoFrom, kube, proxyPod, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 
 const ns = testNamespace('gw');
 /** Where the delegate VirtualService and its service live (Istio's example: another team's namespace). */
@@ -147,7 +147,7 @@ describe('HTTPS through the gateway, the certificate from credentialName over SD
         metadata: { name: 'tls-client' },
         spec: {
           terminationGracePeriodSeconds: 1,
-          containers: [{ name: 'client', image: 'trellis/echo', command: ['sleep', 'infinity'], volumeMounts: [{ name: 'ca', mountPath: '/etc/test-ca' }] }],
+          containers: [{ name: 'client', image: ECHO_IMAGE, command: ['sleep', 'infinity'], volumeMounts: [{ name: 'ca', mountPath: '/etc/test-ca' }] }],
           volumes: [{ name: 'ca', configMap: { name: 'test-ca' } }],
         },
       },

@@ -2,23 +2,17 @@
 // in Istio's text format (the built-in `envoy` provider), then in JSON (the chart's
 // `json-stdout` envoyFileAccessLog provider), then off; the lines are read from the proxy
 // container's log, where Envoy writes them (its stdout).
-import fs from 'node:fs';
-import path from 'node:path';
+import { PROXY_NAME } from '../../src/webhooks/inject.js';
 import { installTrellis } from '../support/install.js';
-import { applyIstioObject, clusterAvailable, deleteIstioObject, echoFrom, kube, meshedEchoAndClient, root, testNamespace, waitFor } from '../support/cluster.js';
+import { applyIstioObject, clusterAvailable, deleteIstioObject, echoFrom, kube, meshedEchoAndClient, testNamespace, waitFor } from '../support/cluster.js';
 
 const ns = testNamespace('telemetry');
 const { core } = kube();
 const client = `${ns}/client`;
 
-/**
- * The lines the client's proxy container has written: the devcluster keeps each container's log
- * in `.devcluster/node/pods/<ns>/<pod>-<uid prefix>/logs/<container>.log`.
- */
+/** The lines the client's proxy container has written (its log, through the API and the kubelet). */
 async function proxyLog(): Promise<string[]> {
-  const pod = await core.readNamespacedPod({ namespace: ns, name: 'client' });
-  const dir = path.join(root, '.devcluster/node/pods', ns, `client-${pod.metadata!.uid!.slice(0, 8)}`);
-  return fs.readFileSync(path.join(dir, 'logs', 'trellis-proxy.log'), 'utf8').split('\n');
+  return (await core.readNamespacedPodLog({ namespace: ns, name: 'client', container: PROXY_NAME })).split('\n');
 }
 
 /** Sends requests with `marker` in the path until the proxy's log has a line with it. */

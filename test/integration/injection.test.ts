@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { AdmissionregistrationV1Api, type V1Pod } from '@kubernetes/client-node';
 import fs from 'node:fs';
-import { clusterAvailable, echoFrom, kube, kubectlPath, podExec, root, run, testNamespace, waitFor, clientPod } from '../support/cluster.js';
+import { clusterAvailable, ECHO_IMAGE, echoFrom, inPodNetwork, kube, kubectlPath, root, run, testNamespace, waitFor, clientPod } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 const meshed = testNamespace('inj-trellis');
@@ -25,7 +25,7 @@ function echoPod(name: string, annotations: Record<string, string> = {}, labels:
       containers: [
         {
           name: 'app',
-          image: 'trellis/echo',
+          image: ECHO_IMAGE,
           env: [
             { name: 'ECHO_PORTS', value: '8080,9090' },
             { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -96,8 +96,9 @@ test('a pod in a trellis-injection=enabled namespace gets the init container and
   const name = created.metadata!.name!;
   const pod = await running(meshed, name);
   expect(pod.status?.initContainerStatuses?.[0]).toMatchObject({ name: 'trellis-init', state: { terminated: { exitCode: 0 } } });
-  // The init container really installed the capture rules in the pod's network namespace.
-  const rules = await podExec(`${meshed}/${name}`, ['iptables-save', '-t', 'nat']);
+  // The init container really installed the capture rules in the pod's network namespace (read
+  // from the node: no container of the pod may list them).
+  const rules = await inPodNetwork(`${meshed}/${name}`, ['iptables-save', '-t', 'nat']);
   expect(rules.stdout).toContain('-A OUTPUT -p tcp -j TRELLIS_OUTPUT');
   expect(rules.stdout).toContain('-j REDIRECT --to-ports 15001');
 });
@@ -132,7 +133,7 @@ test('a port excluded by annotation is reached directly; a captured one is not',
   // Connections that enter the inbound capture chain: the REDIRECT rule's packet counter (nat
   // rules see the first packet of each connection). Proxy ports (probes) never reach it.
   const redirected = async (): Promise<number> => {
-    const r = await podExec(`${meshed}/excluded`, ['iptables-save', '-c', '-t', 'nat']);
+    const r = await inPodNetwork(`${meshed}/excluded`, ['iptables-save', '-c', '-t', 'nat']);
     const m = /^\[(\d+):\d+\] -A TRELLIS_IN_REDIRECT -p tcp -j REDIRECT/m.exec(r.stdout);
     if (!m) throw new Error(`no inbound REDIRECT rule in:\n${r.stdout}`);
     return Number(m[1]);

@@ -3,7 +3,7 @@
 // through, and lets a host through once a ServiceEntry names it.
 import type { V1Pod } from '@kubernetes/client-node';
 import { injectPod } from '../../src/webhooks/inject.js';
-import { clientPod, clusterAvailable, createIstioObject, echoDeployment, echoFrom, applyAll, kube, testNamespace, waitFor } from '../support/cluster.js';
+import { clientPod, clusterAvailable, PROXY_IMAGE, createIstioObject, echoDeployment, echoFrom, applyAll, kube, testNamespace, waitFor } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 const ns = testNamespace('registry');
@@ -22,7 +22,7 @@ beforeAll(async () => {
     echoDeployment(ns, 'unknown', 1), // no Service
   ]);
   // The client gets a sidecar pointed at this control plane (the webhook's own code).
-  const injected = injectPod(clientPod(ns) as V1Pod, { proxyImage: 'trellis/proxy', discoveryAddress: cp.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' });
+  const injected = injectPod(clientPod(ns) as V1Pod, { proxyImage: PROXY_IMAGE, discoveryAddress: cp.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' });
   if (!('injected' in injected)) throw new Error('not injected');
   await core.createNamespacedPod({ namespace: ns, body: injected.injected });
 });

@@ -2,8 +2,9 @@
 // the real Envoy as UID 1337, serves readiness on 15021 and Prometheus stats on 15090, and
 // drains before it exits when the pod is deleted.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { clusterAvailable, echoFrom, kube, podExec, proxyPod, testNamespace, waitFor } from '../support/cluster.js';
+import { clusterAvailable, fetchInPod, kube, podExec, proxyPod, root, testNamespace, waitFor } from '../support/cluster.js';
 import { testMeshCa } from '../support/envoy.js';
 
 const ns = testNamespace('agent');
@@ -28,7 +29,7 @@ test('Envoy starts from the generated bootstrap, as UID 1337, and the pod become
     const p = await core.readNamespacedPod({ namespace: ns, name: 'proxy' });
     return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
   }, 180_000);
-  const [info] = await echoFrom(`${ns}/proxy`, 'http://127.0.0.1:15000/server_info');
+  const info = await fetchInPod(`${ns}/proxy`, 'http://127.0.0.1:15000/server_info');
   const body = info.body as unknown as { node: { id: string; metadata: { LABELS: Record<string, string>; NAMESPACE: string } }; state: string };
   expect(body.node.id).toBe(`sidecar~${pod.status?.podIP}~proxy.${ns}~${ns}.svc.cluster.local`);
   expect(body.node.metadata.LABELS).toEqual({ app: 'reviews', version: 'v2' });
@@ -40,16 +41,17 @@ test('Envoy starts from the generated bootstrap, as UID 1337, and the pod become
 });
 
 test('Prometheus stats are served on 15090', async () => {
-  const [stats] = await echoFrom(`${ns}/proxy`, 'http://127.0.0.1:15090/stats/prometheus');
+  const stats = await fetchInPod(`${ns}/proxy`, 'http://127.0.0.1:15090/stats/prometheus');
   expect(stats.status).toBe(200);
   expect(String(stats.body)).toContain('envoy_server_live');
 });
 
 test('deleting the pod drains Envoy, and the agent stops it cleanly rather than being killed', async () => {
-  const dir = fs.readdirSync(`.devcluster/node/pods/${ns}`).find((d) => d.startsWith('proxy-'));
-  const log = `.devcluster/node/pods/${ns}/${dir}/logs/trellis-proxy.log`;
-  // The node removes the pod directory (and this log) once the pod is gone: an open descriptor
-  // still reads the whole file afterwards, including the agent's last line.
+  // The kubelet's log of the container (podLogsDir, CRI format: time, stream, tag, line). It
+  // removes the pod's logs once the pod is gone: an open descriptor still reads the whole file
+  // afterwards, including the agent's last line.
+  const uid = (await core.readNamespacedPod({ namespace: ns, name: 'proxy' })).metadata!.uid!;
+  const log = path.join(root, '.devcluster/pod-logs', `${ns}_proxy_${uid}`, 'trellis-proxy', '0.log');
   const fd = fs.openSync(log, 'r');
   await core.deleteNamespacedPod({ namespace: ns, name: 'proxy' });
   await waitFor(
@@ -70,7 +72,7 @@ test('deleting the pod drains Envoy, and the agent stops it cleanly rather than 
   // Agent lines are JSON; Envoy's own lines (tab-separated) and any interleaved fragments are not.
   const lines = text.split('\n').flatMap((l) => {
     try {
-      return [JSON.parse(l) as { message?: string; seconds?: number; code?: number | null; signal?: string | null }];
+      return [JSON.parse(l.split(' ').slice(3).join(' ')) as { message?: string; seconds?: number; code?: number | null; signal?: string | null }];
     } catch {
       return [];
     }

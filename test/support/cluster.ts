@@ -30,6 +30,15 @@ export function kubectlPath(): string {
   return path.join(root, `.devcluster/cache/kubernetes-${pinnedVersion('KUBE_VERSION')}/kubectl`);
 }
 
+/**
+ * The tag of the images the cluster runs: what `make images` built (IMAGE_TAG, default dev),
+ * imported into the devcluster's node (or loaded into kind). Never `latest`: its default pull
+ * policy is Always, and no registry holds these images.
+ */
+export const IMAGE_TAG = process.env.IMAGE_TAG ?? 'dev';
+export const ECHO_IMAGE = `trellis/echo:${IMAGE_TAG}`;
+export const PROXY_IMAGE = `trellis/proxy:${IMAGE_TAG}`;
+
 export function clusterAvailable(): boolean {
   return fs.existsSync(kubeconfigPath);
 }
@@ -161,7 +170,7 @@ export function echoDeployment(ns: string, name: string, replicas: number, label
           containers: [
             {
               name: 'echo',
-              image: 'trellis/echo:latest',
+              image: ECHO_IMAGE,
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -185,7 +194,7 @@ export function clientPod(ns: string, name = 'client'): KubernetesObject {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: ns, labels: { app: name } },
-    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: 'trellis/echo:latest', command: ['sleep', 'infinity'] }] },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: ECHO_IMAGE, command: ['sleep', 'infinity'] }] },
   } as KubernetesObject;
 }
 
@@ -196,8 +205,8 @@ export function clientPod(ns: string, name = 'client'): KubernetesObject {
  */
 export function proxyPod(o: { name: string; namespace: string; labels: Record<string, string>; discoveryAddress: string; env?: { name: string; value: string }[]; terminationGracePeriodSeconds?: number }): V1Pod {
   const result = injectPod(
-    { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, spec: { containers: [{ name: 'placeholder', image: 'trellis/echo' }] } },
-    { proxyImage: 'trellis/proxy:latest', discoveryAddress: o.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' },
+    { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, spec: { containers: [{ name: 'placeholder', image: ECHO_IMAGE }] } },
+    { proxyImage: PROXY_IMAGE, discoveryAddress: o.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' },
   );
   if (!('injected' in result)) throw new Error(`the injector did not inject the proxy pod: ${JSON.stringify(result)}`);
   const proxy = result.injected.spec!.initContainers!.find((c) => c.name === PROXY_NAME)!;
@@ -229,9 +238,38 @@ export async function meshedEchoAndClient(ns: string): Promise<void> {
   }, 180_000);
 }
 
+/**
+ * A GET from inside a pod's container with Node's own fetch: the proxy image has Node but not
+ * the echo client. The body is parsed when it is JSON.
+ */
+export async function fetchInPod(pod: string, url: string, container = PROXY_NAME): Promise<EchoReply & { body?: unknown }> {
+  const script = `fetch(process.argv[1]).then(async (r) => { const t = await r.text(); let b = t; try { b = JSON.parse(t); } catch {} console.log(JSON.stringify({ status: r.status, body: b })); }, (e) => console.log(JSON.stringify({ error: String(e.cause ?? e) })))`;
+  const r = await run(devcluster, ['exec', '-c', container, pod, '--', 'node', '-e', script, url]);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  return line ? (JSON.parse(line) as EchoReply) : { error: `exec failed (${r.code}): ${r.stderr.trim()}` };
+}
+
 /** A page served on loopback inside a pod's proxy container (Envoy's admin on 15000, the agent's 15020), as text. */
 export async function proxyPage(pod: string, url: string): Promise<string> {
-  const r = await run(devcluster, ['exec', '-c', PROXY_NAME, pod, '--', 'echo-client', url]);
-  const body = (JSON.parse(r.stdout.trim().split('\n')[0] ?? '{}') as { body?: unknown }).body;
+  const body = (await fetchInPod(pod, url)).body;
   return typeof body === 'string' ? body : JSON.stringify(body ?? '');
+}
+
+/**
+ * Runs a command of this machine in a pod's network namespace, as the node's root (the way to
+ * read the pod's iptables: its containers hold no NET_ADMIN). Devcluster only: it finds the
+ * pod's processes by the cgroup the kubelet puts them in (pod<uid>).
+ */
+export async function inPodNetwork(pod: string, argv: string[]): Promise<RunResult> {
+  const [namespace, name] = pod.split('/');
+  const uid = (await kube().core.readNamespacedPod({ namespace, name })).metadata?.uid ?? '';
+  const pid = fs.readdirSync('/proc').find((p) => {
+    try {
+      return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/pod${uid}/`);
+    } catch {
+      return false;
+    }
+  });
+  if (!pid) throw new Error(`no process of pod ${pod} (uid ${uid}) on this machine`);
+  return run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv]);
 }

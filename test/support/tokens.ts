@@ -1,7 +1,7 @@
 // Service account tokens from the real API server (the TokenRequest API), as a kubelet projects
 // them into pods.
 import { Rest } from '../../src/kube/rest.js';
-import { kube } from './cluster.js';
+import { ECHO_IMAGE, kube } from './cluster.js';
 
 export interface TokenOptions {
   audiences?: string[];
@@ -38,7 +38,7 @@ export async function heldPod(namespace: string, name: string, serviceAccount: s
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name },
-    spec: { serviceAccountName: serviceAccount, schedulingGates: [{ name: 'trellis.io/held-by-test' }], containers: [{ name: 'c', image: 'trellis/echo:latest' }] },
+    spec: { serviceAccountName: serviceAccount, schedulingGates: [{ name: 'trellis.io/held-by-test' }], containers: [{ name: 'c', image: ECHO_IMAGE }] },
   });
   return { name: pod.metadata.name, uid: pod.metadata.uid };
 }

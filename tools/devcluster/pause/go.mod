@@ -1,0 +1,3 @@
+module trellis.local/devcluster-pause
+
+go 1.24
