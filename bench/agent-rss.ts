@@ -1,5 +1,5 @@
 // The sidecar agent's memory: the resident set of the trellis-agent process (Node.js) of every
-// pod of an injected namespace, read from /proc (the devcluster runs pods as host processes):
+// pod of an injected namespace, read from /proc (the devcluster's containers are processes of this machine):
 // VmRSS and its peak VmHWM, split into RssAnon (the process's own memory) and RssFile (mapped
 // files, mostly the node binary's code, shared by every Node.js process on the host), and from
 // smaps_rollup Pss (file pages divided among the processes sharing them) and USS (private).
@@ -29,7 +29,8 @@ import { MeshCa } from '../src/ca/authority.js';
 import { addCertificateService } from '../src/ca/certificate-service.js';
 import { TokenAuthenticator } from '../src/ca/token-review.js';
 import { loggerFor, setLogLevel } from '../src/util/logger.js';
-import { clientPod, clusterAvailable, devcluster, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor } from '../test/support/cluster.js';
+import { PROXY_NAME } from '../src/webhooks/inject.js';
+import { clientPod, clusterAvailable, devcluster, echoDeployment, echoFrom, fetchInPod, kube, nodeContainerLog, pinnedVersion, root, run, testNamespace, waitFor } from '../test/support/cluster.js';
 
 setLogLevel('error');
 
@@ -137,11 +138,9 @@ function agentsOf(ns: string): Map<string, number> {
   return out;
 }
 
-/** The agent's log lines of a pod (the node keeps one file per container). */
+/** The agent's log lines of a pod (the kubelet's file of its proxy container). */
 function proxyLog(ns: string, pod: string): string {
-  const dir = path.join(root, '.devcluster/node/pods', ns);
-  const d = fs.readdirSync(dir).find((x) => x.startsWith(`${pod}-`));
-  return d ? fs.readFileSync(path.join(dir, d, 'logs/trellis-proxy.log'), 'utf8') : '';
+  return nodeContainerLog(ns, pod, PROXY_NAME);
 }
 
 async function provesMtls(ns: string): Promise<string> {
@@ -160,9 +159,9 @@ async function provesMtls(ns: string): Promise<string> {
 
 /** The serial of the workload certificate a pod's Envoy holds (its admin /certs). */
 async function presentedSerial(ns: string, pod: string): Promise<string | undefined> {
-  const r = await run(devcluster, ['exec', '-c', 'trellis-proxy', `${ns}/${pod}`, '--', 'echo-client', 'http://127.0.0.1:15000/certs']);
+  const r = await fetchInPod(`${ns}/${pod}`, 'http://127.0.0.1:15000/certs');
   try {
-    const body = (JSON.parse(r.stdout.trim().split('\n')[0]) as { body: { certificates: { cert_chain?: { serial_number: string; subject_alt_names?: { uri?: string }[] }[] }[] } }).body;
+    const body = r.body as { certificates: { cert_chain?: { serial_number: string; subject_alt_names?: { uri?: string }[] }[] }[] };
     return body.certificates.flatMap((c) => c.cert_chain ?? []).find((c) => c.subject_alt_names?.some((n) => n.uri?.startsWith('spiffe://')))?.serial_number;
   } catch {
     return undefined;
@@ -246,7 +245,7 @@ async function localMode(): Promise<void> {
     TRELLIS_SDS_SOCKET: path.join(dir, 'sds.sock'),
     TRELLIS_CONFIG_DIR: path.join(dir, 'config'),
     TRELLIS_LABELS_FILE: path.join(dir, 'labels'),
-    TRELLIS_ENVOY: path.join(root, 'tools/devcluster/images/bin/envoy'),
+    TRELLIS_ENVOY: path.join(root, `.devcluster/cache/envoy-${pinnedVersion('ENVOY_VERSION')}/envoy`),
     ...(TTL ? { TRELLIS_CERT_TTL_SECONDS: String(parseInt(TTL, 10)) } : {}),
   };
   fs.writeFileSync(path.join(dir, 'labels'), 'app="bench"\n');

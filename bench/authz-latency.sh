@@ -86,7 +86,7 @@ spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: echo
-        image: trellis/echo:latest
+        image: trellis/echo:${IMAGE_TAG:-dev}
         command: ['$fortio', server, -http-port, '8080', -grpc-port, disabled, -redirect-port, disabled]
         env:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
@@ -106,7 +106,7 @@ kind: Pod
 metadata: {name: client, namespace: $ns, labels: {app: client}}
 spec:
   terminationGracePeriodSeconds: 1
-  containers: [{name: client, image: 'trellis/echo:latest', command: [sleep, infinity]}]
+  containers: [{name: client, image: 'trellis/echo:${IMAGE_TAG:-dev}', command: [sleep, infinity]}]
 YAML
 until "$kubectl" -n "$ns" get pod client >/dev/null 2>&1 && [[ "$("$kubectl" -n "$ns" get pods --no-headers 2>/dev/null | wc -l)" -ge 2 ]]; do sleep 1; done
 "$kubectl" -n "$ns" wait --for=condition=Ready pod --all --timeout=180s >/dev/null
@@ -197,7 +197,7 @@ YAML
 
 # The number of distinct RBAC rules (policy names) the server Envoy holds (in its inbound routes).
 server_rules() {
-  { "$devcluster" exec -c echo "$ns/$server_pod" -- curl -s --max-time 10 'http://127.0.0.1:15000/config_dump' 2>/dev/null || true; } |
+  { "$devcluster" exec -c trellis-proxy "$ns/$server_pod" -- node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t))' 'http://127.0.0.1:15000/config_dump' 2>/dev/null || true; } |
     { grep -o "ns\[$ns\]-policy\[[a-z0-9-]*\]-rule\[[0-9]*\]" || true; } | sort -u | wc -l
 }
 status_of() { # method
@@ -230,7 +230,7 @@ ce="$(pid_of "$ns" client envoy)" se="$(pid_of "$ns" echo- envoy)" ap="$(pid_of 
 [[ -n "$ce" && -n "$se" && -n "$ap" ]] || { echo "authz-latency: could not find the pods' processes (client envoy '$ce', server envoy '$se', app '$ap')" >&2; exit 1; }
 # The server Envoy's RBAC counters for inbound port 8080 (allowed, denied), to show every request went through the filter.
 rbac_stats() {
-  { "$devcluster" exec -c echo "$ns/$server_pod" -- curl -s --max-time 10 'http://127.0.0.1:15000/stats?filter=rbac' 2>/dev/null || true; } |
+  { "$devcluster" exec -c trellis-proxy "$ns/$server_pod" -- node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t))' 'http://127.0.0.1:15000/stats?filter=rbac' 2>/dev/null || true; } |
     awk -F': ' '/rbac\.allowed/ {a += $2} /rbac\.denied/ {d += $2} END {print a + 0, d + 0}'
 }
 

@@ -97,7 +97,7 @@ async function worker(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { clusterAvailable, devcluster, kube, root, run, testNamespace, waitFor } = await import('../test/support/cluster.js');
+  const { clusterAvailable, devcluster, ECHO_IMAGE, kube, root, run, testNamespace, waitFor } = await import('../test/support/cluster.js');
   const { Rest } = await import('../src/kube/rest.js');
   const REQUESTS = Number(arg('requests', '1000'));
   const PROCESSES = Number(arg('processes', '2'));
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes, ${RATE > 0 ? `${RATE}/s offered (open loop)` : `${CONCURRENCY} in flight each`}, ${TOKENS} tokens, the ${CLIENT} client; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   try {
-    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'loader' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'loader', image: 'trellis/echo:latest', command: ['sleep', 'infinity'] }] } } });
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'loader' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'loader', image: ECHO_IMAGE, command: ['sleep', 'infinity'] }] } } });
     await waitFor('the default service account', () => core.readNamespacedServiceAccount({ namespace: ns, name: 'default' }).catch(() => undefined), 60_000, 500);
     const rootPem = await waitFor('the published mesh root', async () => (await core.readNamespacedConfigMap({ namespace: ns, name: 'istio-ca-root-cert' }).catch(() => undefined))?.data?.['root-cert.pem'], 60_000, 500);
     const tokenCount = TOKENS === 'shared' ? 1 : REQUESTS;

@@ -99,7 +99,7 @@ spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: echo
-        image: trellis/echo:latest
+        image: trellis/echo:${IMAGE_TAG:-dev}
         $command
         env:
         - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
@@ -119,7 +119,7 @@ kind: Pod
 metadata: {name: client, namespace: $1, labels: {app: client}}
 spec:
   terminationGracePeriodSeconds: 1
-  containers: [{name: client, image: 'trellis/echo:latest', command: [sleep, infinity]}]
+  containers: [{name: client, image: 'trellis/echo:${IMAGE_TAG:-dev}', command: [sleep, infinity]}]
 YAML
 }
 

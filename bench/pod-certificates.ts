@@ -1,7 +1,7 @@
 // New pods and their workload certificates: one Deployment of N small injected pods (the app is
 // `sleep`), timed from its creation until every pod's agent has logged "workload certificate
-// issued" (the agent's log in the devcluster: .devcluster/node/pods/<ns>/<pod>-<uid>/logs/
-// trellis-proxy.log), and until every pod is Ready. Per pod: creation to certificate, and the
+// issued" (the proxy container's log, as the devcluster's kubelet keeps it under
+// .devcluster/pod-logs/), and until every pod is Ready. Per pod: creation to certificate, and the
 // agent's own start to certificate (key, CSR, the CA's TokenReview and signing, retries
 // included); the control plane process's CPU over the whole run.
 //
@@ -12,8 +12,8 @@
 // namespace bench-pods-<id>. Record results in BENCHMARKS.md with the machine and the date.
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { clusterAvailable, devcluster, kube, root, run, testNamespace } from '../test/support/cluster.js';
+import { PROXY_NAME } from '../src/webhooks/inject.js';
+import { clusterAvailable, devcluster, ECHO_IMAGE, kube, nodeContainerLog, run, testNamespace } from '../test/support/cluster.js';
 import { arg } from './args.js';
 
 const PODS = arg('pods', 100);
@@ -49,16 +49,8 @@ interface AgentTimes {
 
 /** What the agent of `pod` has logged so far (timestamps of its JSON lines). */
 function agentTimes(ns: string, pod: string): AgentTimes {
-  const dir = path.join(root, '.devcluster/node/pods', ns);
-  const d = fs.existsSync(dir) ? fs.readdirSync(dir).find((x) => x.startsWith(`${pod}-`)) : undefined;
   const out: AgentTimes = { retries: 0 };
-  if (!d) return out;
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(dir, d, 'logs/trellis-proxy.log'), 'utf8');
-  } catch {
-    return out;
-  }
+  const text = nodeContainerLog(ns, pod, PROXY_NAME);
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
     let entry: { timestamp?: string; message?: string };
@@ -99,7 +91,7 @@ try {
       spec: {
         replicas: PODS,
         selector: { matchLabels: { app: 'sleeper' } },
-        template: { metadata: { labels: { app: 'sleeper' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'trellis/echo:latest', command: ['sleep', 'infinity'] }] } },
+        template: { metadata: { labels: { app: 'sleeper' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: ECHO_IMAGE, command: ['sleep', 'infinity'] }] } },
       },
     },
   });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: every test that exists — unit, the images, integration (real API server, real
-# Envoy), e2e, then the devcluster's own start/stop tests — on the devcluster, which it starts if
+# Envoy, pods in real containers from the images), e2e, then the devcluster's own start/stop tests — on the devcluster, which it starts if
 # it is not running (and stops again at the end). Ends with one line: `tests: N passed, M failed`.
 # Extra arguments go to jest (e.g. scripts/test.sh --selectProjects unit).
 set -uo pipefail
@@ -15,6 +15,10 @@ started=0
 if ! tools/devcluster/devcluster status >/dev/null 2>&1; then
   tools/devcluster/devcluster up || { echo "tests: 0 passed, 1 failed"; exit 1; }
   started=1
+else
+  # A cluster that was running: its node gets the images of this checkout (only what changed
+  # is built and imported).
+  tools/devcluster/devcluster images || { echo "tests: 0 passed, 1 failed"; exit 1; }
 fi
 
 code=0

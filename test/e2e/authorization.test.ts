@@ -4,10 +4,9 @@
 // (Envoy's RBAC LOG action); and a policy change that takes effect on an open connection's next request while
 // other clients keep being served. Every refusal is asserted as the caller sees it: 403
 // "RBAC: access denied" on HTTP, a closed connection on TCP.
-import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
-import { applyAll, applyIstioObject, clusterAvailable, ECHO_IMAGE, deleteIstioObject, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
+import { applyAll, applyIstioObject, clusterAvailable, ECHO_IMAGE, deleteIstioObject, echoDeployment, echoFrom, kube, testNamespace, waitFor, type EchoReply, proxyPage } from '../support/cluster.js';
 import { epoch, makeIssuer } from '../support/jwt.js';
 import { createServiceAccount } from '../support/tokens.js';
 import { proxyPod } from '../support/cluster.js';
@@ -51,9 +50,7 @@ const outsider = `${other}/outsider`;
 
 /** A page of a pod's Envoy admin (loopback inside the pod), as text. */
 async function envoyAdmin(pod: string, page: string): Promise<string> {
-  const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', 'trellis-proxy', pod, '--', 'echo-client', `http://127.0.0.1:15000${page}`]);
-  const body = (JSON.parse(r.stdout.trim().split('\n')[0] ?? '{}') as { body?: unknown }).body;
-  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
+  return proxyPage(pod, `http://127.0.0.1:15000${page}`);
 }
 
 beforeAll(async () => {

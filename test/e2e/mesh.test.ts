@@ -2,11 +2,10 @@
 // for injection, echo v1 and v2 and a client; traffic through both sidecars; a VirtualService
 // weighted split and a header match; opt-out and excluded ports. It needs only a kubeconfig
 // (the devcluster locally, kind in GitHub Actions).
-import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
 import { debugReaderToken } from '../support/tokens.js';
-import { applyAll, clientPod, clusterAvailable, createIstioObject, echoDeployment, echoFrom, kube, podExec, root, run, testNamespace, waitFor } from '../support/cluster.js';
+import { applyAll, clientPod, clusterAvailable, createIstioObject, echoDeployment, echoFrom, kube, podExec, testNamespace, waitFor, fetchInPod } from '../support/cluster.js';
 
 const ns = testNamespace('mesh');
 const { core } = kube();
@@ -20,8 +19,7 @@ const versionsOf = (replies: { body?: { labels?: Record<string, string> } }[]): 
   }, {});
 
 async function envoyStat(pod: string, container: string, pattern: RegExp): Promise<number> {
-  const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', container, pod, '--', 'echo-client', 'http://127.0.0.1:15000/stats?format=json&filter=upstream_rq_total']);
-  const body = (JSON.parse(r.stdout.trim().split('\n')[0]) as { body: { stats: { name: string; value?: number }[] } }).body;
+  const body = (await fetchInPod(pod, 'http://127.0.0.1:15000/stats?format=json&filter=upstream_rq_total', { container })).body as { stats: { name: string; value?: number }[] };
   return body.stats.filter((s) => pattern.test(s.name)).reduce((sum, s) => sum + (s.value ?? 0), 0);
 }
 

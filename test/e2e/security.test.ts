@@ -3,7 +3,6 @@
 // workload and port level), and the attacks the identity work stops, each asserted as a refusal:
 // posing as another namespace's gateway over xDS, obtaining another service account's
 // certificate, and reading the debug pages without authorisation.
-import path from 'node:path';
 import { setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import * as grpc from '@grpc/grpc-js';
 import { requestCertificate } from '../../src/ca/certificate-client.js';
@@ -11,7 +10,7 @@ import { createCsr, spiffeId } from '../../src/ca/csr.js';
 import { AdsClient } from '../support/ads-client.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { installTrellis } from '../support/install.js';
-import { applyAll, applyIstioObject, clientPod, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
+import { applyAll, applyIstioObject, clientPod, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, testNamespace, waitFor, type EchoReply, fetchInPod } from '../support/cluster.js';
 import { createServiceAccount, debugReaderToken, serviceAccountToken } from '../support/tokens.js';
 
 const ns = testNamespace('sec');
@@ -25,8 +24,7 @@ const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type ==
 const ok = (r: EchoReply[], n: number): boolean => r.length === n && r.every((x) => x.status === 200);
 
 async function envoyStats(pod: string, filter: string): Promise<{ name: string; value?: number }[]> {
-  const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', 'trellis-proxy', pod, '--', 'echo-client', `http://127.0.0.1:15000/stats?format=json&filter=${encodeURIComponent(filter)}`]);
-  return (JSON.parse(r.stdout.trim().split('\n')[0]) as { body: { stats: { name: string; value?: number }[] } }).body.stats;
+  return ((await fetchInPod(pod, `http://127.0.0.1:15000/stats?format=json&filter=${encodeURIComponent(filter)}`)).body as { stats: { name: string; value?: number }[] }).stats;
 }
 
 const peerAuthentication = (name: string, spec: Record<string, unknown>): Promise<void> => applyIstioObject(ns, 'PeerAuthentication', name, spec);
@@ -199,8 +197,7 @@ describe('under continuous traffic', () => {
 
   /** The serial of the workload certificate an Envoy presents (its admin /certs). */
   async function presentedSerial(pod: string): Promise<string> {
-    const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', 'trellis-proxy', pod, '--', 'echo-client', 'http://127.0.0.1:15000/certs']);
-    const certs = (JSON.parse(r.stdout.trim().split('\n')[0]) as { body: { certificates: { cert_chain?: { serial_number: string; subject_alt_names?: { uri?: string }[] }[] }[] } }).body.certificates;
+    const certs = ((await fetchInPod(pod, 'http://127.0.0.1:15000/certs')).body as { certificates: { cert_chain?: { serial_number: string; subject_alt_names?: { uri?: string }[] }[] }[] }).certificates;
     const mine = certs.flatMap((c) => c.cert_chain ?? []).find((c) => c.subject_alt_names?.some((s) => s.uri?.startsWith('spiffe://')));
     if (!mine) throw new Error(`no workload certificate in ${pod}'s Envoy`);
     return mine.serial_number;

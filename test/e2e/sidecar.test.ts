@@ -3,10 +3,9 @@
 // sidecar would, through the passthrough (ALLOW_ANY: plain text, no mesh identity) or not at all
 // (REGISTRY_ONLY: 502); and a change outside the proxy's scope sends it nothing (its Envoy's own
 // update counters stand still while a proxy that sees the change applies it).
-import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { installTrellis } from '../support/install.js';
-import { applyAll, applyIstioObject, clientPod, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, root, run, testNamespace, waitFor } from '../support/cluster.js';
+import { applyAll, applyIstioObject, clientPod, clusterAvailable, deleteIstioObject, echoDeployment, echoFrom, kube, testNamespace, waitFor, fetchInPod } from '../support/cluster.js';
 
 const ns = testNamespace('scope');
 const other = `${ns}-other`;
@@ -18,8 +17,7 @@ const service = (namespace: string) => ({ apiVersion: 'v1', kind: 'Service', met
 
 /** A page of a pod's Envoy admin (loopback inside the pod), as parsed JSON. */
 async function envoyAdmin<T>(pod: string, page: string): Promise<T> {
-  const r = await run(path.join(root, 'tools/devcluster/devcluster'), ['exec', '-c', 'trellis-proxy', pod, '--', 'echo-client', `http://127.0.0.1:15000${page}`]);
-  return (JSON.parse(r.stdout.trim().split('\n')[0] ?? '{}') as { body: T }).body;
+  return (await fetchInPod(pod, `http://127.0.0.1:15000${page}`)).body as T;
 }
 
 /** The names of the clusters a pod's Envoy holds. */

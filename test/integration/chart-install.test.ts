@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CustomObjectsApi, PolicyV1Api } from '@kubernetes/client-node';
-import { clusterAvailable, kube, kubeconfigPath, root, run, testNamespace, waitFor } from '../support/cluster.js';
+import { clusterAvailable, IMAGE_TAG, kube, kubeconfigPath, PROXY_IMAGE, root, run, testNamespace, waitFor } from '../support/cluster.js';
 import { chartDir, helm, parse, template } from '../fixtures/chart/chart.js';
 import { debugReaderToken, removeDebugReader } from '../support/tokens.js';
 import { bootstrap, Envoy } from '../support/envoy.js';
@@ -30,6 +30,11 @@ const values = [
   `rootCertNamespaces=trellis.io/control-plane=${ns}`,
   '--set',
   'plaintextXds=true',
+  // The images the node has (make images): nothing can be pulled.
+  '--set',
+  `image.tag=${IMAGE_TAG}`,
+  '--set',
+  `proxy.image=${PROXY_IMAGE}`,
 ];
 const { kc, core, apps } = kube();
 const policy = kc.makeApiClient(PolicyV1Api);

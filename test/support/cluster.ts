@@ -25,9 +25,13 @@ export function pinnedVersion(key: string): string {
   return m[1];
 }
 
-/** The kubectl the devcluster setup downloaded, matching the pinned Kubernetes version. */
+/**
+ * The kubectl the devcluster setup built, matching the pinned Kubernetes version; elsewhere (kind
+ * in GitHub Actions) $KUBECTL or the kubectl on PATH.
+ */
 export function kubectlPath(): string {
-  return path.join(root, `.devcluster/cache/kubernetes-${pinnedVersion('KUBE_VERSION')}/kubectl`);
+  const built = path.join(root, `.devcluster/cache/kubernetes-${pinnedVersion('KUBE_VERSION')}/kubectl`);
+  return process.env.KUBECTL ?? (fs.existsSync(built) ? built : 'kubectl');
 }
 
 /**
@@ -71,9 +75,10 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   });
 }
 
-/** `devcluster exec ns/pod -- argv...`. */
-export function podExec(pod: string, argv: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return run(devcluster, ['exec', pod, '--', ...argv], { timeoutMs });
+/** `kubectl exec` of argv in a container of `ns/pod` (by default kubectl's: the first app container). */
+export function podExec(pod: string, argv: string[], timeoutMs = 60_000, container?: string): Promise<RunResult> {
+  const [namespace, name] = pod.split('/');
+  return run(kubectlPath(), ['--kubeconfig', kubeconfigPath, 'exec', '--namespace', namespace, name, ...(container ? ['-c', container] : []), '--', ...argv], { timeoutMs });
 }
 
 export interface EchoReply {
@@ -242,9 +247,9 @@ export async function meshedEchoAndClient(ns: string): Promise<void> {
  * A GET from inside a pod's container with Node's own fetch: the proxy image has Node but not
  * the echo client. The body is parsed when it is JSON.
  */
-export async function fetchInPod(pod: string, url: string, container = PROXY_NAME): Promise<EchoReply & { body?: unknown }> {
-  const script = `fetch(process.argv[1]).then(async (r) => { const t = await r.text(); let b = t; try { b = JSON.parse(t); } catch {} console.log(JSON.stringify({ status: r.status, body: b })); }, (e) => console.log(JSON.stringify({ error: String(e.cause ?? e) })))`;
-  const r = await run(devcluster, ['exec', '-c', container, pod, '--', 'node', '-e', script, url]);
+export async function fetchInPod(pod: string, url: string, opts: { container?: string; method?: string } = {}): Promise<EchoReply & { body?: unknown }> {
+  const script = `fetch(process.argv[1], { method: process.argv[2] }).then(async (r) => { const t = await r.text(); let b = t; try { b = JSON.parse(t); } catch {} console.log(JSON.stringify({ status: r.status, body: b })); }, (e) => console.log(JSON.stringify({ error: String(e.cause ?? e) })))`;
+  const r = await podExec(pod, ['node', '-e', script, url, opts.method ?? 'GET'], 60_000, opts.container ?? PROXY_NAME);
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   return line ? (JSON.parse(line) as EchoReply) : { error: `exec failed (${r.code}): ${r.stderr.trim()}` };
 }
@@ -272,4 +277,31 @@ export async function inPodNetwork(pod: string, argv: string[]): Promise<RunResu
   });
   if (!pid) throw new Error(`no process of pod ${pod} (uid ${uid}) on this machine`);
   return run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv]);
+}
+
+/**
+ * What a container of a pod has written, from the devcluster kubelet's log files
+ * (`.devcluster/pod-logs/<ns>_<pod>_<uid>/<container>/<restart>.log`, CRI format: time, stream,
+ * tag, then the line), so a pod's last lines can be read after the API server forgot the pod.
+ * Empty when the pod has no log yet.
+ */
+export function nodeContainerLog(namespace: string, pod: string, container: string): string {
+  const dir = path.join(root, '.devcluster/pod-logs');
+  const podDir = fs.existsSync(dir) ? fs.readdirSync(dir).find((d) => d.startsWith(`${namespace}_${pod}_`)) : undefined;
+  if (!podDir) return '';
+  const logs = path.join(dir, podDir, container);
+  if (!fs.existsSync(logs)) return '';
+  const files = fs.readdirSync(logs).filter((f) => /^\d+\.log$/.test(f)).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+  return files
+    .map((f) => criLines(fs.readFileSync(path.join(logs, f), 'utf8')))
+    .join('');
+}
+
+/** The lines of a CRI log file without their time, stream and tag. */
+export function criLines(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => `${l.split(' ').slice(3).join(' ')}\n`)
+    .join('');
 }
