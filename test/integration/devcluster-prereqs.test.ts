@@ -40,10 +40,10 @@ test('no Python: fails naming Python 3', async () => {
   expect(r.stderr).toContain("Python 3 is required: 'python3' is not in PATH");
 });
 
-test('no dnsmasq or iptables: fails naming them and the command that installs them', async () => {
+test('no dnsmasq, iptables or container runtime: fails naming them and the command that installs them', async () => {
   const r = await run(devcluster, ['up'], { env: { PATH: pathWith([...basics, 'go', 'python3', 'node', 'ip']) } });
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toMatch(/missing commands: .*iptables.*dnsmasq/);
+  expect(r.stderr).toMatch(/missing commands: .*iptables.*dnsmasq.*containerd ctr runc buildah/);
   expect(r.stderr).toContain('make setup');
 });
 
@@ -53,5 +53,5 @@ test('the devcluster prints its kubeconfig path and its usage', async () => {
   const bad = await run(devcluster, ['frobnicate']);
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toContain("unknown command 'frobnicate'");
-  expect(bad.stderr).toContain('exec [-c CONTAINER] NS/POD -- CMD');
+  expect(bad.stderr).toContain('exec [-i] [-c CONTAINER] NS/POD -- CMD');
 });

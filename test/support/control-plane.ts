@@ -2,7 +2,7 @@
 // with its webhooks at a loopback URL, for tests that need Trellis without deploying it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { kubeconfigPath, kubectlPath, root, run, waitFor } from './cluster.js';
+import { kubeconfigPath, kubectlPath, PROXY_IMAGE, root, run, waitFor } from './cluster.js';
 
 import { freePort } from './envoy.js';
 
@@ -99,6 +99,9 @@ export async function spawnControlPlane(opts: ControlPlaneOptions): Promise<Runn
       // Its own mesh root goes only to namespaces labelled for it (the in-cluster Trellis skips those).
       '--root-cert-namespaces',
       `trellis.io/control-plane=${opts.namespace}`,
+      // The proxy image the node has (make images): nothing can be pulled.
+      '--proxy-image',
+      PROXY_IMAGE,
       ...(opts.extraArgs ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } },
