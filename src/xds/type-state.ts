@@ -12,14 +12,12 @@
 // which walks every name.
 import { changedNames, type DesiredMap } from './desired-diff.js';
 import type { EncodedResource } from './encoded-resource.js';
+import { HeldMap, type Held } from './held.js';
 import { rejectedResources } from './rejection.js';
 import { Subscription, type SubscriptionChange } from './subscription.js';
 import { isWildcardType, type TypeUrl } from './types.js';
 
-/** What the client holds of a resource: its version (and the bytes, when we sent them). */
-export interface Held {
-  readonly version: string;
-}
+export type { Held } from './held.js';
 
 export interface Plan {
   /** State of the world for Listener/Cluster: the response replaces the client's whole set. */
@@ -47,7 +45,8 @@ export interface Rejection {
 
 export class TypeState {
   readonly sub: Subscription;
-  readonly has = new Map<string, Held>();
+  /** What the client holds (per ACK); shares the desired map it was last in sync with. */
+  readonly has = new HeldMap();
   /** Delta: names the client was told do not exist (and ACKed). */
   private readonly absent = new Set<string>();
   /** Delta: names unsubscribed under a wildcard, which must be answered (resource or removal). */
@@ -322,6 +321,8 @@ export class TypeState {
     // A plan without kept removals (slot 0) also leaves nothing for the slot that keeps them;
     // the reverse does not hold (the kept resources are still to be removed).
     if (from) for (const slot of from.slot === 0 ? [0, 1] : [1]) this.remember(slot, from.desired, undefined);
+    // What it holds is then (mostly) that desired map, which proxies of its scope share.
+    if (from?.desired) this.has.rebase(from.desired);
     return s;
   }
 

@@ -47,6 +47,8 @@ export interface ControlPlaneOptions {
    * so this control plane publishes its root there (and an in-cluster Trellis does not).
    */
   podReachable?: boolean;
+  /** Node.js's own flags (before the script): e.g. --inspect for a benchmark's heap readings. */
+  nodeArgs?: string[];
 }
 
 /** tools/devcluster/network.env: pods reach the host here. */
@@ -74,6 +76,7 @@ export async function spawnControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const proc = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       path.join(root, 'dist/src/main.js'),
       '--kubeconfig',
       kubeconfigPath,
