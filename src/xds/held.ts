@@ -22,6 +22,11 @@ export class HeldMap {
     return this.count;
   }
 
+  /** Entries this client keeps of its own (where it differs from the shared map, or all without one). */
+  get exceptions(): number {
+    return this.own.size + this.lacks.size;
+  }
+
   get(name: string): Held | undefined {
     const mine = this.own.get(name);
     if (mine !== undefined || this.base === undefined || this.lacks.has(name)) return mine;
@@ -72,6 +77,9 @@ export class HeldMap {
   rebase(next: DesiredMap): void {
     if (this.base === next) return;
     if (this.base === undefined) {
+      // A client holding less than half the map (a few names of many) keeps its own copy, and
+      // is not walked again on every ACK to find that out.
+      if (this.own.size < next.size / 2) return;
       const own = new Map<string, Held>();
       for (const [name, held] of this.own) if (next.get(name) !== held) own.set(name, held);
       const lacks = new Set<string>();

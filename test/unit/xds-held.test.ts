@@ -1,6 +1,8 @@
 import { EncodedResource } from '../../src/xds/encoded-resource.js';
 import type { DesiredMap } from '../../src/xds/desired-diff.js';
 import { HeldMap, type Held } from '../../src/xds/held.js';
+import { TypeState } from '../../src/xds/type-state.js';
+import { TypeUrl } from '../../src/xds/types.js';
 
 const TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 const res = (name: string, content: string): EncodedResource => new EncodedResource(TYPE, name, new TextEncoder().encode(content));
@@ -90,4 +92,43 @@ test('random operations and rebases never make it differ from a plain map', () =
       for (const n of names) expect(m.get(n)?.version).toBe(ref.get(n)?.version);
     }
   }
+});
+
+test('clients in sync hold the shared desired map, not copies: an ACK leaves no entry of their own', () => {
+  const names = Array.from({ length: 100 }, (_, i) => `outbound|8080||svc-${i}.ns.svc.cluster.local`);
+  const d1: DesiredMap = new Map(names.map((n) => [n, new EncodedResource(TypeUrl.Endpoint, n, Buffer.from(`${n}:1`))]));
+  const clients = [new TypeState(TypeUrl.Endpoint, false), new TypeState(TypeUrl.Endpoint, false), new TypeState(TypeUrl.Endpoint, true)];
+  const sync = (st: TypeState, d: DesiredMap): number => {
+    const plan = st.plan(d, false);
+    if (!plan) return 0;
+    st.sent(plan, 'n', 'v');
+    st.ack();
+    return plan.resources.length;
+  };
+  for (const st of clients) {
+    if (st.delta) st.subscribeDelta(names, [], true, {});
+    else st.subscribeSotw(names, true);
+    expect(sync(st, d1)).toBe(100);
+    expect(st.has.size).toBe(100);
+    expect(st.has.exceptions).toBe(0);
+    expect(st.has.get(names[7])).toBe(d1.get(names[7]));
+  }
+  // One endpoint changes: each client is sent that one, and again keeps nothing of its own.
+  const d2 = new Map(d1);
+  d2.set(names[3], new EncodedResource(TypeUrl.Endpoint, names[3], Buffer.from('changed')));
+  for (const st of clients) {
+    expect(sync(st, d2)).toBe(1);
+    expect(st.has.exceptions).toBe(0);
+    expect(st.has.get(names[3])).toBe(d2.get(names[3]));
+    expect(st.plan(d2, false)).toBeUndefined();
+  }
+  // A client that rejected it keeps its old version as its own, and only that.
+  const [st] = clients;
+  const d3 = new Map(d2);
+  d3.set(names[5], new EncodedResource(TypeUrl.Endpoint, names[5], Buffer.from('bad')));
+  const plan = st.plan(d3, false)!;
+  st.sent(plan, 'n2', 'v2');
+  st.nack(`rejected ${names[5]}`);
+  expect(st.has.get(names[5])).toBe(d1.get(names[5]));
+  expect(st.plan(d3, false)).toBeUndefined();
 });
