@@ -57,6 +57,8 @@ test.each(IMAGE_NAMES)('trellis/%s holds the compiled app and its runtime depend
 test('trellis/controller: its entrypoint answers --help', async () => {
   const config = await imageConfig(imageRef('controller'));
   expect(config.Entrypoint).toEqual(['node', '/app/dist/src/main.js']);
+  // glibc's malloc gives large blocks back when freed (BENCHMARKS.md, "What each client costs").
+  expect(config.Env).toContain('MALLOC_MMAP_THRESHOLD_=131072');
   const r = await runInImage(imageRef('controller'), [...config.Entrypoint!, '--help']);
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('Usage: trellis');
