@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { clusterAvailable, kubeconfigPath, kube, testNamespace } from '../test/support/cluster.js';
-import { freePort, startControlPlane } from '../test/support/control-plane.js';
+import { ensureCrds, freePort, startControlPlane } from '../test/support/control-plane.js';
 import { arg } from './args.js';
 import { BenchApi } from './vs-istiod/api.js';
 import { SimulatedSidecars } from './vs-istiod/clients.js';
@@ -26,8 +26,14 @@ const SETTLE_S = arg('settle', 30);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
+interface Inspector {
+  call: (method: string, params?: object) => Promise<Record<string, unknown>>;
+  /** Node.js with a debugger attached waits at exit until it goes: close it before the stop. */
+  close: () => void;
+}
+
 /** One Chrome DevTools Protocol session over the inspector's WebSocket. */
-async function inspector(port: number): Promise<(method: string, params?: object) => Promise<Record<string, unknown>>> {
+async function inspector(port: number): Promise<Inspector> {
   const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   const WS = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
   if (!WS) throw new Error('no WebSocket in this Node.js: run it with node --experimental-websocket');
@@ -42,15 +48,18 @@ async function inspector(port: number): Promise<(method: string, params?: object
     const m = JSON.parse(String(e.data)) as { id?: number; result?: Record<string, unknown> };
     if (m.id !== undefined) waiting.get(m.id)?.(m.result ?? {});
   };
-  return (method, params = {}) =>
-    new Promise((resolve) => {
-      const n = ++id;
-      waiting.set(n, resolve);
-      ws.send(JSON.stringify({ id: n, method, params }));
-    });
+  return {
+    call: (method, params = {}) =>
+      new Promise((resolve) => {
+        const n = ++id;
+        waiting.set(n, resolve);
+        ws.send(JSON.stringify({ id: n, method, params }));
+      }),
+    close: () => ws.close(),
+  };
 }
 
-async function sample(call: Awaited<ReturnType<typeof inspector>>, pid: number): Promise<{ heap: number; rss: number }> {
+async function sample({ call }: Inspector, pid: number): Promise<{ heap: number; rss: number }> {
   await call('HeapProfiler.collectGarbage');
   await call('HeapProfiler.collectGarbage');
   const { usedSize } = (await call('Runtime.getHeapUsage')) as { usedSize: number };
@@ -65,6 +74,7 @@ const kc = new KubeConfig();
 kc.loadFromFile(kubeconfigPath);
 const api = new BenchApi(kc, kc.makeApiClient(CoreV1Api), KubernetesObjectApi.makeApiClient(kc));
 process.stdout.write(`client-memory: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${SERVICES} services, ${CLIENTS} clients, ${new Date().toISOString()}\n`);
+await ensureCrds();
 if (!(await api.namespaceExists(NAMESPACE))) {
   process.stdout.write(`creating the mesh in ${NAMESPACE} (kept for the next run)\n`);
   await api.createNamespace(NAMESPACE);
@@ -76,24 +86,25 @@ await core.createNamespace({ body: { metadata: { name: ns } } });
 const port = await freePort();
 const cp = await startControlPlane({ namespace: ns, validatingConfig: `trellis-validator-${ns}`, nodeArgs: [`--inspect=127.0.0.1:${port}`], extraArgs: ['--xds-max-streams-per-identity', String(CLIENTS + 100)] });
 const pid = cp.proc.pid!;
+let session: Inspector | undefined;
 try {
-  const call = await inspector(port);
+  session = await inspector(port);
   await sleep(SETTLE_S * 1000);
-  const before = await sample(call, pid);
+  const before = await sample(session, pid);
   process.stdout.write(`no client:        heap ${mib(before.heap)}, RSS ${mib(before.rss)}\n`);
   const sidecars = new SimulatedSidecars(cp.xdsAddress, CLIENTS, SERVICES, '1.24.0');
   try {
     const { ms } = await sidecars.synced(600_000, () => undefined);
     await sleep(SETTLE_S * 1000);
-    const after = await sample(call, pid);
+    const after = await sample(session, pid);
     process.stdout.write(`${CLIENTS} clients synced in ${(ms / 1000).toFixed(1)} s: heap ${mib(after.heap)}, RSS ${mib(after.rss)}\n`);
     process.stdout.write(`per client: heap ${((after.heap - before.heap) / CLIENTS / 1024).toFixed(0)} KiB, RSS ${((after.rss - before.rss) / CLIENTS / 1024).toFixed(0)} KiB (after a full GC)\n`);
   } finally {
     await sidecars.stop();
   }
 } finally {
-  // It should stop on SIGTERM; it did not once after such a run (its servers closed, the process
-  // left waiting): a benchmark must not leave it behind.
+  session?.close();
+  // A benchmark must not leave it behind, whatever happened.
   const killer = setTimeout(() => cp.proc.kill('SIGKILL'), 15_000);
   const code = await cp.stop();
   clearTimeout(killer);
