@@ -100,11 +100,17 @@ test("an app container sees neither the node's files nor another pod's processes
 });
 
 test('the native sidecar starts before the app', async () => {
-  const pod = await readPod('meshed');
-  const proxyStarted = Date.parse(String(pod.status!.initContainerStatuses!.find((c) => c.name === PROXY_NAME)!.state!.running!.startedAt));
-  const appStarted = Date.parse(String(pod.status!.containerStatuses!.find((c) => c.name === 'app')!.state!.running!.startedAt));
+  // The runtime's own timestamps (nanoseconds) of each container's log lines: the pod status's
+  // startedAt has whole seconds only, and both may start within one.
+  const uid = (await readPod('meshed')).metadata!.uid!;
+  const firstLine = (container: string, match: (line: string) => boolean): number => {
+    const lines = fs.readFileSync(path.join(root, '.devcluster/pod-logs', `${ns}_meshed_${uid}`, container, '0.log'), 'utf8').split('\n');
+    const line = lines.find((l) => l !== '' && match(criLines(l)));
+    if (!line) throw new Error(`no matching line of ${container} in:\n${lines.join('\n')}`);
+    return Date.parse(line.split(' ')[0]);
+  };
   // The kubelet starts the app only once the sidecar's startup probe passed (Envoy up).
-  expect(proxyStarted).toBeLessThan(appStarted);
+  expect(firstLine(PROXY_NAME, (l) => l.includes('"starting envoy"'))).toBeLessThan(firstLine('app', (l) => l.startsWith('app-start')));
 });
 
 test("the pod is Ready only while the proxy's readiness passes", async () => {

@@ -32,7 +32,7 @@ done
 # The sandbox ("pause") binary: containerd's CRI needs a sandbox image and none can be pulled.
 if [[ ! -x "$BIN/pause" ]]; then
   mkdir -p "$KEXP/build/pause"
-  cp "$KEXP/scripts/pause.go" "$KEXP/build/pause/main.go"
+  cp /work/main/tools/devcluster/pause/main.go "$KEXP/build/pause/main.go"   # the devcluster's own
   (cd "$KEXP/build/pause" && { [[ -f go.mod ]] || go mod init kexp/pause >/dev/null 2>&1; } && \
     nice -n 19 go build -trimpath -ldflags '-s -w' -o "$BIN/pause" .)
 fi
