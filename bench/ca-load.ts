@@ -1,22 +1,25 @@
-// The deployed mesh CA under load, as agents use it: each request is the agent's own client
-// (src/ca/certificate-client.ts: a new TLS connection, the pod's token, a CSR) against the
-// control plane's 15012 in the devcluster, from client processes in a pod (so the clients' TLS
-// and the server's run in different processes, as with real agents), every request with a
-// distinct service account token (so every request costs the control plane a TokenReview with
-// the API server, as a new pod does) or one shared token (`--tokens shared`: reviewed once,
-// then cached). Reports certificates per second, latency percentiles, and the control plane
-// process's CPU per certificate (/proc/<pid>/stat of the trellis process, a host process here).
-// `--client lean` sends the same call from a load generator that costs its process far less
-// (bench/grpc-unary-h2.ts): on this machine the clients share the control plane's two cores,
-// where real agents run on their own pods' CPUs. `--rate R` offers R requests/s in all (open
-// loop) instead of `--concurrency` in flight per process (closed loop).
+// The deployed mesh CA under load, as agents use it: every request a new TLS connection to the
+// control plane's 15012 in the devcluster (the Service's cluster IP, through kube-proxy onto the
+// pod on the isolated bridge), the pod's token and a CSR, every request with a distinct service
+// account token (so every request costs the control plane a TokenReview with the API server, as
+// a new pod does) or one shared token (`--tokens shared`: reviewed once, then cached). Reports
+// certificates per second, latency percentiles, the control plane process's CPU per certificate
+// (/proc/<pid>/stat of its container's process) and the clients'.
+//
+// The clients run on this machine beside the control plane and the API server (real agents run
+// on their own pods' CPUs), so what they cost matters:
+//   --client go     (default) bench/ca-client, Go's standard library: ~2 ms of CPU a certificate
+//   --client lean   bench/grpc-unary-h2.ts, Node's http2 with the CA's framing: ~6 ms
+//   --client agent  the agent's own client (src/ca/certificate-client.ts, grpc-js): ~8 ms
+// `--rate R` offers R requests/s in all (open loop: a request's latency counts from when it was
+// due) instead of `--concurrency` in flight per process (closed loop).
 //
 //   npx tsc && node dist/bench/ca-load.js [--requests 1000] [--processes 2] [--concurrency 8]
-//                                         [--tokens distinct|shared] [--client agent|lean]
+//                                         [--tokens distinct|shared] [--client go|lean|agent]
 //                                         [--rate R]
 //
-// Needs the devcluster with Trellis installed (make cluster-up && make deploy). Creates and
-// deletes the namespace bench-ca-load-<id> (not injected: the clients talk to 15012 directly).
+// Needs the devcluster with Trellis installed (make cluster-up && make deploy) and, for the Go
+// client, Go (make setup installs it). Creates and deletes the namespace bench-ca-load-<id>.
 // Record results in BENCHMARKS.md with the machine and the date.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,8 +34,12 @@ interface Job {
   address: string;
   serverName: string;
   rootPem: string;
+  spiffeId: string;
   tokens: string[];
+  /** The Node.js clients' CSRs; the Go client makes its own before its clock starts. */
   csrs: string[];
+  /** The Go client's share of the requests. */
+  requests?: number;
 }
 
 function arg(name: string, def: string): string {
@@ -97,17 +104,18 @@ async function worker(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { clusterAvailable, devcluster, ECHO_IMAGE, kube, root, run, testNamespace, waitFor } = await import('../test/support/cluster.js');
+  const { clusterAvailable, devcluster, kube, root, run, testNamespace, waitFor } = await import('../test/support/cluster.js');
   const { Rest } = await import('../src/kube/rest.js');
   const REQUESTS = Number(arg('requests', '1000'));
   const PROCESSES = Number(arg('processes', '2'));
   const CONCURRENCY = Number(arg('concurrency', '8'));
   const RATE = Number(arg('rate', '0'));
-  const CLIENT = arg('client', 'agent');
-  if (CLIENT !== 'agent' && CLIENT !== 'lean') {
-    process.stderr.write(`ca-load: --client is agent or lean, not ${CLIENT}\n`);
+  const CLIENT = arg('client', 'go');
+  if (CLIENT !== 'go' && CLIENT !== 'agent' && CLIENT !== 'lean') {
+    process.stderr.write(`ca-load: --client is go, lean or agent, not ${CLIENT}\n`);
     process.exit(2);
   }
+  const goClient = CLIENT === 'go' ? await buildGoClient(root) : '';
   const TOKENS = arg('tokens', 'distinct');
   if (!clusterAvailable() || (await run(devcluster, ['status'])).code !== 0) {
     process.stderr.write('ca-load: the devcluster is not running (make cluster-up && make deploy)\n');
@@ -139,7 +147,6 @@ async function main(): Promise<void> {
   process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes, ${RATE > 0 ? `${RATE}/s offered (open loop)` : `${CONCURRENCY} in flight each`}, ${TOKENS} tokens, the ${CLIENT} client; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   try {
-    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'loader' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'loader', image: ECHO_IMAGE, command: ['sleep', 'infinity'] }] } } });
     await waitFor('the default service account', () => core.readNamespacedServiceAccount({ namespace: ns, name: 'default' }).catch(() => undefined), 60_000, 500);
     const rootPem = await waitFor('the published mesh root', async () => (await core.readNamespacedConfigMap({ namespace: ns, name: 'istio-ca-root-cert' }).catch(() => undefined))?.data?.['root-cert.pem'], 60_000, 500);
     const tokenCount = TOKENS === 'shared' ? 1 : REQUESTS;
@@ -153,22 +160,35 @@ async function main(): Promise<void> {
       );
       tokens.push(...batch.map((b) => b.status.token));
     }
-    const csrs = Array.from({ length: REQUESTS }, () => createCsr(spiffeId({ trustDomain: 'cluster.local', namespace: ns, serviceAccount: 'default' })).csrPem);
+    const id = spiffeId({ trustDomain: 'cluster.local', namespace: ns, serviceAccount: 'default' });
+    const csrs = CLIENT === 'go' ? [] : Array.from({ length: REQUESTS }, () => createCsr(id).csrPem);
     process.stdout.write(`prepared ${tokens.length} tokens (TokenRequest) and ${csrs.length} CSRs in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-    const job: Job = { address: 'trellis.trellis-system.svc:15012', serverName: 'trellis.trellis-system.svc', rootPem, tokens, csrs };
-    const jobFile = path.join(dir, 'job.json');
-    fs.writeFileSync(jobFile, JSON.stringify(job));
-    await waitFor('the loader pod', async () => (await core.readNamespacedPod({ namespace: ns, name: 'loader' })).status?.phase === 'Running', 60_000, 500);
+    // The clients run on the node, as kube-proxy routes a pod's traffic: to the Service's cluster IP.
+    const clusterIp = (await core.readNamespacedService({ namespace: 'trellis-system', name: 'trellis' })).spec?.clusterIP;
+    if (!clusterIp) throw new Error('the Service trellis-system/trellis has no cluster IP');
+    const per = Math.ceil(REQUESTS / PROCESSES);
+    const jobFiles = Array.from({ length: PROCESSES }, (_, p) => {
+      const from = p * per;
+      const to = Math.min(REQUESTS, (p + 1) * per);
+      // Each Go process gets its share of the tokens, so no token is used twice across processes.
+      const mine = TOKENS === 'shared' ? tokens : tokens.slice(from, to);
+      const job: Job = { address: `${clusterIp}:15012`, serverName: 'trellis.trellis-system.svc', rootPem, spiffeId: id, tokens: CLIENT === 'go' ? mine : tokens, csrs, requests: to - from };
+      const file = path.join(dir, `job-${p}.json`);
+      fs.writeFileSync(file, JSON.stringify(job));
+      return { file, from, to };
+    });
 
     const script = path.join(root, 'dist/bench/ca-load.js');
-    const per = Math.ceil(REQUESTS / PROCESSES);
     const cpu0 = cpuMs();
     const started = performance.now();
     const outputs = await Promise.all(
-      Array.from({ length: PROCESSES }, (_, p) => {
-        const args = ['exec', `${ns}/loader`, '--', 'node', script, '--worker', jobFile, '--from', String(p * per), '--to', String(Math.min(REQUESTS, (p + 1) * per)), '--concurrency', String(CONCURRENCY), '--rate', String(RATE / PROCESSES), '--client', CLIENT];
+      jobFiles.map(({ file, from, to }, p) => {
+        const [command, args] =
+          CLIENT === 'go'
+            ? [goClient, ['-job', file, ...(RATE > 0 ? ['-rate', String(RATE / PROCESSES)] : ['-concurrency', String(CONCURRENCY)])]]
+            : [process.execPath, [script, '--worker', file, '--from', String(from), '--to', String(to), '--concurrency', String(CONCURRENCY), '--rate', String(RATE / PROCESSES), '--client', CLIENT]];
         return new Promise<string>((resolve, reject) => {
-          const child = spawn(devcluster, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+          const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
           let out = '';
           child.stdout.on('data', (d: Buffer) => (out += d.toString()));
           child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`client process ${p} exited ${code}`))));
@@ -192,6 +212,15 @@ async function main(): Promise<void> {
     await core.deleteNamespace({ name: ns }).catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** bench/ca-client built (Go's standard library only, so no module is fetched) under .devcluster/cache/bench/. */
+async function buildGoClient(root: string): Promise<string> {
+  const out = path.join(root, '.devcluster/cache/bench/ca-client');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const code = await new Promise<number | null>((resolve) => spawn('go', ['build', '-o', out, '.'], { cwd: path.join(root, 'bench/ca-client'), stdio: 'inherit' }).on('exit', resolve).on('error', () => resolve(-1)));
+  if (code !== 0) throw new Error('ca-load: building bench/ca-client failed (is Go installed? make setup installs it)');
+  return out;
 }
 
 if (process.argv.includes('--worker')) await worker();

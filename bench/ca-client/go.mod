@@ -1,0 +1,3 @@
+module trellis.local/bench-ca-client
+
+go 1.24
