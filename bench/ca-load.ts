@@ -16,7 +16,14 @@
 //
 //   npx tsc && node dist/bench/ca-load.js [--requests 1000] [--processes 2] [--concurrency 8]
 //                                         [--tokens distinct|shared] [--client go|lean|agent]
-//                                         [--rate R]
+//                                         [--rate R] [--rounds K] [--warmup W]
+//                                         [--control-plane trellis|istiod] [--istiod-args "..."]
+//
+// `--control-plane istiod` measures istiod's CA instead (bench/vs-istiod's build, a host process
+// on loopback: Trellis is scaled to 0 meanwhile); `--istiod-args` adds flags, e.g.
+// "--kubernetesApiQPS=2000 --kubernetesApiBurst=4000" (istiod's default is 80 requests/s to the
+// API server, its TokenReviews included). Each of the K rounds has fresh tokens; W requests
+// first warm the control plane up, not counted.
 //
 // Needs the devcluster with Trellis installed (make cluster-up && make deploy) and, for the Go
 // client, Go (make setup installs it). Creates and deletes the namespace bench-ca-load-<id>.
@@ -110,6 +117,9 @@ async function main(): Promise<void> {
   const PROCESSES = Number(arg('processes', '2'));
   const CONCURRENCY = Number(arg('concurrency', '8'));
   const RATE = Number(arg('rate', '0'));
+  const ROUNDS = Number(arg('rounds', '1'));
+  // A control plane just started has cold code and caches; the warm-up is not counted.
+  const WARMUP = Number(arg('warmup', '200'));
   const CLIENT = arg('client', 'go');
   if (CLIENT !== 'go' && CLIENT !== 'agent' && CLIENT !== 'lean') {
     process.stderr.write(`ca-load: --client is go, lean or agent, not ${CLIENT}\n`);
@@ -121,35 +131,31 @@ async function main(): Promise<void> {
     process.stderr.write('ca-load: the devcluster is not running (make cluster-up && make deploy)\n');
     process.exit(1);
   }
-  const cpPid = fs
-    .readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .find((d) => {
-      try {
-        return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('dist/src/main.js') && fs.readFileSync(`/proc/${d}/environ`, 'utf8').includes('POD_NAMESPACE=trellis-system');
-      } catch {
-        return false;
-      }
-    });
-  if (!cpPid) {
-    process.stderr.write('ca-load: no Trellis control plane process in trellis-system (make deploy)\n');
-    process.exit(1);
+  const PLANE = arg('control-plane', 'trellis');
+  if (PLANE !== 'trellis' && PLANE !== 'istiod') {
+    process.stderr.write(`ca-load: --control-plane is trellis or istiod, not ${PLANE}\n`);
+    process.exit(2);
   }
-  const cpuMs = (): number => {
-    const f = fs.readFileSync(`/proc/${cpPid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ 100
-  };
-
-  const { kc, core } = kube();
+  const { kc, core, apps } = kube();
   const rest = new Rest(kc);
   const ns = testNamespace('bench-ca-load');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-load-'));
-  process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes, ${RATE > 0 ? `${RATE}/s offered (open loop)` : `${CONCURRENCY} in flight each`}, ${TOKENS} tokens, the ${CLIENT} client; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
-  await core.createNamespace({ body: { metadata: { name: ns } } });
+  const { Trellis } = await import('./vs-istiod/trellis.js');
+  const { AdmissionregistrationV1Api } = await import('@kubernetes/client-node');
+  const trellis = new Trellis(apps, core, kc.makeApiClient(AdmissionregistrationV1Api), { namespace: 'trellis-system', name: 'trellis' });
+  const plane = PLANE === 'istiod' ? await startIstiod(root, trellis, core) : await trellisCa(trellis, core);
+  const cpuMs = (): number => {
+    const f = fs.readFileSync(`/proc/${plane.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ 100
+  };
+  process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes, ${RATE > 0 ? `${RATE}/s offered (open loop)` : `${CONCURRENCY} in flight each`}, ${TOKENS} tokens, the ${CLIENT} client, ${PLANE}'s CA; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   try {
+    await core.createNamespace({ body: { metadata: { name: ns } } });
     await waitFor('the default service account', () => core.readNamespacedServiceAccount({ namespace: ns, name: 'default' }).catch(() => undefined), 60_000, 500);
-    const rootPem = await waitFor('the published mesh root', async () => (await core.readNamespacedConfigMap({ namespace: ns, name: 'istio-ca-root-cert' }).catch(() => undefined))?.data?.['root-cert.pem'], 60_000, 500);
-    const tokenCount = TOKENS === 'shared' ? 1 : REQUESTS;
+    const rootPem = plane.rootPem;
+    // Every round has tokens of its own (a distinct token is reviewed once, then cached).
+    const perRound = TOKENS === 'shared' ? 1 : REQUESTS;
+    const tokenCount = perRound * ROUNDS + (TOKENS === 'shared' ? 0 : WARMUP);
     const t0 = performance.now();
     const tokens: string[] = [];
     for (let i = 0; i < tokenCount; i += 20) {
@@ -161,58 +167,134 @@ async function main(): Promise<void> {
       tokens.push(...batch.map((b) => b.status.token));
     }
     const id = spiffeId({ trustDomain: 'cluster.local', namespace: ns, serviceAccount: 'default' });
-    const csrs = CLIENT === 'go' ? [] : Array.from({ length: REQUESTS }, () => createCsr(id).csrPem);
+    const csrs = CLIENT === 'go' ? [] : Array.from({ length: Math.max(REQUESTS, WARMUP) }, () => createCsr(id).csrPem);
     process.stdout.write(`prepared ${tokens.length} tokens (TokenRequest) and ${csrs.length} CSRs in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-    // The clients run on the node, as kube-proxy routes a pod's traffic: to the Service's cluster IP.
-    const clusterIp = (await core.readNamespacedService({ namespace: 'trellis-system', name: 'trellis' })).spec?.clusterIP;
-    if (!clusterIp) throw new Error('the Service trellis-system/trellis has no cluster IP');
-    const per = Math.ceil(REQUESTS / PROCESSES);
-    const jobFiles = Array.from({ length: PROCESSES }, (_, p) => {
-      const from = p * per;
-      const to = Math.min(REQUESTS, (p + 1) * per);
-      // Each Go process gets its share of the tokens, so no token is used twice across processes.
-      const mine = TOKENS === 'shared' ? tokens : tokens.slice(from, to);
-      const job: Job = { address: `${clusterIp}:15012`, serverName: 'trellis.trellis-system.svc', rootPem, spiffeId: id, tokens: CLIENT === 'go' ? mine : tokens, csrs, requests: to - from };
-      const file = path.join(dir, `job-${p}.json`);
-      fs.writeFileSync(file, JSON.stringify(job));
-      return { file, from, to };
-    });
-
     const script = path.join(root, 'dist/bench/ca-load.js');
-    const cpu0 = cpuMs();
-    const started = performance.now();
-    const outputs = await Promise.all(
-      jobFiles.map(({ file, from, to }, p) => {
-        const [command, args] =
-          CLIENT === 'go'
-            ? [goClient, ['-job', file, ...(RATE > 0 ? ['-rate', String(RATE / PROCESSES)] : ['-concurrency', String(CONCURRENCY)])]]
-            : [process.execPath, [script, '--worker', file, '--from', String(from), '--to', String(to), '--concurrency', String(CONCURRENCY), '--rate', String(RATE / PROCESSES), '--client', CLIENT]];
-        return new Promise<string>((resolve, reject) => {
-          const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-          let out = '';
-          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-          child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`client process ${p} exited ${code}`))));
-        });
-      }),
-    );
-    const wall = (performance.now() - started) / 1000;
-    const cpu = cpuMs() - cpu0;
-    const results = outputs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as { lat: number[]; errors: string[]; ms: number; cpuMs: number });
-    const lat = results.flatMap((r) => r.lat);
-    const errors = results.flatMap((r) => r.errors);
-    // The clients' own start (node, modules) is inside `wall`; the rate is over the slowest client's run.
-    const slowest = Math.max(...results.map((r) => r.ms)) / 1000;
-    process.stdout.write(
-      `${lat.length} certificates, ${errors.length} errors${errors.length ? ` (first: ${errors[0]})` : ''}: ${(lat.length / slowest).toFixed(0)}/s ` +
-        `(${slowest.toFixed(2)} s; ${wall.toFixed(2)} s with the clients' start), p50 ${pct(lat, 50).toFixed(1)} ms, p90 ${pct(lat, 90).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms; ` +
-        `control plane CPU ${cpu.toFixed(0)} ms (${(cpu / Math.max(1, lat.length)).toFixed(2)} ms per certificate), ` +
-        `clients' CPU ${(results.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, lat.length)).toFixed(2)} ms per certificate\n`,
-    );
+
+    /** One run of `requests` from the client processes with `roundTokens`; prints its line. */
+    const round = async (label: string, roundTokens: string[], requests: number, rate: number): Promise<void> => {
+      const per = Math.ceil(requests / PROCESSES);
+      const jobFiles = Array.from({ length: PROCESSES }, (_, p) => {
+        const from = p * per;
+        const to = Math.min(requests, (p + 1) * per);
+        // Each process gets its share of the tokens, so no token is used twice across processes.
+        const mine = TOKENS === 'shared' ? roundTokens : roundTokens.slice(from, to);
+        const job: Job = { address: plane.address, serverName: plane.serverName, rootPem, spiffeId: id, tokens: CLIENT === 'go' ? mine : roundTokens, csrs, requests: to - from };
+        const file = path.join(dir, `job-${p}.json`);
+        fs.writeFileSync(file, JSON.stringify(job));
+        return { file, from, to };
+      });
+      const cpu0 = cpuMs();
+      const machine0 = machineTicks();
+      const started = performance.now();
+      const outputs = await Promise.all(
+        jobFiles.map(({ file, from, to }, p) => {
+          const [command, args] =
+            CLIENT === 'go'
+              ? [goClient, ['-job', file, ...(rate > 0 ? ['-rate', String(rate / PROCESSES)] : ['-concurrency', String(CONCURRENCY)])]]
+              : [process.execPath, [script, '--worker', file, '--from', String(from), '--to', String(to), '--concurrency', String(CONCURRENCY), '--rate', String(rate / PROCESSES), '--client', CLIENT]];
+          return new Promise<string>((resolve, reject) => {
+            const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+            let out = '';
+            child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`client process ${p} exited ${code}`))));
+          });
+        }),
+      );
+      const wall = (performance.now() - started) / 1000;
+      const cpu = cpuMs() - cpu0;
+      const machine1 = machineTicks();
+      const results = outputs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as { lat: number[]; errors: string[]; ms: number; cpuMs: number });
+      const lat = results.flatMap((r) => r.lat);
+      const errors = results.flatMap((r) => r.errors);
+      // The clients' own start is inside `wall`; the rate is over the slowest client's run.
+      const slowest = Math.max(...results.map((r) => r.ms)) / 1000;
+      process.stdout.write(
+        `${label}: ${lat.length} certificates, ${errors.length} errors${errors.length ? ` (first: ${errors[0]})` : ''}: ${(lat.length / slowest).toFixed(0)}/s ` +
+          `(${slowest.toFixed(2)} s; ${wall.toFixed(2)} s with the clients' start), p50 ${pct(lat, 50).toFixed(1)} ms, p90 ${pct(lat, 90).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms; ` +
+          `control plane CPU ${cpu.toFixed(0)} ms (${(cpu / Math.max(1, lat.length)).toFixed(2)} ms per certificate), ` +
+          `clients' CPU ${(results.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, lat.length)).toFixed(2)} ms per certificate; ` +
+          `machine busy ${pctOf(machine1.busy - machine0.busy, machine1.total - machine0.total)}, stolen by the hypervisor ${pctOf(machine1.steal - machine0.steal, machine1.total - machine0.total)}\n`,
+      );
+    };
+
+    if (WARMUP > 0) await round('warm-up (not counted)', TOKENS === 'shared' ? tokens : tokens.slice(perRound * ROUNDS), WARMUP, 0);
+    for (let r = 0; r < ROUNDS; r++) await round(`round ${r + 1}`, TOKENS === 'shared' ? tokens : tokens.slice(r * perRound, (r + 1) * perRound), REQUESTS, RATE);
   } finally {
     await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    await plane.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+interface CaUnderTest {
+  address: string;
+  serverName: string;
+  rootPem: string;
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+type Kube = ReturnType<typeof import('../test/support/cluster.js').kube>;
+type TrellisDeployment = import('./vs-istiod/trellis.js').Trellis;
+
+/** Trellis as deployed: its Service's cluster IP (the clients run on the node, where kube-proxy routes to the pod as for a pod's traffic). */
+async function trellisCa(trellis: TrellisDeployment, core: Kube['core']): Promise<CaUnderTest> {
+  const { pidOfPod } = await import('./vs-istiod/trellis.js');
+  const { pod } = await trellis.running();
+  const clusterIp = (await core.readNamespacedService({ namespace: 'trellis-system', name: 'trellis' })).spec?.clusterIP;
+  if (!clusterIp) throw new Error('the Service trellis-system/trellis has no cluster IP');
+  const rootPem = (await core.readNamespacedConfigMap({ namespace: 'trellis-system', name: 'istio-ca-root-cert' })).data?.['root-cert.pem'];
+  if (!rootPem) throw new Error('trellis-system has no istio-ca-root-cert ConfigMap');
+  return { address: `${clusterIp}:15012`, serverName: 'trellis.trellis-system.svc', rootPem, pid: pidOfPod(pod), stop: async () => undefined };
+}
+
+const ISTIOD_NS = 'ca-load-istiod-system';
+const ISTIOD_PORTS = { grpcPort: 18010, httpPort: 18080, monitoringPort: 18014, securePort: 18012 };
+
+/**
+ * istiod (bench/vs-istiod's build) with its CA, as a host process on loopback: Trellis is scaled
+ * to 0 first (both write istio-ca-root-cert into every namespace) and started again after, when
+ * it puts its own root back.
+ */
+async function startIstiod(root: string, trellis: TrellisDeployment, core: Kube['core']): Promise<CaUnderTest> {
+  const { Istiod } = await import('./vs-istiod/istiod.js');
+  const { waitFor } = await import('../test/support/cluster.js');
+  const version = /^ISTIO_VERSION=(\S+)/m.exec(fs.readFileSync(path.join(root, 'bench/vs-istiod/versions.env'), 'utf8'))?.[1];
+  const binary = path.join(root, '.devcluster/cache', `istiod-${version}`, 'pilot-discovery');
+  if (!fs.existsSync(binary)) throw new Error(`${binary} is missing: run bench/vs-istiod/build-istiod.sh first`);
+  await trellis.stop();
+  await core.deleteNamespace({ name: ISTIOD_NS }).catch(() => undefined);
+  await waitFor(`namespace ${ISTIOD_NS} gone`, async () => (await core.readNamespace({ name: ISTIOD_NS }).catch(() => undefined)) === undefined, 120_000, 500);
+  await core.createNamespace({ body: { metadata: { name: ISTIOD_NS } } });
+  const kubeconfig = process.env.KUBECONFIG ?? path.join(root, '.devcluster/kubeconfig');
+  const args = (arg('istiod-args', '') || '').split(/\s+/).filter(Boolean);
+  const istiod = await Istiod.start({ binary, kubeconfig, namespace: ISTIOD_NS, workDir: path.join(root, '.devcluster/ca-load-istiod'), ...ISTIOD_PORTS, args });
+  const stop = async (): Promise<void> => {
+    await istiod.stop();
+    await core.deleteNamespace({ name: ISTIOD_NS }).catch(() => undefined);
+    await trellis.start(1);
+  };
+  try {
+    const secret = await waitFor('istiod\'s root (istio-ca-secret)', async () => (await core.readNamespacedSecret({ namespace: ISTIOD_NS, name: 'istio-ca-secret' }).catch(() => undefined))?.data?.['ca-cert.pem'], 60_000, 500);
+    await new Promise((r) => setTimeout(r, 10_000)); // its start-up work (informers, the root ConfigMaps) done
+    return { address: `127.0.0.1:${ISTIOD_PORTS.securePort}`, serverName: `istiod.${ISTIOD_NS}.svc`, rootPem: Buffer.from(secret, 'base64').toString(), pid: istiod.pid, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * The machine's CPU time from /proc/stat: busy (user, nice, system, irq, softirq), steal (taken
+ * by the hypervisor for other guests: this VM's numbers move with it) and total.
+ */
+function machineTicks(): { busy: number; steal: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  return { busy: user + nice + system + irq + softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+const pctOf = (part: number, whole: number): string => `${((100 * part) / Math.max(1, whole)).toFixed(0)}%`;
 
 /** bench/ca-client built (Go's standard library only, so no module is fetched) under .devcluster/cache/bench/. */
 async function buildGoClient(root: string): Promise<string> {

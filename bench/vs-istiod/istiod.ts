@@ -18,8 +18,16 @@ export interface IstiodOptions {
   grpcPort: number;
   httpPort: number;
   monitoringPort: number;
+  /**
+   * With its CA: TLS gRPC (the CA and xDS) on this loopback port, its own root in istio-ca-secret
+   * of `namespace`, and istio-ca-root-cert ConfigMaps written into every namespace (where Trellis
+   * writes its own: stop Trellis first). bench/ca-load.ts compares the two CAs with it.
+   */
+  securePort?: number;
   /** Extra environment (e.g. PILOT_DEBOUNCE_AFTER=...). */
   env?: Record<string, string>;
+  /** Extra flags (e.g. --kubernetesApiQPS=1000). */
+  args?: string[];
 }
 
 /** The mesh config istiod is started with: Istio's defaults but the root namespace and the discovery address. */
@@ -42,19 +50,20 @@ export function istiodCommand(o: IstiodOptions): { args: string[]; env: Record<s
     `--grpcAddr=127.0.0.1:${o.grpcPort}`,
     `--httpAddr=127.0.0.1:${o.httpPort}`,
     `--monitoringAddr=127.0.0.1:${o.monitoringPort}`,
-    // No TLS xDS (15012) and no HTTPS webhook server (15017): no certificate to issue.
-    '--secureGRPCAddr=',
+    // No TLS xDS (15012) unless its CA is wanted, and no HTTPS webhook server (15017).
+    `--secureGRPCAddr=${o.securePort ? `127.0.0.1:${o.securePort}` : ''}`,
     '--httpsAddr=',
     '--ctrlz_port=0', // ControlZ on a free loopback port
     '--shutdownDuration=1s',
+    ...(o.args ?? []),
   ];
   const env: Record<string, string> = {
     POD_NAME: 'istiod-vs-istiod-bench',
     POD_NAMESPACE: o.namespace,
     KUBECONFIG: o.kubeconfig,
-    // No CA: no istio-ca-secret, no root certificate ConfigMaps (Trellis writes istio-ca-root-cert too).
-    ENABLE_CA_SERVER: 'false',
-    PILOT_CERT_PROVIDER: 'none',
+    // No CA unless asked: no istio-ca-secret, no root certificate ConfigMaps (Trellis writes istio-ca-root-cert too).
+    ENABLE_CA_SERVER: o.securePort ? 'true' : 'false',
+    PILOT_CERT_PROVIDER: o.securePort ? 'istiod' : 'none',
     // No injector, and no webhook configuration to patch (validation and injection).
     INJECT_ENABLED: 'false',
     VALIDATION_WEBHOOK_CONFIG_NAME: '',
