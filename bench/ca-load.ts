@@ -273,6 +273,14 @@ async function startIstiod(root: string, trellis: TrellisDeployment, core: Kube[
   const stop = async (): Promise<void> => {
     await istiod.stop();
     await core.deleteNamespace({ name: ISTIOD_NS }).catch(() => undefined);
+    // What its CA wrote elsewhere: istio-ca-crl in every namespace, and istio-ca-root-cert where
+    // Trellis publishes none (kube-system); Trellis puts its own root back in the others.
+    for (const cm of (await core.listConfigMapForAllNamespaces({ fieldSelector: 'metadata.name=istio-ca-crl' })).items) {
+      if (cm.metadata?.managedFields?.some((f) => f.manager === 'pilot-discovery')) await core.deleteNamespacedConfigMap({ namespace: cm.metadata.namespace ?? '', name: cm.metadata.name ?? '' }).catch(() => undefined);
+    }
+    for (const cm of (await core.listConfigMapForAllNamespaces({ fieldSelector: 'metadata.name=istio-ca-root-cert' })).items) {
+      if (cm.metadata?.managedFields?.every((f) => f.manager === 'pilot-discovery')) await core.deleteNamespacedConfigMap({ namespace: cm.metadata.namespace ?? '', name: cm.metadata.name ?? '' }).catch(() => undefined);
+    }
     await trellis.start(1);
   };
   try {

@@ -23,14 +23,12 @@ import { registry } from './util/metrics.js';
 import { DebugError, startMonitoring } from './util/monitoring.js';
 import { caBundleUpkeep } from './webhooks/ca-bundle-upkeep.js';
 import { CertManager } from './webhooks/cert-manager.js';
-import { injectionHandler } from './webhooks/injection.js';
-import { startAdmissionServer } from './webhooks/server.js';
+import { startAdmissionThread } from './webhooks/admission-thread.js';
 import { configDump } from './xds/config-dump.js';
 import { XdsServer } from './xds/server.js';
 import { ServingIdentity } from './xds/tls.js';
 import { ALL_TYPES } from './xds/types.js';
 import type * as grpc from '@grpc/grpc-js';
-import { validateAdmission } from './webhooks/validation.js';
 import type { MeshCa } from './ca/authority.js';
 import { CaController } from './ca/ca-controller.js';
 import { addCertificateService } from './ca/certificate-service.js';
@@ -199,17 +197,11 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     mutatingConfigs: [config.mutatingWebhookConfig],
   });
   const serving = await certs.ensure();
-  const admission = await startAdmissionServer({
+  const admission = await startAdmissionThread({
     host: config.webhookHost,
     port: config.webhookPort,
     certificate: serving,
-    handlers: {
-      '/validate': validateAdmission,
-      '/inject': injectionHandler(
-        { proxyImage: config.proxyImage, discoveryAddress: config.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local', trustDomain: config.trustDomain, prometheusMerge: meshConfig.enablePrometheusMerge },
-        loggerFor('injection'),
-      ),
-    },
+    injection: { proxyImage: config.proxyImage, discoveryAddress: config.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local', trustDomain: config.trustDomain, prometheusMerge: meshConfig.enablePrometheusMerge },
     log: loggerFor('webhooks'),
   });
   closers.push(() => admission.close());

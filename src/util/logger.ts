@@ -30,6 +30,10 @@ export function loggerFor(stage: string): Logger {
   return root.child({ stage });
 }
 
+export function logLevel(): string {
+  return root.level;
+}
+
 export function setLogLevel(level: string): void {
   root.level = level;
 }

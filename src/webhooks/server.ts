@@ -10,7 +10,7 @@ import type { KeyPairPem } from './certs.js';
 
 export type AdmissionHandler = (req: AdmissionRequest) => AdmissionResponse | Promise<AdmissionResponse>;
 
-const requests = new Counter({
+export const webhookRequests = new Counter({
   name: 'trellis_webhook_requests_total',
   help: 'Admission requests by webhook path and outcome (allowed, denied, bad_request, error).',
   labelNames: ['path', 'outcome'] as const,
@@ -25,13 +25,18 @@ export interface AdmissionServer {
   close(): Promise<void>;
 }
 
+export type Outcome = 'allowed' | 'denied' | 'bad_request' | 'error';
+
 export async function startAdmissionServer(opts: {
   host: string;
   port: number;
   certificate: KeyPairPem;
   handlers: Record<string, AdmissionHandler>;
   log: Logger;
+  /** Counts a request (default: trellis_webhook_requests_total of this thread's registry). */
+  count?: (path: string, outcome: Outcome) => void;
 }): Promise<AdmissionServer> {
+  const count = opts.count ?? ((path: string, outcome: Outcome) => webhookRequests.inc({ path, outcome }));
   const server = https.createServer({ cert: opts.certificate.cert, key: opts.certificate.key, minVersion: 'TLSv1.2' }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const handler = opts.handlers[path];
@@ -52,18 +57,18 @@ export async function startAdmissionServer(opts: {
       try {
         review = parseReview(Buffer.concat(chunks).toString('utf8'));
       } catch (err) {
-        requests.inc({ path, outcome: 'bad_request' });
+        count(path, 'bad_request');
         if (err instanceof BadReview) return reply(400, `bad AdmissionReview: ${err.message}\n`, 'text/plain');
         throw err;
       }
       Promise.resolve()
         .then(() => handler(review.request))
         .then((response) => {
-          requests.inc({ path, outcome: response.allowed ? 'allowed' : 'denied' });
+          count(path, response.allowed ? 'allowed' : 'denied');
           reply(200, JSON.stringify(reviewResponse(review, response)));
         })
         .catch((err: unknown) => {
-          requests.inc({ path, outcome: 'error' });
+          count(path, 'error');
           opts.log.error('admission handler failed', { path, uid: review.request.uid, error: err instanceof Error ? err.stack : String(err) });
           reply(200, JSON.stringify(reviewResponse(review, { uid: review.request.uid, allowed: false, status: { code: 500, message: `trellis: internal error: ${String(err)}` } })));
         });

@@ -1,9 +1,8 @@
 // The devcluster behaves like a Kubernetes cluster: Deployments become Ready pods with IPs,
 // EndpointSlices fill in, Services answer by DNS name and ClusterIP from inside a pod, and
 // deleting a namespace removes everything, processes included.
-import fs from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
-import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, podExec, testNamespace, waitFor } from '../support/cluster.js';
+import { applyAll, clientPod, clusterAvailable, echoDeployment, echoFrom, kube, podExec, podProcesses, testNamespace, waitFor } from '../support/cluster.js';
 
 const ns = testNamespace('dc');
 const { core, discovery } = kube();
@@ -106,16 +105,7 @@ test('deleting the namespace removes every object and every pod process', async 
   const pods = await core.listNamespacedPod({ namespace: ns });
   const uids = pods.items.map((p) => p.metadata?.uid ?? '');
   expect(uids.length).toBe(4); // echo ×2, client, later
-  // The kubelet puts each pod's containers in the cgroup pod<uid> (cgroupfs driver).
-  const processesOf = (uid: string): string[] =>
-    fs.readdirSync('/proc').filter((pid) => {
-      try {
-        return /^\d+$/.test(pid) && fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/pod${uid}/`);
-      } catch {
-        return false;
-      }
-    });
-  expect(uids.filter((u) => processesOf(u).length === 0)).toEqual([]);
+  expect(uids.filter((u) => podProcesses(u).length === 0)).toEqual([]);
   await core.deleteNamespace({ name: ns });
   await waitFor(
     'namespace gone',
@@ -129,5 +119,5 @@ test('deleting the namespace removes every object and every pod process', async 
     },
     120_000,
   );
-  expect(uids.flatMap(processesOf)).toEqual([]);
+  expect(uids.flatMap(podProcesses)).toEqual([]);
 });

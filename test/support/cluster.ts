@@ -261,20 +261,27 @@ export async function proxyPage(pod: string, url: string): Promise<string> {
 }
 
 /**
+ * The PIDs of this machine's processes in the pod of `uid`: the devcluster's kubelet puts each
+ * pod's containers in the cgroup pod<uid> (cgroupfs driver). Devcluster only.
+ */
+export function podProcesses(uid: string): string[] {
+  return fs.readdirSync('/proc').filter((pid) => {
+    try {
+      return /^\d+$/.test(pid) && fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/pod${uid}/`);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
+
+/**
  * Runs a command of this machine in a pod's network namespace, as the node's root (the way to
- * read the pod's iptables: its containers hold no NET_ADMIN). Devcluster only: it finds the
- * pod's processes by the cgroup the kubelet puts them in (pod<uid>).
+ * read the pod's iptables: its containers hold no NET_ADMIN). Devcluster only.
  */
 export async function inPodNetwork(pod: string, argv: string[]): Promise<RunResult> {
   const [namespace, name] = pod.split('/');
   const uid = (await kube().core.readNamespacedPod({ namespace, name })).metadata?.uid ?? '';
-  const pid = fs.readdirSync('/proc').find((p) => {
-    try {
-      return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/pod${uid}/`);
-    } catch {
-      return false;
-    }
-  });
+  const [pid] = podProcesses(uid);
   if (!pid) throw new Error(`no process of pod ${pod} (uid ${uid}) on this machine`);
   return run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv]);
 }
