@@ -34,8 +34,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { createCsr, requestCertificate, spiffeId } from '../src/ca/certificate-client.js';
+import { Rest } from '../src/kube/rest.js';
+import { clusterAvailable, devcluster, kube, root, run, testNamespace, waitFor } from '../test/support/cluster.js';
 import { createCertificateOverH2 } from './grpc-unary-h2.js';
+import { Istiod } from './vs-istiod/istiod.js';
+import { pidOfPod, Trellis } from './vs-istiod/trellis.js';
 
 interface Job {
   address: string;
@@ -111,8 +116,6 @@ async function worker(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { clusterAvailable, devcluster, kube, root, run, testNamespace, waitFor } = await import('../test/support/cluster.js');
-  const { Rest } = await import('../src/kube/rest.js');
   const REQUESTS = Number(arg('requests', '1000'));
   const PROCESSES = Number(arg('processes', '2'));
   const CONCURRENCY = Number(arg('concurrency', '8'));
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
     process.stderr.write(`ca-load: --client is go, lean or agent, not ${CLIENT}\n`);
     process.exit(2);
   }
-  const goClient = CLIENT === 'go' ? await buildGoClient(root) : '';
+  const goClient = CLIENT === 'go' ? await buildGoClient() : '';
   const TOKENS = arg('tokens', 'distinct');
   if (!clusterAvailable() || (await run(devcluster, ['status'])).code !== 0) {
     process.stderr.write('ca-load: the devcluster is not running (make cluster-up && make deploy)\n');
@@ -140,10 +143,8 @@ async function main(): Promise<void> {
   const rest = new Rest(kc);
   const ns = testNamespace('bench-ca-load');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-load-'));
-  const { Trellis } = await import('./vs-istiod/trellis.js');
-  const { AdmissionregistrationV1Api } = await import('@kubernetes/client-node');
   const trellis = new Trellis(apps, core, kc.makeApiClient(AdmissionregistrationV1Api), { namespace: 'trellis-system', name: 'trellis' });
-  const plane = PLANE === 'istiod' ? await startIstiod(root, trellis, core) : await trellisCa(trellis, core);
+  const plane = PLANE === 'istiod' ? await startIstiod(trellis, core) : await trellisCa(trellis, core);
   const cpuMs = (): number => {
     const f = fs.readFileSync(`/proc/${plane.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ 100
@@ -235,12 +236,10 @@ interface CaUnderTest {
   stop: () => Promise<void>;
 }
 
-type Kube = ReturnType<typeof import('../test/support/cluster.js').kube>;
-type TrellisDeployment = import('./vs-istiod/trellis.js').Trellis;
+type Kube = ReturnType<typeof kube>;
 
 /** Trellis as deployed: its Service's cluster IP (the clients run on the node, where kube-proxy routes to the pod as for a pod's traffic). */
-async function trellisCa(trellis: TrellisDeployment, core: Kube['core']): Promise<CaUnderTest> {
-  const { pidOfPod } = await import('./vs-istiod/trellis.js');
+async function trellisCa(trellis: Trellis, core: Kube['core']): Promise<CaUnderTest> {
   const { pod } = await trellis.running();
   const clusterIp = (await core.readNamespacedService({ namespace: 'trellis-system', name: 'trellis' })).spec?.clusterIP;
   if (!clusterIp) throw new Error('the Service trellis-system/trellis has no cluster IP');
@@ -257,9 +256,7 @@ const ISTIOD_PORTS = { grpcPort: 18010, httpPort: 18080, monitoringPort: 18014, 
  * to 0 first (both write istio-ca-root-cert into every namespace) and started again after, when
  * it puts its own root back.
  */
-async function startIstiod(root: string, trellis: TrellisDeployment, core: Kube['core']): Promise<CaUnderTest> {
-  const { Istiod } = await import('./vs-istiod/istiod.js');
-  const { waitFor } = await import('../test/support/cluster.js');
+async function startIstiod(trellis: Trellis, core: Kube['core']): Promise<CaUnderTest> {
   const version = /^ISTIO_VERSION=(\S+)/m.exec(fs.readFileSync(path.join(root, 'bench/vs-istiod/versions.env'), 'utf8'))?.[1];
   const binary = path.join(root, '.devcluster/cache', `istiod-${version}`, 'pilot-discovery');
   if (!fs.existsSync(binary)) throw new Error(`${binary} is missing: run bench/vs-istiod/build-istiod.sh first`);
@@ -305,7 +302,7 @@ function machineTicks(): { busy: number; steal: number; total: number } {
 const pctOf = (part: number, whole: number): string => `${((100 * part) / Math.max(1, whole)).toFixed(0)}%`;
 
 /** bench/ca-client built (Go's standard library only, so no module is fetched) under .devcluster/cache/bench/. */
-async function buildGoClient(root: string): Promise<string> {
+async function buildGoClient(): Promise<string> {
   const out = path.join(root, '.devcluster/cache/bench/ca-client');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const code = await new Promise<number | null>((resolve) => spawn('go', ['build', '-o', out, '.'], { cwd: path.join(root, 'bench/ca-client'), stdio: 'inherit' }).on('exit', resolve).on('error', () => resolve(-1)));

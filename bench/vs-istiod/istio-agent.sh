@@ -12,22 +12,15 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 source "$here/versions.env"
-cache="${DEVCLUSTER_CACHE:-$root/.devcluster/cache}"
-bin="$cache/pilot-agent-$ISTIO_VERSION/pilot-agent"
 module="$(go env GOMODCACHE)/istio.io/istio@$ISTIO_VERSION"
 image="trellis-bench/pilot-agent:${IMAGE_TAG:-dev}"
 ns=bench-istio-agent
-kubectl="$root/.devcluster/cache/kubernetes-v1.34.4/kubectl"
+kubectl="${DEVCLUSTER_CACHE:-$root/.devcluster/cache}/kubernetes-v1.34.4/kubectl"
 export KUBECONFIG="${KUBECONFIG:-$root/.devcluster/kubeconfig}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$root/images/containers.conf}"
 step() { printf '\033[1m[istio-agent]\033[0m %s\n' "$*" >&2; }
 
-if [[ ! -x "$bin" ]]; then
-  step "building pilot-agent $ISTIO_VERSION ($ISTIO_VERSION_LABEL)"
-  mkdir -p "$(dirname "$bin")"
-  (cd /tmp && CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOBIN="$(dirname "$bin")" nice -n 19 \
-    go install -trimpath -ldflags "-s -w" "istio.io/istio/pilot/cmd/pilot-agent@$ISTIO_VERSION")
-fi
+bin="$("$here/build-istiod.sh" pilot-agent)"
 
 step "image $image"
 work="$(mktemp -d)"

@@ -21,15 +21,22 @@ export interface AdmissionThreadOptions {
   certificate: KeyPairPem;
   injection: InjectOptions;
   log: Logger;
+  /** Called with each thread once it listens (the first and every restart); tests use it. */
+  onThread?: (worker: Worker) => void;
 }
 
 /** Starts the thread and resolves once it listens; a thread that dies later is started again. */
 export async function startAdmissionThread(opts: AdmissionThreadOptions): Promise<AdmissionServer> {
   let certificate = opts.certificate;
+  // Restarts listen where the first thread did, not on the port asked for (0 in tests).
+  let port = opts.port;
   let closing = false;
-  let current: Worker;
+  // The running thread; undefined between its death and its replacement's first listen.
+  let current: Worker | undefined;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restarting: Promise<void> | undefined;
 
-  const start = (port: number): Promise<{ worker: Worker; port: number }> =>
+  const start = (): Promise<{ worker: Worker; port: number }> =>
     new Promise((resolve, reject) => {
       const data: AdmissionWorkerData = { host: opts.host, port, certificate, injection: opts.injection, logLevel: logLevel() };
       const worker = new Worker(new URL('./admission-worker.js', import.meta.url), { workerData: data });
@@ -48,36 +55,58 @@ export async function startAdmissionThread(opts: AdmissionThreadOptions): Promis
       });
       worker.on('exit', (code) => {
         if (!listening) return reject(new Error(`the admission thread exited (code ${code}) before it listened`));
-        if (closing) return;
+        if (worker !== current || closing) return;
+        current = undefined;
         opts.log.error('the admission thread stopped; starting it again', { code, inMs: RESTART_DELAY_MS });
-        setTimeout(() => void restart(port), RESTART_DELAY_MS).unref();
+        scheduleRestart();
       });
     });
 
-  const restart = async (port: number): Promise<void> => {
-    if (closing) return;
+  const restart = async (): Promise<void> => {
     try {
-      current = (await start(port)).worker;
+      const { worker } = await start();
+      if (closing) {
+        await worker.terminate();
+        return;
+      }
+      current = worker;
+      opts.log.info('the admission thread listens again', { port });
+      opts.onThread?.(worker);
     } catch (err) {
+      if (closing) return;
       opts.log.error('the admission thread did not start again; retrying', { error: err instanceof Error ? err.message : String(err), inMs: RESTART_DELAY_MS });
-      setTimeout(() => void restart(port), RESTART_DELAY_MS).unref();
+      scheduleRestart();
     }
   };
 
-  const first = await start(opts.port);
+  const scheduleRestart = (): void => {
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      restarting = restart().finally(() => (restarting = undefined));
+    }, RESTART_DELAY_MS);
+    restartTimer.unref();
+  };
+
+  const first = await start();
   current = first.worker;
-  const send = (m: ToAdmissionWorker): void => current.postMessage(m);
+  port = first.port;
+  opts.onThread?.(first.worker);
   return {
-    port: first.port,
+    port,
     setCertificate: (pair) => {
+      // A thread started later reads it from here.
       certificate = pair;
-      send({ kind: 'certificate', pair });
+      current?.postMessage({ kind: 'certificate', pair } satisfies ToAdmissionWorker);
     },
     close: async () => {
       closing = true;
-      const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
-      send({ kind: 'close' });
-      const timer = setTimeout(() => void current.terminate(), 5000);
+      clearTimeout(restartTimer);
+      await restarting;
+      const worker = current;
+      if (!worker) return;
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ kind: 'close' } satisfies ToAdmissionWorker);
+      const timer = setTimeout(() => void worker.terminate(), 5000);
       await exited;
       clearTimeout(timer);
     },

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { createCa, issueServing } from '../../src/webhooks/certs.js';
+import { createCa, issueServing, type KeyPairPem } from '../../src/webhooks/certs.js';
 import { root, waitFor } from '../support/cluster.js';
 
 const BLOCK_MS = 4000;
@@ -18,8 +18,10 @@ import { startAdmissionThread } from ${JSON.stringify(path.join(root, 'dist/src/
 import { loggerFor, setLogLevel } from ${JSON.stringify(path.join(root, 'dist/src/util/logger.js'))};
 import { registry } from ${JSON.stringify(path.join(root, 'dist/src/util/metrics.js'))};
 setLogLevel('error');
+const threads = [];
 const server = await startAdmissionThread({
   host: '127.0.0.1', port: 0, certificate: JSON.parse(process.env.PAIR), log: loggerFor('test'),
+  onThread: (worker) => { threads.push(worker); process.stdout.write('thread ' + threads.length + '\\n'); },
   injection: { proxyImage: 'trellis/proxy:test', discoveryAddress: 'trellis.trellis-system.svc:15012', proxyUid: 1337, clusterDomain: 'cluster.local', trustDomain: 'cluster.local' },
 });
 process.stdout.write('port ' + server.port + '\\n');
@@ -33,6 +35,9 @@ process.stdin.on('data', async (line) => {
       process.stdout.write('unblocked\\n');
     } else if (cmd === 'metrics') {
       process.stdout.write('metrics ' + JSON.stringify(await registry.getSingleMetricAsString('trellis_webhook_requests_total') + (await registry.getSingleMetricAsString('trellis_injection_seconds'))) + '\\n');
+    } else if (cmd === 'kill') {
+      await threads.at(-1).terminate();
+      process.stdout.write('killed\\n');
     } else if (cmd === 'close') {
       await server.close();
       process.stdout.write('closed\\n');
@@ -41,28 +46,45 @@ process.stdin.on('data', async (line) => {
 });
 `;
 
-let proc: ChildProcessWithoutNullStreams;
-let out = '';
-let port = 0;
-let dir = '';
-const events: string[] = [];
+interface Child {
+  proc: ChildProcessWithoutNullStreams;
+  port: number;
+  /** Everything the child wrote to stdout so far. */
+  out: () => string;
+  events: string[];
+}
 
-beforeAll(async () => {
-  const ca = await createCa();
-  const pair = await issueServing(ca, ['localhost'], ['127.0.0.1']);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'admission-thread-'));
-  fs.writeFileSync(path.join(dir, 'child.mjs'), child);
-  proc = spawn(process.execPath, [path.join(dir, 'child.mjs')], { env: { ...process.env, PAIR: JSON.stringify(pair) } });
+let dir = '';
+let pair: KeyPairPem;
+const children: Child[] = [];
+let main: Child;
+let port = 0;
+
+async function spawnChild(): Promise<Child> {
+  let out = '';
+  const events: string[] = [];
+  const proc = spawn(process.execPath, [path.join(dir, 'child.mjs')], { env: { ...process.env, PAIR: JSON.stringify(pair) } });
   proc.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     for (const line of d.toString().split('\n')) if (line === 'blocking' || line === 'unblocked') events.push(line);
   });
   proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
-  port = Number(await waitFor('the admission thread to listen', async () => /^port (\d+)$/m.exec(out)?.[1], 30_000, 50));
+  const child: Child = { proc, port: 0, out: () => out, events };
+  children.push(child);
+  child.port = Number(await waitFor('the admission thread to listen', async () => /^port (\d+)$/m.exec(out)?.[1], 30_000, 50));
+  return child;
+}
+
+beforeAll(async () => {
+  pair = await issueServing(await createCa(), ['localhost'], ['127.0.0.1']);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'admission-thread-'));
+  fs.writeFileSync(path.join(dir, 'child.mjs'), child);
+  main = await spawnChild();
+  port = main.port;
 });
 
 afterAll(() => {
-  proc?.kill('SIGKILL');
+  for (const c of children) c.proc.kill('SIGKILL');
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -98,28 +120,47 @@ test('the thread validates and injects as the webhooks did on the main thread', 
 });
 
 test('the webhook answers while the main thread is blocked', async () => {
-  proc.stdin.write('block\n');
-  await waitFor('the main thread to block', async () => events.includes('blocking'), 10_000, 10);
+  main.proc.stdin.write('block\n');
+  await waitFor('the main thread to block', async () => main.events.includes('blocking'), 10_000, 10);
   const answer = await review('/validate', badVirtualService);
-  events.push('answered');
+  main.events.push('answered');
   expect(answer.response.allowed).toBe(false);
-  await waitFor('the main thread to unblock', async () => events.includes('unblocked'), BLOCK_MS + 10_000, 50);
+  await waitFor('the main thread to unblock', async () => main.events.includes('unblocked'), BLOCK_MS + 10_000, 50);
   // The answer came during the block, not after it.
-  expect(events).toEqual(['blocking', 'answered', 'unblocked']);
+  expect(main.events).toEqual(['blocking', 'answered', 'unblocked']);
 });
 
 test("the thread's counts reach the main thread's registry", async () => {
-  proc.stdin.write('metrics\n');
-  const text = JSON.parse(await waitFor('the metrics', async () => /^metrics (.*)$/m.exec(out)?.[1], 10_000, 20)) as string;
+  main.proc.stdin.write('metrics\n');
+  const text = JSON.parse(await waitFor('the metrics', async () => /^metrics (.*)$/m.exec(main.out())?.[1], 10_000, 20)) as string;
   expect(text).toMatch(/trellis_webhook_requests_total\{path="\/validate",outcome="denied",app="trellis"\} 2/);
   expect(text).toMatch(/trellis_webhook_requests_total\{path="\/inject",outcome="allowed",app="trellis"\} 1/);
   expect(text).toMatch(/trellis_injection_seconds_count\{app="trellis"\} 1/);
 });
 
+test('a thread that dies is started again on the same port', async () => {
+  main.proc.stdin.write('kill\n');
+  await waitFor('the thread to die', async () => main.out().includes('killed\n'), 10_000, 20);
+  await waitFor('a second thread', async () => main.out().includes('thread 2\n'), 15_000, 50);
+  const answer = await review('/validate', badVirtualService);
+  expect(answer.response.allowed).toBe(false);
+  expect(answer.response.status?.message).toMatch(/destination\.host: host must not be empty/);
+});
+
 test('close ends the thread, and the child exits on its own', async () => {
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
-  proc.stdin.write('close\n');
-  await waitFor('closed', async () => out.includes('closed\n'), 10_000, 20);
-  proc.stdin.end();
+  const exited = new Promise<number | null>((resolve) => main.proc.once('exit', resolve));
+  main.proc.stdin.write('close\n');
+  await waitFor('closed', async () => main.out().includes('closed\n'), 10_000, 20);
+  main.proc.stdin.end();
   expect(await exited).toBe(0);
+});
+
+test('close returns while a dead thread waits to be started again, and none is started', async () => {
+  const c = await spawnChild();
+  const exited = new Promise<number | null>((resolve) => c.proc.once('exit', resolve));
+  c.proc.stdin.write('kill\nclose\n');
+  await waitFor('closed', async () => c.out().includes('closed\n'), 10_000, 20);
+  c.proc.stdin.end();
+  expect(await exited).toBe(0);
+  expect(c.out()).not.toContain('thread 2');
 });
