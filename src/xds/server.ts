@@ -18,6 +18,7 @@ import { adsDefinition, PER_TYPE_SERVICES, perTypeDefinition, type PerTypeServic
 import type { SnapshotProvider } from './snapshot.js';
 import { SotwStream } from './sotw-stream.js';
 import type { StreamHost } from './stream.js';
+import { SharedResponses } from './shared-responses.js';
 import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, type TypeUrl } from './types.js';
 import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
 import { protoRoot } from './protos.js';
@@ -63,6 +64,7 @@ export class XdsServer implements StreamHost {
   /** ACKs and NACKs as they arrive (see events.ts). */
   readonly events = new EventEmitter<XdsEvents>();
   readonly controlPlaneId: string;
+  readonly sharedResponses = new SharedResponses();
   readonly limits: XdsLimits;
   private readonly gate: AdmissionGate;
   /** Open streams per client (workload identity, or peer address when unauthenticated), for maxStreamsPerIdentity. */

@@ -16,6 +16,7 @@ import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
 import type { AckEvent, NackEvent } from './events.js';
 import { AccessDenied, admit, refusals, verifiedPeer, type PortAccess } from './access.js';
 import { limited, TokenBucket, truncate, type XdsLimits } from './limits.js';
+import type { SharedResponse, SharedResponses } from './shared-responses.js';
 
 const log = loggerFor('xds');
 
@@ -36,6 +37,8 @@ const CONSUMERS: readonly TypeUrl[] = [TypeUrl.Listener, TypeUrl.Route];
 export interface StreamHost {
   readonly controlPlaneId: string;
   readonly limits: XdsLimits;
+  /** State-of-the-world responses other streams were sent too (shared-responses.ts). */
+  readonly sharedResponses: SharedResponses;
   /** Waits for this new stream's turn (true), or false when too many already wait. */
   admission(): Promise<boolean> | boolean;
   /** Registers the stream with its proxy (evaluating the proxy's snapshot if it is new). */
@@ -124,6 +127,10 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     return desired ? (name) => desired.get(name)?.name ?? name : (name) => name;
   }
   protected abstract encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer;
+  /** A response other streams are sent too, when the protocol allows one (state of the world). */
+  protected shared(_st: TypeState, _plan: Plan, _version: string): SharedResponse | undefined {
+    return undefined;
+  }
   protected abstract versionOf(plan: Plan): string;
 
   private async handle(req: Req): Promise<void> {
@@ -234,9 +241,10 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
       const updated = [...plan.changed].filter((n) => st.has.has(n));
       if (updated.length > 0) this.states.get(TypeUrl.Endpoint)?.resend(updated);
     }
-    const nonce = `${BOOT}-${this.id}-${++this.nonceSeq}`;
     const version = this.versionOf(plan);
-    const buf = this.encode(st, plan, nonce, version);
+    const shared = this.shared(st, plan, version);
+    const nonce = shared?.nonce ?? `${BOOT}-${this.id}-${++this.nonceSeq}`;
+    const buf = shared?.buf ?? this.encode(st, plan, nonce, version);
     const sent = st.sent(plan, nonce, version);
     this.call.write(buf);
     const type = SHORT_NAME[t];

@@ -244,6 +244,50 @@ test('proxies receiving the same resource share one encoding', async () => {
   expect(c1.responses(Cluster)[0].values.get('a')).toEqual(c2.responses(Cluster)[0].values.get('a'));
 });
 
+test('streams sent the same version of a type are sent one shared response, nonce included; each ACK is its own stream\'s', async () => {
+  const ids = ['sidecar~10.0.0.1~a.default~default.svc.cluster.local', 'sidecar~10.0.0.2~b.default~default.svc.cluster.local'];
+  const [c1, c2] = ids.map((id) => client(id));
+  for (const c of [c1, c2]) c.subscribe(Cluster, []);
+  for (const c of [c1, c2]) await c.until('CDS', () => c.names(Cluster).length === 1);
+  const [r1, r2] = [c1.responses(Cluster)[0], c2.responses(Cluster)[0]];
+  expect(r2.version).toBe(r1.version);
+  expect(r2.nonce).toBe(r1.nonce);
+  for (const id of ids) await c1.until(`${id} ACKed`, () => server.registry.get(id)?.status().streams[0].types[0].ackedVersion === r1.version);
+  // A new version: a new shared response for both.
+  provider.update({ [Cluster]: new Map([['a', edsCluster('a')], ['b', edsCluster('b')]]) });
+  await server.push({ reason: 'test' });
+  for (const c of [c1, c2]) await c.until('the update', () => c.names(Cluster).length === 2);
+  const [u1, u2] = [c1.responses(Cluster).at(-1)!, c2.responses(Cluster).at(-1)!];
+  expect(u1.nonce).toBe(u2.nonce);
+  expect(u1.nonce).not.toBe(r1.nonce);
+  for (const id of ids) await c1.until(`${id} ACKed the update`, () => server.registry.get(id)?.status().streams[0].types[0].ackedVersion === u1.version);
+  // A third stream that is sent the first version again (the change undone) gets the first response.
+  provider.update({ [Cluster]: new Map([['a', edsCluster('a')]]) });
+  await server.push({ reason: 'test' });
+  for (const c of [c1, c2]) await c.until('the change undone', () => c.names(Cluster).length === 1);
+  expect(c1.responses(Cluster).at(-1)!.version).toBe(r1.version);
+});
+
+test('a stream sent the same shared response twice in a row gets a nonce of its own the second time', async () => {
+  // Endpoints are sent again when their cluster is updated in place (Envoy re-creates it): the
+  // same version, so the ACK of the first must not count for the second.
+  provider.update({ [Cluster]: new Map([['a', edsCluster('a')]]), [Endpoint]: new Map([['a', endpoints('a', [{ host: '10.1.0.1', port: 80 }])]]) });
+  const c = client();
+  c.subscribe(Cluster, []);
+  c.subscribe(Endpoint, ['a']);
+  await c.until('EDS', () => c.responses(Endpoint).length === 1);
+  const updated = edsCluster('a');
+  (updated as { connect_timeout?: unknown }).connect_timeout = { seconds: 7 };
+  provider.update({ [Cluster]: new Map([['a', updated]]) });
+  await server.push({ reason: 'test' });
+  await c.until('the updated cluster', () => c.responses(Cluster).length === 2);
+  await c.until('EDS again', () => c.responses(Endpoint).length === 2);
+  const [first, second] = c.responses(Endpoint);
+  expect(second.version).toBe(first.version);
+  expect(second.nonce).not.toBe(first.nonce);
+  await c.until('the resend ACKed', () => server.registry.get(NODE)?.status().streams[0].types.find((t) => t.typeUrl === Endpoint)?.inflightNonce === undefined);
+});
+
 test('a resource that cannot be encoded keeps its previous version and the proxy keeps the rest', async () => {
   const c = client();
   await subscribeLikeEnvoy(c);
