@@ -4,7 +4,9 @@
 // same outbound configuration: SidecarShare translates it once per mesh snapshot and scope and
 // hands every such proxy the same objects, so the xDS server's ResourceCache encodes each
 // resource once per push rather than once per proxy. The inbound side (the pod's own ports) is
-// added per set of inbound ports, which replicas of one workload share.
+// added per set of inbound ports, which replicas of one workload share, and kept from one mesh
+// snapshot to the next (InboundParts): a route change leaves every workload's inbound side as
+// it was, so it is neither translated nor encoded again.
 import type { Labels } from '../api/common.js';
 import { TypeUrl, type Cluster, type ClusterLoadAssignment, type Listener, type RouteConfiguration, type Secret } from '../xds/types.js';
 import { blackholeCluster, inboundCluster, inboundPassthroughCluster, outboundClusters, passthroughCluster } from './clusters.js';
@@ -29,6 +31,41 @@ export interface InboundAccessLogs {
 }
 
 export const NO_INBOUND_LOGS: InboundAccessLogs = { key: '', entries: () => NO_ACCESS_LOGS };
+
+/** A workload's own resources: a pure function of the key withInbound names them by. */
+interface InboundResources {
+  readonly clusters: readonly Cluster[];
+  readonly listener: Listener;
+  readonly routes: readonly RouteConfiguration[];
+}
+
+/**
+ * Inbound resources by their key, across mesh snapshots. Two generations: what no proxy asked
+ * for during a whole snapshot is let go when the next one starts.
+ */
+export class InboundParts {
+  private current = new Map<string, InboundResources>();
+  private previous = new Map<string, InboundResources>();
+
+  get(key: string, build: () => InboundResources): InboundResources {
+    let found = this.current.get(key);
+    if (found) return found;
+    found = this.previous.get(key) ?? build();
+    this.current.set(key, found);
+    return found;
+  }
+
+  /** A new mesh snapshot begins. */
+  rotate(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+
+  /** Keys held (for tests). */
+  get size(): number {
+    return new Set([...this.current.keys(), ...this.previous.keys()]).size;
+  }
+}
 
 /** One scope's outbound configuration, each part built on first use. */
 export interface OutboundConfig {
@@ -81,7 +118,7 @@ function portsServed(ports: ReturnType<typeof servicePortsByNumber>, owners: Sid
 const localityKey = (l: Locality): string => JSON.stringify(l ? [l.region, l.zone, l.subZone] : null);
 
 /** The outbound configuration of a scope (`scope` as outboundScope returns it). */
-export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: SidecarOptions): OutboundConfig {
+export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: SidecarOptions, inboundParts?: InboundParts): OutboundConfig {
   const services = once(() => visibleServices(mesh, scope));
   const view = sidecarView(mesh, scope, services());
   const opts: SidecarOptions = { ...options, outboundPolicy: view.outboundPolicy ?? options.outboundPolicy };
@@ -97,13 +134,20 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
     services,
     visible,
     withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY, logs = NO_INBOUND_LOGS) => {
-      const key = JSON.stringify([inbound, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key, logs.key]);
+      // Everything the inbound resources are built from: the key is their identity across snapshots.
+      const key = JSON.stringify([inbound, opts.inboundPort, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key, logs.key]);
       let m = byInbound.get(key);
       if (!m) {
+        const build = (): InboundResources => ({
+          clusters: inbound.map(inboundCluster),
+          listener: virtualInboundListener(inbound, opts.inboundPort, mtls, security, logs.entries()),
+          routes: inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security)),
+        });
+        const own = inboundParts ? inboundParts.get(key, build) : build();
         m = {
-          clusters: withResources(TypeUrl.Cluster, clusters(), inbound.map(inboundCluster)),
-          listeners: byName(TypeUrl.Listener, [...listeners(), virtualInboundListener(inbound, opts.inboundPort, mtls, security, logs.entries())]),
-          routes: withResources(TypeUrl.Route, routes(), inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security))),
+          clusters: withResources(TypeUrl.Cluster, clusters(), own.clusters),
+          listeners: byName(TypeUrl.Listener, [...listeners(), own.listener]),
+          routes: withResources(TypeUrl.Route, routes(), own.routes),
         };
         byInbound.set(key, m);
       }
@@ -133,15 +177,19 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
  */
 export class SidecarShare {
   private readonly byMesh = new WeakMap<MeshView, Map<string, OutboundConfig>>();
+  readonly inbound = new InboundParts();
 
   constructor(private readonly opts: SidecarOptions) {}
 
   outbound(mesh: MeshView, proxy: SidecarProxy): OutboundConfig {
     let scopes = this.byMesh.get(mesh);
-    if (!scopes) this.byMesh.set(mesh, (scopes = new Map()));
+    if (!scopes) {
+      this.byMesh.set(mesh, (scopes = new Map()));
+      this.inbound.rotate();
+    }
     const scope = outboundScope(mesh, proxy);
     let config = scopes.get(scope.key);
-    if (!config) scopes.set(scope.key, (config = outboundConfig(mesh, scope.proxy, this.opts)));
+    if (!config) scopes.set(scope.key, (config = outboundConfig(mesh, scope.proxy, this.opts, this.inbound)));
     return config;
   }
 }

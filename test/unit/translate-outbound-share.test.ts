@@ -149,3 +149,46 @@ test('replicas of one workload (the same inbound ports) get the very same cluste
   expect(b[TypeUrl.Listener]).toBe(a[TypeUrl.Listener]);
   expect(other[TypeUrl.Cluster]).not.toBe(a[TypeUrl.Cluster]);
 });
+
+test("a new mesh snapshot keeps a workload's inbound resources while nothing they are built from changed", () => {
+  const share = newShare();
+  const proxy = sidecar('shop', { app: 'web' }, '10.1.0.9');
+  const before = snap(buildMesh(services), proxy, share);
+  // A route change elsewhere: the same inbound objects (so they are not encoded again either).
+  const routed = snap(canaryMesh(), proxy, share);
+  expect(routed[TypeUrl.Listener]?.get('virtualInbound')).toBe(before[TypeUrl.Listener]?.get('virtualInbound'));
+  expect(routed[TypeUrl.Cluster]?.get('inbound|8080||')).toBe(before[TypeUrl.Cluster]?.get('inbound|8080||'));
+  expect(routed[TypeUrl.Route]?.get('inbound|8080||')).toBe(before[TypeUrl.Route]?.get('inbound|8080||'));
+  // What they are built from changes, each right after a snapshot that held them: built again, and different.
+  const changes = [
+    config('AuthorizationPolicy', 'shop', 'deny', { selector: { matchLabels: { app: 'web' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }),
+    config('PeerAuthentication', 'shop', 'default', { mtls: { mode: 'STRICT' } }),
+    config('PeerAuthentication', 'shop', 'web', { selector: { matchLabels: { app: 'web' } }, portLevelMtls: { 8080: { mode: 'DISABLE' } } }),
+    config('Telemetry', 'shop', 'logs', { accessLogging: [{ providers: [{ name: 'envoy' }] }] }),
+  ];
+  const inboundOf = (s: ReturnType<typeof snap>) => [s[TypeUrl.Listener]?.get('virtualInbound'), s[TypeUrl.Route]?.get('inbound|8080||')];
+  for (const c of changes) {
+    expect(inboundOf(snap(buildMesh(services), proxy, share))).toEqual(inboundOf(before));
+    expect([c.kind, inboundOf(snap(buildMesh(services, [c]), proxy, share))]).not.toEqual([c.kind, inboundOf(before)]);
+  }
+  // Two snapshots without the workload: let go.
+  snap(buildMesh(services), sidecar('shop', { app: 'cart' }, '10.1.0.8'), share);
+  snap(buildMesh(services), sidecar('shop', { app: 'cart' }, '10.1.0.8'), share);
+  expect(snap(buildMesh(services), proxy, share)[TypeUrl.Listener]?.get('virtualInbound')).not.toBe(before[TypeUrl.Listener]?.get('virtualInbound'));
+});
+
+test('keeping inbound resources across snapshots changes nothing: every golden sidecar case, one after another with one share, translates as alone', () => {
+  const cases = goldenCaseNames()
+    .map((n) => loadGoldenCase(n))
+    .filter((c) => c.proxy.kind === 'sidecar');
+  // The cases' options differ; those alike share one SidecarShare, as one provider's proxies do.
+  const shares = new Map<string, SidecarShare>();
+  for (const round of [1, 2]) {
+    for (const c of cases) {
+      const key = JSON.stringify(c.options ?? {});
+      let share = shares.get(key);
+      if (!share) shares.set(key, (share = new SidecarShare({ ...DEFAULT_SIDECAR_OPTIONS, ...c.options })));
+      expect([round, sidecarSnapshot(c.mesh, c.proxy, c.options, ALL, share)]).toEqual([round, sidecarSnapshot(c.mesh, c.proxy, c.options)]);
+    }
+  }
+});
