@@ -13,7 +13,7 @@ import { Rest } from './kube/rest.js';
 import { ConfigStore, type ChangeSet } from './model/config-store.js';
 import { jwksSources } from './model/jwks.js';
 import { ServiceRegistry, type RegistryChange } from './model/services.js';
-import { warningsFor } from './model/warnings.js';
+import { rememberedWarnings } from './model/warnings.js';
 import { validationWarnings } from './api/validate.js';
 import { MeshSource, ModelChanges } from './push/changes.js';
 import { PushQueue } from './push/push-queue.js';
@@ -134,6 +134,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
     onPodGone: (ns, name, uid) => tokens.forgetPod(ns, name, uid),
     stallMs: config.watchStallMs,
   });
+  const meshWarnings = rememberedWarnings();
   const controllers = CONFIG_KINDS.map(
     (kind) =>
       new NetworkingController(kind, {
@@ -143,7 +144,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
         log: loggerFor(`controller/${kind}`),
         onChange: onModelChange,
         stallMs: config.watchStallMs,
-        warnings: (c) => [...validationWarnings(c.kind, c.spec, c.namespace).map((w) => `${w.path}: ${w.message}`), ...warningsFor(c, meshSource.current())],
+        warnings: (c) => [...validationWarnings(c.kind, c.spec, c.namespace).map((w) => `${w.path}: ${w.message}`), ...meshWarnings(c, meshSource.current())],
         rollout: (c) => rollouts.rolloutOf(c.kind, c.namespace, c.name),
       }),
   );

@@ -22,6 +22,23 @@ import type { MeshService } from './mesh-services.js';
 import { namespaceWide } from './telemetry.js';
 import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
 
+/**
+ * warningsFor, remembered per mesh and object generation. Each status write comes back as a
+ * watch event whose status is evaluated again, while neither the object's spec (its generation)
+ * nor the mesh changed: a new mesh, after any change, starts afresh.
+ */
+export function rememberedWarnings(): (config: AnyConfig, mesh: Mesh) => string[] {
+  const byMesh = new WeakMap<Mesh, Map<string, string[]>>();
+  return (config, mesh) => {
+    let known = byMesh.get(mesh);
+    if (!known) byMesh.set(mesh, (known = new Map()));
+    const key = JSON.stringify([config.kind, config.namespace, config.name, config.generation]);
+    let found = known.get(key);
+    if (!found) known.set(key, (found = warningsFor(config, mesh)));
+    return found;
+  };
+}
+
 export function warningsFor(config: AnyConfig, mesh: Mesh): string[] {
   switch (config.kind) {
     case 'VirtualService':

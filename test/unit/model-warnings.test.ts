@@ -3,7 +3,7 @@ import type { NetworkingKind } from '../../src/api/common.js';
 import { ConfigStore, type AnyConfig } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { ServiceRegistry, type ServiceRecord } from '../../src/model/services.js';
-import { warningsFor } from '../../src/model/warnings.js';
+import { rememberedWarnings, warningsFor } from '../../src/model/warnings.js';
 import { config } from '../support/mesh-fixtures.js';
 
 const cfg = (kind: NetworkingKind, namespace: string, name: string, spec: unknown): AnyConfig => config(kind, namespace, name, spec);
@@ -247,4 +247,24 @@ describe('ServiceEntry warnings', () => {
 
 test('Gateways get no warnings', () => {
   expect(warn([cfg('Gateway', 'istio-ingress', 'gw', { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] })])).toEqual([]);
+});
+
+test('remembered warnings: the same mesh and generation give what was computed; a new generation or a new mesh is judged again', () => {
+  const store = new ConfigStore();
+  const registry = new ServiceRegistry();
+  registry.upsertService(svc('default', 'reviews'));
+  const vs = { ...cfg('VirtualService', 'default', 'reviews', split('v1', 'v2')), generation: 1 };
+  store.upsert(vs);
+  const warnings = rememberedWarnings();
+  const mesh = new Mesh(store, registry);
+  const first = warnings(vs, mesh);
+  expect(first.join('\n')).toMatch(/subset "v1"/);
+  // A status write's echo: the same generation, a new resourceVersion.
+  expect(warnings({ ...vs, resourceVersion: 'status-echo' }, mesh)).toBe(first);
+  // The DestinationRule arrives: a new mesh, judged again.
+  store.upsert(reviewsDr(['v1', 'v2']));
+  expect(warnings(vs, new Mesh(store, registry))).toEqual([]);
+  // A new generation of the object in the old mesh: judged again too.
+  const next = { ...vs, generation: 2, spec: split('v1', 'v3') };
+  expect(warnings(next, mesh)).not.toBe(first);
 });
