@@ -265,6 +265,6 @@ test('remembered warnings: the same mesh and generation give what was computed; 
   store.upsert(reviewsDr(['v1', 'v2']));
   expect(warnings(vs, new Mesh(store, registry))).toEqual([]);
   // A new generation of the object in the old mesh: judged again too.
-  const next = { ...vs, generation: 2, spec: split('v1', 'v3') };
+  const next = { ...cfg('VirtualService', 'default', 'reviews', split('v1', 'v3')), generation: 2 };
   expect(warnings(next, mesh)).not.toBe(first);
 });
