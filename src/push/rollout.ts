@@ -48,14 +48,14 @@ function asChange(c: AnyConfig): ChangeSet {
 export class RolloutView {
   private readonly held = new Map<string, { each: Float64Array; sorted: Float64Array }>();
   /** Indices of the proxies under some rejection: the only ones a rejection can count for. */
-  private readonly rejecting: number[] = [];
+  private readonly rejecting = new Set<number>();
 
   constructor(
     readonly proxies: readonly RolloutProxy[],
     readonly mesh: Mesh,
   ) {
     proxies.forEach((p, i) => {
-      if (ALL_TYPES.some((t) => p.rejected(t) !== undefined)) this.rejecting.push(i);
+      if (ALL_TYPES.some((t) => p.rejected(t) !== undefined)) this.rejecting.add(i);
     });
   }
 
@@ -85,13 +85,12 @@ export class RolloutView {
       return { reached: this.proxies.length, upToDate, rejected };
     }
     const wanted = push.proxies ? new Set(push.proxies) : undefined;
-    const rejecting = new Set(this.rejecting);
     let reached = 0;
     let upToDate = 0;
     this.proxies.forEach((p, i) => {
       if ((wanted && !wanted.has(p.id)) || skipped.has(p.id)) return;
       reached++;
-      const r = rejecting.has(i) ? rejectionAt(i) : undefined;
+      const r = this.rejecting.has(i) ? rejectionAt(i) : undefined;
       if (r) rejected.push({ proxy: p.id, message: r.message });
       else if (held.each[i] >= epoch) upToDate++;
     });

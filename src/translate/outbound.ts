@@ -60,11 +60,6 @@ export class InboundParts {
     this.previous = this.current;
     this.current = new Map();
   }
-
-  /** Keys held (for tests). */
-  get size(): number {
-    return new Set([...this.current.keys(), ...this.previous.keys()]).size;
-  }
 }
 
 /** One scope's outbound configuration, each part built on first use. */

@@ -17,7 +17,7 @@ import { ResourceCache } from './resource-cache.js';
 import { adsDefinition, PER_TYPE_SERVICES, perTypeDefinition, type PerTypeService } from './services.js';
 import type { SnapshotProvider } from './snapshot.js';
 import { SotwStream } from './sotw-stream.js';
-import type { StreamHost } from './stream.js';
+import { BOOT, type StreamHost } from './stream.js';
 import { SharedResponses } from './shared-responses.js';
 import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, type TypeUrl } from './types.js';
 import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
@@ -64,7 +64,7 @@ export class XdsServer implements StreamHost {
   /** ACKs and NACKs as they arrive (see events.ts). */
   readonly events = new EventEmitter<XdsEvents>();
   readonly controlPlaneId: string;
-  readonly sharedResponses = new SharedResponses();
+  readonly sharedResponses = new SharedResponses(BOOT);
   readonly limits: XdsLimits;
   private readonly gate: AdmissionGate;
   /** Open streams per client (workload identity, or peer address when unauthenticated), for maxStreamsPerIdentity. */

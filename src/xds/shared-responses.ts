@@ -6,7 +6,6 @@
 // change at 1,000 proxies allocated and filled 1,000 copies of the same 168 KB route table
 // before grpc-js copied each once more to frame it (BENCHMARKS.md): an eighth of the control
 // plane's CPU, and the garbage collector's work after it.
-import { randomBytes } from 'node:crypto';
 
 export interface SharedResponse {
   readonly nonce: string;
@@ -26,9 +25,10 @@ export class SharedResponses {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   private seq = 0;
-  private readonly boot = randomBytes(3).toString('hex');
 
   constructor(
+    /** Tells this process's nonces from an earlier one's (stream.ts's BOOT). */
+    private readonly noncePrefix: string,
     private readonly maxBytes = 32 * 2 ** 20,
     private readonly maxIdleMs = 30_000,
     private readonly now: () => number = Date.now,
@@ -45,7 +45,7 @@ export class SharedResponses {
       this.entries.set(key, found);
       return found;
     }
-    const nonce = `${this.boot}-s${++this.seq}`;
+    const nonce = `${this.noncePrefix}-s${++this.seq}`;
     const made: Entry = { nonce, buf: encode(nonce), usedAt: now };
     if (made.buf.length <= this.maxBytes) {
       this.entries.set(key, made);

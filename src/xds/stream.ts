@@ -21,7 +21,7 @@ import type { SharedResponse, SharedResponses } from './shared-responses.js';
 const log = loggerFor('xds');
 
 /** Distinguishes nonces of this process from those of an earlier control plane. */
-const BOOT = randomBytes(3).toString('hex');
+export const BOOT = randomBytes(3).toString('hex');
 let streamSeq = 0;
 
 /** Requests waiting to be handled at which a stream stops reading, and resumes. */

@@ -3,7 +3,7 @@
 import { SharedResponses } from '../../src/xds/shared-responses.js';
 
 test('one encoding per type and version; another type or version is encoded with a nonce of its own', () => {
-  const shared = new SharedResponses();
+  const shared = new SharedResponses('boot');
   let encoded = 0;
   const encode = (nonce: string): Buffer => (encoded++, Buffer.from(nonce));
   const a = shared.get('t/Route', 'v1', encode);
@@ -17,7 +17,7 @@ test('one encoding per type and version; another type or version is encoded with
 });
 
 test('the bytes held stay within the bound: the least recently used go first, and a response larger than the bound is not held', () => {
-  const shared = new SharedResponses(100);
+  const shared = new SharedResponses('boot', 100);
   const of = (n: number) => () => Buffer.alloc(n);
   const first = shared.get('t', 'a', of(40));
   shared.get('t', 'b', of(40));
@@ -36,7 +36,7 @@ test('the bytes held stay within the bound: the least recently used go first, an
 
 test('a response no stream asked for in the idle time is let go', () => {
   let clock = 0;
-  const shared = new SharedResponses(1000, 30_000, () => clock);
+  const shared = new SharedResponses('boot', 1000, 30_000, () => clock);
   const old = shared.get('t', 'old', () => Buffer.alloc(10));
   clock = 20_000;
   const kept = shared.get('t', 'kept', () => Buffer.alloc(10));

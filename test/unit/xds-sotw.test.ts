@@ -288,6 +288,21 @@ test('a stream sent the same shared response twice in a row gets a nonce of its 
   await c.until('the resend ACKed', () => server.registry.get(NODE)?.status().streams[0].types.find((t) => t.typeUrl === Endpoint)?.inflightNonce === undefined);
 });
 
+test("a secret response is never shared: each stream's keys are encoded for it alone, and none is held for another", async () => {
+  // Were a Secret response shared, a stream whose resources' digest matched another's would be
+  // handed that stream's bytes: the private key of another identity.
+  const secret = { name: 'default', tls_certificate: { certificate_chain: { inline_bytes: Buffer.from('CERT') }, private_key: { inline_bytes: Buffer.from('KEY') } } };
+  provider.update({ [TypeUrl.Secret]: new Map([['default', secret]]) });
+  const ids = ['sidecar~10.0.0.1~a.default~default.svc.cluster.local', 'sidecar~10.0.0.2~b.default~default.svc.cluster.local'];
+  const [c1, c2] = ids.map((id) => client(id));
+  for (const c of [c1, c2]) c.subscribe(TypeUrl.Secret, ['default']);
+  for (const c of [c1, c2]) await c.until('SDS', () => c.responses(TypeUrl.Secret).length === 1);
+  const [r1, r2] = [c1.responses(TypeUrl.Secret)[0], c2.responses(TypeUrl.Secret)[0]];
+  expect(r2.version).toBe(r1.version);
+  expect(r2.nonce).not.toBe(r1.nonce);
+  expect(server.sharedResponses.size).toBe(0);
+});
+
 test('a resource that cannot be encoded keeps its previous version and the proxy keeps the rest', async () => {
   const c = client();
   await subscribeLikeEnvoy(c);
