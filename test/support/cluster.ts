@@ -125,13 +125,25 @@ export async function createIstioObject(ns: string, kind: string, name: string, 
   await kube().kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ ...ref, namespace: ns, body: { apiVersion: `${ref.group}/v1`, kind, metadata: { name }, spec } });
 }
 
-/** Creates the object, or replaces the spec of the one that exists (as `kubectl apply` would). */
+/**
+ * Creates the object, or replaces the spec of the one that exists (as `kubectl apply` would).
+ * The control plane writes the object's status (rollout counts) at any moment, which moves its
+ * resourceVersion between our read and our replace; a conflict is read again and retried, as
+ * client-go's RetryOnConflict does.
+ */
 export async function applyIstioObject(ns: string, kind: string, name: string, spec: Record<string, unknown>): Promise<void> {
   const ref = istioRef(kind);
   const api = kube().kc.makeApiClient(CustomObjectsApi);
-  const current = (await api.getNamespacedCustomObject({ ...ref, namespace: ns, name }).catch(() => undefined)) as { metadata?: { resourceVersion?: string } } | undefined;
-  if (!current) return createIstioObject(ns, kind, name, spec);
-  await api.replaceNamespacedCustomObject({ ...ref, namespace: ns, name, body: { apiVersion: `${ref.group}/v1`, kind, metadata: { name, resourceVersion: current.metadata?.resourceVersion }, spec } });
+  for (let attempt = 1; ; attempt++) {
+    const current = (await api.getNamespacedCustomObject({ ...ref, namespace: ns, name }).catch(() => undefined)) as { metadata?: { resourceVersion?: string } } | undefined;
+    if (!current) return createIstioObject(ns, kind, name, spec);
+    try {
+      await api.replaceNamespacedCustomObject({ ...ref, namespace: ns, name, body: { apiVersion: `${ref.group}/v1`, kind, metadata: { name, resourceVersion: current.metadata?.resourceVersion }, spec } });
+      return;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409 || attempt >= 10) throw err;
+    }
+  }
 }
 
 /** Deletes an Istio object if it exists. */
