@@ -38,6 +38,7 @@ import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { createCsr, requestCertificate, spiffeId } from '../src/ca/certificate-client.js';
 import { Rest } from '../src/kube/rest.js';
 import { clusterAvailable, devcluster, kube, root, run, testNamespace, waitFor } from '../test/support/cluster.js';
+import { buildGoTool } from './go-tool.js';
 import { createCertificateOverH2 } from './grpc-unary-h2.js';
 import { Istiod } from './vs-istiod/istiod.js';
 import { pidOfPod, Trellis } from './vs-istiod/trellis.js';
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
     process.stderr.write(`ca-load: --client is go, lean or agent, not ${CLIENT}\n`);
     process.exit(2);
   }
-  const goClient = CLIENT === 'go' ? await buildGoClient() : '';
+  const goClient = CLIENT === 'go' ? await buildGoTool('ca-client') : '';
   const TOKENS = arg('tokens', 'distinct');
   if (!clusterAvailable() || (await run(devcluster, ['status'])).code !== 0) {
     process.stderr.write('ca-load: the devcluster is not running (make cluster-up && make deploy)\n');
@@ -300,15 +301,6 @@ function machineTicks(): { busy: number; steal: number; total: number } {
   return { busy: user + nice + system + irq + softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
 }
 const pctOf = (part: number, whole: number): string => `${((100 * part) / Math.max(1, whole)).toFixed(0)}%`;
-
-/** bench/ca-client built (Go's standard library only, so no module is fetched) under .devcluster/cache/bench/. */
-async function buildGoClient(): Promise<string> {
-  const out = path.join(root, '.devcluster/cache/bench/ca-client');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const code = await new Promise<number | null>((resolve) => spawn('go', ['build', '-o', out, '.'], { cwd: path.join(root, 'bench/ca-client'), stdio: 'inherit' }).on('exit', resolve).on('error', () => resolve(-1)));
-  if (code !== 0) throw new Error('ca-load: building bench/ca-client failed (is Go installed? make setup installs it)');
-  return out;
-}
 
 if (process.argv.includes('--worker')) await worker();
 else await main();

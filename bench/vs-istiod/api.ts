@@ -2,8 +2,8 @@
 // API server's own answer), watches the VirtualServices like a control plane would (timing the
 // watch event's arrival), and lists what a field manager wrote (to show what istiod left behind).
 import { performance } from 'node:perf_hooks';
-import { CustomObjectsApi, Watch, type CoreV1Api, type KubeConfig, type KubernetesObject, type KubernetesObjectApi } from '@kubernetes/client-node';
-import { endpointSlice, NAMESPACE, service, serviceName, virtualService } from './mesh.js';
+import { CustomObjectsApi, DiscoveryV1Api, Watch, type CoreV1Api, type KubeConfig, type KubernetesObject, type KubernetesObjectApi } from '@kubernetes/client-node';
+import { endpointIp, endpointSlice, NAMESPACE, service, serviceName, virtualService } from './mesh.js';
 
 const VS = { group: 'networking.istio.io', version: 'v1', plural: 'virtualservices' } as const;
 export const now = (): number => performance.timeOrigin + performance.now();
@@ -15,6 +15,7 @@ async function inBatches<T>(items: T[], size: number, fn: (x: T) => Promise<unkn
 
 export class BenchApi {
   private readonly custom: CustomObjectsApi;
+  private readonly discovery: DiscoveryV1Api;
   /** Arrival time of each marker's watch event. */
   readonly watched = new Map<string, number>();
   private abort: AbortController | undefined;
@@ -25,6 +26,7 @@ export class BenchApi {
     private readonly objects: KubernetesObjectApi,
   ) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.discovery = kc.makeApiClient(DiscoveryV1Api);
   }
 
   async namespaceExists(name: string): Promise<boolean> {
@@ -49,11 +51,11 @@ export class BenchApi {
     await this.core.createNamespace({ body: { metadata: { name, labels: { 'bench.trellis.io/vs-istiod': 'true' } } } });
   }
 
-  /** S Services, their EndpointSlices and VirtualServices (with `marker(k)`) in the bench namespace. */
-  async createMesh(services: number, marker: (k: number) => string): Promise<void> {
+  /** S Services, their EndpointSlices (E endpoints each) and VirtualServices (with `marker(k)`) in the bench namespace. */
+  async createMesh(services: number, marker: (k: number) => string, endpoints = 2): Promise<void> {
     const ks = Array.from({ length: services }, (_, k) => k);
     await inBatches(ks, 10, (k) => this.objects.create(service(k) as KubernetesObject));
-    await inBatches(ks, 10, (k) => this.objects.create(endpointSlice(k) as KubernetesObject));
+    await inBatches(ks, 10, (k) => this.objects.create(endpointSlice(k, endpoints) as KubernetesObject));
     await inBatches(ks, 10, (k) => this.objects.create(virtualService(k, marker(k)) as KubernetesObject));
   }
 
@@ -62,6 +64,18 @@ export class BenchApi {
     const t0 = now();
     await this.custom.patchNamespacedCustomObject({ ...VS, namespace: NAMESPACE, name: serviceName(k), body: [{ op: 'replace', path: '/spec/http/0/match/0/uri/prefix', value: `/${marker}/` }] });
     return now() - t0;
+  }
+
+  /** Moves service k's second endpoint to `ip` (one JSON patch of its EndpointSlice, as a pod replaced); resolves with the API server's answer time in ms. */
+  async moveEndpoint(k: number, ip: string): Promise<number> {
+    const t0 = now();
+    await this.discovery.patchNamespacedEndpointSlice({ namespace: NAMESPACE, name: `${serviceName(k)}-bench`, body: [{ op: 'replace', path: '/endpoints/1/addresses/0', value: ip }] });
+    return now() - t0;
+  }
+
+  /** Puts the second endpoint of each of `ks` back where endpointSlice placed it. */
+  async resetEndpoints(ks: Iterable<number>): Promise<void> {
+    await inBatches([...ks], 10, (k) => this.moveEndpoint(k, endpointIp(k, 1)));
   }
 
   async resetMarkers(ks: Iterable<number>, marker: (k: number) => string): Promise<void> {

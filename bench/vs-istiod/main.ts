@@ -6,6 +6,7 @@
 //   KUBECONFIG=.devcluster/kubeconfig node dist/bench/vs-istiod/main.js \
 //     [--clients 100,1000] [--services 200] [--rounds 30] [--burst 50] [--control-planes istiod,trellis]
 //     [--settle-ms 500] [--out FILE.json] [--keep] [--trellis-xds HOST:PORT --trellis-pid PID]
+//     [--client go|node] [--endpoints 2] [--churn-rate 50] [--churn-seconds 10]
 //
 // Needs: the devcluster (or any cluster the KUBECONFIG names, with Trellis installed by its
 // chart in trellis-system), pilot-discovery built by build-istiod.sh. It scales Trellis to 0
@@ -18,12 +19,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { kube, root } from '../../test/support/cluster.js';
+import { buildGoTool } from '../go-tool.js';
 import { BenchApi, now, WRITABLE_KINDS } from './api.js';
 import { SimulatedSidecars, type WireCounters } from './clients.js';
 import { Istiod } from './istiod.js';
-import { baseMarker, NAMESPACE } from './mesh.js';
+import { addressBytes, baseMarker, churnIp, edsClusterName, NAMESPACE } from './mesh.js';
 import { printReport, type Run } from './report.js';
-import { sampleProcess, summarize, type ProcessSample } from './stats.js';
+import { percentile, sampleProcess, summarize, type ProcessSample } from './stats.js';
 import { Trellis } from './trellis.js';
 
 function opt(name: string, def: string): string {
@@ -38,6 +40,16 @@ const PLANES = opt('control-planes', 'istiod,trellis').split(',') as ('istiod' |
 const SETTLE_MS = Number(opt('settle-ms', '500'));
 const OUT = opt('out', '');
 const KEEP = process.argv.includes('--keep');
+/** The simulated sidecars: bench/xds-client (Go, the default) or client-worker.ts (Node.js, the first runs'). */
+const CLIENT = opt('client', 'go');
+/** Endpoints per service (EndpointSlice addresses). */
+const ENDPOINTS = Number(opt('endpoints', '2'));
+/** Endpoint churn after the burst: pod changes per second for this many seconds (Go clients only; 0 seconds: none). */
+const CHURN_RATE = Number(opt('churn-rate', '50'));
+const CHURN_SECONDS = Number(opt('churn-seconds', CLIENT === 'go' ? '10' : '0'));
+/** Services whose second endpoint the churn moved (put back before the next run), and the addresses used so far. */
+const movedEndpoints = new Set<number>();
+let churnSeq = 0;
 /** A Trellis already running elsewhere (e.g. a host process for a dry run): its plaintext xDS address and PID; the Deployment is then left alone. */
 const TRELLIS_XDS = opt('trellis-xds', '');
 const TRELLIS_PID = Number(opt('trellis-pid', '0'));
@@ -66,7 +78,7 @@ function machine(): string {
 const diff = (a: WireCounters, b: WireCounters): WireCounters => ({ wireBytes: b.wireBytes - a.wireBytes, resourceBytes: b.resourceBytes - a.resourceBytes, responses: b.responses - a.responses });
 
 /** One control plane, N clients: sync, single changes, a burst. */
-async function measure(plane: 'istiod' | 'trellis', n: number, target: string, pid: number, api: BenchApi, changed: Set<number>, token: string): Promise<Run> {
+async function measure(plane: 'istiod' | 'trellis', n: number, target: string, pid: number, api: BenchApi, changed: Set<number>, token: string, goWorker: string | undefined): Promise<Run> {
   const cpu = (): ProcessSample => sampleProcess(pid);
   const idle0 = cpu();
   await sleep(2000);
@@ -74,7 +86,7 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
   const { ISTIO_VERSION_LABEL } = versions();
   const before = cpu();
   const t0 = now();
-  const clients = new SimulatedSidecars(target, n, SERVICES, `${ISTIO_VERSION_LABEL.replace(/-dev$/, '')}.0`);
+  const clients = new SimulatedSidecars(target, n, SERVICES, `${ISTIO_VERSION_LABEL.replace(/-dev$/, '')}.0`, goWorker);
   let lastLog = 0;
   try {
     const sync = await clients.synced(3_600_000, (m) => {
@@ -136,6 +148,8 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
     const burst1 = cpu();
     const cb1 = await clients.counters();
     const done = Math.max(...at);
+    const churn = CHURN_SECONDS > 0 && goWorker ? await endpointChurn(plane, clients, api, cpu) : undefined;
+    const end = churn ? cpu() : burst1;
     return {
       plane,
       clients: n,
@@ -145,11 +159,54 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
       rounds,
       single: { cpuSeconds: single1.cpuSeconds - single0.cpuSeconds, clientsCpuSeconds: clientsSingle1 - clientsSingle0, bytes: diff(cs0, cs1) },
       burst: { changes: BURST, fromFirstWriteMs: done - start, fromLastWriteMs: done - lastWrite, writeSpanMs: lastWrite - start, apiMs, cpuSeconds: burst1.cpuSeconds - burst0.cpuSeconds, bytes: diff(cb0, cb1) },
-      memory: { rssEnd: burst1.rss, peakRss: burst1.peakRss },
+      churn,
+      memory: { rssEnd: end.rss, peakRss: end.peakRss },
     };
   } finally {
     await clients.stop();
   }
+}
+
+/**
+ * Endpoint churn: CHURN_RATE pod changes a second (service k's second endpoint moves to a new
+ * address), written on schedule whatever the answers (an open loop), for CHURN_SECONDS; for each,
+ * when every client that asks for that service's EDS name holds the new address.
+ */
+async function endpointChurn(plane: string, clients: SimulatedSidecars, api: BenchApi, cpu: () => ProcessSample): Promise<NonNullable<Run['churn']>> {
+  const total = Math.round(CHURN_RATE * CHURN_SECONDS);
+  const cpu0 = cpu();
+  const t0 = now();
+  const changes: Promise<{ writeAt: number; apiMs: number; at: number[] }>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / CHURN_RATE - now();
+    if (wait > 0) await sleep(wait);
+    const k = (i * 7 + 5) % SERVICES;
+    const ip = churnIp(churnSeq++);
+    const { seen } = await clients.watchEndpoint(edsClusterName(k), addressBytes(ip), 300_000);
+    const writeAt = now();
+    movedEndpoints.add(k);
+    changes.push(api.moveEndpoint(k, ip).then(async (apiMs) => ({ writeAt, apiMs, at: await seen })));
+  }
+  const writesEnd = now();
+  const done = await Promise.all(changes);
+  const end = Math.max(...done.flatMap((d) => d.at));
+  const cpu1 = cpu();
+  const all = done.map((d) => Math.max(...d.at) - d.writeAt);
+  const perClient = done.flatMap((d) => d.at.filter((t) => t > 0).map((t) => t - d.writeAt));
+  const affected = done.reduce((n, d) => n + d.at.filter((t) => t > 0).length, 0) / Math.max(1, done.length);
+  const result = {
+    changes: total,
+    rate: CHURN_RATE,
+    writeSpanMs: writesEnd - t0,
+    wallMs: end - t0,
+    cpuSeconds: cpu1.cpuSeconds - cpu0.cpuSeconds,
+    allMs: { ...summarize(all), p99: percentile(all, 99) },
+    perClientMs: { ...summarize(perClient), p99: percentile(perClient, 99) },
+    apiMs: { ...summarize(done.map((d) => d.apiMs)), p99: percentile(done.map((d) => d.apiMs), 99) },
+    affectedClients: affected,
+  };
+  log(`  ${plane}: endpoint churn, ${total} changes at ${CHURN_RATE}/s over ${(result.writeSpanMs / 1000).toFixed(1)} s: every affected client (${affected.toFixed(0)}) has a change p50 ${result.allMs.p50.toFixed(0)} ms, p99 ${result.allMs.p99.toFixed(0)} ms, max ${result.allMs.max.toFixed(0)} ms; control plane ${result.cpuSeconds.toFixed(2)} s of CPU over ${(result.wallMs / 1000).toFixed(1)} s`);
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -160,6 +217,8 @@ async function main(): Promise<void> {
   const trellis = new Trellis(apps, core, kc.makeApiClient(AdmissionregistrationV1Api), { namespace: 'trellis-system', name: 'trellis' });
   const startedAt = new Date();
   log(`vs-istiod: ${machine()}`);
+  const goWorker = CLIENT === 'go' ? await buildGoTool('xds-client') : undefined;
+  log(`simulated sidecars: ${goWorker ? 'bench/xds-client (Go)' : 'client-worker.ts (Node.js)'}`);
   log(`istio ${v.ISTIO_VERSION_LABEL} (${v.ISTIO_VERSION}); clients ${CLIENTS.join(', ')}; ${SERVICES} services + ${SERVICES} VirtualServices; ${ROUNDS} single changes, a burst of ${BURST}; ${PLANES.join(' then ')}`);
 
   const found = PLANES.includes('trellis') && !TRELLIS_XDS ? await trellis.deployment() : undefined;
@@ -201,7 +260,7 @@ async function main(): Promise<void> {
     await api.createNamespace(NAMESPACE);
     await api.createNamespace(ISTIOD_NS);
     log(`creating ${SERVICES} Services, EndpointSlices and VirtualServices in ${NAMESPACE}`);
-    await api.createMesh(SERVICES, baseMarker);
+    await api.createMesh(SERVICES, baseMarker, ENDPOINTS);
     await api.watchVirtualServices();
     if (found) {
       restoreFlags = await trellis.ensureFlags(Math.max(...CLIENTS));
@@ -214,6 +273,8 @@ async function main(): Promise<void> {
         if (free < 2) throw new Error(`only ${free.toFixed(1)} GiB free: stopping before ${plane} with ${n} clients`);
         await api.resetMarkers(changed, baseMarker);
         changed.clear();
+        await api.resetEndpoints(movedEndpoints);
+        movedEndpoints.clear();
         let target: string;
         let pid: number;
         if (plane === 'istiod') {
@@ -238,7 +299,7 @@ async function main(): Promise<void> {
         }
         await sleep(5000); // caches synced, start-up work done
         log(`${plane}: pid ${pid}, xDS at ${target}, RSS ${(sampleProcess(pid).rss / 2 ** 20).toFixed(0)} MiB before clients`);
-        const run = await measure(plane, n, target, pid, api, changed, token);
+        const run = await measure(plane, n, target, pid, api, changed, token, goWorker);
         runs.push(run);
         printReport([run], false);
         if (plane === 'istiod') {
@@ -255,7 +316,7 @@ async function main(): Promise<void> {
   log(`done; machine now: ${machine()}`);
   printReport(runs, true);
   if (OUT) {
-    fs.writeFileSync(OUT, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine: machine(), lscpu: lscpu(), versions: v, options: { CLIENTS, SERVICES, ROUNDS, BURST, SETTLE_MS }, runs }, null, 1)}\n`);
+    fs.writeFileSync(OUT, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine: machine(), lscpu: lscpu(), versions: v, options: { CLIENTS, SERVICES, ROUNDS, BURST, SETTLE_MS, CLIENT, ENDPOINTS, CHURN_RATE, CHURN_SECONDS }, runs }, null, 1)}\n`);
     log(`results in ${OUT}`);
   }
 }

@@ -10,8 +10,24 @@ export const NAMESPACE = 'vs-istiod';
 export const DOMAIN = 'cluster.local';
 
 export const serviceName = (k: number): string => `svc-${k}`;
-/** Endpoint e (0 or 1) of service k: 10.250+e.(k/256).(k%256), outside the devcluster's ranges. */
-export const endpointIp = (k: number, e: number): string => `10.${250 + e}.${(k >> 8) & 255}.${k & 255}`;
+/**
+ * Endpoint e of service k, outside the devcluster's ranges: 10.250+e.(k/256).(k%256) for the
+ * first two (as first measured), 10.200+e.… for the others (e < 50).
+ */
+export const endpointIp = (k: number, e: number): string => `10.${e < 2 ? 250 + e : 200 + e}.${(k >> 8) & 255}.${k & 255}`;
+
+/** The i-th address an endpoint moves to in the churn phase: 10.252-253.x.y, unused by endpointIp. */
+export const churnIp = (i: number): string => `10.${252 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
+
+/** The EDS name both control planes give service k's port (Istio's `outbound|port|subset|host`). */
+export const edsClusterName = (k: number): string => `outbound|80||${serviceName(k)}.${NAMESPACE}.svc.${DOMAIN}`;
+
+/**
+ * The bytes a ClusterLoadAssignment holds once it carries endpoint address `ip`: the
+ * SocketAddress.address field (2, length-delimited) with its tag and length, so 10.252.0.1 is not
+ * found inside 10.252.0.12.
+ */
+export const addressBytes = (ip: string): Buffer => Buffer.concat([Buffer.from([0x12, ip.length]), Buffer.from(ip)]);
 
 export function service(k: number): Record<string, unknown> {
   return {
@@ -24,14 +40,15 @@ export function service(k: number): Record<string, unknown> {
   };
 }
 
-export function endpointSlice(k: number): Record<string, unknown> {
+/** Service k's EndpointSlice: `endpoints` ready addresses (at least 2: the churn phase moves the second). */
+export function endpointSlice(k: number, endpoints = 2): Record<string, unknown> {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: { name: `${serviceName(k)}-bench`, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': serviceName(k), 'endpointslice.kubernetes.io/managed-by': 'bench.trellis.io' } },
     addressType: 'IPv4',
     ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: [0, 1].map((e) => ({ addresses: [endpointIp(k, e)], conditions: { ready: true, serving: true, terminating: false } })),
+    endpoints: Array.from({ length: endpoints }, (_, e) => ({ addresses: [endpointIp(k, e)], conditions: { ready: true, serving: true, terminating: false } })),
   };
 }
 

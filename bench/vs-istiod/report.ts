@@ -26,6 +26,18 @@ export interface Run {
   /** clientsCpuSeconds: the simulated sidecars' process over the same changes (it shares the machine's CPUs with the control plane). */
   single: { cpuSeconds: number; clientsCpuSeconds?: number; bytes: WireCounters };
   burst: { changes: number; fromFirstWriteMs: number; fromLastWriteMs: number; writeSpanMs: number; apiMs: number[]; cpuSeconds: number; bytes: WireCounters };
+  /** Endpoint churn (Go clients): per change, until every client asking for that EDS name has it; per client and change; the API server's answers. */
+  churn?: {
+    changes: number;
+    rate: number;
+    writeSpanMs: number;
+    wallMs: number;
+    cpuSeconds: number;
+    allMs: Summary & { p99: number };
+    perClientMs: Summary & { p99: number };
+    apiMs: Summary & { p99: number };
+    affectedClients: number;
+  };
   memory: { rssEnd: number; peakRss: number };
 }
 
@@ -68,9 +80,23 @@ export function rows(r: Run): { label: string; value: number; text: string }[] {
     row('bytes received, initial sync (wire)', r.sync.bytes.wireBytes, size(r.sync.bytes.wireBytes)),
     row('responses per single change (mean)', r.single.bytes.responses / Math.max(1, r.rounds.length), (r.single.bytes.responses / Math.max(1, r.rounds.length)).toFixed(0)),
     row('initial sync: connect and full config, wall time', r.sync.wallMs, `${(r.sync.wallMs / 1000).toFixed(1)} s`),
+    ...(r.churn ? churnRows(r.churn) : []),
     row('RSS after the initial sync', r.sync.rss, size(r.sync.rss)),
     row('RSS at the end', r.memory.rssEnd, size(r.memory.rssEnd)),
     row('peak RSS (VmHWM)', r.memory.peakRss, size(r.memory.peakRss)),
+  ];
+}
+
+function churnRows(c: NonNullable<Run['churn']>): { label: string; value: number; text: string }[] {
+  const cores = c.cpuSeconds / (c.wallMs / 1000);
+  const label = `endpoint churn, ${c.rate}/s for ${c.changes} changes`;
+  return [
+    { label: `${label}: every affected client has a change, p50`, value: c.allMs.p50, text: ms(c.allMs.p50) },
+    { label: `${label}: every affected client has a change, p90`, value: c.allMs.p90, text: ms(c.allMs.p90) },
+    { label: `${label}: every affected client has a change, p99`, value: c.allMs.p99, text: ms(c.allMs.p99) },
+    { label: `${label}: every affected client has a change, max`, value: c.allMs.max, text: ms(c.allMs.max) },
+    { label: `${label}: one client has a change, p99 (all pairs)`, value: c.perClientMs.p99, text: ms(c.perClientMs.p99) },
+    { label: `${label}: control plane CPU (cores, until the last client has the last change)`, value: cores, text: `${cores.toFixed(2)} cores (${c.cpuSeconds.toFixed(2)} s over ${(c.wallMs / 1000).toFixed(1)} s)` },
   ];
 }
 
@@ -78,7 +104,7 @@ export function rows(r: Run): { label: string; value: number; text: string }[] {
 export function apiLine(r: Run): string {
   const write = summarize([...r.rounds.map((x) => x.apiMs), ...r.burst.apiMs]);
   const watch = summarize(r.rounds.map((x) => x.watchMs).filter(Number.isFinite));
-  return `${r.plane}, ${r.clients} clients: API write p50 ${ms(write.p50)} p90 ${ms(write.p90)} max ${ms(write.max)}; watch event (from the write's start) p50 ${ms(watch.p50)} p90 ${ms(watch.p90)} max ${ms(watch.max)}; burst writes spanned ${ms(r.burst.writeSpanMs)}`;
+  return `${r.plane}, ${r.clients} clients: API write p50 ${ms(write.p50)} p90 ${ms(write.p90)} max ${ms(write.max)}; watch event (from the write's start) p50 ${ms(watch.p50)} p90 ${ms(watch.p90)} max ${ms(watch.max)}; burst writes spanned ${ms(r.burst.writeSpanMs)}${r.churn ? `; churn writes p50 ${ms(r.churn.apiMs.p50)} p99 ${ms(r.churn.apiMs.p99)}, spanned ${ms(r.churn.writeSpanMs)}` : ''}`;
 }
 
 export function printReport(runs: Run[], sideBySide: boolean): void {
@@ -98,7 +124,11 @@ export function printReport(runs: Run[], sideBySide: boolean): void {
     const a = istiod ? rows(istiod) : [];
     const b = trellis ? rows(trellis) : [];
     const labels = (a.length ? a : b).map((x) => x.label);
-    labels.forEach((label, i) => console.log(`| ${label} | ${a[i]?.text ?? 'n/a'} | ${b[i]?.text ?? 'n/a'} | ${ratio(b[i]?.value, a[i]?.value)} |`));
+    for (const label of labels) {
+      const x = a.find((y) => y.label === label);
+      const y = b.find((z) => z.label === label);
+      console.log(`| ${label} | ${x?.text ?? 'n/a'} | ${y?.text ?? 'n/a'} | ${ratio(y?.value, x?.value)} |`);
+    }
     for (const r of [istiod, trellis]) if (r) console.log(`\n${apiLine(r)}`);
   }
 }

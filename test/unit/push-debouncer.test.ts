@@ -2,7 +2,7 @@
 // maximum delay, one flush at a time.
 import { jest } from '@jest/globals';
 import { Debouncer } from '../../src/push/debouncer.js';
-import { mergeChanges, PushQueue, toMerged } from '../../src/push/push-queue.js';
+import { endpointsOnly, mergeChanges, PushQueue, toMerged } from '../../src/push/push-queue.js';
 
 const opts = { quietMs: 100, maxDelayMs: 1000 };
 
@@ -88,17 +88,125 @@ test('changes merge: reasons add up, "all" wins over a list, lists unite', () =>
   expect(mergeChanges(a, toMerged({ reason: 'config' }))).toMatchObject({ proxies: undefined, types: undefined });
 });
 
+const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+
+/** A push target that records each push and can hold it until released. */
+function pushTarget() {
+  const pushes: Array<{ reason: string; proxies: string[]; types: string[] }> = [];
+  let hold = false;
+  const waiting: Array<() => void> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  return {
+    pushes,
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    holdPushes(on: boolean) {
+      hold = on;
+    },
+    releaseAll() {
+      for (const r of waiting.splice(0)) r();
+    },
+    target: {
+      push: async (req: { reason: string; proxies?: Iterable<string>; types?: Iterable<string> }) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        pushes.push({ reason: req.reason, proxies: [...(req.proxies ?? [])].sort(), types: [...(req.types ?? [])].sort() });
+        if (hold) await new Promise<void>((r) => waiting.push(r));
+        inFlight--;
+      },
+    },
+  };
+}
+
 test('the push queue hands merged changes to the server', async () => {
-  const pushes: Array<{ reason: string; proxies?: Iterable<string>; types?: Iterable<string> }> = [];
-  const q = new PushQueue({ push: async (req) => void pushes.push(req) }, opts);
-  q.enqueue({ reason: 'endpoints', types: ['eds'], proxies: ['a'] });
-  q.enqueue({ reason: 'endpoints', types: ['eds'], proxies: ['b'] });
-  q.enqueue({ reason: 'config', types: ['cds'], proxies: ['b'] });
+  const t = pushTarget();
+  const q = new PushQueue(t.target, opts);
+  q.enqueue({ reason: 'config', types: ['cds'], proxies: ['a'] });
+  q.enqueue({ reason: 'config', types: ['lds'], proxies: ['b'] });
+  q.enqueue({ reason: 'secrets', types: ['sds'], proxies: ['b'] });
   await jest.advanceTimersByTimeAsync(100);
   await q.idle();
-  expect(pushes).toHaveLength(2);
-  expect(pushes[1].reason).toBe('config+endpoints');
-  expect(new Set(pushes[1].proxies)).toEqual(new Set(['b']));
-  expect(new Set(pushes[1].types)).toEqual(new Set(['eds', 'cds']));
+  expect(t.pushes).toEqual([
+    { reason: 'config', proxies: ['a'], types: ['cds'] },
+    { reason: 'config+secrets', proxies: ['b'], types: ['lds', 'sds'] },
+  ]);
   q.close();
+});
+
+test('an endpoint change is not held by the debounce of a configuration burst', async () => {
+  const t = pushTarget();
+  const q = new PushQueue(t.target, opts);
+  q.enqueue({ reason: 'config', proxies: ['a'] });
+  q.enqueue({ reason: 'config', proxies: ['b'] }); // a burst: waits for quiet
+  q.enqueue({ reason: 'endpoints', types: [EDS], proxies: ['c'] });
+  await jest.advanceTimersByTimeAsync(0);
+  expect(t.pushes.map((p) => p.proxies)).toEqual([['a'], ['c']]);
+  await jest.advanceTimersByTimeAsync(100);
+  await q.idle();
+  expect(t.pushes.map((p) => p.proxies)).toEqual([['a'], ['c'], ['b']]);
+  q.close();
+});
+
+test('steady endpoint churn is pushed as it comes, never at the maximum delay', async () => {
+  const t = pushTarget();
+  const q = new PushQueue(t.target, opts);
+  // One endpoint change every 20 ms for 2 s: a debounced queue would wait 1 s each time.
+  for (let i = 0; i < 100; i++) {
+    q.enqueue({ reason: 'endpoints', types: [EDS], proxies: [`p${i}`] });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(t.pushes.at(-1)?.proxies).toEqual([`p${i}`]);
+    await jest.advanceTimersByTimeAsync(20);
+  }
+  expect(t.pushes).toHaveLength(100);
+  q.close();
+});
+
+test('endpoint changes that arrive during a push are merged into the next one; one push at a time across both paths', async () => {
+  const t = pushTarget();
+  const q = new PushQueue(t.target, opts);
+  t.holdPushes(true);
+  q.enqueue({ reason: 'config', proxies: ['a'] }); // isolated: pushed at once, held
+  await jest.advanceTimersByTimeAsync(0);
+  q.enqueue({ reason: 'endpoints', types: [EDS], proxies: ['b'] });
+  q.enqueue({ reason: 'endpoints', types: [EDS], proxies: ['c'] });
+  await jest.advanceTimersByTimeAsync(50);
+  expect(t.pushes).toHaveLength(1); // the endpoint push waits for the one in progress
+  t.holdPushes(false);
+  t.releaseAll();
+  await q.idle();
+  expect(t.pushes).toEqual([
+    { reason: 'config', proxies: ['a'], types: [] },
+    { reason: 'endpoints', proxies: ['b', 'c'], types: [EDS] },
+  ]);
+  expect(t.maxInFlight).toBe(1);
+  q.close();
+});
+
+test('a failed push is logged and the queue goes on', async () => {
+  let calls = 0;
+  const q = new PushQueue(
+    {
+      push: async () => {
+        calls++;
+        if (calls === 1) throw new Error('boom');
+      },
+    },
+    opts,
+  );
+  q.enqueue({ reason: 'endpoints', types: [EDS], proxies: ['a'] });
+  await jest.advanceTimersByTimeAsync(0);
+  q.enqueue({ reason: 'endpoints', types: [EDS], proxies: ['b'] });
+  await jest.advanceTimersByTimeAsync(0);
+  await q.idle();
+  expect(calls).toBe(2);
+  q.close();
+});
+
+test('only a change of endpoint assignments alone skips the debounce', () => {
+  expect(endpointsOnly({ reason: 'endpoints', types: [EDS] })).toBe(true);
+  expect(endpointsOnly({ reason: 'pods', types: [EDS, 'cds'] })).toBe(false);
+  expect(endpointsOnly({ reason: 'config' })).toBe(false);
+  expect(endpointsOnly({ reason: 'x', types: [] })).toBe(false);
 });

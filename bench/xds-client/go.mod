@@ -1,0 +1,3 @@
+module trellis.local/bench-xds-client
+
+go 1.24
