@@ -81,6 +81,12 @@ export class Mesh {
   private readonly gatewayRouteCache = new Map<string, GatewayVirtualHost[]>();
   private vsByName?: Map<string, ResolvedVirtualService>;
   private readonly jwksStates = new Map<string, JwksState>();
+  /**
+   * The hostnames of each endpoint change this snapshot has outlived. A Mesh reads endpoints
+   * live from the registry, so an EndpointSlice change need not replace it (MeshSource); what
+   * caches endpoints per snapshot asks what moved since it looked (hostsMovedSince).
+   */
+  private readonly endpointMoves: (readonly string[])[] = [];
 
   constructor(
     store: ConfigStore,
@@ -233,6 +239,21 @@ export class Mesh {
   /** A kubernetes.io/tls Secret (gateways' credentialName). */
   tlsSecret(namespace: string, name: string): TlsSecret | undefined {
     return this.registry.secret(namespace, name);
+  }
+
+  /** How many endpoint changes this snapshot has outlived: a cache of endpoints built at version v is stale for hostsMovedSince(v). */
+  get endpointsVersion(): number {
+    return this.endpointMoves.length;
+  }
+
+  /** The registry's endpoints of these hostnames changed (MeshSource.endpointsMoved only). */
+  noteEndpointsMoved(hosts: readonly string[]): void {
+    this.endpointMoves.push(hosts);
+  }
+
+  /** The hostnames whose endpoints changed after `version`. */
+  hostsMovedSince(version: number): ReadonlySet<string> {
+    return new Set(this.endpointMoves.slice(version).flat());
   }
 
   endpoints(svc: MeshService): MeshEndpoint[] {

@@ -8,8 +8,12 @@ import { hostMatches } from '../model/hosts.js';
 import { boundToMesh, destinationsOf, type ResolvedVirtualService } from '../model/virtual-services.js';
 import { isVisibleTo, PUBLIC, visibilityOf } from '../model/visibility.js';
 import type { RegistryChange, ServiceRegistry } from '../model/services.js';
+import { peersUnchanged } from '../translate/clusters.js';
 import { TypeUrl } from '../xds/types.js';
 import type { Change } from './push-queue.js';
+
+/** Endpoint changes one mesh snapshot outlives before it is built again. */
+const MAX_ENDPOINT_MOVES = 1000;
 
 export class MeshSource {
   private mesh: Mesh | undefined;
@@ -28,6 +32,27 @@ export class MeshSource {
   invalidate(): void {
     this.mesh = undefined;
     this.changes++;
+  }
+
+  /**
+   * The endpoints of these hostnames changed (an EndpointSlice). The mesh is kept, and notes
+   * them for the caches of endpoints, unless the clusters it built no longer hold those
+   * endpoints' identities (a new service account): then it is replaced, and the answer is
+   * false, as clusters must be pushed too (Istio pushes everything then). After many moves it
+   * is replaced anyway, so its notes stay short.
+   */
+  endpointsMoved(hosts: readonly string[]): boolean {
+    this.changes++;
+    const mesh = this.mesh;
+    if (!mesh) return true;
+    const services = mesh.services();
+    if (hosts.some((h) => services.byHost(h).some((s) => !peersUnchanged(mesh, s)))) {
+      this.mesh = undefined;
+      return false;
+    }
+    if (mesh.endpointsVersion >= MAX_ENDPOINT_MOVES) this.mesh = undefined;
+    else mesh.noteEndpointsMoved(hosts);
+    return true;
   }
 
   /**
@@ -194,6 +219,11 @@ export class ModelChanges {
   ) {}
 
   readonly onChange = (c: ChangeSet | RegistryChange): void => {
+    if (!('op' in c) && c.kind === 'EndpointSlice') {
+      const types = this.deps.mesh.endpointsMoved(c.hosts) ? [TypeUrl.Endpoint] : [TypeUrl.Cluster, TypeUrl.Endpoint];
+      this.deps.queue.enqueue({ reason: 'endpoints', types });
+      return;
+    }
     this.deps.mesh.invalidate();
     const connected = this.deps.connected();
     let push = pushFor(c, connected, this.deps.mesh.rootNamespace);

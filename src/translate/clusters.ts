@@ -88,29 +88,46 @@ interface MeshPeers {
 }
 
 /**
- * Once per mesh snapshot and service, not per port, subset and proxy scope: a Mesh never
- * outlives a change (see SidecarShare), so neither do these.
+ * Once per mesh snapshot and service, not per port, subset and proxy scope: a Mesh outlives no
+ * change but an endpoint change that keeps these identities (peersUnchanged, MeshSource), so
+ * neither do these.
  */
 const peersByMesh = new WeakMap<MeshView, WeakMap<MeshService, MeshPeers>>();
+
+/** The SPIFFE IDs a service's endpoints may present, as the registry has them now. */
+function peerIds(mesh: MeshView, service: MeshService): string[] {
+  const ids = new Set<string>();
+  // A server may hold an identity of any trust domain of the bundle (Istio expands SANs alike).
+  for (const e of mesh.endpoints(service)) {
+    if (!e.serviceAccount) continue;
+    for (const trustDomain of mesh.trustDomains) ids.add(spiffeId({ trustDomain, namespace: service.namespace, serviceAccount: e.serviceAccount }));
+  }
+  return [...ids].sort();
+}
+
+/**
+ * Whether the clusters this snapshot built for `service` still hold its endpoints' identities
+ * (true too when none was built): an endpoint change that keeps them needs no new clusters.
+ */
+export function peersUnchanged(mesh: MeshView, service: MeshService): boolean {
+  const peers = peersByMesh.get(mesh)?.get(service);
+  if (!peers) return true;
+  const now = peerIds(mesh, service);
+  return now.length === peers.ids.length && now.every((id, i) => id === peers.ids[i]);
+}
 
 export function meshPeers(mesh: MeshView, service: MeshService): MeshPeers {
   let byService = peersByMesh.get(mesh);
   if (!byService) peersByMesh.set(mesh, (byService = new WeakMap()));
   let peers = byService.get(service);
   if (!peers) {
-    const ids = new Set<string>();
-    // A server may hold an identity of any trust domain of the bundle (Istio expands SANs alike).
-    for (const e of mesh.endpoints(service)) {
-      if (!e.serviceAccount) continue;
-      for (const trustDomain of mesh.trustDomains) ids.add(spiffeId({ trustDomain, namespace: service.namespace, serviceAccount: e.serviceAccount }));
-    }
     const mtls = service.source === 'Kubernetes' && service.selector ? mesh.mtlsFor(service.namespace, service.selector) : undefined;
     const disabledOn = (port: MeshServicePort): boolean => {
       if (!mtls) return false;
       const target = typeof port.targetPort === 'number' && port.targetPort > 0 ? port.targetPort : port.number;
       return (mtls.ports.get(target) ?? mtls.mode) === 'DISABLE';
     };
-    byService.set(service, (peers = { ids: [...ids].sort(), disabledOn }));
+    byService.set(service, (peers = { ids: peerIds(mesh, service), disabledOn }));
   }
   return peers;
 }

@@ -120,7 +120,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   const visible = once(() => visibleDestinations(mesh, scope, view.services));
   const clusterList = once(() => outboundClusters(mesh, scope, visible()));
   const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));
-  const endpointsByLocality = new Map<string, ReadonlyMap<string, ClusterLoadAssignment>>();
+  const endpointsByLocality = new Map<string, { version: number; map: ReadonlyMap<string, ClusterLoadAssignment> }>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
   const listeners = once(() => outboundListeners(mesh, scope, opts, ports()));
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
@@ -150,13 +150,25 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
     },
     endpoints: (locality) => {
       const key = localityKey(locality);
-      let m = endpointsByLocality.get(key);
-      if (!m) {
+      const known = endpointsByLocality.get(key);
+      const version = mesh.endpointsVersion;
+      if (known?.version === version) return known.map;
+      const build = (of: VisibleService[]): Map<string, ClusterLoadAssignment> => {
         const eds = new Set(clusterList().filter((c) => c.type === 'EDS').map((c) => c.name));
-        const all = sidecarEndpoints(mesh, { ...scope, locality }, visible());
-        endpointsByLocality.set(key, (m = byName(TypeUrl.Endpoint, all.filter((e) => eds.has(e.cluster_name ?? '')))));
+        return byName(TypeUrl.Endpoint, sidecarEndpoints(mesh, { ...scope, locality }, of).filter((e) => eds.has(e.cluster_name ?? '')));
+      };
+      let map: ReadonlyMap<string, ClusterLoadAssignment>;
+      if (!known) map = build(visible());
+      else {
+        // Endpoints moved since: only those services' assignments are built again (their names
+        // come from config, which has not changed); the others are the same objects, so the
+        // server encodes and sends nothing of them.
+        const moved = mesh.hostsMovedSince(known.version);
+        const fresh = build(visible().filter((v) => moved.has(v.service.hostname)));
+        map = fresh.size === 0 ? known.map : new Map([...known.map, ...fresh]);
       }
-      return m;
+      endpointsByLocality.set(key, { version, map });
+      return map;
     },
     routes,
     secrets: once(() => byName(TypeUrl.Secret, sidecarSecrets(mesh, scope, visible()))),
@@ -166,9 +178,12 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
 /**
  * Outbound configurations shared by the sidecars of one scope, for as long as the mesh snapshot
  * they came from is current (a new Mesh after any change starts afresh; old ones are collected).
- * This relies on a Mesh never outliving a change: a Mesh reads the registry's endpoints and
- * Secrets live, and MeshSource.invalidate() runs in the same tick as every store or registry
+ * This relies on a Mesh never outliving a change but one: a Mesh reads the registry's endpoints
+ * and Secrets live, and MeshSource.invalidate() runs in the same tick as every store or registry
  * change (push/changes.ts), so no translation cached here saw an older registry than its Mesh.
+ * The exception is an EndpointSlice change that leaves the endpoints' identities as the clusters
+ * have them: the Mesh is kept and notes the hostnames (endpointsMoved), and endpoints() builds
+ * again the assignments of those alone.
  */
 export class SidecarShare {
   private readonly byMesh = new WeakMap<MeshView, Map<string, OutboundConfig>>();
