@@ -20,6 +20,7 @@ export class Subscription {
   private readonly set = new Set<string>();
   /** The last state-of-the-world list, as sent: an ACK usually repeats it in the same order. */
   private lastList: readonly string[] = [];
+  private lastRequest: readonly string[] | undefined;
   /** Once a name (or "*") was subscribed explicitly, an empty list no longer means wildcard. */
   private explicit = false;
 
@@ -51,6 +52,10 @@ export class Subscription {
       return { ...NONE, wildcardAdded: true };
     }
     this.explicit = true;
+    // The very list of the last request: the decoder shares the list of identical bytes
+    // (wire.ts), so most ACKs of a large SotW subscription end here.
+    if (list === this.lastRequest) return NONE;
+    this.lastRequest = list;
     // An ACK repeats the list: the one kept (the same names) stays, the request's copy goes.
     if (sameList(list, this.lastList)) return NONE;
     if (this.unchanged(list)) {

@@ -112,39 +112,104 @@ export function encodeDeltaResponse(r: DeltaResponse): Buffer {
 }
 
 /**
+ * The decoded resource_names of recent SotW requests, by their bytes. A SotW client repeats its
+ * whole list in every ACK (a sidecar of a 1,000-service mesh: 1,000 EDS names, ~60 KB), and
+ * proxies alike ask for the same list: decoding it once and handing out the same frozen array
+ * saves the decoding and lets a subscription see "the same list" by identity.
+ */
+class NameLists {
+  /** By a fingerprint of the bytes (hashing all of a 60 KB key per ACK would cost what decoding does); the bytes themselves decide. */
+  private readonly byPrint = new Map<string, { bytes: Buffer; names: readonly string[] }>();
+
+  constructor(private readonly max: number) {}
+
+  /** A few bytes spread over the list, its end and its length. */
+  private static print(bytes: Buffer): string {
+    const n = bytes.length;
+    let out = `${n}:`;
+    for (let i = 1; i < 16; i++) out += String.fromCharCode(bytes[Math.floor((n * i) / 16)]);
+    return out + bytes.toString('latin1', Math.max(0, n - 32));
+  }
+
+  get(bytes: Buffer): readonly string[] | undefined {
+    const key = NameLists.print(bytes);
+    const found = this.byPrint.get(key);
+    if (!found || !found.bytes.equals(bytes)) return undefined;
+    this.byPrint.delete(key); // most recently used last
+    this.byPrint.set(key, found);
+    return found.names;
+  }
+
+  set(bytes: Buffer, names: readonly string[]): void {
+    this.byPrint.set(NameLists.print(bytes), { bytes: Buffer.from(bytes), names });
+    if (this.byPrint.size > this.max) this.byPrint.delete(this.byPrint.keys().next().value!);
+  }
+}
+
+const sotwNameLists = new NameLists(256);
+/** Shorter lists are decoded each time: the lookup would cost about what it saves. */
+const SHARED_NAMES_MIN_BYTES = 256;
+
+/**
  * Decodes a request, leaving its `node` (DiscoveryRequest field 2, DeltaDiscoveryRequest field
  * 1) encoded until it is read. Envoy on delta ADS repeats the whole node (tens of KB: every
  * extension it was built with) in every request, yet only a stream's first request needs it.
+ * `namesField` (SotW's resource_names, 3): a list sent before, byte for byte, is not decoded
+ * again (sotwNameLists).
  */
-function decodeRequestLazyNode<T extends { node: unknown }>(name: string, nodeField: number, b: Buffer): T {
+function decodeRequestLazy<T extends { node: unknown }>(name: string, nodeField: number, b: Buffer, namesField?: number): T {
   const r = protobuf.Reader.create(b);
   let nodeBytes: Uint8Array | undefined;
-  const rest: Uint8Array[] = [];
-  let from = 0;
+  /** Byte ranges left out of what protobufjs decodes. */
+  const skipped: Array<[number, number]> = [];
+  let names: { start: number; end: number; contiguous: boolean } | undefined;
   while (r.pos < r.len) {
     const start = r.pos;
     const t = r.uint32();
     if (t === tag(nodeField)) {
       nodeBytes = r.bytes();
-      rest.push(b.subarray(from, start));
-      from = r.pos;
-    } else {
-      r.skipType(t & 7);
+      skipped.push([start, r.pos]);
+      continue;
     }
+    r.skipType(t & 7);
+    if (namesField === undefined || t !== tag(namesField)) continue;
+    if (!names) names = { start, end: r.pos, contiguous: true };
+    else if (names.end === start) names.end = r.pos;
+    else names.contiguous = false;
   }
-  if (!nodeBytes) return decodeMessage<T>(name, b);
-  rest.push(b.subarray(from));
-  const parts = rest.filter((x) => x.length > 0);
-  // The node usually comes first: then the rest is decoded in place, without a copy.
-  const msg = decodeMessage<T>(name, parts.length === 1 ? parts[0] : Buffer.concat(parts));
-  const raw = nodeBytes;
-  let node: Node__Output | undefined;
-  Object.defineProperty(msg, 'node', { enumerable: true, configurable: true, get: () => (node ??= decodeMessage<Node__Output>(NODE, raw)) });
+  let shared: readonly string[] | undefined;
+  let key: Buffer | undefined;
+  if (names?.contiguous && names.end - names.start >= SHARED_NAMES_MIN_BYTES) {
+    key = b.subarray(names.start, names.end);
+    shared = sotwNameLists.get(key);
+    if (shared) skipped.push([names.start, names.end]);
+  }
+  let body = b;
+  if (skipped.length > 0) {
+    skipped.sort((x, y) => x[0] - y[0]);
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (const [start, end] of skipped) {
+      if (start > from) parts.push(b.subarray(from, start));
+      from = end;
+    }
+    if (from < b.length) parts.push(b.subarray(from));
+    // The node usually comes first: then the rest is decoded in place, without a copy.
+    body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+  const msg = decodeMessage<T>(name, body);
+  if (shared) (msg as unknown as { resource_names: readonly string[] }).resource_names = shared;
+  else if (key !== undefined) sotwNameLists.set(key, Object.freeze((msg as unknown as { resource_names: string[] }).resource_names));
+  if (nodeBytes) {
+    const raw = nodeBytes;
+    let node: Node__Output | undefined;
+    Object.defineProperty(msg, 'node', { enumerable: true, configurable: true, get: () => (node ??= decodeMessage<Node__Output>(NODE, raw)) });
+  }
   return msg;
 }
 
-export const decodeSotwRequest = (b: Buffer): DiscoveryRequest__Output => decodeRequestLazyNode(DISCOVERY_REQUEST, 2, b);
-export const decodeDeltaRequest = (b: Buffer): DeltaDiscoveryRequest__Output => decodeRequestLazyNode(DELTA_REQUEST, 1, b);
+export const decodeSotwRequest = (b: Buffer): DiscoveryRequest__Output => decodeRequestLazy(DISCOVERY_REQUEST, 2, b, 3);
+export const decodeDeltaRequest = (b: Buffer): DeltaDiscoveryRequest__Output => decodeRequestLazy(DELTA_REQUEST, 1, b);
 export const decodeSotwResponse = (b: Buffer): DiscoveryResponse__Output => decodeMessage(DISCOVERY_RESPONSE, b);
 export const decodeDeltaResponse = (b: Buffer): DeltaDiscoveryResponse__Output => decodeMessage(DELTA_RESPONSE, b);
 export const encodeSotwRequest = (r: DiscoveryRequest): Buffer => Buffer.from(encodeMessage(DISCOVERY_REQUEST, r));

@@ -74,3 +74,12 @@ describe('the copy of a name a subscription keeps', () => {
     expect(calls).toEqual(['x']);
   });
 });
+
+test('the very list of the last request changes nothing; a new list is compared as before', () => {
+  const s = new Subscription(false);
+  const list = Object.freeze(['a', 'b']);
+  expect(s.replace(list)).toMatchObject({ added: ['a', 'b'] });
+  expect(s.replace(list)).toMatchObject({ added: [], removed: [] });
+  expect(s.replace(['b'])).toMatchObject({ removed: ['a'] });
+  expect(s.replace(list)).toMatchObject({ added: ['a'] });
+});

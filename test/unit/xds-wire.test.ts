@@ -82,3 +82,51 @@ test('a set version ignores order and changes with any member: content, name, or
   const others = [setVersion([a, b2]), setVersion([a, c]), setVersion([a]), setVersion([a, b, c]), setVersion([])];
   expect(new Set([setVersion([a, b]), ...others]).size).toBe(others.length + 1);
 });
+
+describe('SotW resource_names shared between requests of the same bytes', () => {
+  const names = (n: number, tagged = '') => Array.from({ length: n }, (_, i) => `outbound|80||svc-${i}${tagged}.ns.svc.cluster.local`);
+  const request = (list: string[], nonce: string, withNode = true) => encodeSotwRequest({ type_url: TypeUrl.Endpoint, version_info: 'v1', response_nonce: nonce, resource_names: list, ...(withNode ? { node: { id: 'sidecar~10.0.0.1~a.ns~ns.svc.cluster.local' } } : {}) });
+  const full = (b: Buffer) => decodeMessage<{ resource_names: string[] }>('envoy.service.discovery.v3.DiscoveryRequest', b);
+
+  test('two ACKs of one long list get the same frozen array, equal to a full decode; the other fields are their own', () => {
+    const a = decodeSotwRequest(request(names(50), 'n1'));
+    const b = decodeSotwRequest(request(names(50), 'n2', false));
+    expect(b.resource_names).toBe(a.resource_names);
+    expect(Object.isFrozen(a.resource_names)).toBe(true);
+    expect(a.resource_names).toEqual(full(request(names(50), 'n1')).resource_names);
+    expect([a.response_nonce, b.response_nonce]).toEqual(['n1', 'n2']);
+    expect(a.node?.id).toBe('sidecar~10.0.0.1~a.ns~ns.svc.cluster.local');
+    expect(b.type_url).toBe(TypeUrl.Endpoint);
+  });
+
+  test('another list, a short list, or names split around other fields decode as themselves', () => {
+    const a = decodeSotwRequest(request(names(50), 'n1'));
+    const other = decodeSotwRequest(request(names(50, '-x'), 'n1'));
+    expect(other.resource_names).not.toBe(a.resource_names);
+    expect(other.resource_names).toEqual(names(50, '-x'));
+    const short = ['a', 'b'];
+    expect(decodeSotwRequest(request(short, 'n3')).resource_names).toEqual(short);
+    // resource_names (3) before and after type_url (4): legal protobuf, decoded in full.
+    const first = encodeSotwRequest({ resource_names: names(25) });
+    const middle = encodeSotwRequest({ type_url: TypeUrl.Endpoint });
+    const last = encodeSotwRequest({ resource_names: names(50).slice(25) });
+    const split = decodeSotwRequest(Buffer.concat([first, middle, last]));
+    expect(split.resource_names).toEqual(names(50));
+    expect(split.type_url).toBe(TypeUrl.Endpoint);
+  });
+
+  test('a list that differs only where the lookup does not look is decoded, not taken for the other', () => {
+    const a = encodeSotwRequest({ resource_names: names(50, '-y') });
+    const n = a.length;
+    const sampled = new Set(Array.from({ length: 16 }, (_, i) => Math.floor((n * i) / 16)));
+    let at = Math.floor(n / 3);
+    while (sampled.has(at) || a[at] !== 's'.charCodeAt(0)) at++; // the s of a "svc-"
+    const b = Buffer.from(a);
+    b[at] = 't'.charCodeAt(0);
+    const typeUrl = encodeSotwRequest({ type_url: TypeUrl.Endpoint });
+    const first = decodeSotwRequest(Buffer.concat([a, typeUrl]));
+    const second = decodeSotwRequest(Buffer.concat([b, typeUrl]));
+    expect(second.resource_names).not.toEqual(first.resource_names);
+    expect(second.resource_names).toEqual(full(b).resource_names);
+  });
+});
