@@ -25,7 +25,7 @@ import { SimulatedSidecars, type WireCounters } from './clients.js';
 import { Istiod } from './istiod.js';
 import { addressBytes, baseMarker, churnIp, edsClusterName, NAMESPACE } from './mesh.js';
 import { printReport, type Run } from './report.js';
-import { percentile, sampleProcess, summarize, type ProcessSample } from './stats.js';
+import { maxOf, percentile, sampleProcess, summarize, type ProcessSample } from './stats.js';
 import { Trellis } from './trellis.js';
 
 function opt(name: string, def: string): string {
@@ -189,11 +189,9 @@ async function endpointChurn(plane: string, clients: SimulatedSidecars, api: Ben
   }
   const writesEnd = now();
   const done = await Promise.all(changes);
-  // Loops, not Math.max(...xs): 500 changes × 2,000 clients overflow the stack as arguments.
-  let end = t0;
-  for (const d of done) for (const t of d.at) if (t > end) end = t;
+  const end = maxOf(done.map((d) => maxOf(d.at)));
   const cpu1 = cpu();
-  const all = done.map((d) => d.at.reduce((m, t) => Math.max(m, t), 0) - d.writeAt);
+  const all = done.map((d) => maxOf(d.at) - d.writeAt);
   const perClient = done.flatMap((d) => d.at.filter((t) => t > 0).map((t) => t - d.writeAt));
   const affected = done.reduce((n, d) => n + d.at.filter((t) => t > 0).length, 0) / Math.max(1, done.length);
   const result = {

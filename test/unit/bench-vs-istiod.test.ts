@@ -3,7 +3,7 @@
 // the flags added to Trellis's Deployment.
 import { istiodCommand, istiodMeshConfig } from '../../bench/vs-istiod/istiod.js';
 import { istioNode, markerBytes, virtualServiceSpec } from '../../bench/vs-istiod/mesh.js';
-import { parseProcIoReadBytes, parseProcStatCpu, parseProcStatusMemory, percentile, ratio, size, summarize } from '../../bench/vs-istiod/stats.js';
+import { maxOf, parseProcIoReadBytes, parseProcStatCpu, parseProcStatusMemory, percentile, ratio, size, summarize } from '../../bench/vs-istiod/stats.js';
 import { neededArgs } from '../../bench/vs-istiod/trellis.js';
 import { edsNameOfCluster, edsNames, rdsNames } from '../../bench/vs-istiod/xds-names.js';
 import { parseNode } from '../../src/xds/proxy-info.js';
@@ -22,6 +22,13 @@ describe('percentiles', () => {
     expect(percentile(xs, 90)).toBe(27);
     expect(percentile(xs, 100)).toBe(30);
     expect(summarize(xs)).toEqual({ n: 30, p50: 15, p90: 27, max: 30 });
+  });
+  test('the maximum of a million values (too many for Math.max as arguments)', () => {
+    const xs = Array.from({ length: 1_000_000 }, (_, i) => (i === 654_321 ? 2e6 : i % 1000));
+    expect(maxOf(xs)).toBe(2e6);
+    expect(summarize(xs).max).toBe(maxOf(xs));
+    expect(maxOf([])).toBeNaN();
+    expect(maxOf([-3, -1, -2])).toBe(-1);
   });
   test('one value is every percentile; none is NaN', () => {
     expect(percentile([7], 50)).toBe(7);
