@@ -44,8 +44,11 @@ export class SimulatedSidecars {
   private readonly send: (m: ToWorker) => void;
   private readonly sendGo: ((m: ToGoWorker) => void) | undefined;
 
-  /** `goWorker`: the path of bench/xds-client built (buildGoTool); without it the Node.js worker runs. */
-  constructor(target: string, count: number, services: number, istioVersion: string, goWorker?: string) {
+  /**
+   * `goWorker`: the path of bench/xds-client built (buildGoTool); without it the Node.js worker
+   * runs. `protocol`: delta (as Envoy speaks under Istio's agent) needs the Go worker.
+   */
+  constructor(target: string, count: number, services: number, istioVersion: string, goWorker?: string, protocol: 'sotw' | 'delta' = 'sotw') {
     const deliver = (m: FromWorker): void => {
       for (const h of [...this.handlers]) h(m);
     };
@@ -55,12 +58,13 @@ export class SimulatedSidecars {
       const lines: string[] = [];
       for (let p = 0; p < count; p++) lines.push(Buffer.from(encodeMessage('envoy.config.core.v3.Node', istioNode(p, services, istioVersion))).toString('base64'));
       fs.writeFileSync(nodes, `${lines.join('\n')}\n`);
-      this.child = spawn(goWorker, [target, nodes], { stdio: ['pipe', 'pipe', 'inherit'] });
+      this.child = spawn(goWorker, [target, nodes, protocol], { stdio: ['pipe', 'pipe', 'inherit'] });
       readline.createInterface({ input: this.child.stdout! }).on('line', (line) => deliver(JSON.parse(line) as FromWorker));
       this.child.on('exit', () => fs.rmSync(path.dirname(nodes), { recursive: true, force: true }));
       this.sendGo = (m) => void this.child.stdin!.write(`${JSON.stringify(m)}\n`);
       this.send = (m) => this.sendGo!(m.op === 'watch' ? { op: 'watch', id: m.id, needles: m.markers.map((x) => asciiString(markerBytes(x))) } : m);
     } else {
+      if (protocol !== 'sotw') throw new Error('delta clients need the Go worker (--client go)');
       const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), 'client-worker.js');
       this.child = fork(worker, [target, String(count), String(services), istioVersion], { stdio: 'inherit', execArgv: ['--max-old-space-size=8192'] });
       this.child.on('message', deliver);

@@ -6,7 +6,7 @@
 //   KUBECONFIG=.devcluster/kubeconfig node dist/bench/vs-istiod/main.js \
 //     [--clients 100,1000] [--services 200] [--rounds 30] [--burst 50] [--control-planes istiod,trellis]
 //     [--settle-ms 500] [--out FILE.json] [--keep] [--trellis-xds HOST:PORT --trellis-pid PID]
-//     [--client go|node] [--endpoints 2] [--churn-rate 50] [--churn-seconds 10]
+//     [--client go|node] [--protocol sotw|delta] [--endpoints 2] [--churn-rate 50] [--churn-seconds 10]
 //
 // Needs: the devcluster (or any cluster the KUBECONFIG names, with Trellis installed by its
 // chart in trellis-system), pilot-discovery built by build-istiod.sh. It scales Trellis to 0
@@ -42,6 +42,8 @@ const OUT = opt('out', '');
 const KEEP = process.argv.includes('--keep');
 /** The simulated sidecars: bench/xds-client (Go, the default) or client-worker.ts (Node.js, the first runs'). */
 const CLIENT = opt('client', 'go');
+/** The simulated sidecars' xDS: state of the world (as first measured) or delta (Envoy's under Istio's agent; Go clients only). */
+const PROTOCOL = opt('protocol', 'sotw') as 'sotw' | 'delta';
 /** Endpoints per service (EndpointSlice addresses). */
 const ENDPOINTS = Number(opt('endpoints', '2'));
 /** Endpoint churn after the burst: pod changes per second for this many seconds (Go clients only; 0 seconds: none). */
@@ -86,7 +88,7 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
   const { ISTIO_VERSION_LABEL } = versions();
   const before = cpu();
   const t0 = now();
-  const clients = new SimulatedSidecars(target, n, SERVICES, `${ISTIO_VERSION_LABEL.replace(/-dev$/, '')}.0`, goWorker);
+  const clients = new SimulatedSidecars(target, n, SERVICES, `${ISTIO_VERSION_LABEL.replace(/-dev$/, '')}.0`, goWorker, PROTOCOL);
   let lastLog = 0;
   try {
     const sync = await clients.synced(3_600_000, (m) => {
@@ -218,7 +220,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   log(`vs-istiod: ${machine()}`);
   const goWorker = CLIENT === 'go' ? await buildGoTool('xds-client') : undefined;
-  log(`simulated sidecars: ${goWorker ? 'bench/xds-client (Go)' : 'client-worker.ts (Node.js)'}`);
+  log(`simulated sidecars: ${goWorker ? 'bench/xds-client (Go)' : 'client-worker.ts (Node.js)'}, ${PROTOCOL} xDS, ${ENDPOINTS} endpoints per service`);
   log(`istio ${v.ISTIO_VERSION_LABEL} (${v.ISTIO_VERSION}); clients ${CLIENTS.join(', ')}; ${SERVICES} services + ${SERVICES} VirtualServices; ${ROUNDS} single changes, a burst of ${BURST}; ${PLANES.join(' then ')}`);
 
   const found = PLANES.includes('trellis') && !TRELLIS_XDS ? await trellis.deployment() : undefined;
@@ -316,7 +318,7 @@ async function main(): Promise<void> {
   log(`done; machine now: ${machine()}`);
   printReport(runs, true);
   if (OUT) {
-    fs.writeFileSync(OUT, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine: machine(), lscpu: lscpu(), versions: v, options: { CLIENTS, SERVICES, ROUNDS, BURST, SETTLE_MS, CLIENT, ENDPOINTS, CHURN_RATE, CHURN_SECONDS }, runs }, null, 1)}\n`);
+    fs.writeFileSync(OUT, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine: machine(), lscpu: lscpu(), versions: v, options: { CLIENTS, SERVICES, ROUNDS, BURST, SETTLE_MS, CLIENT, PROTOCOL, ENDPOINTS, CHURN_RATE, CHURN_SECONDS }, runs }, null, 1)}\n`);
     log(`results in ${OUT}`);
   }
 }

@@ -1,7 +1,8 @@
 // bench/xds-client: the simulated sidecars of bench/vs-istiod in Go, Go's standard library only.
 //
 // The same clients as bench/vs-istiod/client-worker.ts: each one ADS stream (state of the world,
-// plaintext HTTP/2) on its own connection, Envoy-like: CDS and LDS wildcard, then EDS for the EDS
+// or delta with DELTA, as Envoy under Istio's agent speaks by default; plaintext HTTP/2) on its
+// own connection, Envoy-like: CDS and LDS wildcard, then EDS for the EDS
 // clusters CDS names and RDS for the route configurations LDS names (read from the bytes as they
 // arrive, subscribing again when the set changes), every response ACKed, a failed stream opened
 // again after Envoy's backoff. Decoding only the fields this needs costs a fraction of the
@@ -11,7 +12,7 @@
 // It speaks to its parent (bench/vs-istiod/clients.ts) in JSON lines: commands on stdin, reports
 // on stdout, the messages of clients.ts's ToWorker and FromWorker.
 //
-//	xds-client TARGET NODES_FILE    (NODES_FILE: one base64 envoy.config.core.v3.Node a line, one line a client)
+//	xds-client TARGET NODES_FILE [sotw|delta]    (NODES_FILE: one base64 envoy.config.core.v3.Node a line, one line a client)
 package main
 
 import (
@@ -43,6 +44,7 @@ const (
 	typeRoute    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 	typeHCM      = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 	adsPath      = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
+	deltaPath    = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
 	// envoy.config.cluster.v3.Cluster.DiscoveryType.EDS
 	discoveryEDS = 3
 )
@@ -129,9 +131,74 @@ func discoveryRequest(node []byte, typeURL, version, nonce string, names []strin
 	return append(frame, msg...)
 }
 
+// deltaRequest encodes an envoy.service.discovery.v3.DeltaDiscoveryRequest framed for gRPC:
+// node (1), type_url (2), resource_names_subscribe (3), resource_names_unsubscribe (4), response_nonce (6).
+func deltaRequest(node []byte, typeURL, nonce string, subscribe, unsubscribe []string) []byte {
+	msg := make([]byte, 0, 256)
+	if node != nil {
+		msg = appendBytesField(msg, 1, node)
+	}
+	msg = appendStringField(msg, 2, typeURL)
+	for _, n := range subscribe {
+		msg = appendStringField(msg, 3, n)
+	}
+	for _, n := range unsubscribe {
+		msg = appendStringField(msg, 4, n)
+	}
+	if nonce != "" {
+		msg = appendStringField(msg, 6, nonce)
+	}
+	frame := make([]byte, 5, 5+len(msg))
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(msg)))
+	return append(frame, msg...)
+}
+
 type response struct {
 	version, typeURL, nonce string
 	values                  [][]byte
+	// Delta only: the names of values (a SotW resource is named by its own field 1), and the removed names.
+	names, removed []string
+}
+
+// decodeDeltaResponse: system_version_info (1), resources (2: Resource name 3, resource 2 as Any), type_url (4), nonce (5), removed_resources (6).
+func decodeDeltaResponse(b []byte) (response, error) {
+	var r response
+	err := fields(b, func(f, w int, v []byte, _ uint64) {
+		if w != wireBytes {
+			return
+		}
+		switch f {
+		case 1:
+			r.version = string(v)
+		case 2:
+			var name string
+			var value []byte
+			_ = fields(v, func(rf, rw int, rv []byte, _ uint64) {
+				if rw != wireBytes {
+					return
+				}
+				switch rf {
+				case 3:
+					name = string(rv)
+				case 2:
+					_ = fields(rv, func(af, aw int, av []byte, _ uint64) {
+						if af == 2 && aw == wireBytes {
+							value = av
+						}
+					})
+				}
+			})
+			r.names = append(r.names, name)
+			r.values = append(r.values, value)
+		case 4:
+			r.typeURL = string(v)
+		case 5:
+			r.nonce = string(v)
+		case 6:
+			r.removed = append(r.removed, string(v))
+		}
+	})
+	return r, err
 }
 
 func decodeResponse(b []byte) (response, error) {
@@ -251,6 +318,7 @@ type client struct {
 	index  int
 	node   []byte
 	target string
+	delta  bool
 
 	mu        sync.Mutex
 	types     map[string]*typeState
@@ -320,10 +388,17 @@ func (c *client) stream(w *watcher) error {
 	c.state(typeCluster)
 	c.state(typeListener)
 	c.mu.Unlock()
-	out <- discoveryRequest(c.node, typeCluster, "", "", nil)
-	out <- discoveryRequest(nil, typeListener, "", "", nil)
+	path := adsPath
+	if c.delta {
+		path = deltaPath
+		out <- deltaRequest(c.node, typeCluster, "", nil, nil)
+		out <- deltaRequest(nil, typeListener, "", nil, nil)
+	} else {
+		out <- discoveryRequest(c.node, typeCluster, "", "", nil)
+		out <- discoveryRequest(nil, typeListener, "", "", nil)
+	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.target+adsPath, pr)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.target+path, pr)
 	if err != nil {
 		return err
 	}
@@ -348,7 +423,11 @@ func (c *client) stream(w *watcher) error {
 		if _, err := io.ReadFull(body, msg); err != nil {
 			return err
 		}
-		r, err := decodeResponse(msg)
+		decode := decodeResponse
+		if c.delta {
+			decode = decodeDeltaResponse
+		}
+		r, err := decode(msg)
 		if err != nil {
 			return err
 		}
@@ -390,40 +469,68 @@ func (c *client) handle(r response) ([][]byte, map[string][]byte) {
 		if slices.Equal(st.names, names) {
 			return
 		}
-		st.names = names
 		keep := map[string]bool{}
 		for _, n := range names {
 			keep[n] = true
+		}
+		var gone []string
+		for _, n := range st.names {
+			if !keep[n] {
+				gone = append(gone, n)
+			}
 		}
 		for n := range st.held {
 			if !keep[n] {
 				delete(st.held, n)
 			}
 		}
-		sends = append(sends, discoveryRequest(nil, typeURL, st.version, st.nonce, names))
+		if c.delta {
+			had := map[string]bool{}
+			for _, n := range st.names {
+				had[n] = true
+			}
+			var added []string
+			for _, n := range names {
+				if !had[n] {
+					added = append(added, n)
+				}
+			}
+			sends = append(sends, deltaRequest(nil, typeURL, "", added, gone))
+		} else {
+			sends = append(sends, discoveryRequest(nil, typeURL, st.version, st.nonce, names))
+		}
+		st.names = names
 	}
 	st := c.state(r.typeURL)
-	switch r.typeURL {
-	case typeCluster, typeListener:
-		clear(st.held)
+	if !c.delta && (r.typeURL == typeCluster || r.typeURL == typeListener) {
+		clear(st.held) // state of the world: the response is the whole set
 	}
 	var endpoints map[string][]byte
 	if r.typeURL == typeEndpoint {
 		endpoints = make(map[string][]byte, len(r.values))
 	}
-	for _, v := range r.values {
-		name := resourceName(v)
+	for i, v := range r.values {
+		var name string
+		if c.delta {
+			name = r.names[i]
+		} else {
+			name = resourceName(v)
+		}
 		st.held[name] = v
 		if endpoints != nil {
 			endpoints[name] = v
 		}
 	}
+	for _, name := range r.removed {
+		delete(st.held, name)
+	}
 	st.responses++
 	st.version, st.nonce = r.version, r.nonce
+	// What CDS and LDS lead to, from every cluster and listener held (a delta response holds only the changed ones).
 	switch r.typeURL {
 	case typeCluster:
 		set := map[string]bool{}
-		for _, v := range r.values {
+		for _, v := range st.held {
 			if n := edsName(v); n != "" {
 				set[n] = true
 			}
@@ -431,10 +538,13 @@ func (c *client) handle(r response) ([][]byte, map[string][]byte) {
 		follow(typeEndpoint, set)
 	case typeListener:
 		set := map[string]bool{}
-		for _, v := range r.values {
+		for _, v := range st.held {
 			rdsNames(v, set)
 		}
 		follow(typeRoute, set)
+	}
+	if c.delta {
+		return append(sends, deltaRequest(nil, r.typeURL, st.nonce, nil, nil)), endpoints
 	}
 	return append(sends, discoveryRequest(nil, r.typeURL, st.version, st.nonce, st.names)), endpoints
 }
@@ -616,10 +726,11 @@ func rchar() int64 {
 }
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: xds-client TARGET NODES_FILE")
+	if len(os.Args) < 3 || len(os.Args) > 4 || (len(os.Args) == 4 && os.Args[3] != "sotw" && os.Args[3] != "delta") {
+		fmt.Fprintln(os.Stderr, "usage: xds-client TARGET NODES_FILE [sotw|delta]")
 		os.Exit(2)
 	}
+	delta := len(os.Args) == 4 && os.Args[3] == "delta"
 	target := os.Args[1]
 	text, err := os.ReadFile(os.Args[2])
 	if err != nil {
@@ -633,7 +744,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "node %d: %v\n", i, err)
 			os.Exit(2)
 		}
-		clients = append(clients, &client{index: i, node: node, target: target, types: map[string]*typeState{}})
+		clients = append(clients, &client{index: i, node: node, target: target, delta: delta, types: map[string]*typeState{}})
 	}
 
 	var outMu sync.Mutex

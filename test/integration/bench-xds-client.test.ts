@@ -1,10 +1,12 @@
 // bench/xds-client, the Go simulated sidecars of bench/vs-istiod, against the real control plane
-// and API server: each client follows CDS and LDS to every EDS and RDS name as Envoy does (what it
-// holds equals what the control plane offers that node), and sees a VirtualService change arrive.
+// and API server, state of the world and delta: each client follows CDS and LDS to every EDS and
+// RDS name as Envoy does (what it holds equals what the control plane offers that node), and sees
+// a VirtualService change and an endpoint move arrive.
 // The benchmark's convergence numbers are only as good as this.
 import { buildGoTool } from '../../bench/go-tool.js';
 import { SimulatedSidecars } from '../../bench/vs-istiod/clients.js';
-import { endpointSlice, istioNode, service, serviceName, virtualServiceSpec } from '../../bench/vs-istiod/mesh.js';
+import { DiscoveryV1Api } from '@kubernetes/client-node';
+import { addressBytes, churnIp, endpointSlice, istioNode, service, serviceName, virtualServiceSpec } from '../../bench/vs-istiod/mesh.js';
 import { edsNames, rdsNames } from '../../bench/vs-istiod/xds-names.js';
 import { TypeUrl } from '../../src/xds/types.js';
 import { AdsClient } from '../support/ads-client.js';
@@ -57,37 +59,49 @@ afterAll(async () => {
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
-test('the Go clients hold what the control plane offers and see a route change arrive', async () => {
+test.each(['sotw', 'delta'] as const)('the Go clients (%s) hold what the control plane offers and see a route change arrive', async (protocol) => {
   const worker = await buildGoTool('xds-client');
-  const clients = new SimulatedSidecars(cp.xdsAddress, CLIENTS, 1, ISTIO_VERSION, worker);
+  const clients = new SimulatedSidecars(cp.xdsAddress, CLIENTS, 1, ISTIO_VERSION, worker, protocol);
   sidecars = clients;
-  const synced = await clients.synced(60_000, () => undefined);
-  expect(synced.sample.endpoints).toBeGreaterThan(0);
-  expect(synced.sample.routes).toBeGreaterThan(0);
+  try {
+    const synced = await clients.synced(60_000, () => undefined);
+    expect(synced.sample.endpoints).toBeGreaterThan(0);
+    expect(synced.sample.routes).toBeGreaterThan(0);
 
-  // Objects of other tests may come and go meanwhile: compare until both agree on one state.
-  let last: unknown;
-  await waitFor(
-    'client 0 to hold what is offered',
-    async () => {
-      const want = await offered();
-      const { sample } = await clients.countersAndSample();
-      last = { want, sample };
-      return JSON.stringify(sample) === JSON.stringify(want);
-    },
-    30_000,
-    1000,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}: ${JSON.stringify(last)}`);
-  });
+    // Objects of other tests may come and go meanwhile: compare until both agree on one state.
+    let last: unknown;
+    await waitFor(
+      'client 0 to hold what is offered',
+      async () => {
+        const want = await offered();
+        const { sample } = await clients.countersAndSample();
+        last = { want, sample };
+        return JSON.stringify(sample) === JSON.stringify(want);
+      },
+      30_000,
+      1000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(last)}`);
+    });
 
-  const { seen } = await clients.watch(['second'], 30_000);
-  const start = Date.now();
-  await applyIstioObject(ns, 'VirtualService', serviceName(0), virtualServiceSpec(0, 'second'));
-  const at = await seen;
-  expect(at).toHaveLength(CLIENTS);
-  for (const t of at) expect(t).toBeGreaterThanOrEqual(start - 5); // two clocks: the Go process's and ours
+    const marker = `second-${protocol}`;
+    const { seen } = await clients.watch([marker], 30_000);
+    const start = Date.now();
+    await applyIstioObject(ns, 'VirtualService', serviceName(0), virtualServiceSpec(0, marker));
+    const at = await seen;
+    expect(at).toHaveLength(CLIENTS);
+    for (const t of at) expect(t).toBeGreaterThanOrEqual(start - 5); // two clocks: the Go process's and ours
 
-  const { responses } = await clients.counters();
-  expect(responses).toBeGreaterThanOrEqual(CLIENTS * 4);
+    // An endpoint moves: every client (all ask for the service's EDS name) gets the new address.
+    const ip = churnIp(protocol === 'sotw' ? 1 : 2);
+    const { seen: moved } = await clients.watchEndpoint(`outbound|80||${serviceName(0)}.${ns}.svc.cluster.local`, addressBytes(ip), 30_000);
+    await kube().kc.makeApiClient(DiscoveryV1Api).patchNamespacedEndpointSlice({ namespace: ns, name: `${serviceName(0)}-bench`, body: [{ op: 'replace', path: '/endpoints/1/addresses/0', value: ip }] });
+    expect((await moved).filter((t) => t > 0)).toHaveLength(CLIENTS);
+
+    const { responses } = await clients.counters();
+    expect(responses).toBeGreaterThanOrEqual(CLIENTS * 4);
+  } finally {
+    await clients.stop();
+    sidecars = undefined;
+  }
 });
