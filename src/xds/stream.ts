@@ -127,7 +127,7 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     return desired ? (name) => desired.get(name)?.name ?? name : (name) => name;
   }
   protected abstract encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer;
-  /** A response other streams are sent too, when the protocol allows one (state of the world). */
+  /** A response other streams are sent too (the same type, resources and removals). */
   protected shared(_st: TypeState, _plan: Plan, _version: string): SharedResponse | undefined {
     return undefined;
   }

@@ -146,3 +146,34 @@ test('a reconnecting delta client claiming more known resources than the names l
     limited.close();
   }
 });
+
+test('streams planned the same change are sent one shared response, nonce included; each ACK is its own; secrets never', async () => {
+  const ids = ['sidecar~10.0.0.1~a.default~default.svc.cluster.local', 'sidecar~10.0.0.2~b.default~default.svc.cluster.local'];
+  const [c1, c2] = ids.map((id) => xds.client({ node: { id }, protocol: 'delta' }));
+  for (const c of [c1, c2]) c.subscribe(Cluster, []);
+  for (const c of [c1, c2]) await c.until('CDS', () => c.names(Cluster).length === 2);
+  expect(c2.responses(Cluster)[0].nonce).toBe(c1.responses(Cluster)[0].nonce);
+  // An update of one cluster: the same one-resource response to both.
+  provider.update({ [Cluster]: new Map([['a', edsCluster('a')], ['b', { ...edsCluster('b'), connect_timeout: { seconds: 5 } }]]) });
+  await server.push({ reason: 'config', types: [Cluster] });
+  for (const c of [c1, c2]) await c.until('the update', () => c.responses(Cluster).length === 2);
+  const [u1, u2] = [c1.responses(Cluster)[1], c2.responses(Cluster)[1]];
+  expect(u1).toMatchObject({ names: ['b'], removed: [] });
+  expect(u2.nonce).toBe(u1.nonce);
+  expect(u2.version).toBe(u1.version);
+  for (const id of ids) await c1.until(`${id} ACKed the update`, () => server.registry.get(id)?.status().streams[0].types[0].inflightNonce === undefined);
+  // A removal is part of what is shared: both see it.
+  provider.update({ [Cluster]: new Map([['a', edsCluster('a')]]) });
+  await server.push({ reason: 'config', types: [Cluster] });
+  for (const c of [c1, c2]) await c.until('the removal', () => c.responses(Cluster).length === 3);
+  expect(c1.responses(Cluster)[2]).toMatchObject({ removed: ['b'] });
+  expect(c2.responses(Cluster)[2].nonce).toBe(c1.responses(Cluster)[2].nonce);
+  // Secrets: encoded for each stream alone.
+  const before = server.sharedResponses.size;
+  const secret = { name: 'default', tls_certificate: { certificate_chain: { inline_bytes: Buffer.from('CERT') }, private_key: { inline_bytes: Buffer.from('KEY') } } };
+  provider.update({ [TypeUrl.Secret]: new Map([['default', secret]]) });
+  for (const c of [c1, c2]) c.subscribe(TypeUrl.Secret, ['default']);
+  for (const c of [c1, c2]) await c.until('SDS', () => c.responses(TypeUrl.Secret).length === 1);
+  expect(c2.responses(TypeUrl.Secret)[0].nonce).not.toBe(c1.responses(TypeUrl.Secret)[0].nonce);
+  expect(server.sharedResponses.size).toBe(before);
+});
