@@ -2,7 +2,9 @@
 import type { Labels } from '../api/common.js';
 
 export function labelsMatch(selector: Labels, labels: Labels): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+  // A loop, no pairs allocated: this runs for every proxy against every service of its namespace.
+  for (const k of Object.keys(selector)) if (labels[k] !== selector[k]) return false;
+  return true;
 }
 
 export function sameLabels(a: Labels | undefined, b: Labels | undefined): boolean {

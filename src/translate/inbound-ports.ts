@@ -56,9 +56,10 @@ export function inboundPorts(mesh: MeshView, proxy: SidecarProxy, services: read
   if (ingress.length > 0) return ingressListenerPorts(ingress);
   const ips = new Set([proxy.ip, ...(proxy.ips ?? [])].filter((x): x is string => !!x));
   const byPort = new Map<number, InboundPort>();
+  const labels = { ...proxy.labels };
   for (const svc of services) {
     if (svc.namespace !== ns || svc.source !== 'Kubernetes' || !svc.selector || Object.keys(svc.selector).length === 0) continue;
-    if (!labelsMatch(svc.selector, { ...proxy.labels })) continue;
+    if (!labelsMatch(svc.selector, labels)) continue;
     const own = mesh.endpoints(svc).find((e) => ips.has(e.address));
     for (const p of svc.ports) {
       if (p.protocol === 'UDP') continue;
