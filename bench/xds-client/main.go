@@ -106,6 +106,24 @@ func appendBytesField(out []byte, field int, v []byte) []byte {
 	return append(out, v...)
 }
 
+// grpcFrame prefixes a message with gRPC's frame header (not compressed, its length).
+func grpcFrame(msg []byte) []byte {
+	frame := make([]byte, 5, 5+len(msg))
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(msg)))
+	return append(frame, msg...)
+}
+
+// anyValue is the value (field 2) of a google.protobuf.Any.
+func anyValue(a []byte) []byte {
+	var value []byte
+	_ = fields(a, func(f, w int, v []byte, _ uint64) {
+		if f == 2 && w == wireBytes {
+			value = v
+		}
+	})
+	return value
+}
+
 func appendStringField(out []byte, field int, s string) []byte {
 	return appendBytesField(out, field, []byte(s))
 }
@@ -126,9 +144,7 @@ func discoveryRequest(node []byte, typeURL, version, nonce string, names []strin
 	if nonce != "" {
 		msg = appendStringField(msg, 5, nonce)
 	}
-	frame := make([]byte, 5, 5+len(msg))
-	binary.BigEndian.PutUint32(frame[1:], uint32(len(msg)))
-	return append(frame, msg...)
+	return grpcFrame(msg)
 }
 
 // deltaRequest encodes an envoy.service.discovery.v3.DeltaDiscoveryRequest framed for gRPC:
@@ -148,9 +164,7 @@ func deltaRequest(node []byte, typeURL, nonce string, subscribe, unsubscribe []s
 	if nonce != "" {
 		msg = appendStringField(msg, 6, nonce)
 	}
-	frame := make([]byte, 5, 5+len(msg))
-	binary.BigEndian.PutUint32(frame[1:], uint32(len(msg)))
-	return append(frame, msg...)
+	return grpcFrame(msg)
 }
 
 type response struct {
@@ -181,11 +195,7 @@ func decodeDeltaResponse(b []byte) (response, error) {
 				case 3:
 					name = string(rv)
 				case 2:
-					_ = fields(rv, func(af, aw int, av []byte, _ uint64) {
-						if af == 2 && aw == wireBytes {
-							value = av
-						}
-					})
+					value = anyValue(rv)
 				}
 			})
 			r.names = append(r.names, name)
@@ -210,12 +220,8 @@ func decodeResponse(b []byte) (response, error) {
 		switch f {
 		case 1:
 			r.version = string(v)
-		case 2: // Any
-			_ = fields(v, func(af, aw int, av []byte, _ uint64) {
-				if af == 2 && aw == wireBytes {
-					r.values = append(r.values, av)
-				}
-			})
+		case 2:
+			r.values = append(r.values, anyValue(v))
 		case 4:
 			r.typeURL = string(v)
 		case 5:

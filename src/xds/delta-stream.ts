@@ -2,9 +2,7 @@
 import { createHash } from 'node:crypto';
 import { setVersion } from './encoded-resource.js';
 import { XdsStream } from './stream.js';
-import type { SharedResponse } from './shared-responses.js';
 import type { Plan, TypeState } from './type-state.js';
-import { TypeUrl } from './types.js';
 import { encodeDeltaResponse, type DeltaDiscoveryRequest__Output } from './wire.js';
 
 export class DeltaStream extends XdsStream<DeltaDiscoveryRequest__Output> {
@@ -22,18 +20,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest__Output> {
   protected versionOf(plan: Plan): string {
     if (plan.removed.length === 0) return setVersion(plan.resources);
     return createHash('sha256').update(setVersion(plan.resources)).update(plan.removed.join('\n')).digest('base64url').slice(0, 12);
-  }
-
-  /**
-   * As state of the world (SotwStream.shared): streams planned the same resources and removals
-   * (the version is their digest) are sent the same bytes, nonce included, unless this stream was
-   * just sent that response. A VirtualService change sends one route table to every sidecar of a
-   * scope: one buffer instead of one each. Never for secrets.
-   */
-  protected override shared(st: TypeState, plan: Plan, version: string): SharedResponse | undefined {
-    if (st.typeUrl === TypeUrl.Secret) return undefined;
-    const r = this.host.sharedResponses.get(`delta ${st.typeUrl}`, version, (nonce) => this.encode(st, plan, nonce, version));
-    return r.nonce === st.lastNonce ? undefined : r;
   }
 
   protected encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer {

@@ -1,8 +1,8 @@
-// State-of-the-world responses shared between streams. A SotW response is a function of its
-// type and its resources, and the version names the resources (a digest of them), so streams
+// Responses shared between streams. A response is a function of its protocol, its type and its
+// resources (and removals, in delta), and the version names those (a digest of them), so streams
 // sent the same version of a type can be sent the same bytes, nonce included: a nonce only has
 // to tell one stream's responses apart, and one stream is never sent the same shared response
-// twice in a row (SotwStream encodes a response of its own then). Without sharing, a route
+// twice in a row (XdsStream encodes a response of its own then). Without sharing, a route
 // change at 1,000 proxies allocated and filled 1,000 copies of the same 168 KB route table
 // before grpc-js copied each once more to frame it (BENCHMARKS.md): an eighth of the control
 // plane's CPU, and the garbage collector's work after it.
@@ -34,7 +34,7 @@ export class SharedResponses {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The response for this type and version, encoded by `encode` with a nonce of its own if none is held. */
+  /** The response for this type (with its protocol) and version, encoded by `encode` with a nonce of its own if none is held. */
   get(typeUrl: string, version: string, encode: (nonce: string) => Buffer): SharedResponse {
     const now = this.now();
     const key = `${typeUrl} ${version}`;

@@ -2,9 +2,7 @@
 import { loggerFor } from '../util/logger.js';
 import { setVersion } from './encoded-resource.js';
 import { XdsStream } from './stream.js';
-import type { SharedResponse } from './shared-responses.js';
 import type { Plan, TypeState } from './type-state.js';
-import { TypeUrl } from './types.js';
 import { encodeSotwResponse, type DiscoveryRequest__Output } from './wire.js';
 
 const log = loggerFor('xds');
@@ -32,17 +30,6 @@ export class SotwStream extends XdsStream<DiscoveryRequest__Output> {
 
   protected versionOf(plan: Plan): string {
     return setVersion(plan.resources);
-  }
-
-  /**
-   * The response every stream sent this version of the type gets, unless this stream was just
-   * sent it. Never for secrets: a stream's keys are its alone, and are small.
-   */
-  protected override shared(st: TypeState, plan: Plan, version: string): SharedResponse | undefined {
-    if (st.typeUrl === TypeUrl.Secret) return undefined;
-    const r = this.host.sharedResponses.get(st.typeUrl, version, (nonce) => this.encode(st, plan, nonce, version));
-    // Sent again (a resend of the same resources): a nonce of its own, so the two ACKs differ.
-    return r.nonce === st.lastNonce ? undefined : r;
   }
 
   protected encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer {

@@ -127,9 +127,16 @@ export abstract class XdsStream<Req extends AnyRequest> implements StreamHandle 
     return desired ? (name) => desired.get(name)?.name ?? name : (name) => name;
   }
   protected abstract encode(st: TypeState, plan: Plan, nonce: string, version: string): Buffer;
-  /** A response other streams are sent too (the same type, resources and removals). */
-  protected shared(_st: TypeState, _plan: Plan, _version: string): SharedResponse | undefined {
-    return undefined;
+  /**
+   * The response every stream planned the same version of this type gets (the version is the
+   * digest of the resources, and of the removals in delta), nonce included, unless this stream
+   * was just sent it: then a nonce of its own, so the two ACKs differ. Never for secrets: a
+   * stream's keys are its alone, and are small.
+   */
+  private shared(st: TypeState, plan: Plan, version: string): SharedResponse | undefined {
+    if (st.typeUrl === TypeUrl.Secret) return undefined;
+    const r = this.host.sharedResponses.get(`${this.protocol} ${st.typeUrl}`, version, (nonce) => this.encode(st, plan, nonce, version));
+    return r.nonce === st.lastNonce ? undefined : r;
   }
   protected abstract versionOf(plan: Plan): string;
 
