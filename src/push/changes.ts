@@ -171,7 +171,20 @@ export function proxiesIn(scope: ChangeScope, proxies: readonly ProxyRef[]): str
     .map((p) => p.id);
 }
 
-export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly ProxyRef[], rootNamespace = DEFAULT_ROOT_NAMESPACE): Change {
+/**
+ * A VirtualService is read by listeners (its TCP and TLS routes) and route configurations; by
+ * clusters, and so endpoints, only through a Sidecar, which imports the services its
+ * VirtualServices route to. Without a Sidecar in the mesh, a route change re-evaluates neither.
+ */
+function virtualServiceTypes(sidecarsExist: boolean): TypeUrl[] | undefined {
+  return sidecarsExist ? undefined : [TypeUrl.Listener, TypeUrl.Route];
+}
+
+/**
+ * The push a change calls for: why, the types it can affect (all when absent) and the proxies
+ * (all when absent). `sidecarsExist`: whether the mesh holds any Sidecar (when unsure, true).
+ */
+export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly ProxyRef[], rootNamespace = DEFAULT_ROOT_NAMESPACE, sidecarsExist = true): Change {
   if ('op' in change) {
     // Access logs live in listeners' filters alone. A Telemetry reaches the workloads of its own
     // namespace (gateways may sit there too), or, in the root namespace, the whole mesh.
@@ -183,9 +196,10 @@ export function pushFor(change: ChangeSet | RegistryChange, connected?: readonly
     // Authorization and request authentication live in listeners' filters and, for a sidecar's
     // inbound HTTP rules, in its inbound routes: nowhere else.
     if (change.kind === 'AuthorizationPolicy' || change.kind === 'RequestAuthentication') return { reason: 'config', types: [TypeUrl.Listener, TypeUrl.Route] };
+    const types = change.kind === 'VirtualService' ? virtualServiceTypes(sidecarsExist) : undefined;
     const scope = scopeOf(change);
-    if (!connected || (!scope.routersOnly && !scope.namespaces)) return { reason: 'config' };
-    return { reason: 'config', proxies: proxiesIn(scope, connected) };
+    if (!connected || (!scope.routersOnly && !scope.namespaces)) return { reason: 'config', ...(types && { types }) };
+    return { reason: 'config', ...(types && { types }), proxies: proxiesIn(scope, connected) };
   }
   switch (change.kind) {
     case 'EndpointSlice':
@@ -226,10 +240,11 @@ export class ModelChanges {
     }
     this.deps.mesh.invalidate();
     const connected = this.deps.connected();
-    let push = pushFor(c, connected, this.deps.mesh.rootNamespace);
-    if ('op' in c) {
+    const mesh = 'op' in c ? this.deps.mesh.current() : undefined;
+    let push = pushFor(c, connected, this.deps.mesh.rootNamespace, !mesh?.sidecars().empty);
+    if (mesh && 'op' in c) {
       // A Sidecar that cannot see the change: its proxies are not even re-evaluated.
-      const skip = outsideSidecarScopes(c, this.deps.mesh.current(), connected);
+      const skip = outsideSidecarScopes(c, mesh, connected);
       if (skip.size > 0) push = { ...push, proxies: [...(push.proxies ?? connected.map((p) => p.id))].filter((id) => !skip.has(id)) };
     }
     if (!push.proxies || [...push.proxies].length > 0) this.deps.queue.enqueue(push);

@@ -61,7 +61,7 @@ export class RolloutView {
 
   /** The rollout of an object whose current generation entered the model at `epoch`. */
   rollout(change: ChangeSet, epoch: number, rootNamespace: string): Rollout {
-    const push = pushFor(change, this.proxies, rootNamespace);
+    const push = pushFor(change, this.proxies, rootNamespace, !this.mesh.sidecars().empty);
     const skipped = outsideSidecarScopes(change, this.mesh, this.proxies);
     const types = push.types ? ([...push.types] as TypeUrl[]) : ALL_TYPES;
     const held = this.heldOf(types);

@@ -138,11 +138,23 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
           listener: virtualInboundListener(inbound, opts.inboundPort, mtls, security, logs.entries()),
           routes: inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security)),
         });
-        const own = inboundParts ? inboundParts.get(key, build) : build();
+        const own = once(() => (inboundParts ? inboundParts.get(key, build) : build()));
+        // Each type built when first asked for: a route change does not copy every cluster.
+        const merged = {
+          clusters: once(() => withResources(TypeUrl.Cluster, clusters(), own().clusters)),
+          listeners: once(() => byName(TypeUrl.Listener, [...listeners(), own().listener])),
+          routes: once(() => withResources(TypeUrl.Route, routes(), own().routes)),
+        };
         m = {
-          clusters: withResources(TypeUrl.Cluster, clusters(), own.clusters),
-          listeners: byName(TypeUrl.Listener, [...listeners(), own.listener]),
-          routes: withResources(TypeUrl.Route, routes(), own.routes),
+          get clusters() {
+            return merged.clusters();
+          },
+          get listeners() {
+            return merged.listeners();
+          },
+          get routes() {
+            return merged.routes();
+          },
         };
         byInbound.set(key, m);
       }

@@ -20,6 +20,7 @@ import { SotwStream } from './sotw-stream.js';
 import { BOOT, type StreamHost } from './stream.js';
 import { SharedResponses } from './shared-responses.js';
 import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, type TypeUrl } from './types.js';
+import { installFramedWrites } from './framing.js';
 import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
 import { protoRoot } from './protos.js';
 import { AccessDenied, admit, OPEN_ACCESS, refusals, verifiedPeer, type PortAccess } from './access.js';
@@ -94,6 +95,7 @@ export class XdsServer implements StreamHost {
     this.gate = new AdmissionGate(this.limits.admissionsPerSecond, this.limits.admissionBurst, this.limits.maxWaitingAdmissions);
     this.log = opts.log ?? loggerFor('xds');
     protoRoot(); // load the protos now rather than on the first connection
+    if (!installFramedWrites()) this.log.warn('this grpc-js cannot write pre-framed responses: each response is copied once more to be sent');
   }
 
   /** Adds the discovery services to a gRPC server, its streams admitted by `access`. */

@@ -11,6 +11,7 @@ import type { DiscoveryRequest } from './generated/envoy/service/discovery/v3/Di
 import type { EncodedResource } from './encoded-resource.js';
 import type { Node__Output } from './generated/envoy/config/core/v3/Node.js';
 import { decodeMessage, encodeMessage } from './protos.js';
+import { framedBuffer } from './framing.js';
 
 export type { DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse__Output, DiscoveryRequest__Output, DiscoveryResponse__Output };
 
@@ -59,8 +60,8 @@ function putVarint(buf: Buffer, pos: number, n: number): number {
  * nonce (5); then the delta-only removed_resources (6); control_plane is field 6 in a
  * DiscoveryResponse and 7 in a DeltaDiscoveryResponse. Sized first, then written into one
  * buffer: each resource's bytes are copied into it once, with no intermediate buffers (a route
- * table can be hundreds of KB, sent to every proxy; grpc-js copies the message once more when it
- * frames it).
+ * table can be hundreds of KB, sent to every proxy). The buffer has its gRPC frame in front
+ * (framing.ts), so it is not copied again to be written.
  */
 function encodeResponse(version: string, resources: readonly EncodedResource[], bytesOf: (r: EncodedResource) => Uint8Array, typeUrl: string, nonce: string, removed: readonly string[], controlPlaneField: number, controlPlane: string | undefined): Buffer {
   const strings: Array<[number, string, number]> = [[1, version, Buffer.byteLength(version)]];
@@ -77,7 +78,7 @@ function encodeResponse(version: string, resources: readonly EncodedResource[], 
   const cpInner = controlPlane ? fieldSize(1, cpLen) : 0;
   if (controlPlane) size += fieldSize(controlPlaneField, cpInner);
 
-  const buf = Buffer.allocUnsafe(size);
+  const buf = framedBuffer(size);
   let pos = 0;
   const putString = ([field, value, len]: [number, string, number]): void => {
     pos = putVarint(buf, pos, tag(field));
