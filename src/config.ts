@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_DEBOUNCE, type DebounceOptions } from './push/debouncer.js';
 import { DEFAULT_XDS_LIMITS, type XdsLimits } from './xds/limits.js';
 
 /** Command-line options of the control plane; most have an environment variable too. */
@@ -45,6 +46,8 @@ export interface ControlPlaneConfig {
   meshConfigPath: string | undefined;
   /** What one xDS client may cost the control plane. */
   xdsLimits: XdsLimits;
+  /** How configuration changes are merged into pushes (endpoint changes are not debounced). */
+  debounce: DebounceOptions;
 }
 
 export const USAGE = `trellis: service mesh control plane (a drop-in for istiod's networking API)
@@ -92,6 +95,13 @@ Options:
   --xds-admission-rate N          new xDS streams admitted per second: a reconnect storm
                                   waits its turn instead of starving the pushes to connected
                                   proxies (default as Istio's: 15 + 5 per CPU, at most 100)
+  --debounce-after DURATION       a configuration change pushes at once when nothing changed
+                                  this long before it; changes closer together are merged
+                                  and pushed once this long passes without another (default
+                                  100ms, Istio's PILOT_DEBOUNCE_AFTER); endpoint changes are
+                                  never held
+  --debounce-max DURATION         the longest a change waits while changes keep coming
+                                  (default 10s, Istio's PILOT_DEBOUNCE_MAX)
   --webhook-address HOST:PORT     HTTPS admission webhooks: /validate and /inject
                                   (env TRELLIS_WEBHOOK_ADDRESS, default 0.0.0.0:15017)
   --proxy-image IMAGE             the sidecar image injected into pods
@@ -145,6 +155,14 @@ function durationSeconds(flag: string, value: string, zeroAllowed = false): numb
   return s;
 }
 
+/** A duration such as 100ms, 2s or 1m30s, in milliseconds; more than 0. */
+function durationMs(flag: string, value: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(value);
+  const ms = m ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000 + Number(m[4] ?? 0) : NaN;
+  if (!m || value === '' || !(ms > 0)) throw new UsageError(`${flag}: want a duration such as 100ms, 10s or 1m, got "${value}"`);
+  return ms;
+}
+
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlaneConfig | 'help' {
   let parsed;
   try {
@@ -182,6 +200,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'xds-max-names-per-type': { type: 'string' },
         'xds-request-rate': { type: 'string' },
         'xds-admission-rate': { type: 'string' },
+        'debounce-after': { type: 'string' },
+        'debounce-max': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -233,6 +253,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     admissionsPerSecond: admissionRate,
     admissionBurst: admissionRate,
   };
+  const debounce: DebounceOptions = {
+    quietMs: v['debounce-after'] === undefined ? DEFAULT_DEBOUNCE.quietMs : durationMs('--debounce-after', v['debounce-after']),
+    maxDelayMs: v['debounce-max'] === undefined ? DEFAULT_DEBOUNCE.maxDelayMs : durationMs('--debounce-max', v['debounce-max']),
+  };
+  if (debounce.maxDelayMs < debounce.quietMs) throw new UsageError(`--debounce-max: ${debounce.maxDelayMs}ms is shorter than --debounce-after (${debounce.quietMs}ms)`);
   return {
     monitoringHost: monitoring.host,
     monitoringPort: monitoring.port,
@@ -254,6 +279,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     discoveryAddress: v['discovery-address'] ?? `trellis.${namespace}.svc:15012`,
     meshConfigPath: v['mesh-config'],
     xdsLimits,
+    debounce,
     trustDomain,
     caSecret: v['ca-secret'] ?? 'istio-ca-secret',
     workloadCertTtlSeconds: ttl,

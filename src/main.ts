@@ -107,7 +107,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   const dirty = (): void => rollouts.markDirty();
   xds.events.on('ack', () => rollouts.markDirty('progress')).on('nack', dirty);
   xds.registry.on('connect', dirty).on('disconnect', dirty);
-  const pushes = new PushQueue(xds);
+  const pushes = new PushQueue(xds, config.debounce);
   // Warnings on one object depend on others (a subset defined by a DestinationRule, a host
   // that is a Service): once changes settle, the controllers look at every status again.
   const modelChanges = new ModelChanges({

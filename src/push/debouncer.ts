@@ -9,7 +9,12 @@ export interface DebounceOptions {
   maxDelayMs: number;
 }
 
-export const DEFAULT_DEBOUNCE: DebounceOptions = { quietMs: 100, maxDelayMs: 1000 };
+/**
+ * Istio's defaults (PILOT_DEBOUNCE_AFTER, PILOT_DEBOUNCE_MAX). The maximum only matters while
+ * changes keep coming less than `quietMs` apart: a shorter one pushes intermediate states that
+ * the next push replaces, each costing every proxy a full route table of its port.
+ */
+export const DEFAULT_DEBOUNCE: DebounceOptions = { quietMs: 100, maxDelayMs: 10_000 };
 
 export class Debouncer<T> {
   private pending: T | undefined;

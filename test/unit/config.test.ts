@@ -36,7 +36,15 @@ describe('control plane options', () => {
     [['--outbound-traffic-policy', 'DENY'], '--outbound-traffic-policy: want ALLOW_ANY or REGISTRY_ONLY, got "DENY"'],
     [['--xds-request-rate', '0'], '--xds-request-rate: want a whole number >= 1, got "0"'],
     [['--xds-max-message-size', '4MiB'], '--xds-max-message-size: want a whole number >= 1, got "4MiB"'],
+    [['--debounce-after', '0ms'], '--debounce-after: want a duration such as 100ms, 10s or 1m, got "0ms"'],
+    [['--debounce-max', '10'], '--debounce-max: want a duration such as 100ms, 10s or 1m, got "10"'],
+    [['--debounce-after', '2s', '--debounce-max', '1s'], '--debounce-max: 1000ms is shorter than --debounce-after (2000ms)'],
   ])('%j is rejected with a message', (argv, msg) => expect(() => parseConfig(argv, {})).toThrow(msg));
+  test("push debounce: Istio's defaults (100ms of quiet, at most 10s), each a flag", () => {
+    expect(parseConfig([], {})).toMatchObject({ debounce: { quietMs: 100, maxDelayMs: 10_000 } });
+    expect(parseConfig(['--debounce-after', '250ms', '--debounce-max', '1m30s'], {})).toMatchObject({ debounce: { quietMs: 250, maxDelayMs: 90_000 } });
+    expect(parseConfig(['--debounce-after', '1s', '--debounce-max', '1s'], {})).toMatchObject({ debounce: { quietMs: 1000, maxDelayMs: 1000 } });
+  });
   test('xDS limits: defaults like Istio (4 MiB messages), each a flag', () => {
     expect(parseConfig([], {})).toMatchObject({ xdsLimits: { maxMessageBytes: 4 * 1024 * 1024, maxStreamsPerConnection: 64, requestsPerSecond: 100, requestBurst: 500 } });
     const c = parseConfig(['--xds-max-message-size', '1048576', '--xds-max-streams-per-identity', '10', '--xds-request-rate', '20', '--xds-admission-rate', '5', '--xds-max-names-per-type', '100'], {});
