@@ -8,7 +8,7 @@ import { hostMatches } from '../model/hosts.js';
 import { boundToMesh, destinationsOf, type ResolvedVirtualService } from '../model/virtual-services.js';
 import { isVisibleTo, PUBLIC, visibilityOf } from '../model/visibility.js';
 import type { RegistryChange, ServiceRegistry } from '../model/services.js';
-import { peersUnchanged } from '../translate/clusters.js';
+import { builtPeerIds, peersUnchanged } from '../translate/clusters.js';
 import { TypeUrl } from '../xds/types.js';
 import type { Change } from './push-queue.js';
 
@@ -18,6 +18,11 @@ const MAX_ENDPOINT_MOVES = 1000;
 export class MeshSource {
   private mesh: Mesh | undefined;
   private changes = 0;
+  /**
+   * The identities in the clusters replaced snapshots built, by service (clusters.ts
+   * serviceKey): what the proxies hold when the current snapshot built none for a service yet.
+   */
+  private readonly builtPeers = new Map<string, readonly string[]>();
   constructor(
     private readonly store: ConfigStore,
     private readonly registry: ServiceRegistry,
@@ -30,27 +35,32 @@ export class MeshSource {
   }
 
   invalidate(): void {
-    this.mesh = undefined;
+    this.replace();
     this.changes++;
+  }
+
+  private replace(): void {
+    if (this.mesh) for (const [service, ids] of builtPeerIds(this.mesh)) this.builtPeers.set(service, ids);
+    this.mesh = undefined;
   }
 
   /**
    * The endpoints of these hostnames changed (an EndpointSlice). The mesh is kept, and notes
-   * them for the caches of endpoints, unless the clusters it built no longer hold those
-   * endpoints' identities (a new service account): then it is replaced, and the answer is
-   * false, as clusters must be pushed too (Istio pushes everything then). After many moves it
-   * is replaced anyway, so its notes stay short.
+   * them for the caches of endpoints, unless the clusters last built for those services (by
+   * this mesh, or by an earlier one if this one built none yet: a route change pushes no
+   * clusters) no longer hold the endpoints' identities (a new service account): then it is
+   * replaced, and the answer is false, as clusters must be pushed too (Istio pushes everything
+   * then). After many moves it is replaced anyway, so its notes stay short.
    */
   endpointsMoved(hosts: readonly string[]): boolean {
     this.changes++;
-    const mesh = this.mesh;
-    if (!mesh) return true;
+    const mesh = this.current();
     const services = mesh.services();
-    if (hosts.some((h) => services.byHost(h).some((s) => !peersUnchanged(mesh, s)))) {
-      this.mesh = undefined;
+    if (hosts.some((h) => services.byHost(h).some((s) => !peersUnchanged(mesh, s, this.builtPeers)))) {
+      this.replace();
       return false;
     }
-    if (mesh.endpointsVersion >= MAX_ENDPOINT_MOVES) this.mesh = undefined;
+    if (mesh.endpointsVersion >= MAX_ENDPOINT_MOVES) this.replace();
     else mesh.noteEndpointsMoved(hosts);
     return true;
   }

@@ -92,7 +92,17 @@ interface MeshPeers {
  * change but an endpoint change that keeps these identities (peersUnchanged, MeshSource), so
  * neither do these.
  */
-const peersByMesh = new WeakMap<MeshView, WeakMap<MeshService, MeshPeers>>();
+const peersByMesh = new WeakMap<MeshView, Map<MeshService, MeshPeers>>();
+
+/** A service across mesh snapshots (each snapshot has its own MeshService objects). */
+export const serviceKey = (s: MeshService): string => `${s.source} ${s.namespace} ${s.hostname}`;
+
+/** The identities in the clusters this snapshot built, by serviceKey (none built: empty). */
+export function builtPeerIds(mesh: MeshView): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  for (const [service, peers] of peersByMesh.get(mesh) ?? []) out.set(serviceKey(service), peers.ids);
+  return out;
+}
 
 /** The SPIFFE IDs a service's endpoints may present, as the registry has them now. */
 function peerIds(mesh: MeshView, service: MeshService): string[] {
@@ -106,19 +116,21 @@ function peerIds(mesh: MeshView, service: MeshService): string[] {
 }
 
 /**
- * Whether the clusters this snapshot built for `service` still hold its endpoints' identities
- * (true too when none was built): an endpoint change that keeps them needs no new clusters.
+ * Whether the clusters last built for `service` still hold its endpoints' identities: an
+ * endpoint change that keeps them needs no new clusters. Last built means by this snapshot, or
+ * else as `earlier` remembers from the snapshots before it (a push of listeners and routes
+ * alone builds no clusters, and the proxies keep the older ones); never built, true.
  */
-export function peersUnchanged(mesh: MeshView, service: MeshService): boolean {
-  const peers = peersByMesh.get(mesh)?.get(service);
-  if (!peers) return true;
+export function peersUnchanged(mesh: MeshView, service: MeshService, earlier?: ReadonlyMap<string, readonly string[]>): boolean {
+  const ids = peersByMesh.get(mesh)?.get(service)?.ids ?? earlier?.get(serviceKey(service));
+  if (!ids) return true;
   const now = peerIds(mesh, service);
-  return now.length === peers.ids.length && now.every((id, i) => id === peers.ids[i]);
+  return now.length === ids.length && now.every((id, i) => id === ids[i]);
 }
 
 export function meshPeers(mesh: MeshView, service: MeshService): MeshPeers {
   let byService = peersByMesh.get(mesh);
-  if (!byService) peersByMesh.set(mesh, (byService = new WeakMap()));
+  if (!byService) peersByMesh.set(mesh, (byService = new Map()));
   let peers = byService.get(service);
   if (!peers) {
     const mtls = service.source === 'Kubernetes' && service.selector ? mesh.mtlsFor(service.namespace, service.selector) : undefined;

@@ -92,6 +92,23 @@ test('an endpoint of a new service account replaces the snapshot and pushes clus
   for (const t of ALL) expect(after[t]).toEqual(fresh()[t]);
 });
 
+test('a new service account after a route change, which built no clusters, still pushes clusters', () => {
+  const { registry, source, queued, changes, snap } = setup();
+  const before = snap(); // the proxies hold clusters with reviews' identities
+  // A route change pushes listeners and routes alone: its snapshot builds no clusters.
+  const routes = source.current();
+  changes.onChange({ kind: 'VirtualService', namespace: 'shop', name: 'r', hosts: ['reviews.shop.svc.cluster.local'], op: 'upsert', after: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }] }] } } as never);
+  expect(queued.pop()?.types).toEqual([TypeUrl.Listener, TypeUrl.Route]);
+  expect(source.current()).not.toBe(routes);
+  sidecarSnapshot(source.current(), proxy, {}, new Set([TypeUrl.Listener, TypeUrl.Route]));
+  // Then an endpoint of another service account: clusters must follow, as without the route change.
+  changes.onChange(registry.upsertSlice('shop', 'reviews-slice', 'reviews', [{ address: '10.1.0.3', ready: true, labels: {}, ports: { http: 9080 } }]));
+  changes.close();
+  expect(queued.pop()).toEqual({ reason: 'endpoints', types: [TypeUrl.Cluster, TypeUrl.Endpoint] });
+  expect(tlsText(before[TypeUrl.Cluster]?.get(REVIEWS))).not.toContain('reviews-v2');
+  expect(tlsText(snap()[TypeUrl.Cluster]?.get(REVIEWS))).toContain('spiffe://cluster.local/ns/shop/sa/reviews-v2');
+});
+
 test('many moves: the snapshot is built again now and then, so its notes stay short', () => {
   const { registry, source } = setup();
   let replaced = 0;
