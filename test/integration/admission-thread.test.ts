@@ -131,8 +131,24 @@ test('the webhook answers while the main thread is blocked', async () => {
 });
 
 test("the thread's counts reach the main thread's registry", async () => {
-  main.proc.stdin.write('metrics\n');
-  const text = JSON.parse(await waitFor('the metrics', async () => /^metrics (.*)$/m.exec(main.out())?.[1], 10_000, 20)) as string;
+  // The count of the answer given during the block reaches the main thread as a message, in no
+  // set order with the request for the metrics: ask until the last answer shows both.
+  let asked = 0;
+  const text = await waitFor(
+    'the metrics to count both validations',
+    async () => {
+      const dumps = [...main.out().matchAll(/^metrics (.*)$/gm)].map((m) => JSON.parse(m[1]) as string);
+      if (dumps.length === asked) {
+        const last = dumps.at(-1);
+        if (last !== undefined && /outcome="denied",app="trellis"\} 2/.test(last)) return last;
+        main.proc.stdin.write('metrics\n');
+        asked++;
+      }
+      return undefined;
+    },
+    10_000,
+    50,
+  );
   expect(text).toMatch(/trellis_webhook_requests_total\{path="\/validate",outcome="denied",app="trellis"\} 2/);
   expect(text).toMatch(/trellis_webhook_requests_total\{path="\/inject",outcome="allowed",app="trellis"\} 1/);
   expect(text).toMatch(/trellis_injection_seconds_count\{app="trellis"\} 1/);
