@@ -174,61 +174,49 @@ type response struct {
 	names, removed []string
 }
 
-// decodeDeltaResponse: system_version_info (1), resources (2: Resource name 3, resource 2 as Any), type_url (4), nonce (5), removed_resources (6).
-func decodeDeltaResponse(b []byte) (response, error) {
+// decodeResponse: a DiscoveryResponse (version_info 1, resources 2 as Any, type_url 4, nonce 5)
+// or, with delta, a DeltaDiscoveryResponse (system_version_info 1, resources 2 as Resource: name
+// 3, resource 2 as Any; type_url 4, nonce 5, removed_resources 6).
+func decodeResponse(b []byte, delta bool) (response, error) {
 	var r response
 	err := fields(b, func(f, w int, v []byte, _ uint64) {
 		if w != wireBytes {
 			return
 		}
-		switch f {
-		case 1:
+		switch {
+		case f == 1:
 			r.version = string(v)
-		case 2:
-			var name string
-			var value []byte
-			_ = fields(v, func(rf, rw int, rv []byte, _ uint64) {
-				if rw != wireBytes {
-					return
-				}
-				switch rf {
-				case 3:
-					name = string(rv)
-				case 2:
-					value = anyValue(rv)
-				}
-			})
+		case f == 2 && !delta:
+			r.values = append(r.values, anyValue(v))
+		case f == 2:
+			name, value := deltaResource(v)
 			r.names = append(r.names, name)
 			r.values = append(r.values, value)
-		case 4:
+		case f == 4:
 			r.typeURL = string(v)
-		case 5:
+		case f == 5:
 			r.nonce = string(v)
-		case 6:
+		case f == 6 && delta:
 			r.removed = append(r.removed, string(v))
 		}
 	})
 	return r, err
 }
 
-func decodeResponse(b []byte) (response, error) {
-	var r response
-	err := fields(b, func(f, w int, v []byte, _ uint64) {
+// deltaResource: a discovery Resource's name (3) and the value of its resource (2, an Any).
+func deltaResource(b []byte) (name string, value []byte) {
+	_ = fields(b, func(f, w int, v []byte, _ uint64) {
 		if w != wireBytes {
 			return
 		}
 		switch f {
-		case 1:
-			r.version = string(v)
+		case 3:
+			name = string(v)
 		case 2:
-			r.values = append(r.values, anyValue(v))
-		case 4:
-			r.typeURL = string(v)
-		case 5:
-			r.nonce = string(v)
+			value = anyValue(v)
 		}
 	})
-	return r, err
+	return name, value
 }
 
 // resourceName is field 1 of every resource type asked for here (Cluster.name, Listener.name,
@@ -429,11 +417,7 @@ func (c *client) stream(w *watcher) error {
 		if _, err := io.ReadFull(body, msg); err != nil {
 			return err
 		}
-		decode := decodeResponse
-		if c.delta {
-			decode = decodeDeltaResponse
-		}
-		r, err := decode(msg)
+		r, err := decodeResponse(msg, c.delta)
 		if err != nil {
 			return err
 		}

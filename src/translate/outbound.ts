@@ -140,20 +140,18 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
         });
         const own = once(() => (inboundParts ? inboundParts.get(key, build) : build()));
         // Each type built when first asked for: a route change does not copy every cluster.
-        const merged = {
-          clusters: once(() => withResources(TypeUrl.Cluster, clusters(), own().clusters)),
-          listeners: once(() => byName(TypeUrl.Listener, [...listeners(), own().listener])),
-          routes: once(() => withResources(TypeUrl.Route, routes(), own().routes)),
-        };
+        const withClusters = once(() => withResources(TypeUrl.Cluster, clusters(), own().clusters));
+        const withListeners = once(() => byName(TypeUrl.Listener, [...listeners(), own().listener]));
+        const withRoutes = once(() => withResources(TypeUrl.Route, routes(), own().routes));
         m = {
           get clusters() {
-            return merged.clusters();
+            return withClusters();
           },
           get listeners() {
-            return merged.listeners();
+            return withListeners();
           },
           get routes() {
-            return merged.routes();
+            return withRoutes();
           },
         };
         byInbound.set(key, m);
