@@ -12,6 +12,7 @@
 //   --source static  a fixed snapshot (StaticSnapshotProvider): the server alone, no translation.
 //
 //   npx tsc && node dist/bench/xds-push.js [--source mesh|static] [--proxies 100] [--services 100] [--rounds 20] [--protocol sotw|delta]
+//     [--only endpoints|routes|both]
 //
 // Clients and server share the machine's CPUs (2 here): wall times include the clients' work.
 // Record results in BENCHMARKS.md with the machine and the date.
@@ -43,6 +44,8 @@ const source = arg('source', 'mesh') as 'mesh' | 'static';
 const proxies = Number(arg('proxies', '100'));
 const services = Number(arg('services', '100'));
 const rounds = Number(arg('rounds', '20'));
+/** Which single changes to measure: endpoints, routes, or both. */
+const only = arg('only', 'both') as 'endpoints' | 'routes' | 'both';
 const protocol = arg('protocol', 'sotw') as 'sotw' | 'delta';
 
 /** What a benchmark source offers: the provider, what clients subscribe to, and the changes. */
@@ -139,8 +142,9 @@ function meshSource(): Source {
     endpointChange: async (round) => {
       const f = fixtures[round % services];
       upsertEndpoints(registry, f, [0, 1, 2].map((k) => ({ address: `10.200.${round % 250}.${k + 1}`, labels: { app: f.name } })));
-      mesh.invalidate();
-      return { types: [Endpoint], reason: 'endpoints' };
+      // As the control plane does on an EndpointSlice change (changes.ts): the mesh is kept.
+      const kept = mesh.endpointsMoved([`${f.name}.${NS}.svc.cluster.local`]);
+      return { types: kept ? [Endpoint] : [Cluster, Endpoint], reason: 'endpoints' };
     },
     routeChange: async (round) => {
       // A VirtualService on svc-0 moving its 80/20 split: a config change, every type evaluated.
@@ -294,8 +298,8 @@ async function main(): Promise<void> {
     );
   }
 
-  await measure('endpoints (EDS)', (r) => src.endpointChange(r), Endpoint);
-  await measure('route (VirtualService)', (r) => src.routeChange(r), Route);
+  if (only !== 'routes') await measure('endpoints (EDS)', (r) => src.endpointChange(r), Endpoint);
+  if (only !== 'endpoints') await measure('route (VirtualService)', (r) => src.routeChange(r), Route);
 
   await clients.stop();
   await server.close();

@@ -7,6 +7,7 @@
 //     [--clients 100,1000] [--services 200] [--rounds 30] [--burst 50] [--control-planes istiod,trellis]
 //     [--settle-ms 500] [--out FILE.json] [--keep] [--trellis-xds HOST:PORT --trellis-pid PID]
 //     [--client go|node] [--protocol sotw|delta] [--endpoints 2] [--churn-rate 50] [--churn-seconds 10]
+//     [--trellis-webhooks aside|kept]
 //
 // Needs: the devcluster (or any cluster the KUBECONFIG names, with Trellis installed by its
 // chart in trellis-system), pilot-discovery built by build-istiod.sh. It scales Trellis to 0
@@ -49,6 +50,12 @@ const ENDPOINTS = Number(opt('endpoints', '2'));
 /** Endpoint churn after the burst: pod changes per second for this many seconds (Go clients only; 0 seconds: none). */
 const CHURN_RATE = Number(opt('churn-rate', '50'));
 const CHURN_SECONDS = Number(opt('churn-seconds', CLIENT === 'go' ? '10' : '0'));
+/**
+ * Trellis's admission webhooks during its turn: set aside (default), as istiod runs here without
+ * its own (the API server's write path is then the same for both), or kept as the chart installs them.
+ */
+const TRELLIS_WEBHOOKS = opt('trellis-webhooks', 'aside');
+if (TRELLIS_WEBHOOKS !== 'aside' && TRELLIS_WEBHOOKS !== 'kept') throw new Error(`--trellis-webhooks: "aside" or "kept", not "${TRELLIS_WEBHOOKS}"`);
 /** Services whose second endpoint the churn moved (put back before the next run), and the addresses used so far. */
 const movedEndpoints = new Set<number>();
 let churnSeq = 0;
@@ -150,7 +157,7 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
     const burst1 = cpu();
     const cb1 = await clients.counters();
     const done = Math.max(...at);
-    const churn = CHURN_SECONDS > 0 && goWorker ? await endpointChurn(plane, clients, api, cpu) : undefined;
+    const churn = CHURN_SECONDS > 0 && goWorker ? await endpointChurn(plane, clients, api, cpu, clientsCpu) : undefined;
     const end = churn ? cpu() : burst1;
     return {
       plane,
@@ -174,9 +181,12 @@ async function measure(plane: 'istiod' | 'trellis', n: number, target: string, p
  * address), written on schedule whatever the answers (an open loop), for CHURN_SECONDS; for each,
  * when every client that asks for that service's EDS name holds the new address.
  */
-async function endpointChurn(plane: string, clients: SimulatedSidecars, api: BenchApi, cpu: () => ProcessSample): Promise<NonNullable<Run['churn']>> {
+async function endpointChurn(plane: string, clients: SimulatedSidecars, api: BenchApi, cpu: () => ProcessSample, clientsCpu: () => number): Promise<NonNullable<Run['churn']>> {
   const total = Math.round(CHURN_RATE * CHURN_SECONDS);
+  log(`  ${plane}: endpoint churn begins: ${total} changes at ${CHURN_RATE}/s`);
   const cpu0 = cpu();
+  const clientsCpu0 = clientsCpu();
+  const b0 = await clients.counters();
   const t0 = now();
   const changes: Promise<{ writeAt: number; apiMs: number; at: number[] }>[] = [];
   for (let i = 0; i < total; i++) {
@@ -193,7 +203,10 @@ async function endpointChurn(plane: string, clients: SimulatedSidecars, api: Ben
   const done = await Promise.all(changes);
   const end = maxOf(done.map((d) => maxOf(d.at)));
   const cpu1 = cpu();
+  const clientsCpu1 = clientsCpu();
+  const b1 = await clients.counters();
   const all = done.map((d) => maxOf(d.at) - d.writeAt);
+  const fromAnswer = done.map((d) => maxOf(d.at) - (d.writeAt + d.apiMs));
   const perClient = done.flatMap((d) => d.at.filter((t) => t > 0).map((t) => t - d.writeAt));
   const affected = done.reduce((n, d) => n + d.at.filter((t) => t > 0).length, 0) / Math.max(1, done.length);
   const result = {
@@ -205,9 +218,12 @@ async function endpointChurn(plane: string, clients: SimulatedSidecars, api: Ben
     allMs: { ...summarize(all), p99: percentile(all, 99) },
     perClientMs: { ...summarize(perClient), p99: percentile(perClient, 99) },
     apiMs: { ...summarize(done.map((d) => d.apiMs)), p99: percentile(done.map((d) => d.apiMs), 99) },
+    fromAnswerMs: { ...summarize(fromAnswer), p99: percentile(fromAnswer, 99) },
     affectedClients: affected,
+    clientsCpuSeconds: clientsCpu1 - clientsCpu0,
+    bytes: diff(b0, b1),
   };
-  log(`  ${plane}: endpoint churn, ${total} changes at ${CHURN_RATE}/s over ${(result.writeSpanMs / 1000).toFixed(1)} s: every affected client (${affected.toFixed(0)}) has a change p50 ${result.allMs.p50.toFixed(0)} ms, p99 ${result.allMs.p99.toFixed(0)} ms, max ${result.allMs.max.toFixed(0)} ms; control plane ${result.cpuSeconds.toFixed(2)} s of CPU over ${(result.wallMs / 1000).toFixed(1)} s`);
+  log(`  ${plane}: endpoint churn, ${total} changes at ${CHURN_RATE}/s over ${(result.writeSpanMs / 1000).toFixed(1)} s: every affected client (${affected.toFixed(0)}) has a change p50 ${result.allMs.p50.toFixed(0)} ms, p99 ${result.allMs.p99.toFixed(0)} ms, max ${result.allMs.max.toFixed(0)} ms (from the API's answer: p50 ${result.fromAnswerMs.p50.toFixed(0)} ms, p99 ${result.fromAnswerMs.p99.toFixed(0)} ms); control plane ${result.cpuSeconds.toFixed(2)} s of CPU over ${(result.wallMs / 1000).toFixed(1)} s; clients ${result.clientsCpuSeconds.toFixed(2)} s of CPU for ${result.bytes.responses} responses`);
   return result;
 }
 
@@ -294,6 +310,7 @@ async function main(): Promise<void> {
           } else {
             log(`starting Trellis (${n} clients)`);
             await trellis.start(1);
+            if (TRELLIS_WEBHOOKS === 'aside') await trellis.setWebhooksAside();
             const r = await trellis.running();
             target = `${r.ip}:15010`;
             pid = r.pid;

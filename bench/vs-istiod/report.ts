@@ -36,7 +36,12 @@ export interface Run {
     allMs: Summary & { p99: number };
     perClientMs: Summary & { p99: number };
     apiMs: Summary & { p99: number };
+    /** Until every client has the change, from the API server's answer to its write (the API server's own time left out). */
+    fromAnswerMs?: Summary & { p99: number };
     affectedClients: number;
+    /** The simulated sidecars' CPU over the churn, and what they received: the part of the machine the clients took. */
+    clientsCpuSeconds?: number;
+    bytes?: WireCounters;
   };
   memory: { rssEnd: number; peakRss: number };
 }
@@ -96,7 +101,19 @@ function churnRows(c: NonNullable<Run['churn']>): { label: string; value: number
     { label: `${label}: every affected client has a change, p99`, value: c.allMs.p99, text: ms(c.allMs.p99) },
     { label: `${label}: every affected client has a change, max`, value: c.allMs.max, text: ms(c.allMs.max) },
     { label: `${label}: one client has a change, p99 (all pairs)`, value: c.perClientMs.p99, text: ms(c.perClientMs.p99) },
+    ...(c.fromAnswerMs
+      ? [
+          { label: `${label}: every affected client has a change, from the API's answer, p50`, value: c.fromAnswerMs.p50, text: ms(c.fromAnswerMs.p50) },
+          { label: `${label}: every affected client has a change, from the API's answer, p99`, value: c.fromAnswerMs.p99, text: ms(c.fromAnswerMs.p99) },
+        ]
+      : []),
     { label: `${label}: control plane CPU (cores, until the last client has the last change)`, value: cores, text: `${cores.toFixed(2)} cores (${c.cpuSeconds.toFixed(2)} s over ${(c.wallMs / 1000).toFixed(1)} s)` },
+    ...(c.clientsCpuSeconds !== undefined && c.bytes
+      ? [
+          { label: `${label}: simulated clients' CPU (cores)`, value: c.clientsCpuSeconds / (c.wallMs / 1000), text: `${(c.clientsCpuSeconds / (c.wallMs / 1000)).toFixed(2)} cores (${c.clientsCpuSeconds.toFixed(2)} s)` },
+          { label: `${label}: responses the clients received`, value: c.bytes.responses, text: c.bytes.responses.toLocaleString('en-US') },
+        ]
+      : []),
   ];
 }
 

@@ -6,7 +6,11 @@
 // While Trellis is down its webhook configurations are set aside too: with no pod behind them the
 // API server's call to the validating webhook (failurePolicy Ignore) fails after up to seconds
 // ("network is unreachable"), which would slow every write of istiod's turn; `stop` removes
-// them (as uninstalling the chart would) and `start` puts them back as they were.
+// them (as uninstalling the chart would) and `start` puts them back as they were. They are set
+// aside for Trellis's own turn too (unless --trellis-webhooks kept): istiod runs here without
+// its validating webhook, so with Trellis's in place every write of Trellis's turn would pay an
+// admission call that istiod's writes do not, and the bursts, timed from the first write, would
+// count it against Trellis.
 import fs from 'node:fs';
 import type { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, V1Deployment, V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 
@@ -51,6 +55,11 @@ export class Trellis {
   /** Scales Trellis to 0 and sets its webhook configurations aside. */
   async stop(): Promise<void> {
     await this.scale(0);
+    await this.setWebhooksAside();
+  }
+
+  /** Removes Trellis's webhook configurations until `restoreWebhooks` (or `start`) puts them back. */
+  async setWebhooksAside(): Promise<void> {
     if (this.stashed) return;
     const found = await this.webhookConfigurations();
     this.stashed = found;
