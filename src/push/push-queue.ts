@@ -1,15 +1,12 @@
 // The push pipeline's entry: changes (which proxies, which resource types, why) are merged and
-// handed to the xDS server's push. Configuration changes are debounced (a burst is merged into
-// one push). Endpoint-only changes are not: they go out at once, the changes of one watch
-// delivery together. An endpoint push names only the assignments that changed, so it is cheap,
-// and under steady churn (pods coming and going every few milliseconds) a quiet period would
-// never come and every endpoint would wait the debounce's maximum. Istio debounces EDS too
-// (PILOT_ENABLE_EDS_DEBOUNCE); this is where Trellis parts from it, for the latency of endpoint
-// changes, without changing what any proxy ends up with.
-//
-// Pushes are not serialised here: the server keeps one queue of proxies (xds/proxy-queue.ts), so a
-// push that comes while another is under way merges into it for the proxies still waiting, and
-// the ones already evaluated are evaluated again after them, once.
+// handed to the xDS server's push, one push at a time. Configuration changes are debounced (a
+// burst is merged into one push). Endpoint-only changes are not: they go out as soon as the push
+// in progress ends, merged with whatever endpoint changes arrived meanwhile. An endpoint push
+// names only the assignments that changed, so it is cheap, and under steady churn (pods coming
+// and going every few milliseconds) a quiet period would never come and every endpoint would
+// wait the debounce's maximum. Istio debounces EDS too (PILOT_ENABLE_EDS_DEBOUNCE); this is
+// where Trellis parts from it, for the latency of endpoint changes, without changing what any
+// proxy ends up with.
 import { loggerFor } from '../util/logger.js';
 import { TypeUrl } from '../xds/types.js';
 import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from './debouncer.js';
@@ -58,18 +55,18 @@ export function endpointsOnly(c: Change): boolean {
 
 export class PushQueue {
   private readonly debouncer: Debouncer<MergedChange>;
-  /** Endpoint-only changes of the current watch delivery, pushed together once it is over. */
+  /** Endpoint-only changes waiting for the push in progress to end. */
   private endpoints: MergedChange | undefined;
   private endpointFlush: Promise<void> | undefined;
-  /** Pushes handed to the server and not done yet. */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** One push at a time, from either path. */
+  private chain: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
     private readonly target: PushTarget,
     opts: DebounceOptions = DEFAULT_DEBOUNCE,
   ) {
-    this.debouncer = new Debouncer<MergedChange>(async (c) => void this.send(c), mergeChanges, opts, (err) => this.failed(err));
+    this.debouncer = new Debouncer<MergedChange>((c) => this.serially(() => c), mergeChanges, opts, (err) => this.failed(err));
   }
 
   enqueue(change: Change): void {
@@ -84,12 +81,12 @@ export class PushQueue {
 
   /** Resolves once every enqueued change has been pushed. */
   async idle(): Promise<void> {
-    for (;;) {
-      await this.debouncer.idle();
+    while (this.endpointFlush || this.endpoints) {
       await this.endpointFlush;
-      if (this.inFlight.size === 0) return;
-      await Promise.all(this.inFlight);
+      await this.debouncer.idle();
     }
+    await this.debouncer.idle();
+    await this.endpointFlush;
   }
 
   close(): void {
@@ -98,23 +95,31 @@ export class PushQueue {
     this.debouncer.close();
   }
 
+  /** Pushes endpoint changes until none is waiting; each push takes all that waited for it. */
   private async flushEndpoints(): Promise<void> {
-    // Changes of one watch delivery arrive in one synchronous run: let them all in.
-    await Promise.resolve();
-    const batch = this.endpoints;
-    this.endpoints = undefined;
-    this.endpointFlush = undefined;
-    if (batch && !this.closed) this.send(batch);
+    try {
+      // Changes of one watch delivery arrive in one synchronous run: let them all in.
+      await Promise.resolve();
+      while (this.endpoints && !this.closed) {
+        await this.serially(() => {
+          const batch = this.endpoints;
+          this.endpoints = undefined;
+          return batch;
+        }).catch((err: unknown) => this.failed(err));
+      }
+    } finally {
+      this.endpointFlush = undefined;
+    }
   }
 
-  /** Hands a push to the server; a failure is logged. */
-  private send(c: MergedChange): void {
-    const run = this.target.push({ reason: [...c.reasons].sort().join('+'), proxies: c.proxies, types: c.types }).then(
-      () => undefined,
-      (err: unknown) => this.failed(err),
-    );
-    this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+  /** Runs one push after the one in progress; `take` picks the batch when its turn comes. */
+  private serially(take: () => MergedChange | undefined): Promise<void> {
+    const run = this.chain.then(async () => {
+      const c = take();
+      if (c) await this.target.push({ reason: [...c.reasons].sort().join('+'), proxies: c.proxies, types: c.types });
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 
   private failed(err: unknown): void {

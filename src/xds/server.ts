@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
+import { forEachBounded } from './bounded.js';
 import { shutdownGrpcServer } from '../util/grpc-shutdown.js';
 import { loggerFor, type Logger } from '../util/logger.js';
 import { DeltaStream } from './delta-stream.js';
@@ -18,7 +19,6 @@ import type { SnapshotProvider } from './snapshot.js';
 import { SotwStream } from './sotw-stream.js';
 import { BOOT, type StreamHost } from './stream.js';
 import { SharedResponses } from './shared-responses.js';
-import { ProxyQueue, type QueuedPush } from './proxy-queue.js';
 import { ALL_TYPES, isWildcardType, resourceName, SHORT_NAME, type ResourceOf, type TypeUrl } from './types.js';
 import { installFramedWrites } from './framing.js';
 import { encodeSotwResponse, type DeltaDiscoveryRequest__Output, type DiscoveryRequest__Output } from './wire.js';
@@ -80,15 +80,14 @@ export class XdsServer implements StreamHost {
   private readonly provider: SnapshotProvider;
   private readonly podServiceAccount: (namespace: string, pod: string) => string | undefined;
   private readonly epoch: () => number;
-  /** Proxies waiting for a push, evaluated at most `concurrency` at once. */
-  private readonly queue: ProxyQueue<Proxy, TypeUrl>;
+  private readonly concurrency: number;
   private readonly log: Logger;
   /** One gRPC server per port: each port has its own access policy. */
   private readonly grpcServers: grpc.Server[] = [];
 
   constructor(opts: XdsServerOptions) {
     this.provider = opts.provider;
-    this.queue = new ProxyQueue(opts.concurrency ?? 32, (p, push) => this.evaluateQueued(p, push));
+    this.concurrency = opts.concurrency ?? 32;
     this.controlPlaneId = opts.controlPlaneId ?? 'trellis';
     this.limits = { ...DEFAULT_XDS_LIMITS, ...opts.limits };
     this.podServiceAccount = opts.podServiceAccount ?? (() => undefined);
@@ -150,27 +149,16 @@ export class XdsServer implements StreamHost {
     await Promise.all(servers.map((server) => shutdownGrpcServer(server)));
   }
 
-  /**
-   * Re-evaluates proxies and sends what changed. Resolves when the responses are written. Pushes
-   * may overlap: a proxy still waiting for an earlier push is evaluated once for both
-   * (proxy-queue.ts).
-   */
+  /** Re-evaluates proxies and sends what changed. Resolves when the responses are written. */
   async push(req: PushRequest): Promise<{ proxies: number }> {
     const started = performance.now();
     const wanted = req.types ? new Set(req.types) : undefined;
+    // Once per push, not per proxy: the provider gets this same set for every proxy.
     const types = wanted ? new Set(ALL_TYPES.filter((t) => wanted.has(t))) : ALL_TYPE_SET;
     const targets = req.proxies ? [...req.proxies].map((id) => this.registry.get(id)).filter((p): p is Proxy => !!p) : this.registry.list();
-    await this.queue.enqueue(targets, types, req.reason, started);
+    await forEachBounded(targets, this.concurrency, async (p) => void (await this.refresh(p, types, req.reason, started)));
     pushDuration.observe({ reason: req.reason }, (performance.now() - started) / 1000);
     return { proxies: targets.length };
-  }
-
-  /** One queued evaluation: the types of every push it stands for, in ALL_TYPES' order. */
-  private async evaluateQueued(proxy: Proxy, push: QueuedPush<TypeUrl>): Promise<void> {
-    if (this.registry.get(proxy.id) !== proxy) return; // gone while it waited
-    const types = push.types.size === ALL_TYPES.length ? ALL_TYPE_SET : new Set(ALL_TYPES.filter((t) => push.types.has(t)));
-    const reason = push.reasons.size === 1 ? push.reasons.values().next().value! : [...push.reasons].sort().join('+');
-    await this.refresh(proxy, types, reason, push.startedAt);
   }
 
   /** Attaches a stream to its node (see proxy-registry.ts); throws AccessDenied if refused. */
