@@ -1,6 +1,10 @@
 // Adaptive debouncing: an isolated change goes out at once; changes arriving in a burst are
 // merged and go out when the burst pauses for `quietMs`, or `maxDelayMs` after the first one,
 // whichever is sooner. One flush runs at a time; what arrives meanwhile waits for the next.
+// A change that comes while an isolated change is being flushed makes it a burst: that flush is
+// called off (its signal aborts), and what it had not reached goes out with the burst, due by
+// the first change's maximum. Otherwise the burst would wait for a whole push of an intermediate
+// state, which also takes the CPU the writes of the burst need.
 
 export interface DebounceOptions {
   /** A change with no other change this long before it is isolated; a burst ends after this much quiet. */
@@ -22,11 +26,14 @@ export class Debouncer<T> {
   private lastChangeAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** The isolated flush in progress, called off if another change comes. */
+  private isolatedFlush: AbortController | undefined;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
 
   constructor(
-    private readonly flushFn: (batch: T) => Promise<void>,
+    /** Resolves 'called-off' if the signal made it leave part of the batch undone. */
+    private readonly flushFn: (batch: T, signal?: AbortSignal) => Promise<void | 'called-off'>,
     private readonly merge: (a: T, b: T) => T,
     private readonly opts: DebounceOptions = DEFAULT_DEBOUNCE,
     private readonly onError: (err: unknown) => void = () => undefined,
@@ -43,8 +50,12 @@ export class Debouncer<T> {
     } else {
       this.pending = this.merge(this.pending, change);
     }
-    if (isolated) this.flush();
-    else this.schedule();
+    if (isolated) {
+      this.flush(true);
+    } else {
+      this.isolatedFlush?.abort();
+      this.schedule();
+    }
   }
 
   /** Resolves when nothing is pending or being flushed. */
@@ -72,20 +83,30 @@ export class Debouncer<T> {
     }, Math.max(0, due - Date.now()));
   }
 
-  private flush(): void {
+  private flush(isolated = false): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.pending;
     if (batch === undefined || this.flushing) return;
     this.pending = undefined;
+    const firstAt = this.firstPendingAt;
+    const control = isolated ? new AbortController() : undefined;
+    this.isolatedFlush = control;
+    let calledOff = false;
     this.flushing = (async () => {
       try {
-        await this.flushFn(batch);
+        calledOff = (await this.flushFn(batch, control?.signal)) === 'called-off';
       } catch (err) {
         this.onError(err);
       }
     })().finally(() => {
       this.flushing = undefined;
+      this.isolatedFlush = undefined;
+      if (calledOff && !this.closed) {
+        // Called off by a burst: the batch goes again with it, due by its own first change.
+        this.pending = this.pending === undefined ? batch : this.merge(batch, this.pending);
+        this.firstPendingAt = firstAt;
+      }
       if (this.pending !== undefined) this.schedule();
       else this.notifyIdle();
     });

@@ -43,7 +43,8 @@ export function mergeChanges(a: MergedChange, b: MergedChange): MergedChange {
 
 /** What the queue drives: XdsServer satisfies it. */
 export interface PushTarget {
-  push(req: { reason: string; proxies?: Iterable<string>; types?: Iterable<string> }): Promise<unknown>;
+  /** calledOff: the signal left some proxies unevaluated. */
+  push(req: { reason: string; proxies?: Iterable<string>; types?: Iterable<string>; signal?: AbortSignal }): Promise<{ calledOff?: boolean } | void>;
 }
 
 /** A change that touches only endpoint assignments (EDS), skipping the debounce. */
@@ -66,7 +67,7 @@ export class PushQueue {
     private readonly target: PushTarget,
     opts: DebounceOptions = DEFAULT_DEBOUNCE,
   ) {
-    this.debouncer = new Debouncer<MergedChange>((c) => this.serially(() => c), mergeChanges, opts, (err) => this.failed(err));
+    this.debouncer = new Debouncer<MergedChange>((c, signal) => this.serially(() => c, signal), mergeChanges, opts, (err) => this.failed(err));
   }
 
   enqueue(change: Change): void {
@@ -113,12 +114,17 @@ export class PushQueue {
   }
 
   /** Runs one push after the one in progress; `take` picks the batch when its turn comes. */
-  private serially(take: () => MergedChange | undefined): Promise<void> {
+  private serially(take: () => MergedChange | undefined, signal?: AbortSignal): Promise<void | 'called-off'> {
     const run = this.chain.then(async () => {
       const c = take();
-      if (c) await this.target.push({ reason: [...c.reasons].sort().join('+'), proxies: c.proxies, types: c.types });
+      if (!c) return undefined;
+      const r = await this.target.push({ reason: [...c.reasons].sort().join('+'), proxies: c.proxies, types: c.types, signal });
+      return r?.calledOff ? ('called-off' as const) : undefined;
     });
-    this.chain = run.catch(() => undefined);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 

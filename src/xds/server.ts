@@ -56,6 +56,8 @@ export interface PushRequest {
   reason: string;
   /** Type URLs to re-evaluate; all when absent (an endpoint-only change pushes EDS only). */
   types?: Iterable<string>;
+  /** Calls the push off: proxies not reached yet are left alone, and the result says so (calledOff). */
+  signal?: AbortSignal;
 }
 
 const ALL_TYPE_SET: ReadonlySet<TypeUrl> = new Set(ALL_TYPES);
@@ -150,15 +152,15 @@ export class XdsServer implements StreamHost {
   }
 
   /** Re-evaluates proxies and sends what changed. Resolves when the responses are written. */
-  async push(req: PushRequest): Promise<{ proxies: number }> {
+  async push(req: PushRequest): Promise<{ proxies: number; calledOff: boolean }> {
     const started = performance.now();
     const wanted = req.types ? new Set(req.types) : undefined;
     // Once per push, not per proxy: the provider gets this same set for every proxy.
     const types = wanted ? new Set(ALL_TYPES.filter((t) => wanted.has(t))) : ALL_TYPE_SET;
     const targets = req.proxies ? [...req.proxies].map((id) => this.registry.get(id)).filter((p): p is Proxy => !!p) : this.registry.list();
-    await forEachBounded(targets, this.concurrency, async (p) => void (await this.refresh(p, types, req.reason, started)));
-    pushDuration.observe({ reason: req.reason }, (performance.now() - started) / 1000);
-    return { proxies: targets.length };
+    const complete = await forEachBounded(targets, this.concurrency, async (p) => void (await this.refresh(p, types, req.reason, started)), req.signal);
+    if (complete) pushDuration.observe({ reason: req.reason }, (performance.now() - started) / 1000);
+    return { proxies: targets.length, calledOff: !complete };
   }
 
   /** Attaches a stream to its node (see proxy-registry.ts); throws AccessDenied if refused. */

@@ -81,6 +81,69 @@ test('one flush at a time: changes during a flush wait for it and are merged', a
   await r.debouncer.idle();
 });
 
+/** A debouncer whose flushes record their signal and wait until released. */
+function signalRecorder(o = opts) {
+  const flushes: Array<{ batch: number[]; signal: AbortSignal | undefined; release: () => void }> = [];
+  const debouncer = new Debouncer<number[]>(
+    // Like a push: once released, it reports whether its signal left part of it undone.
+    (batch, signal) => new Promise<void | 'called-off'>((resolve) => flushes.push({ batch, signal, release: () => resolve(signal?.aborted ? 'called-off' : undefined) })),
+    (a, b) => [...a, ...b],
+    o,
+  );
+  return { flushes, debouncer };
+}
+
+test('a change during an isolated flush calls it off; its batch goes again with the burst, at the burst\'s quiet', async () => {
+  const r = signalRecorder();
+  r.debouncer.add([1]); // isolated: flushed at once, with a signal
+  expect(r.flushes.map((f) => f.batch)).toEqual([[1]]);
+  expect(r.flushes[0].signal?.aborted).toBe(false);
+  await jest.advanceTimersByTimeAsync(20);
+  r.debouncer.add([2]); // a burst after all
+  expect(r.flushes[0].signal?.aborted).toBe(true);
+  r.flushes[0].release(); // the push stops where it was
+  await jest.advanceTimersByTimeAsync(99);
+  expect(r.flushes).toHaveLength(1); // the burst is not quiet yet
+  await jest.advanceTimersByTimeAsync(1);
+  expect(r.flushes.map((f) => f.batch)).toEqual([[1], [1, 2]]);
+  expect(r.flushes[1].signal).toBeUndefined(); // a burst's flush is never called off
+  r.debouncer.add([3]);
+  expect(r.flushes[1].signal).toBeUndefined();
+  r.flushes[1].release();
+  await jest.advanceTimersByTimeAsync(100);
+  expect(r.flushes.map((f) => f.batch)).toEqual([[1], [1, 2], [3]]);
+  r.flushes[2].release();
+  await r.debouncer.idle();
+});
+
+test('an isolated change called off by a burst that never pauses still goes out by its own maximum', async () => {
+  const r = signalRecorder();
+  r.debouncer.add([0]); // t=0, isolated
+  await jest.advanceTimersByTimeAsync(50);
+  r.debouncer.add([1]); // calls the flush of 0 off
+  r.flushes[0].release();
+  for (let i = 2; i <= 30; i++) {
+    await jest.advanceTimersByTimeAsync(50); // never 100 ms of quiet
+    r.debouncer.add([i]);
+  }
+  // Change 0 came at t=0: the merged batch went at t=1000 (maxDelayMs), not 1000 ms after change 1.
+  expect(r.flushes.map((f) => f.batch)).toEqual([[0], Array.from({ length: 20 }, (_, i) => i)]);
+  r.flushes[1].release();
+  await jest.advanceTimersByTimeAsync(2000);
+  for (const f of r.flushes.slice(2)) f.release();
+  await r.debouncer.idle();
+});
+
+test('an isolated flush that no change follows is never called off', async () => {
+  const r = signalRecorder();
+  r.debouncer.add([1]);
+  await jest.advanceTimersByTimeAsync(5000);
+  expect(r.flushes[0].signal?.aborted).toBe(false);
+  r.flushes[0].release();
+  await r.debouncer.idle();
+  expect(r.flushes).toHaveLength(1);
+});
+
 test('changes merge: reasons add up, "all" wins over a list, lists unite', () => {
   const a = toMerged({ reason: 'endpoints', proxies: ['p1'], types: ['eds'] });
   const b = toMerged({ reason: 'config', proxies: ['p2'], types: ['cds', 'eds'] });
@@ -181,6 +244,32 @@ test('endpoint changes that arrive during a push are merged into the next one; o
     { reason: 'endpoints', proxies: ['b', 'c'], types: [EDS] },
   ]);
   expect(t.maxInFlight).toBe(1);
+  q.close();
+});
+
+test('the push queue calls off an isolated push when a burst begins, and pushes its proxies again with the burst', async () => {
+  const pushes: Array<{ proxies: string[]; signal: AbortSignal | undefined }> = [];
+  const held: Array<() => void> = [];
+  const q = new PushQueue(
+    {
+      push: (req) => {
+        pushes.push({ proxies: [...(req.proxies ?? [])].sort(), signal: req.signal });
+        // Like XdsServer.push: held until released, then called off if the signal went.
+        return new Promise((resolve) => held.push(() => resolve({ calledOff: req.signal?.aborted === true })));
+      },
+    },
+    opts,
+  );
+  q.enqueue({ reason: 'config', proxies: ['a'] }); // isolated: pushed at once
+  await jest.advanceTimersByTimeAsync(0);
+  expect(pushes[0].signal?.aborted).toBe(false);
+  q.enqueue({ reason: 'config', proxies: ['b'] }); // a burst
+  expect(pushes[0].signal?.aborted).toBe(true);
+  held.shift()!();
+  await jest.advanceTimersByTimeAsync(100);
+  expect(pushes.map((p) => p.proxies)).toEqual([['a'], ['a', 'b']]);
+  held.shift()!();
+  await q.idle();
   q.close();
 });
 
