@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_DEBOUNCE, type DebounceOptions } from './push/debouncer.js';
+import { parseDurationMs } from './util/duration.js';
 import { DEFAULT_XDS_LIMITS, type XdsLimits } from './xds/limits.js';
 
 /** Command-line options of the control plane; most have an environment variable too. */
@@ -155,11 +156,10 @@ function durationSeconds(flag: string, value: string, zeroAllowed = false): numb
   return s;
 }
 
-/** A duration such as 100ms, 2s or 1m30s, in milliseconds; more than 0. */
+/** A duration in Go's syntax as Istio's PILOT_DEBOUNCE_* take it (100ms, 0.5s, 1m30s), in milliseconds; more than 0. */
 function durationMs(flag: string, value: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(value);
-  const ms = m ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000 + Number(m[4] ?? 0) : NaN;
-  if (!m || value === '' || !(ms > 0)) throw new UsageError(`${flag}: want a duration such as 100ms, 10s or 1m, got "${value}"`);
+  const ms = parseDurationMs(value);
+  if (ms === undefined || !(ms > 0)) throw new UsageError(`${flag}: want a duration such as 100ms, 10s or 1m, got "${value}"`);
   return ms;
 }
 
