@@ -25,8 +25,9 @@ generate: deps ## generate Envoy's proto types (src/xds/generated/) and the CRD 
 setup: deps ## install everything (as root: system packages, npm deps, devcluster binaries); idempotent
 	@scripts/setup.sh
 
-build: generate ## compile the TypeScript (dist/; no root)
+build: generate ## compile the TypeScript and the sidecar agent (Go) into dist/ (no root)
 	@npx tsc -p tsconfig.json
+	@scripts/build-agent.sh
 
 lint: generate ## ESLint and the type check (no root)
 	@npx eslint . && npx tsc -p tsconfig.json --noEmit && npx tsc -p web/tsconfig.json
@@ -34,9 +35,10 @@ lint: generate ## ESLint and the type check (no root)
 test: setup build ## all unit, integration and e2e tests on the devcluster; ends with "tests: N passed, M failed"
 	@scripts/test.sh
 
-test-unit: build ## only the unit tests (no cluster, no root; Node.js and the openssl command)
+test-unit: build ## only the unit tests, TypeScript's and the agent's Go (no cluster, no root; Node.js, Go and the openssl command)
 	@command -v openssl >/dev/null || { echo "test-unit: the openssl command is required (tests check certificates with it)" >&2; exit 1; }
 	@node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects unit
+	@cd src/sidecar/agent && go test ./...
 
 test-integration: setup build ## only the integration tests (starts the devcluster if needed)
 	@scripts/test.sh --selectProjects integration

@@ -1,5 +1,5 @@
-// The sidecar agent's memory: the resident set of the trellis-agent process (Node.js) of every
-// pod of an injected namespace, read from /proc (the devcluster's containers are processes of this machine):
+// The sidecar agent's memory: the resident set of the trellis-agent process (Go since
+// 2026-12-04; Node.js before) of every pod of an injected namespace, read from /proc (the devcluster's containers are processes of this machine):
 // VmRSS and its peak VmHWM, split into RssAnon (the process's own memory) and RssFile (mapped
 // files, mostly the node binary's code, shared by every Node.js process on the host), and from
 // smaps_rollup Pss (file pages divided among the processes sharing them) and USS (private).
@@ -14,12 +14,12 @@
 // ask for certificates of that lifetime (annotation sidecar.trellis.io/workloadCertTTL); the
 // benchmark then also waits until every agent has logged a renewal and proves traffic again.
 //
-//   node dist/bench/agent-rss.js --local [--agent path/to/agent.js] [--node-flags "--lite-mode --no-expose-wasm"]
+//   node dist/bench/agent-rss.js --local [--agent dist/agent/trellis-agent | path/to/agent.js] [--node-flags "--lite-mode --no-expose-wasm"]
 //
 // Local mode needs no cluster: a mesh CA in this process (TokenReview always says yes), one
 // agent as a host process with its real Envoy (admin on 127.0.0.1:15000, so nothing else may
 // use that port), e.g. to compare an older build of the agent (git archive <commit> | tar -x,
-// npx tsc there) or other V8 flags. Record results in BENCHMARKS.md with the machine and date.
+// npx tsc there: a Node.js agent is a .js file, run with --node-flags) or other V8 flags. Record results in BENCHMARKS.md with the machine and date.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -131,7 +131,8 @@ function agentsOf(ns: string): Map<string, number> {
     } catch {
       continue;
     }
-    if (!cmd.includes('sidecar/agent.js')) continue;
+    const argv0 = cmd.split('\0')[0] ?? '';
+    if (!argv0.endsWith('trellis-agent') && !cmd.includes('sidecar/agent.js')) continue;
     const env = processEnv(Number(d));
     if (env.POD_NAMESPACE === ns && env.POD_NAME) out.set(`${env.POD_NAME} (${cmd.split('\0').filter((a) => a.startsWith('--')).join(' ') || 'no flags'})`, Number(d));
   }
@@ -221,8 +222,10 @@ async function podMode(): Promise<void> {
 }
 
 async function localMode(): Promise<void> {
-  const agent = path.resolve(arg('agent') || path.join(root, 'dist/src/sidecar/agent.js'));
-  const flags = (arg('node-flags') ?? '--lite-mode --no-expose-wasm').split(/\s+/).filter(Boolean);
+  const agent = path.resolve(arg('agent') || path.join(root, 'dist/agent/trellis-agent'));
+  // A Node.js agent (an older build) runs under node with V8's flags; the Go agent by itself.
+  const isNode = agent.endsWith('.js');
+  const flags = isNode ? (arg('node-flags') ?? '--lite-mode --no-expose-wasm').split(/\s+/).filter(Boolean) : [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-rss-'));
   const ca = await MeshCa.create({ trustDomain: 'cluster.local' });
   const serving = await ca.issueServing(['trellis.trellis-system.svc'], 1, { ips: ['127.0.0.1'] });
@@ -246,18 +249,21 @@ async function localMode(): Promise<void> {
     TRELLIS_CONFIG_DIR: path.join(dir, 'config'),
     TRELLIS_LABELS_FILE: path.join(dir, 'labels'),
     TRELLIS_ENVOY: path.join(root, `.devcluster/cache/envoy-${pinnedVersion('ENVOY_VERSION')}/envoy`),
+    TRELLIS_BOOTSTRAP: `${process.execPath} ${path.join(root, 'dist/src/sidecar/bootstrap-cli.js')}`,
     ...(TTL ? { TRELLIS_CERT_TTL_SECONDS: String(parseInt(TTL, 10)) } : {}),
   };
   fs.writeFileSync(path.join(dir, 'labels'), 'app="bench"\n');
   const log = fs.openSync(path.join(dir, 'agent.log'), 'w');
-  const child: ChildProcess = spawn(process.execPath, [...flags, agent], { env, stdio: ['ignore', log, log] });
+  const child: ChildProcess = isNode ? spawn(process.execPath, [...flags, agent], { env, stdio: ['ignore', log, log] }) : spawn(agent, [], { env, stdio: ['ignore', log, log] });
   try {
     await waitFor('the agent to start Envoy', async () => fs.readFileSync(path.join(dir, 'agent.log'), 'utf8').includes('starting envoy'), 30_000, 100);
     await sleep(SETTLE_S * 1000);
     if (child.exitCode !== null) throw new Error(`the agent exited: ${fs.readFileSync(path.join(dir, 'agent.log'), 'utf8')}`);
-    const rows = await sample(new Map([[`agent ${flags.join(' ') || '(no flags)'}`, child.pid!]]));
-    const m = await idleNode(flags);
-    if (m) rows.set(`idle node ${flags.join(' ')} (nothing loaded)`, m);
+    const rows = await sample(new Map([[isNode ? `agent (node ${flags.join(' ') || 'no flags'})` : 'agent (Go)', child.pid!]]));
+    if (isNode) {
+      const m = await idleNode(flags);
+      if (m) rows.set(`idle node ${flags.join(' ')} (nothing loaded)`, m);
+    }
     process.stdout.write(`${agent}\n`);
     table(rows);
     const renewals = fs.readFileSync(path.join(dir, 'agent.log'), 'utf8').split('\n').filter((l) => l.includes('workload certificate renewed')).length;

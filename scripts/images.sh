@@ -42,8 +42,15 @@ need_buildah() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The build arguments of image $1: Envoy's version for the proxy.
-build_args() { [[ "$1" == proxy ]] && echo "--build-arg=ENVOY_VERSION=$ENVOY_VERSION"; return 0; }
+# The build arguments of image $1: for the proxy, Envoy's version and this machine's Go module
+# proxy and checksum database (the agent's build stage fetches its modules as the host would).
+build_args() {
+  [[ "$1" == proxy ]] || return 0
+  echo "--build-arg=ENVOY_VERSION=$ENVOY_VERSION"
+  if command -v go >/dev/null; then
+    echo "--build-arg=GOPROXY=$(go env GOPROXY)" "--build-arg=GOSUMDB=$(go env GOSUMDB)"
+  fi
+}
 
 build() {
   local logs="$root/.devcluster/logs"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: every test that exists — unit, the images, integration (real API server, real
+# `make test`: every test that exists — unit (TypeScript, and the sidecar agent's Go), the images, integration (real API server, real
 # Envoy, pods in real containers from the images), e2e, then the devcluster's own start/stop tests — on the devcluster, which it starts if
 # it is not running (and stops again at the end). Ends with one line: `tests: N passed, M failed`.
 # Extra arguments go to jest (e.g. scripts/test.sh --selectProjects unit).
@@ -26,6 +26,8 @@ if (($# > 0)); then
   "${jest[@]}" --json --outputFile="$out/selected.json" "$@" || code=1
 else
   "${jest[@]}" --selectProjects unit --json --outputFile="$out/unit.json" || code=1
+  # The sidecar agent's own tests (Go), counted in the same summary.
+  (cd src/sidecar/agent && go test -json ./... 2>&1) | node scripts/go-test-report.js "$out/agent-go.json" || code=1
   # The images, built as `make images` builds them (buildah here, bases made locally) and run:
   # no cluster needed. Cold about 4 minutes, warm under one (BENCHMARKS.md, images).
   "${jest[@]}" --selectProjects images --maxWorkers=1 --json --outputFile="$out/images.json" || code=1

@@ -4,7 +4,7 @@
 // both names, traffic.sidecar.istio.io/* and traffic.sidecar.trellis.io/* (and so on).
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { CA_AUDIENCE, ROOT_CERT_CONFIGMAP, TLS_MODE_LABEL } from '../api/mesh-identity.js';
-import { AGENT_STATUS_PORT, APP_PROBERS_ENV } from '../sidecar/app-probes.js';
+import { AGENT_STATUS_PORT, APP_PROBERS_ENV } from '../sidecar/agent-contract.js';
 import { CaptureOptionError, parseCidrs, parsePorts } from '../sidecar/iptables.js';
 import { prometheusMerge, type PrometheusMerge } from './prometheus-merge.js';
 import { rewriteAppProbes } from './probes.js';

@@ -8,7 +8,7 @@
 // Pure.
 import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
 // The format is the agent's (it reads it): the injector follows it, never the other way round.
-import { AGENT_STATUS_PORT, type AppProber } from '../sidecar/app-probes.js';
+import { AGENT_STATUS_PORT, type AppProber } from '../sidecar/agent-contract.js';
 
 const KINDS = [
   ['readinessProbe', 'readyz'],

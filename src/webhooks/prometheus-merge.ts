@@ -2,16 +2,15 @@
 // (`prometheus.io/scrape: "true"`, `prometheus.io/port: "15020"`, `prometheus.io/path:
 // "/stats/prometheus"`), which answers with Envoy's stats and the app's own metrics. The app's
 // own `prometheus.io/*` annotations, if any, are moved into ISTIO_PROMETHEUS_ANNOTATIONS for the
-// agent (sidecar/metrics-merge.ts), so Prometheus, which under STRICT mTLS cannot reach the app
+// agent (sidecar/agent, internal/status/metrics.go), so Prometheus, which under STRICT mTLS cannot reach the app
 // itself, still gets them. As Istio: any spelling Prometheus reads the same
 // (`prometheus.io/scrape`, `prometheus.io.scrape`, `prometheus-io/scrape`) counts and is
 // replaced; a pod that says `prometheus.io/scrape: "false"` is left as it is (it asked not to be
 // scraped); `prometheus.istio.io/merge-metrics: "false"` (or the trellis.io name) keeps the pod's
 // annotations as written; a pod already pointed at the agent is left alone. Pure.
 import type { V1Pod } from '@kubernetes/client-node';
-import { AGENT_STATUS_PORT } from '../sidecar/app-probes.js';
+import { AGENT_STATUS_PORT, MERGED_METRICS_PATHS, PROMETHEUS_ANNOTATIONS_ENV, type PrometheusScrapeConfig } from '../sidecar/agent-contract.js';
 import { CaptureOptionError } from '../sidecar/iptables.js';
-import { MERGED_METRICS_PATHS, PROMETHEUS_ANNOTATIONS_ENV, type PrometheusScrapeConfig } from '../sidecar/metrics-merge.js';
 
 export const MERGE_METRICS_ANNOTATIONS = ['prometheus.trellis.io/merge-metrics', 'prometheus.istio.io/merge-metrics'];
 

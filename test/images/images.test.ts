@@ -64,7 +64,7 @@ test('trellis/controller: its entrypoint answers --help', async () => {
   expect(r.stdout).toContain('Usage: trellis');
 });
 
-test('trellis/proxy: Envoy is the pinned version, the agent and the init container answer --help', async () => {
+test('trellis/proxy: Envoy is the pinned version, the agent (Go), the bootstrap and the init container answer --help', async () => {
   const envoyVersion = pinnedVersion('ENVOY_VERSION');
   const config = await imageConfig(imageRef('proxy'));
   expect(config.Entrypoint).toEqual(['trellis-agent']);
@@ -75,6 +75,13 @@ test('trellis/proxy: Envoy is the pinned version, the agent and the init contain
   const agent = await runInImage(imageRef('proxy'), ['trellis-agent', '--help']);
   expect(agent.code).toBe(0);
   expect(agent.stdout).toContain('Usage: trellis-agent');
+  // The agent is the static Go binary (no Node.js in the pod's resident agent); the bootstrap it
+  // runs at start is the TypeScript.
+  const file = await runInImage(imageRef('proxy'), ['sh', '-c', 'head -c 4 /usr/local/bin/trellis-agent | od -An -c']);
+  expect(file.stdout.replace(/\s+/g, '')).toBe('177ELF');
+  const bootstrap = await runInImage(imageRef('proxy'), ['trellis-bootstrap', '--help']);
+  expect(bootstrap.code).toBe(0);
+  expect(bootstrap.stdout).toContain('Usage: trellis-bootstrap');
   const init = await runInImage(imageRef('proxy'), ['trellis-iptables', '--help']);
   expect(init.code).toBe(0);
   expect(init.stdout).toContain('Usage: trellis-iptables');

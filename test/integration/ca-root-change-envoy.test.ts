@@ -1,8 +1,9 @@
-// A root change seen by two real Envoys, each fed by the agent's own parts (the SDS server and
-// the root-file watcher) in place of a pod's agent: the root file changes as the kubelet changes
-// a ConfigMap volume (a new ..data directory swapped in by a rename), the agent pushes the new
-// ROOTCA over SDS, and mutual TLS between a workload of the old root and one of the new root
-// works in both directions for the whole transition, with no restart and an open connection kept.
+// A root change seen by two real Envoys, each fed over SDS by the tests' SDS server in place of
+// a pod's agent: the new bundle is pushed as ROOTCA as the agent pushes it when its root file
+// changes (that the agent follows the file, and refuses a file that is not CA certificates, is
+// proven with the real agent and Envoy in agent-process.test.ts), and mutual TLS between a
+// workload of the old root and one of the new root works in both directions for the whole
+// transition, with no restart and an open connection kept.
 // What it must not do: a certificate of an unrelated CA stays refused throughout, and once the
 // old root leaves the bundle a certificate of it is refused too. No cluster needed.
 import { jest } from '@jest/globals';
@@ -16,9 +17,7 @@ import { MeshCa } from '../../src/ca/authority.js';
 import { createCsr, spiffeId } from '../../src/ca/csr.js';
 import { loggerFor, setLogLevel } from '../../src/util/logger.js';
 import { agentSdsCluster, bootstrap as sidecarBootstrap, SDS_FROM_AGENT } from '../../src/sidecar/bootstrap.js';
-import { RootWatcher } from '../../src/sidecar/root-watch.js';
-import { SdsServer, type WorkloadSecrets } from '../../src/sidecar/sds-server.js';
-import { kubeletWrite } from '../support/configmap-volume.js';
+import { SdsServer, type WorkloadSecrets } from '../support/sds/sds-server.js';
 import { Envoy, freePort, validateBootstrap, waitFor } from '../support/envoy.js';
 
 jest.setTimeout(180_000);
@@ -30,9 +29,7 @@ const log = loggerFor('test-agent');
 interface Pod {
   name: string;
   dir: string;
-  rootFile: string;
   sds: SdsServer;
-  watcher: RootWatcher;
   secrets: WorkloadSecrets;
   envoy?: Envoy;
 }
@@ -46,18 +43,15 @@ async function workloadCert(ca: MeshCa, sa: string): Promise<{ chainPem: string;
 
 async function startPod(name: string, ca: MeshCa, bundle: string): Promise<Pod> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `trellis-root-${name}-`));
-  const volume = path.join(dir, 'istio');
-  fs.mkdirSync(volume);
-  kubeletWrite(volume, 'root-cert.pem', bundle);
-  const rootFile = path.join(volume, 'root-cert.pem');
   const sds = new SdsServer(path.join(dir, 'sds.sock'), log);
   const secrets = { ...(await workloadCert(ca, name)), rootPem: bundle };
   await sds.start(secrets);
-  const pod: Pod = { name, dir, rootFile, sds, secrets, watcher: undefined as unknown as RootWatcher };
-  // As the agent wires it: a new bundle replaces ROOTCA, the certificate stays.
-  pod.watcher = new RootWatcher({ file: rootFile, log, pollMs: 500, onChange: (rootPem) => renew(pod, { ...pod.secrets, rootPem }) }, bundle);
-  pod.watcher.start();
-  return pod;
+  return { name, dir, sds, secrets };
+}
+
+/** What the agent does when its root file changes: a new ROOTCA, the certificate kept. */
+function publishRoot(pod: Pod, bundle: string): Promise<void> {
+  return renew(pod, { ...pod.secrets, rootPem: bundle });
 }
 
 async function renew(pod: Pod, secrets: WorkloadSecrets): Promise<void> {
@@ -181,7 +175,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const p of [client, server]) {
     if (!p) continue;
-    p.watcher.stop();
     await p.envoy?.stop();
     await p.sds.close();
     fs.rmSync(p.dir, { recursive: true, force: true });
@@ -195,11 +188,11 @@ test('before the change: both workloads hold certificates of the old root and ta
   await ok();
 });
 
-test('the bundle with both roots reaches both Envoys from the root file, without a restart', async () => {
+test('the bundle with both roots reaches both Envoys, without a restart', async () => {
   const pids = [server.envoy!.pid, client.envoy!.pid];
   const before = await Promise.all([server, client].map((p) => sdsUpdates(p.envoy!)));
   // New root first, as the control plane publishes it; /certs shows the first one.
-  for (const p of [server, client]) kubeletWrite(path.dirname(p.rootFile), 'root-cert.pem', newCa.rootPem + oldCa.rootPem);
+  for (const p of [server, client]) await publishRoot(p, newCa.rootPem + oldCa.rootPem);
   for (const [i, p] of [server, client].entries()) {
     await p.envoy!.eventually('the new bundle in Envoy', async () => (await sdsUpdates(p.envoy!)) > before[i] && JSON.stringify(await firstTrusted(p.envoy!)) === JSON.stringify([serialOf(newCa.rootPem)]));
   }
@@ -242,27 +235,16 @@ test('an open connection established under the old bundle keeps serving across t
   const stat = `listener.127.0.0.1_${serverPort}.server_ssl_socket_factory.ssl_context_update_by_sds`;
   const updates = await server.envoy!.stat(stat);
   // The same two roots in another order: a new ROOTCA for Envoy all the same.
-  kubeletWrite(path.dirname(server.rootFile), 'root-cert.pem', oldCa.rootPem + newCa.rootPem);
+  await publishRoot(server, oldCa.rootPem + newCa.rootPem);
   await server.envoy!.eventually('the pushed ROOTCA applied', async () => (await server.envoy!.stat(stat)) > updates);
   expect(await ask()).toMatch(/^HTTP\/1\.1 200/);
   socket.destroy();
 });
 
-test('a root file that is not a bundle of CA certificates is refused; Envoy keeps what it had', async () => {
-  const before = await sdsUpdates(server.envoy!);
-  const leaf = (await workloadCert(newCa, 'x')).chainPem;
-  kubeletWrite(path.dirname(server.rootFile), 'root-cert.pem', leaf);
-  await server.watcher.check();
-  kubeletWrite(path.dirname(server.rootFile), 'root-cert.pem', '');
-  await server.watcher.check();
-  expect(await sdsUpdates(server.envoy!)).toBe(before);
-  await ok();
-});
-
 test('after the transition (new root only) a certificate of the old root is refused, one of the new root works', async () => {
   await renew(server, { ...server.secrets, ...(await workloadCert(newCa, 'server')) });
   const before = await Promise.all([server, client].map((p) => sdsUpdates(p.envoy!)));
-  for (const p of [server, client]) kubeletWrite(path.dirname(p.rootFile), 'root-cert.pem', newCa.rootPem);
+  for (const p of [server, client]) await publishRoot(p, newCa.rootPem);
   // /certs shows the first root only: the refusal below proves the old one is gone.
   for (const [i, p] of [server, client].entries()) await p.envoy!.eventually('the new bundle in Envoy', async () => (await sdsUpdates(p.envoy!)) > before[i]);
   await ok();

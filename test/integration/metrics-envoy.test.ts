@@ -5,9 +5,10 @@
 // subset v1. The client's outbound listener and the server's inbound chain are bound on loopback
 // ports (stand-ins for what iptables captures), the client's endpoint for reviews is the server's
 // inbound chain, and behind it the app answers 503 on /fail. After 20 requests, 5 of them
-// failing, the test scrapes each pod as Prometheus does — the agent's merged endpoint (the status
-// server, in front of the Envoy's Prometheus listener and the app's own /metrics) — and checks
-// the counts per destination and per code exactly, with the labels README.md documents. As in
+// failing, the test scrapes each pod's Envoy as Prometheus does through the agent (its Prometheus
+// listener; the agent's merge of it with the app's own metrics is proven with the real agent in
+// agent-process.test.ts) and checks the counts per destination and per code exactly, with the
+// labels README.md documents. As in
 // Istio, the client retries a 503 twice (the default retry policy), so the server answers 15
 // failed attempts while the client counts 5 failed requests: the same split as Istio's
 // istio_requests_total with reporter="source" and reporter="destination".
@@ -20,11 +21,10 @@ import path from 'node:path';
 import { Mesh } from '../../src/model/mesh.js';
 import { bootstrap as sidecarBootstrap } from '../../src/sidecar/bootstrap.js';
 import { DURATION_BUCKETS_MS } from '../../src/sidecar/stats-config.js';
-import { statusServer } from '../../src/sidecar/status-server.js';
-import type { SdsServer } from '../../src/sidecar/sds-server.js';
+import type { SdsServer } from '../support/sds/sds-server.js';
 import { inboundClusterName } from '../../src/translate/names.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
-import { loggerFor, setLogLevel } from '../../src/util/logger.js';
+import { setLogLevel } from '../../src/util/logger.js';
 import type { SnapshotProvider } from '../../src/xds/snapshot.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { TypeUrl, type Listener } from '../../src/xds/types.js';
@@ -41,15 +41,12 @@ const NS = 'default';
 const HOST = `reviews.${NS}.svc.cluster.local`;
 const CLIENT = { podName: 'productpage-v1-6d5f8c7b9-x2x4z', ip: '10.0.0.1', labels: { app: 'productpage', version: 'v1', 'pod-template-hash': '6d5f8c7b9' } };
 const SERVER = { podName: 'reviews-v1-5d8f9c7b4-abcde', ip: '127.0.0.1', labels: { app: 'reviews', version: 'v1', 'pod-template-hash': '5d8f9c7b4' } };
-const APP_METRICS = '# TYPE reviews_served_total counter\nreviews_served_total 42\n';
-const log = loggerFor('test-agent');
 
 interface Pod {
   envoy: Envoy;
   sds: SdsServer;
-  /** The agent's status port: what Prometheus scrapes. */
-  status: http.Server;
-  statusPort: number;
+  /** Envoy's Prometheus listener (what the agent's status port serves, merged). */
+  statsPort: number;
 }
 
 let app: http.Server;
@@ -86,7 +83,7 @@ function withClientListener(sidecars: SnapshotProvider): SnapshotProvider {
   };
 }
 
-/** A pod's sidecar as the agent runs it: the production bootstrap, SDS, and the status port. */
+/** A pod's sidecar as the agent runs it: the production bootstrap and SDS. */
 async function startPod(who: typeof CLIENT, xdsPort: number): Promise<Pod> {
   const socket = path.join(dir, `${who.labels.app}.sock`);
   const sds = await startTestAgent(socket, { namespace: NS, serviceAccount: 'default' });
@@ -106,16 +103,11 @@ async function startPod(who: typeof CLIENT, xdsPort: number): Promise<Pod> {
     sdsSocket: socket,
   });
   const envoy = await Envoy.start(config);
-  // The app's own metrics are merged only into the server pod's scrape (its annotations said so).
-  const appMetrics = who === SERVER ? { port: appPort, path: '/metrics' } : undefined;
-  const status = statusServer(new Map(), { envoyUrl: `http://127.0.0.1:${statsPort}/stats/prometheus`, app: appMetrics }, log);
-  await new Promise<void>((r) => status.listen(0, '127.0.0.1', r));
-  return { envoy, sds, status, statusPort: (status.address() as net.AddressInfo).port };
+  return { envoy, sds, statsPort };
 }
 
 async function stopPod(p: Pod | undefined): Promise<void> {
   if (!p) return;
-  await new Promise((r) => p.status.close(r));
   await p.envoy.stop();
   await p.sds.close();
 }
@@ -131,9 +123,9 @@ function get(urlPath: string): Promise<number> {
   });
 }
 
-/** Scrapes a pod as Prometheus does: GET <pod>:15020/stats/prometheus. */
+/** Scrapes a pod's Envoy: GET <pod>:15090/stats/prometheus. */
 async function scrape(p: Pod): Promise<{ text: string; samples: Sample[] }> {
-  const res = await fetch(`http://127.0.0.1:${p.statusPort}/stats/prometheus`);
+  const res = await fetch(`http://127.0.0.1:${p.statsPort}/stats/prometheus`);
   expect(res.status).toBe(200);
   const text = await res.text();
   return { text, samples: parsePrometheus(text) };
@@ -149,7 +141,6 @@ const TO_REVIEWS = { direction: 'outbound', destination_service: HOST, destinati
 
 beforeAll(async () => {
   app = http.createServer((req, res) => {
-    if (req.url === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(APP_METRICS);
     res.writeHead(req.url?.startsWith('/fail') ? 503 : 200, { 'content-type': 'text/plain' }).end('reviews');
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
@@ -225,14 +216,6 @@ test('server side: requests per inbound port and code, exactly, labelled with th
   const hcm = { http_conn_manager_prefix: inboundClusterName(appPort), ...SERVER_ID };
   expect(select(samples, 'envoy_http_downstream_rq_xx', { ...hcm, response_code_class: '5' }).map((s) => s.value)).toEqual([15]);
   expect(select(samples, 'envoy_http_downstream_rq_xx', { ...hcm, response_code_class: '2' }).map((s) => s.value)).toEqual([15]);
-});
-
-test("the pod's scrape merges the app's own metrics after Envoy's", async () => {
-  const { text, samples } = await scrape(reviews);
-  expect(select(samples, 'reviews_served_total', {}).map((s) => s.value)).toEqual([42]);
-  expect(text.indexOf('reviews_served_total')).toBeGreaterThan(text.indexOf('envoy_cluster_upstream_rq'));
-  // The client pod has no app metrics annotated: Envoy's alone.
-  expect((await scrape(client)).text).not.toContain('reviews_served_total');
 });
 
 test("every Envoy metric the chart's Grafana dashboard queries is in these scrapes, with every label it matches on", async () => {

@@ -14,7 +14,7 @@ import { XdsServer } from '../../src/xds/server.js';
 import type { SnapshotProvider } from '../../src/xds/snapshot.js';
 import { MeshCa } from '../../src/ca/authority.js';
 import { createCsr, spiffeId } from '../../src/ca/csr.js';
-import { SdsServer } from '../../src/sidecar/sds-server.js';
+import { SdsServer } from './sds/sds-server.js';
 import { agentSdsCluster, grpcProtocolOptions } from '../../src/sidecar/bootstrap.js';
 import { SDS_CLUSTER } from '../../src/api/mesh-identity.js';
 import { loggerFor } from '../../src/util/logger.js';

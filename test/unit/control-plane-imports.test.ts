@@ -8,7 +8,7 @@ import { runtimeImports } from '../support/runtime-imports.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-test.each(['src/main.ts', 'src/sidecar/agent.ts', 'src/sidecar/iptables-cli.ts'])('%s starts without @kubernetes/client-node', (entry) => {
+test.each(['src/main.ts', 'src/sidecar/bootstrap-cli.ts', 'src/sidecar/iptables-cli.ts'])('%s starts without @kubernetes/client-node', (entry) => {
   const loaded = [...runtimeImports(path.join(root, entry))];
   expect(loaded.filter((s) => s.startsWith('@kubernetes/'))).toEqual([]);
   expect(loaded.some((s) => s.startsWith('/') && s !== path.join(root, entry))).toBe(true); // the walk followed the entry's imports

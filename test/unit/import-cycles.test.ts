@@ -30,7 +30,7 @@ test('the sources are read: the composition root imports the stages it wires', (
   expect(sources.size).toBeGreaterThan(100);
   expect([...sources.get('src/main.ts')!]).toEqual(expect.arrayContaining(['src/xds/server.ts', 'src/push/push-queue.ts', 'src/config.ts']));
   // `import type` is an edge (see test/support/import-graph.ts).
-  expect(sources.get('src/sidecar/sds-server.ts')).toContain('src/xds/types.ts');
+  expect(sources.get('src/translate/gateway-passthrough.ts')).toContain('src/xds/types.ts');
 });
 
 test('no file under src/ imports itself through other files', () => {

@@ -1,11 +1,8 @@
 // The kubelet's app probes, rewritten to the agent as Istio does (so STRICT mTLS and
-// AuthorizationPolicies do not refuse them), and the agent answering them by probing the app on
-// loopback with the kubelet's rules.
-import http from 'node:http';
-import net from 'node:net';
+// AuthorizationPolicies do not refuse them). The agent's side, probing the app on loopback with
+// the kubelet's rules, is tested with it (src/sidecar/agent/internal/status).
 import type { V1Pod } from '@kubernetes/client-node';
-import { APP_PROBERS_ENV, appProbeServer, parseAppProbers, runProber } from '../../src/sidecar/app-probes.js';
-import { loggerFor } from '../../src/util/logger.js';
+import { APP_PROBERS_ENV } from '../../src/sidecar/agent-contract.js';
 import { injectPod } from '../../src/webhooks/inject.js';
 import { rewriteAppProbes } from '../../src/webhooks/probes.js';
 
@@ -48,48 +45,4 @@ test('rewriteAppHTTPProbers: "false" keeps the probes as written', () => {
   const { containers, probers } = rewriteAppProbes(pod({ 'sidecar.istio.io/rewriteAppHTTPProbers': 'false' }));
   expect(containers[0]!.readinessProbe?.httpGet?.port).toBe('http');
   expect(probers).toEqual({});
-});
-
-describe('the agent answers a probe by probing the app', () => {
-  const log = loggerFor('test');
-  let app: http.Server;
-  let appPort = 0;
-  let closedPort = 0;
-  beforeAll(async () => {
-    app = http.createServer((req, res) => res.writeHead(req.url === '/ready' && req.headers['x-probe'] === '1' ? 204 : 500).end());
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-    appPort = (app.address() as net.AddressInfo).port;
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    closedPort = (s.address() as net.AddressInfo).port;
-    await new Promise((r) => s.close(r));
-  });
-  afterAll(() => new Promise((r) => app.close(r)));
-
-  test('HTTP 2xx/3xx is healthy, other statuses and refused connections are not; TCP accepted is healthy', async () => {
-    expect(await runProber({ httpGet: { port: appPort, path: '/ready', httpHeaders: [{ name: 'x-probe', value: '1' }] } })).toBeUndefined();
-    expect(await runProber({ httpGet: { port: appPort, path: '/ready' } })).toBe('HTTP 500');
-    expect(await runProber({ httpGet: { port: closedPort, path: '/' } })).toMatch(/ECONNREFUSED/);
-    expect(await runProber({ tcpSocket: { port: appPort } })).toBeUndefined();
-    expect(await runProber({ tcpSocket: { port: closedPort } })).toMatch(/ECONNREFUSED/);
-  });
-
-  test('the status server: 200 healthy, 503 unhealthy, 404 for a path it was not given', async () => {
-    const probers = parseAppProbers(JSON.stringify({ '/app-health/echo/readyz': { httpGet: { port: appPort, path: '/ready', httpHeaders: [{ name: 'x-probe', value: '1' }] } }, '/app-health/echo/livez': { tcpSocket: { port: closedPort } } }), log);
-    const server = appProbeServer(probers, log);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    const status = (path: string): Promise<number> => new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port, path }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject));
-    try {
-      expect(await status('/app-health/echo/readyz')).toBe(200);
-      expect(await status('/app-health/echo/livez')).toBe(503);
-      expect(await status('/app-health/other/readyz')).toBe(404);
-    } finally {
-      await new Promise((r) => server.close(r));
-    }
-  });
-
-  test('malformed probers are logged and probe nothing', () => {
-    expect(parseAppProbers('{not json', log).size).toBe(0);
-  });
 });

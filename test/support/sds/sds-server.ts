@@ -1,21 +1,18 @@
-// The agent's SDS server: Envoy in the same pod asks it, over a Unix socket, for the workload
-// certificate (`default`) and the mesh root (`ROOTCA`), Istio's names. The key is only ever
-// here and in Envoy. A renewal replaces both resources and pushes them on the open streams, so
-// Envoy swaps certificates without dropping connections.
-//
-// It serves envoy.service.secret.v3.SecretDiscoveryService (StreamSecrets, DeltaSecrets,
-// FetchSecrets) with its own small protocol handling (sds-streams.ts) and message set
-// (sds-wire.ts) rather than the control plane's XdsServer: the agent runs in every pod, and the
-// generic server with every Envoy proto loaded cost it about 20 MB of memory.
+// The tests' SDS server: what test/support/envoy.ts gives each Envoy it starts in place of a pod's
+// agent (the workload certificate `default` and the mesh root `ROOTCA`, Istio's names, over a
+// Unix socket), so that tests of the control plane's configuration run Envoys with mesh TLS
+// without an agent process each. The product's agent is Go (src/sidecar/agent: the same
+// protocol rules, proven with the real Envoy in test/integration/agent-process.test.ts); this
+// one keeps grpc-js and a small protobufjs root (sds-wire.ts, sds-streams.ts).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ROOT_CA, WORKLOAD_CERT } from '../api/mesh-identity.js';
-import { NO_CHANNELZ } from '../util/grpc-options.js';
-import { shutdownGrpcServer } from '../util/grpc-shutdown.js';
-import type { Logger } from '../util/logger.js';
-import type { Secret } from '../xds/types.js';
+import { ROOT_CA, WORKLOAD_CERT } from '../../../src/api/mesh-identity.js';
+import { NO_CHANNELZ } from '../../../src/util/grpc-options.js';
+import { shutdownGrpcServer } from '../../../src/util/grpc-shutdown.js';
+import type { Logger } from '../../../src/util/logger.js';
+import type { Secret } from '../../../src/xds/types.js';
 import { DeltaSecretStream, fetchSecrets, SotwSecretStream, type SecretSource } from './sds-streams.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, encodeSecret, type DeltaDiscoveryRequest, type DiscoveryRequest, type EncodedSecret } from './sds-wire.js';
 

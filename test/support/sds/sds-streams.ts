@@ -11,7 +11,7 @@
 // agent, and gets them with the first certificate. There is no wildcard for secrets.
 import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../../../src/util/logger.js';
 import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse, SECRET_TYPE_URL, type DeltaDiscoveryRequest, type DiscoveryRequest, type EncodedSecret, type Status } from './sds-wire.js';
 
 /** What the streams read: the current secrets by name. */
