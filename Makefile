@@ -29,8 +29,9 @@ build: generate ## compile the TypeScript and the sidecar agent (Go) into dist/ 
 	@npx tsc -p tsconfig.json
 	@scripts/build-agent.sh
 
-lint: generate ## ESLint and the type check (no root)
+lint: generate ## ESLint and the type check; go vet and gofmt for the agent (no root)
 	@npx eslint . && npx tsc -p tsconfig.json --noEmit && npx tsc -p web/tsconfig.json
+	@cd src/sidecar/agent && go vet ./... && unformatted="$$(gofmt -l .)" && { [[ -z "$$unformatted" ]] || { echo "gofmt: $$unformatted" >&2; exit 1; }; }
 
 test: setup build ## all unit, integration and e2e tests on the devcluster; ends with "tests: N passed, M failed"
 	@scripts/test.sh

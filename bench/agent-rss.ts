@@ -134,7 +134,8 @@ function agentsOf(ns: string): Map<string, number> {
     const argv0 = cmd.split('\0')[0] ?? '';
     if (!argv0.endsWith('trellis-agent') && !cmd.includes('sidecar/agent.js')) continue;
     const env = processEnv(Number(d));
-    if (env.POD_NAMESPACE === ns && env.POD_NAME) out.set(`${env.POD_NAME} (${cmd.split('\0').filter((a) => a.startsWith('--')).join(' ') || 'no flags'})`, Number(d));
+    const how = argv0.endsWith('trellis-agent') ? 'Go' : `node ${cmd.split('\0').filter((a) => a.startsWith('--')).join(' ') || 'no flags'}`;
+    if (env.POD_NAMESPACE === ns && env.POD_NAME) out.set(`${env.POD_NAME} (${how})`, Number(d));
   }
   return out;
 }

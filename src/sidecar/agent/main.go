@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"trellis.local/agent/internal/ca"
 	"trellis.local/agent/internal/logx"
 	"trellis.local/agent/internal/roots"
@@ -91,7 +93,7 @@ type config struct {
 	ttl, drain                      time.Duration
 }
 
-func readConfig(log *slog.Logger) (config, error) {
+func readConfig() (config, error) {
 	var missing []string
 	env := func(name, fallback string) string {
 		if v := os.Getenv(name); v != "" {
@@ -143,7 +145,7 @@ func readConfig(log *slog.Logger) (config, error) {
 
 func run(root *slog.Logger) int {
 	log := root.With("stage", "agent")
-	c, err := readConfig(log)
+	c, err := readConfig()
 	if err != nil {
 		log.Error(err.Error())
 		return 2
@@ -301,14 +303,13 @@ func runEnvoy(ctx context.Context, c config, file, node string, log *slog.Logger
 	for {
 		select {
 		case st := <-exited:
-			code := st.ExitCode()
-			ws, _ := st.Sys().(syscall.WaitStatus)
-			if ws.Signaled() {
-				log.Info("envoy exited", "signal", ws.Signal().String())
+			// Both keys always, one of them null: the shape the control plane's logs have.
+			if ws, _ := st.Sys().(syscall.WaitStatus); ws.Signaled() {
+				log.Info("envoy exited", "code", nil, "signal", unix.SignalName(ws.Signal()))
 				return 0
 			}
-			log.Info("envoy exited", "code", code)
-			return code
+			log.Info("envoy exited", "code", st.ExitCode(), "signal", nil)
+			return st.ExitCode()
 		case sig := <-signals:
 			if sig != syscall.SIGTERM {
 				_ = envoy.Process.Signal(sig)
