@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -25,7 +26,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -152,6 +152,10 @@ func run(root *slog.Logger) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Caught from the start: a SIGTERM while the bootstrap is written is handled (a drain) once
+	// Envoy runs, rather than killing the agent and leaving its child behind.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 
 	// Envoy starts at once and waits on SDS for the certificate, obtained meanwhile (and retried
 	// for as long as the CA cannot sign): without it Envoy has no mesh TLS and no xDS connection.
@@ -164,27 +168,11 @@ func run(root *slog.Logger) int {
 	go func() { _ = server.Serve(listener) }()
 	log.Info("SDS server listening", "address", "unix:"+c.sdsSocket)
 
-	// What Envoy has: the certificate and the root bundle change apart (a renewal, a root
-	// change), and whichever comes later must not bring back the other's older half.
-	var mu sync.Mutex
-	var served *ca.Issued
-	serve := func(next ca.Issued) {
-		mu.Lock()
-		defer mu.Unlock()
-		served = &next
-		server.Update(sds.WorkloadSecrets{ChainPEM: next.ChainPEM, KeyPEM: next.KeyPEM, RootPEM: next.RootPEM})
-	}
+	// The certificate and the roots change apart (a renewal, a root change): the SDS server
+	// keeps both and serves each change with the other's latest.
 	initialRoot, _ := os.ReadFile(c.rootFile)
-	watcher := roots.NewWatcher(c.rootFile, initialRoot, log, func(rootPEM []byte) {
-		mu.Lock()
-		current := served
-		mu.Unlock()
-		if current != nil {
-			next := *current
-			next.RootPEM = rootPEM
-			serve(next)
-		}
-	})
+	server.SetRoots(initialRoot)
+	watcher := roots.NewWatcher(c.rootFile, initialRoot, log, server.SetRoots)
 	// The roots the watcher accepted (a root file it refused is not used to verify the CA either).
 	trusted := func() ([]byte, error) {
 		if a := watcher.Accepted(); len(a) > 0 {
@@ -216,16 +204,9 @@ func run(root *slog.Logger) int {
 		if err != nil {
 			return // stopping
 		}
-		// The bundle the watcher last accepted, if a renewal read the file before it.
-		latest := func(i ca.Issued) ca.Issued {
-			if a := watcher.Accepted(); len(a) > 0 {
-				i.RootPEM = a
-			}
-			return i
-		}
-		serve(latest(issued))
+		server.SetCertificate(issued.ChainPEM, issued.KeyPEM, issued.RootPEM)
 		workload.RenewEvery(ctx, issued, func(next ca.Issued) {
-			serve(latest(next))
+			server.SetCertificate(next.ChainPEM, next.KeyPEM, next.RootPEM)
 			log.Info("workload certificate renewed", "identity", c.identity)
 		})
 	}()
@@ -256,7 +237,7 @@ func run(root *slog.Logger) int {
 		log.Error("cannot write Envoy's bootstrap", "error", err.Error())
 		return 1
 	}
-	return runEnvoy(ctx, c, file, node, log)
+	return runEnvoy(ctx, c, file, node, signals, log)
 }
 
 // writeBootstrap runs the bootstrap command (with this process's environment), which prints
@@ -282,8 +263,8 @@ func writeBootstrap(command string) (file, node string, err error) {
 	return "", "", fmt.Errorf("%s printed no {\"file\": ...} line", command)
 }
 
-func runEnvoy(ctx context.Context, c config, file, node string, log *slog.Logger) int {
-	args := []string{"-c", file, "--disable-hot-restart", "--drain-time-s", strconv.Itoa(int(c.drain / time.Second)), "--drain-strategy", "immediate",
+func runEnvoy(ctx context.Context, c config, file, node string, signals <-chan os.Signal, log *slog.Logger) int {
+	args := []string{"-c", file, "--disable-hot-restart", "--drain-time-s", strconv.Itoa(int(math.Ceil(c.drain.Seconds()))), "--drain-strategy", "immediate",
 		"--log-level", c.proxyLogLevel, "--log-format", "%Y-%m-%dT%T.%fZ\t%l\tenvoy %n\t%v"}
 	log.Info("starting envoy", "node", node, "bootstrap", file)
 	envoy := exec.Command(c.envoy, args...)
@@ -292,8 +273,6 @@ func runEnvoy(ctx context.Context, c config, file, node string, log *slog.Logger
 		log.Error("cannot start envoy", "error", err.Error())
 		return 1
 	}
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	exited := make(chan *os.ProcessState, 1)
 	go func() {
 		_ = envoy.Wait()

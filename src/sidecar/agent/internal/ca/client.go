@@ -141,9 +141,6 @@ func splitPEM(b []byte) [][]byte {
 	}
 }
 
-// SplitPEM is exported for the agent's handling of root bundles.
-func SplitPEM(b []byte) [][]byte { return splitPEM(b) }
-
 type rawCodec struct{}
 
 func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }

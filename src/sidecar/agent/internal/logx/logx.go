@@ -48,6 +48,3 @@ func rename(groups []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-
-// Err is an error as a log attribute ("error": its message).
-func Err(err error) slog.Attr { return slog.String("error", err.Error()) }

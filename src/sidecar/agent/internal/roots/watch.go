@@ -79,6 +79,7 @@ func (w *Watcher) Accepted() []byte {
 // Run watches until ctx ends.
 func (w *Watcher) Run(ctx context.Context) {
 	var events chan fsnotify.Event
+	var errs chan error
 	if fw, err := fsnotify.NewWatcher(); err != nil {
 		w.Log.Warn("cannot watch the root certificate directory; polling only", "file", w.File, "error", err.Error())
 	} else {
@@ -87,7 +88,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		if err := fw.Add(filepath.Dir(w.File)); err != nil {
 			w.Log.Warn("cannot watch the root certificate directory; polling only", "file", w.File, "error", err.Error())
 		} else {
-			events = fw.Events
+			events, errs = fw.Events, fw.Errors
 		}
 	}
 	poll := w.Poll
@@ -101,6 +102,10 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-events:
+		case err := <-errs:
+			// Read, or fsnotify stops delivering events (e.g. after an inotify queue overflow);
+			// a change may have been lost, so the file is read now.
+			w.Log.Warn("watching the root certificate directory", "file", w.File, "error", err.Error())
 		case <-ticker.C:
 		}
 		w.Check()

@@ -26,15 +26,6 @@ const (
 	RootCA       = "ROOTCA"
 )
 
-// WorkloadSecrets is what the agent serves.
-type WorkloadSecrets struct {
-	// ChainPEM is the workload certificate and the intermediates above it, leaf first, no root.
-	ChainPEM []byte
-	KeyPEM   []byte
-	// RootPEM is the mesh root(s) peers are verified against.
-	RootPEM []byte
-}
-
 func digest(parts ...[]byte) string {
 	h := sha256.New()
 	for _, p := range parts {
@@ -64,15 +55,18 @@ type Server struct {
 	log  *slog.Logger
 	grpc *grpc.Server
 
-	mu      sync.RWMutex
-	current map[string]EncodedSecret
-	streams map[*stream]struct{}
+	mu sync.RWMutex
+	// The certificate and the roots change apart (a renewal, a root change), and whichever
+	// comes later must not bring back the other's older half.
+	chainPEM, keyPEM, rootPEM []byte
+	current                   map[string]EncodedSecret
+	streams                   map[*stream]struct{}
 }
 
 // ControlPlaneID is what the responses name as their control plane.
 const ControlPlaneID = "trellis-agent"
 
-// NewServer serves nothing until Update (Envoy waits for the secrets).
+// NewServer serves nothing until it has a certificate and roots (Envoy waits for them).
 func NewServer(log *slog.Logger) *Server {
 	s := &Server{log: log, current: map[string]EncodedSecret{}, streams: map[*stream]struct{}{}}
 	s.grpc = grpc.NewServer(
@@ -109,14 +103,34 @@ func (s *Server) Serve(l net.Listener) error { return s.grpc.Serve(l) }
 // Stop ends every stream and the server.
 func (s *Server) Stop() { s.grpc.Stop() }
 
-// Update replaces the certificate (a renewal) or the root; Envoy gets them on its open streams.
-func (s *Server) Update(w WorkloadSecrets) {
-	next := map[string]EncodedSecret{
-		WorkloadCert: encoded(WorkloadCert, EncodeTLSSecret(WorkloadCert, w.ChainPEM, w.KeyPEM)),
-		RootCA:       encoded(RootCA, EncodeValidationSecret(RootCA, w.RootPEM)),
-	}
+// SetCertificate serves a new workload certificate (the chain without the root, and its key)
+// with the roots last set, or with rootPEM when none were. Envoy gets it on its open streams.
+func (s *Server) SetCertificate(chainPEM, keyPEM, rootPEM []byte) {
 	s.mu.Lock()
-	s.current = next
+	s.chainPEM, s.keyPEM = chainPEM, keyPEM
+	if len(s.rootPEM) == 0 {
+		s.rootPEM = rootPEM
+	}
+	s.changed()
+}
+
+// SetRoots serves a new root bundle with the certificate last set (none yet: kept for it).
+func (s *Server) SetRoots(rootPEM []byte) {
+	s.mu.Lock()
+	s.rootPEM = rootPEM
+	s.changed()
+}
+
+// changed re-encodes the secrets and wakes the streams; called with mu held, it releases it.
+func (s *Server) changed() {
+	if len(s.chainPEM) == 0 || len(s.rootPEM) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.current = map[string]EncodedSecret{
+		WorkloadCert: encoded(WorkloadCert, EncodeTLSSecret(WorkloadCert, s.chainPEM, s.keyPEM)),
+		RootCA:       encoded(RootCA, EncodeValidationSecret(RootCA, s.rootPEM)),
+	}
 	streams := make([]*stream, 0, len(s.streams))
 	for st := range s.streams {
 		streams = append(streams, st)

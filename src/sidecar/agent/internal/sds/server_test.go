@@ -36,8 +36,9 @@ func start(t *testing.T) (*Server, *grpc.ClientConn, string) {
 	return s, conn, path
 }
 
-func secrets(serial string) WorkloadSecrets {
-	return WorkloadSecrets{ChainPEM: []byte("chain " + serial), KeyPEM: []byte("key " + serial), RootPEM: []byte("root")}
+// update serves certificate `serial` (with the roots "root" if none were set).
+func update(s *Server, serial string) {
+	s.SetCertificate([]byte("chain "+serial), []byte("key "+serial), []byte("root"))
 }
 
 // Test-side encoders and decoders of the messages (Envoy's side of the wire).
@@ -212,7 +213,7 @@ func TestStateOfTheWorld(t *testing.T) {
 	c.send(sotwRequest("", []string{WorkloadCert, RootCA}, ""))
 	// Not signed yet: Envoy waits.
 	c.none()
-	s.Update(secrets("1"))
+	update(s, "1")
 	r1 := decodeSotw(t, c.next())
 	if len(r1.secrets) != 2 || r1.secrets[WorkloadCert] == nil || r1.secrets[RootCA] == nil {
 		t.Fatalf("first response holds %v", r1.secrets)
@@ -221,7 +222,7 @@ func TestStateOfTheWorld(t *testing.T) {
 		t.Fatal("the workload secret is not the certificate given")
 	}
 	// A renewal while the first response is unanswered waits for its ACK.
-	s.Update(secrets("2"))
+	update(s, "2")
 	c.none()
 	c.send(sotwRequest(r1.nonce, []string{WorkloadCert, RootCA}, ""))
 	r2 := decodeSotw(t, c.next())
@@ -231,13 +232,13 @@ func TestStateOfTheWorld(t *testing.T) {
 	// A NACK: the rejected content is not sent again until it changes.
 	c.send(sotwRequest(r2.nonce, []string{WorkloadCert, RootCA}, "bad certificate"))
 	c.none()
-	s.Update(secrets("2"))
+	update(s, "2")
 	c.none()
 	// A request answering an older response is stale and ignored whole: its names (ROOTCA
 	// alone, which would make a new response) are not taken.
 	c.send(sotwRequest(r1.nonce, []string{RootCA}, ""))
 	c.none()
-	s.Update(secrets("3"))
+	update(s, "3")
 	r3 := decodeSotw(t, c.next())
 	if len(r3.secrets) != 2 {
 		t.Fatalf("the stale request changed the subscription: %v", r3.secrets)
@@ -249,7 +250,7 @@ func TestStateOfTheWorld(t *testing.T) {
 
 func TestSotwAsksForOneName(t *testing.T) {
 	s, conn, _ := start(t)
-	s.Update(secrets("1"))
+	update(s, "1")
 	c := open(t, conn, "StreamSecrets")
 	c.send(sotwRequest("", []string{RootCA}, ""))
 	r := decodeSotw(t, c.next())
@@ -263,7 +264,7 @@ func TestSotwAsksForOneName(t *testing.T) {
 
 func TestDelta(t *testing.T) {
 	s, conn, _ := start(t)
-	s.Update(secrets("1"))
+	update(s, "1")
 	c := open(t, conn, "DeltaSecrets")
 	c.send(deltaRequest("", []string{WorkloadCert}, nil, nil))
 	r1 := decodeDelta(t, c.next())
@@ -277,7 +278,7 @@ func TestDelta(t *testing.T) {
 	}
 	c.send(deltaRequest(r2.nonce, nil, []string{RootCA}, nil))
 	c.none()
-	s.Update(secrets("2"))
+	update(s, "2")
 	r3 := decodeDelta(t, c.next())
 	if len(r3.secrets) != 1 || r3.secrets[WorkloadCert] == nil {
 		t.Fatalf("delta: after unsubscribing ROOTCA a renewal sends the certificate only, got %v", r3.secrets)
@@ -286,12 +287,12 @@ func TestDelta(t *testing.T) {
 
 func TestDeltaReconnectWithCurrentVersionsSendsNothing(t *testing.T) {
 	s, conn, _ := start(t)
-	s.Update(secrets("1"))
+	update(s, "1")
 	v, _ := s.secret(WorkloadCert)
 	c := open(t, conn, "DeltaSecrets")
 	c.send(deltaRequest("", []string{WorkloadCert}, nil, map[string]string{WorkloadCert: v.Version}))
 	c.none()
-	s.Update(secrets("2"))
+	update(s, "2")
 	if r := decodeDelta(t, c.next()); r.secrets[WorkloadCert] == nil {
 		t.Fatal("a renewal after reconnecting was not sent")
 	}
@@ -318,7 +319,7 @@ func TestAnotherTypeEndsTheStream(t *testing.T) {
 
 func TestFetch(t *testing.T) {
 	s, conn, _ := start(t)
-	s.Update(secrets("1"))
+	update(s, "1")
 	in := sotwRequest("", []string{RootCA}, "")
 	var out []byte
 	if err := conn.Invoke(context.Background(), "/"+serviceName+"/FetchSecrets", &in, &out, grpc.ForceCodec(rawCodec{})); err != nil {
@@ -326,5 +327,32 @@ func TestFetch(t *testing.T) {
 	}
 	if r := decodeSotw(t, out); len(r.secrets) != 1 || r.secrets[RootCA] == nil {
 		t.Fatalf("fetch: %v", r.secrets)
+	}
+}
+
+func TestCertificateAndRootsChangeApart(t *testing.T) {
+	s, conn, _ := start(t)
+	c := open(t, conn, "StreamSecrets")
+	c.send(sotwRequest("", []string{WorkloadCert, RootCA}, ""))
+	// Roots alone: nothing to serve yet (the certificate is what Envoy waits for).
+	s.SetRoots([]byte("root A"))
+	c.none()
+	s.SetCertificate([]byte("chain 1"), []byte("key 1"), []byte("root from the CA call"))
+	r1 := decodeSotw(t, c.next())
+	if string(r1.secrets[RootCA]) != string(EncodeValidationSecret(RootCA, []byte("root A"))) {
+		t.Fatal("the roots set before the certificate were replaced by the certificate's")
+	}
+	c.send(sotwRequest(r1.nonce, []string{WorkloadCert, RootCA}, ""))
+	s.SetRoots([]byte("root B"))
+	r2 := decodeSotw(t, c.next())
+	if string(r2.secrets[WorkloadCert]) != string(r1.secrets[WorkloadCert]) || string(r2.secrets[RootCA]) != string(EncodeValidationSecret(RootCA, []byte("root B"))) {
+		t.Fatal("a root change did not keep the certificate")
+	}
+	c.send(sotwRequest(r2.nonce, []string{WorkloadCert, RootCA}, ""))
+	// A renewal that read the older root file keeps the newer roots.
+	s.SetCertificate([]byte("chain 2"), []byte("key 2"), []byte("root A"))
+	r3 := decodeSotw(t, c.next())
+	if string(r3.secrets[RootCA]) != string(EncodeValidationSecret(RootCA, []byte("root B"))) || string(r3.secrets[WorkloadCert]) != string(EncodeTLSSecret(WorkloadCert, []byte("chain 2"), []byte("key 2"))) {
+		t.Fatal("a renewal brought back the older roots")
 	}
 }

@@ -219,6 +219,7 @@ func (s *Server) step(st *stream, ss grpc.ServerStream) error {
 	nonce := fmt.Sprintf("%s-%d-%d", boot, st.id, st.nonceSeq)
 	var out []byte
 	var secrets []EncodedSecret
+	var version string
 	if st.delta {
 		var removed []string
 		for n := range st.subs {
@@ -240,7 +241,8 @@ func (s *Server) step(st *stream, ss grpc.ServerStream) error {
 		for _, v := range secrets {
 			st.known[v.Name] = v.Version
 		}
-		out = EncodeDeltaDiscoveryResponse(SetVersion(secrets), nonce, secrets, removed, ControlPlaneID)
+		version = SetVersion(secrets)
+		out = EncodeDeltaDiscoveryResponse(version, nonce, secrets, removed, ControlPlaneID)
 	} else {
 		if !st.subscribed {
 			return nil
@@ -255,20 +257,23 @@ func (s *Server) step(st *stream, ss grpc.ServerStream) error {
 		if len(secrets) == 0 {
 			return nil
 		}
-		version := SetVersion(secrets)
+		version = SetVersion(secrets)
 		if version == st.lastVersion {
 			return nil
 		}
 		st.lastVersion, st.lastNonce = version, nonce
 		out = EncodeDiscoveryResponse(version, nonce, secrets, ControlPlaneID)
 	}
-	version := SetVersion(secrets)
 	st.inflight = &inflight{nonce: nonce, version: version}
 	names := make([]string, len(secrets))
 	for i, v := range secrets {
 		names[i] = v.Name
 	}
-	s.log.Debug("secrets sent", "stream", st.id, "delta", st.delta, "node", st.node, "names", names, "version", version, "nonce", nonce)
+	protocol := "sotw"
+	if st.delta {
+		protocol = "delta"
+	}
+	s.log.Debug("secrets sent", "stream", st.id, "protocol", protocol, "node", st.node, "names", names, "version", version, "nonce", nonce)
 	if err := ss.SendMsg(&out); err != nil {
 		return err
 	}

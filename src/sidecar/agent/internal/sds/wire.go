@@ -25,7 +25,6 @@ type Status struct {
 
 // DiscoveryRequest is a state-of-the-world request (StreamSecrets, FetchSecrets).
 type DiscoveryRequest struct {
-	VersionInfo   string
 	NodeID        string
 	ResourceNames []string
 	TypeURL       string
@@ -113,8 +112,6 @@ func DecodeDiscoveryRequest(b []byte) (*DiscoveryRequest, error) {
 		}
 		var err error
 		switch num {
-		case 1:
-			r.VersionInfo = string(v)
 		case 2:
 			r.NodeID, err = decodeNodeID(v)
 		case 3:

@@ -38,8 +38,8 @@ const (
 
 // AppMetrics is where the app's metrics are, with Istio's defaults (path /metrics, port 80).
 type AppMetrics struct {
-	Port int
-	Path string
+	Port int    `json:"port"`
+	Path string `json:"path"`
 }
 
 // ParsePrometheusAnnotations reads ISTIO_PROMETHEUS_ANNOTATIONS: nil when nothing is to be merged

@@ -55,17 +55,23 @@ func ParseProbers(text string, log *slog.Logger) map[string]Prober {
 	if text == "" {
 		return out
 	}
-	var parsed map[string]*Prober
+	var parsed map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &parsed); err != nil {
 		log.Error(ProbersEnv+" is not JSON; app probes answer 404", "error", err.Error())
 		return out
 	}
-	for path, p := range parsed {
-		if !strings.HasPrefix(path, "/app-health/") || p == nil {
+	// Each probe on its own: one malformed entry must not fail the others (and the pod with them).
+	for path, raw := range parsed {
+		var p Prober
+		if err := json.Unmarshal(raw, &p); err != nil {
+			log.Error(ProbersEnv+": a probe that cannot be read answers 404", "path", path, "error", err.Error())
+			continue
+		}
+		if !strings.HasPrefix(path, "/app-health/") {
 			continue
 		}
 		if (p.HTTPGet != nil && p.HTTPGet.Port > 0) || (p.TCPSocket != nil && p.TCPSocket.Port > 0) {
-			out[path] = *p
+			out[path] = p
 		}
 	}
 	return out

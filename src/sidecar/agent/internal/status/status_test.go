@@ -93,6 +93,11 @@ func TestMalformedProbersProbeNothing(t *testing.T) {
 	if len(ParseProbers("{not json", quiet)) != 0 {
 		t.Fatal("malformed probers were used")
 	}
+	// One entry that cannot be read leaves the others working.
+	p := ParseProbers(`{"/app-health/a/readyz": {"tcpSocket": {"port": "http"}}, "/app-health/b/readyz": {"tcpSocket": {"port": 8080}}}`, quiet)
+	if _, ok := p["/app-health/b/readyz"]; !ok || len(p) != 1 {
+		t.Fatalf("probers %v: want b's only", p)
+	}
 }
 
 const envoyText = "# TYPE envoy_up gauge\nenvoy_up 1\n"
