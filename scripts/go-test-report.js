@@ -40,7 +40,11 @@ for (const [name, p] of packages) {
   if (p.status === 'failed' && assertionResults.length === 0) process.stderr.write(`--- FAIL: ${name}\n${p.output.get('') ?? ''}`);
   testResults.push({ name, status: p.status === 'failed' || assertionResults.some((a) => a.status === 'failed') ? 'failed' : 'passed', assertionResults });
 }
-if (packages.size === 0) testResults.push({ name: 'go test', status: 'failed', assertionResults: [] });
+// No test ran at all (no `go`, no module): a failure, not a silent pass.
+if (passed + failed === 0) {
+  process.stderr.write(`--- FAIL: go test ran no test\n${[...packages.values()].map((p) => p.output.get('') ?? '').join('')}`);
+  testResults.push({ name: 'go test', status: 'failed', assertionResults: [] });
+}
 fs.writeFileSync(process.argv[2], JSON.stringify({ numPassedTests: passed, numFailedTests: failed, testResults }));
 process.stdout.write(`go test (src/sidecar/agent): ${passed} passed, ${failed} failed${testResults.some((r) => r.status === 'failed' && r.assertionResults.length === 0) ? ', a package failed to build or run' : ''}\n`);
 process.exit(testResults.some((r) => r.status === 'failed') ? 1 : 0);
