@@ -185,11 +185,7 @@ func run(root *slog.Logger) int {
 		TTL:      c.ttl,
 		Log:      log,
 		ReadRoot: trusted,
-		Sign: func(ctx context.Context, csrPEM []byte, ttl time.Duration) ([][]byte, error) {
-			rootPEM, err := trusted()
-			if err != nil {
-				return nil, err
-			}
+		Sign: func(ctx context.Context, csrPEM []byte, ttl time.Duration, rootPEM []byte) ([][]byte, error) {
 			// The token is read at each use: the kubelet rotates it in place.
 			token, err := os.ReadFile(c.tokenFile)
 			if err != nil {

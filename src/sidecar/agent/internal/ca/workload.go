@@ -25,8 +25,8 @@ type Issued struct {
 type Workload struct {
 	SpiffeID string
 	TTL      time.Duration
-	// Sign asks the CA: the chain, leaf first (the root may be last).
-	Sign func(ctx context.Context, csrPEM []byte, ttl time.Duration) ([][]byte, error)
+	// Sign asks the CA, verified against rootPEM: the chain, leaf first (the root may be last).
+	Sign func(ctx context.Context, csrPEM []byte, ttl time.Duration, rootPEM []byte) ([][]byte, error)
 	// ReadRoot is the mesh root as published to the pod (read at every issue: it may rotate).
 	ReadRoot   func() ([]byte, error)
 	Log        *slog.Logger
@@ -68,18 +68,19 @@ func (w *Workload) once(ctx context.Context) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
+	// One reading of the roots both verifies the CA and trims the chain Envoy presents.
+	rootPEM, err := w.ReadRoot()
+	if err != nil {
+		return Issued{}, err
+	}
 	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	chain, err := w.Sign(callCtx, csrPEM, w.TTL)
+	chain, err := w.Sign(callCtx, csrPEM, w.TTL, rootPEM)
 	if err != nil {
 		return Issued{}, err
 	}
 	if len(chain) == 0 {
 		return Issued{}, errors.New("the CA returned an empty chain")
-	}
-	rootPEM, err := w.ReadRoot()
-	if err != nil {
-		return Issued{}, err
 	}
 	// The root is trusted from the published file; the chain Envoy presents stops below it.
 	// During a root change the file holds several roots: the chain's root is one of them.

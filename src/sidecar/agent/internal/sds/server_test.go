@@ -2,10 +2,15 @@ package sds
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -204,6 +209,63 @@ func TestSocketIsTheOwnersOnly(t *testing.T) {
 	}
 	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v, want a socket with 0600", fi.Mode())
+	}
+}
+
+// connectAsEnv: set in the child that TestAnotherUserCannotConnect starts as another user.
+const connectAsEnv = "SDS_TEST_CONNECT_TO"
+
+// The attack: another user in the pod (an app container given the volume, a process that is
+// not the proxy) connects to the socket to read the workload key. The kernel refuses it.
+func TestAnotherUserCannotConnect(t *testing.T) {
+	if path := os.Getenv(connectAsEnv); path != "" {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			c.Close()
+			fmt.Print("CONNECTED")
+			return
+		}
+		fmt.Print(err.Error())
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a process as another user")
+	}
+	s := NewServer(quiet)
+	dir := filepath.Join(t.TempDir(), "uds")
+	path := filepath.Join(dir, "socket")
+	l, err := s.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(s.Stop)
+	update(s, "1")
+	// The folders on the way (below the temp folder, itself open to all) are opened: only the
+	// socket's own mode stands in the way.
+	for d := dir; d != filepath.Clean(os.TempDir()) && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The test binary again, from where the other user may run it (go test's folder is root's).
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(filepath.Dir(dir), "sds.test")
+	if err := os.WriteFile(exe, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestAnotherUserCannotConnect$")
+	cmd.Env = append(os.Environ(), connectAsEnv+"="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "permission denied") {
+		t.Fatalf("the other user's process: %v: %s", err, out)
+	}
+	if strings.Contains(string(out), "CONNECTED") || !strings.Contains(string(out), "permission denied") {
+		t.Fatalf("another user connected to the SDS socket, or failed for another reason: %s", out)
 	}
 }
 
