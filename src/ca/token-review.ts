@@ -3,8 +3,10 @@
 // are cached until the token expires (capped), so a burst of requests from one pod costs one
 // review; refusals are cached for seconds only. The review itself is injectable.
 import { createHash } from 'node:crypto';
+import { Histogram } from 'prom-client';
 import type { Rest } from '../kube/rest.js';
 import { ExpiringCache } from '../util/expiring-cache.js';
+import { registry } from '../util/metrics.js';
 
 import { CA_AUDIENCE } from '../api/mesh-identity.js';
 
@@ -49,6 +51,14 @@ export function tokenReviewVia(rest: Pick<Rest, 'post'>): TokenReviewer {
     return res.status ?? {};
   };
 }
+
+export const tokenReviewSeconds = new Histogram({
+  name: 'trellis_token_review_duration_seconds',
+  help: "Time the API server took to review a token the control plane had not cached (TokenReview), by whether it answered.",
+  labelNames: ['outcome'] as const,
+  buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
 
 export interface TokenAuthenticatorOptions {
   /** Longest a successful review is reused (default 600 s; never past the token's exp). */
@@ -171,7 +181,17 @@ export class TokenAuthenticator {
   }
 
   private async reviewOnce(key: string, token: string, audiences: string[]): Promise<TokenIdentity> {
-    const status = await this.review(token, audiences);
+    const timer = tokenReviewSeconds.startTimer();
+    const status = await this.review(token, audiences).then(
+      (answer) => {
+        timer({ outcome: 'answered' });
+        return answer;
+      },
+      (err: unknown) => {
+        timer({ outcome: 'failed' });
+        throw err;
+      },
+    );
     const now = this.now();
     try {
       const identity = identityOf(status, audiences);

@@ -8,6 +8,7 @@ import { createCsr, requestCertificate, spiffeId } from '../../src/ca/certificat
 import { addCertificateService } from '../../src/ca/certificate-service.js';
 import { TokenAuthenticator } from '../../src/ca/token-review.js';
 import { loggerFor, setLogLevel } from '../../src/util/logger.js';
+import { registry } from '../../src/util/metrics.js';
 import { clusterAvailable, kube, testNamespace } from '../support/cluster.js';
 import { createServiceAccount, rest, serviceAccountToken } from '../support/tokens.js';
 
@@ -86,4 +87,19 @@ test('attack: a token for a namespace\'s service account cannot get another name
   const csrPem = createCsr(spiffeId({ trustDomain: TD, namespace: 'kube-system', serviceAccount: 'alice' })).csrPem;
   const err = await status(requestCertificate({ address, rootCaPem: ca.rootPem, serverName: SERVER_NAME, token, csrPem, timeoutMs: 10_000 }));
   expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+});
+
+test('each answer and each TokenReview is timed on /metrics, by result', async () => {
+  const count = async (metric: string, label: string): Promise<number> => {
+    const m = await registry.getSingleMetric(metric)!.get();
+    return m.values.find((v) => v.metricName === `${metric}_count` && Object.values(v.labels).includes(label))?.value ?? 0;
+  };
+  const before = { signed: await count('trellis_ca_request_duration_seconds', 'signed'), denied: await count('trellis_ca_request_duration_seconds', 'denied'), reviews: await count('trellis_token_review_duration_seconds', 'answered') };
+  const token = await serviceAccountToken(ns, 'alice', { audiences: ['istio-ca'] });
+  await ask(token, 'alice');
+  await status(ask(token, 'bob'));
+  expect(await count('trellis_ca_request_duration_seconds', 'signed')).toBe(before.signed + 1);
+  expect(await count('trellis_ca_request_duration_seconds', 'denied')).toBe(before.denied + 1);
+  // One review: the second request's token was cached.
+  expect(await count('trellis_token_review_duration_seconds', 'answered')).toBe(before.reviews + 1);
 });
