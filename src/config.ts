@@ -49,8 +49,6 @@ export interface ControlPlaneConfig {
   xdsLimits: XdsLimits;
   /** How configuration changes are merged into pushes (endpoint changes are not debounced). */
   debounce: DebounceOptions;
-  /** TokenReviews and CSR signing on a thread of their own (off: on the main thread). */
-  caThread: boolean;
 }
 
 export const USAGE = `trellis: service mesh control plane (a drop-in for istiod's networking API)
@@ -78,8 +76,6 @@ Options:
   --ca-root-propagation DURATION  after a root change, how long the new root is published
                                   before the CA signs with it (default 2m: the kubelet's
                                   ConfigMap volume update); 0s switches at once
-  --ca-thread on|off              review tokens and sign CSRs on a second thread, so the CA
-                                  uses a second core (env TRELLIS_CA_THREAD, default on)
   --root-namespace NS             where mesh-wide policies live (default --namespace)
   --root-cert-namespaces SELECTOR label selector of the namespaces the mesh root is published
                                   in as ConfigMap istio-ca-root-cert (default
@@ -206,7 +202,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
         'xds-admission-rate': { type: 'string' },
         'debounce-after': { type: 'string' },
         'debounce-max': { type: 'string' },
-        'ca-thread': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -262,8 +257,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     quietMs: v['debounce-after'] === undefined ? DEFAULT_DEBOUNCE.quietMs : durationMs('--debounce-after', v['debounce-after']),
     maxDelayMs: v['debounce-max'] === undefined ? DEFAULT_DEBOUNCE.maxDelayMs : durationMs('--debounce-max', v['debounce-max']),
   };
-  const caThread = v['ca-thread'] ?? env.TRELLIS_CA_THREAD ?? 'on';
-  if (caThread !== 'on' && caThread !== 'off') throw new UsageError(`--ca-thread: want on or off, got "${caThread}"`);
   if (debounce.maxDelayMs < debounce.quietMs) throw new UsageError(`--debounce-max: ${debounce.maxDelayMs}ms is shorter than --debounce-after (${debounce.quietMs}ms)`);
   return {
     monitoringHost: monitoring.host,
@@ -295,6 +288,5 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ControlPlan
     rootNamespace: v['root-namespace'] ?? namespace,
     serviceName: v['service-name'] ?? 'trellis',
     rootCertNamespaces: v['root-cert-namespaces'] ?? '!trellis.io/control-plane',
-    caThread: caThread === 'on',
   };
 }

@@ -33,7 +33,6 @@ import type { MeshCa } from './ca/authority.js';
 import { CaController } from './ca/ca-controller.js';
 import { addCertificateService } from './ca/certificate-service.js';
 import { RootPublisher } from './ca/root-publisher.js';
-import { startSigningThread } from './ca/signing-thread.js';
 import { TokenAuthenticator, tokenReviewVia } from './ca/token-review.js';
 import { xdsAuthenticator } from './ca/xds-authenticator.js';
 import { debugAccess } from './kube/debug-access.js';
@@ -126,11 +125,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
       rollouts.markDirty();
     }
   };
-  // The CA's TokenReviews and signatures on a second core; the CA it signs with is the
-  // controller's current one, known once the CA is loaded below (before anything is served).
-  const signing = config.caThread ? await startSigningThread({ kubeconfig: config.kubeconfig, currentCa: () => caController.ca, fallbackReview: tokenReviewVia(rest), log: loggerFor('ca') }) : undefined;
-  if (signing) closers.push(() => signing.close());
-  const tokens = new TokenAuthenticator(signing?.review ?? tokenReviewVia(rest));
+  const tokens = new TokenAuthenticator(tokenReviewVia(rest));
   const discovery = new DiscoveryController({
     kc,
     registry: services,
@@ -270,7 +265,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
   // Serve proxies only once the model holds the whole cluster: a proxy must never be told
   // that a service it uses does not exist because the watch had not delivered it yet.
   const certificateService = (server: grpc.Server): void =>
-    addCertificateService(server, { ca: signing?.signer ?? caController.signer, tokens, trustDomain: config.trustDomain, defaultTtlSeconds: config.workloadCertTtlSeconds, maxTtlSeconds: config.maxWorkloadCertTtlSeconds, log: caLog });
+    addCertificateService(server, { ca: caController.signer, tokens, trustDomain: config.trustDomain, defaultTtlSeconds: config.workloadCertTtlSeconds, maxTtlSeconds: config.maxWorkloadCertTtlSeconds, log: caLog });
   if (config.xdsTlsAddress) {
     await xds.listen(config.xdsTlsAddress, xdsIdentity.credentials(), { kind: 'authenticated', authenticate: xdsAuthenticator(tokens, config.trustDomain) }, certificateService);
   }

@@ -108,16 +108,6 @@ export class MeshCa {
     return this.chain;
   }
 
-  /** What `fromPem` makes this CA from again (the signing thread's copy of it). */
-  get material(): CaMaterial {
-    return { caCertPem: this.chain[0], caKeyPem: this.keyPem, rootCertPem: this.roots, certChainPem: this.chain.join('') };
-  }
-
-  /** Options that `fromPem` needs beside the material to sign as this CA does. */
-  get options(): MeshCaOptions {
-    return { trustDomain: this.trustDomain, maxTtlSeconds: this.maxTtlSeconds };
-  }
-
   /** True when the signing certificate is its own root. */
   get selfSigned(): boolean {
     return this.chain.length === 1;
