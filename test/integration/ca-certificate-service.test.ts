@@ -92,7 +92,8 @@ test('attack: a token for a namespace\'s service account cannot get another name
 test('each answer and each TokenReview is timed on /metrics, by result', async () => {
   const count = async (metric: string, label: string): Promise<number> => {
     const m = await registry.getSingleMetric(metric)!.get();
-    return m.values.find((v) => v.metricName === `${metric}_count` && Object.values(v.labels).includes(label))?.value ?? 0;
+    const values = m.values as { metricName?: string; labels: Record<string, string | number>; value: number }[];
+    return values.find((v) => v.metricName === `${metric}_count` && Object.values(v.labels).includes(label))?.value ?? 0;
   };
   const before = { signed: await count('trellis_ca_request_duration_seconds', 'signed'), denied: await count('trellis_ca_request_duration_seconds', 'denied'), reviews: await count('trellis_token_review_duration_seconds', 'answered') };
   const token = await serviceAccountToken(ns, 'alice', { audiences: ['istio-ca'] });
