@@ -4,7 +4,9 @@
 // account token (so every request costs the control plane a TokenReview with the API server, as
 // a new pod does) or one shared token (`--tokens shared`: reviewed once, then cached). Reports
 // certificates per second, latency percentiles, the control plane process's CPU per certificate
-// (/proc/<pid>/stat of its container's process) and the clients'.
+// (/proc/<pid>/stat of its container's process) and the clients', and with the Go client where a
+// request's time went: the client's own delay, TCP connect, the TLS handshake, and from the
+// request written to the answer's first byte (the CA's handler, TokenReview included).
 //
 // The clients run on this machine beside the control plane and the API server (real agents run
 // on their own pods' CPUs), so what they cost matters:
@@ -54,6 +56,20 @@ interface Job {
   /** The Go client's share of the requests. */
   requests?: number;
 }
+
+/** The Go client's timings of each request (bench/ca-client). */
+interface Phases {
+  late: number;
+  connect: number;
+  tls: number;
+  answer: number;
+}
+const PHASES: [keyof Phases, string][] = [
+  ['late', "the client's own delay in starting it"],
+  ['connect', 'TCP connect'],
+  ['tls', 'TLS handshake'],
+  ['answer', 'request to first byte of the answer (the CA\'s handler, TokenReview included)'],
+];
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -206,7 +222,7 @@ async function main(): Promise<void> {
       const wall = (performance.now() - started) / 1000;
       const cpu = cpuMs() - cpu0;
       const machine1 = machineTicks();
-      const results = outputs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as { lat: number[]; errors: string[]; ms: number; cpuMs: number });
+      const results = outputs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as { lat: number[]; phases?: Phases[]; errors: string[]; ms: number; cpuMs: number });
       const lat = results.flatMap((r) => r.lat);
       const errors = results.flatMap((r) => r.errors);
       // The clients' own start is inside `wall`; the rate is over the slowest client's run.
@@ -218,6 +234,8 @@ async function main(): Promise<void> {
           `clients' CPU ${(results.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, lat.length)).toFixed(2)} ms per certificate; ` +
           `machine busy ${pctOf(machine1.busy - machine0.busy, machine1.total - machine0.total)}, stolen by the hypervisor ${pctOf(machine1.steal - machine0.steal, machine1.total - machine0.total)}\n`,
       );
+      const phases = results.flatMap((r) => r.phases ?? []);
+      if (phases.length > 0) process.stdout.write(`  where the time went (p50 / p90 / p99 ms): ${PHASES.map(([key, name]) => `${name} ${[50, 90, 99].map((p) => pct(phases.map((ph) => ph[key]), p).toFixed(1)).join(' / ')}`).join('; ')}\n`);
     };
 
     if (WARMUP > 0) await round('warm-up (not counted)', TOKENS === 'shared' ? tokens : tokens.slice(perRound * ROUNDS), WARMUP, 0);

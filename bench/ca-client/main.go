@@ -13,7 +13,8 @@
 //
 // job.json: {"address": "10.96.0.10:15012", "serverName": "trellis.trellis-system.svc",
 // "rootPem": "...", "spiffeId": "spiffe://cluster.local/ns/x/sa/default", "tokens": ["..."],
-// "requests": 1000}. Prints one JSON line: latencies (ms), errors, wall ms, own CPU ms.
+// "requests": 1000}. Prints one JSON line: latencies (ms), each request's phases, errors, wall
+// ms, own CPU ms.
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"sync"
@@ -49,8 +51,19 @@ type job struct {
 	Requests   int      `json:"requests"`
 }
 
+// phases of one request (ms): late (its due time to its start: the client's own queue), connect
+// (TCP), tls (the handshake), answer (the request written to the first byte of the answer: the
+// server's handler, TokenReview included, and the wire) and the rest to the end of the call.
+type phases struct {
+	Late    float64 `json:"late"`
+	Connect float64 `json:"connect"`
+	TLS     float64 `json:"tls"`
+	Answer  float64 `json:"answer"`
+}
+
 type result struct {
 	Lat    []float64 `json:"lat"`
+	Phases []phases  `json:"phases"`
 	Errors []string  `json:"errors"`
 	Ms     float64   `json:"ms"`
 	CPUMs  float64   `json:"cpuMs"`
@@ -103,8 +116,9 @@ func chainLength(body []byte) (int, error) {
 	return n, nil
 }
 
-// createCertificate sends one call on a connection of its own, as a new agent does.
-func createCertificate(j *job, roots *x509.CertPool, token, csr string) error {
+// createCertificate sends one call on a connection of its own, as a new agent does; ph gets the
+// times of its phases.
+func createCertificate(j *job, roots *x509.CertPool, token, csr string, ph *phases) error {
 	transport := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: j.ServerName, NextProtos: []string{"h2"}},
 		ForceAttemptHTTP2: true,
@@ -113,6 +127,16 @@ func createCertificate(j *job, roots *x509.CertPool, token, csr string) error {
 	defer transport.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var connectStart, tlsStart, wrote time.Time
+	since := func(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		ConnectStart:         func(string, string) { connectStart = time.Now() },
+		ConnectDone:          func(string, string, error) { ph.Connect = since(connectStart) },
+		TLSHandshakeStart:    func() { tlsStart = time.Now() },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { ph.TLS = since(tlsStart) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
+		GotFirstResponseByte: func() { ph.Answer = since(wrote) },
+	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+j.Address+path, bytes.NewReader(request(csr)))
 	if err != nil {
 		return err
@@ -191,9 +215,10 @@ func main() {
 	}
 
 	var mu sync.Mutex
-	res := result{Lat: []float64{}, Errors: []string{}}
+	res := result{Lat: []float64{}, Phases: []phases{}, Errors: []string{}}
 	one := func(i int, due time.Time) {
-		err := createCertificate(&j, roots, j.Tokens[i%len(j.Tokens)], csrs[i])
+		ph := phases{Late: float64(time.Since(due).Microseconds()) / 1000}
+		err := createCertificate(&j, roots, j.Tokens[i%len(j.Tokens)], csrs[i], &ph)
 		ms := float64(time.Since(due).Microseconds()) / 1000
 		mu.Lock()
 		defer mu.Unlock()
@@ -201,6 +226,7 @@ func main() {
 			res.Errors = append(res.Errors, err.Error())
 		} else {
 			res.Lat = append(res.Lat, ms)
+			res.Phases = append(res.Phases, ph)
 		}
 	}
 	cpu0, start := cpuMs(), time.Now()
