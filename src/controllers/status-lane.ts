@@ -6,9 +6,24 @@
 // objects while hundreds of proxies sync) piled up writes of statuses already stale: 15,526
 // requests in flight at 1,000 VirtualServices and 200 syncing proxies.
 
+export interface StatusHold {
+  /** Whether writes should wait now (configuration changes are being merged or pushed). */
+  busy: () => boolean;
+  /** The longest one object's write waits for `busy` to end. */
+  maxMs: number;
+  /** How often a waiting write looks at `busy` again. */
+  recheckMs: number;
+}
+
 export interface StatusLaneOptions {
   intervalMs: number;
   maxInFlight: number;
+  /**
+   * Writes wait while this says busy, each at most `maxMs`: a burst of changes, and the push
+   * that follows it, then get one write per object showing where they ended, rather than
+   * several showing each step while they compete with the burst's own writes at the API server.
+   */
+  hold?: StatusHold;
   /** Sends the object's wanted status; undefined when there is nothing to send any more. */
   start: (key: string) => Promise<void> | undefined;
   now?: () => number;
@@ -23,6 +38,8 @@ export class StatusLane {
   private readonly queued = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lastStart = new Map<string, number>();
+  /** When each held object's write first waited for the hold. */
+  private readonly heldSince = new Map<string, number>();
   private stopped = false;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
@@ -40,7 +57,7 @@ export class StatusLane {
       return;
     }
     if (this.timers.has(key) || this.queued.has(key)) return;
-    const wait = (this.lastStart.get(key) ?? -Infinity) + this.opts.intervalMs - this.now();
+    const wait = Math.max((this.lastStart.get(key) ?? -Infinity) + this.opts.intervalMs - this.now(), this.holdFor(key));
     if (wait > 0) {
       this.timers.set(
         key,
@@ -55,6 +72,7 @@ export class StatusLane {
       this.queued.add(key);
       return;
     }
+    this.heldSince.delete(key);
     const write = this.opts.start(key);
     if (!write) return;
     this.inFlight.add(key);
@@ -75,6 +93,17 @@ export class StatusLane {
     this.queued.delete(key);
     this.again.delete(key);
     this.lastStart.delete(key);
+    this.heldSince.delete(key);
+  }
+
+  /** How long the hold keeps this object's write waiting from now (0: not held). */
+  private holdFor(key: string): number {
+    const hold = this.opts.hold;
+    if (!hold?.busy()) return 0;
+    const now = this.now();
+    let since = this.heldSince.get(key);
+    if (since === undefined) this.heldSince.set(key, (since = now));
+    return Math.min(since + hold.maxMs - now, hold.recheckMs);
   }
 
   stop(): void {
@@ -83,6 +112,7 @@ export class StatusLane {
     this.timers.clear();
     this.queued.clear();
     this.again.clear();
+    this.heldSince.clear();
   }
 
   /** Writes in flight and waiting (for the tests and the metrics). */

@@ -58,6 +58,11 @@ export class Debouncer<T> {
     }
   }
 
+  /** Whether changes are waiting or being flushed. */
+  get busy(): boolean {
+    return this.pending !== undefined || this.flushing !== undefined;
+  }
+
   /** Resolves when nothing is pending or being flushed. */
   idle(): Promise<void> {
     if (this.pending === undefined && !this.flushing) return Promise.resolve();

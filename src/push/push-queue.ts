@@ -80,6 +80,11 @@ export class PushQueue {
     this.endpointFlush ??= this.flushEndpoints();
   }
 
+  /** Whether configuration changes are being merged (a burst) or pushed; endpoint pushes aside. */
+  get configBusy(): boolean {
+    return this.debouncer.busy;
+  }
+
   /** Resolves once every enqueued change has been pushed. */
   async idle(): Promise<void> {
     while (this.endpointFlush || this.endpoints) {

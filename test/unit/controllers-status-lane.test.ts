@@ -9,7 +9,7 @@ interface Pending {
   land: () => Promise<void>;
 }
 
-function setup(opts: { intervalMs?: number; maxInFlight?: number } = {}) {
+function setup(opts: { intervalMs?: number; maxInFlight?: number; busy?: () => boolean } = {}) {
   let now = 0;
   const timers: Array<{ at: number; fn: () => void; cleared: boolean }> = [];
   const wanted = new Map<string, string>();
@@ -18,6 +18,7 @@ function setup(opts: { intervalMs?: number; maxInFlight?: number } = {}) {
   const lane = new StatusLane({
     intervalMs: opts.intervalMs ?? 1000,
     maxInFlight: opts.maxInFlight ?? 2,
+    ...(opts.busy ? { hold: { busy: opts.busy, maxMs: 2000, recheckMs: 50 } } : {}),
     now: () => now,
     setTimer: (fn, ms) => {
       const t = { at: now + ms, fn, cleared: false };
@@ -161,4 +162,47 @@ test('after stop() nothing starts', () => {
   t.lane.stop();
   t.want('late', 'v1');
   expect(t.written).toEqual([]);
+});
+
+test('while configuration is being pushed, writes wait and then write once what they ended at', () => {
+  let busy = true;
+  const t = setup({ busy: () => busy });
+  t.want('ns/a', 'InProgress 0/1000');
+  t.want('ns/b', 'InProgress 0/1000');
+  t.advance(300);
+  t.want('ns/a', 'InProgress 352/1000');
+  t.advance(300);
+  expect(t.written).toEqual([]);
+  t.want('ns/a', 'Reconciled 1000/1000');
+  busy = false;
+  t.advance(50);
+  expect(t.written).toEqual([
+    ['ns/a', 'Reconciled 1000/1000'],
+    ['ns/b', 'InProgress 0/1000'],
+  ]);
+});
+
+test('a hold that never ends delays each write by at most its maximum', async () => {
+  const t = setup({ busy: () => true });
+  t.want('ns/a', 'v1');
+  t.advance(1950);
+  expect(t.written).toEqual([]);
+  t.advance(50);
+  expect(t.written).toEqual([['ns/a', 'v1']]);
+  // The next write of the same object is held again, at most 2 s from when it is asked.
+  await t.land('ns/a');
+  t.want('ns/a', 'v2');
+  t.advance(1999);
+  expect(t.written).toHaveLength(1);
+  t.advance(1);
+  expect(t.written).toEqual([
+    ['ns/a', 'v1'],
+    ['ns/a', 'v2'],
+  ]);
+});
+
+test('with nothing being pushed, a write goes at once', () => {
+  const t = setup({ busy: () => false });
+  t.want('ns/a', 'v1');
+  expect(t.written).toEqual([['ns/a', 'v1']]);
 });

@@ -299,3 +299,27 @@ test('only a change of endpoint assignments alone skips the debounce', () => {
   expect(endpointsOnly({ reason: 'config' })).toBe(false);
   expect(endpointsOnly({ reason: 'x', types: [] })).toBe(false);
 });
+
+test('configBusy: true from a configuration change until its push ends; endpoint pushes do not count', async () => {
+  const t = pushTarget();
+  const q = new PushQueue(t.target, opts);
+  expect(q.configBusy).toBe(false);
+  t.holdPushes(true);
+  q.enqueue({ reason: 'endpoints', types: [EDS], proxies: ['c'] });
+  await jest.advanceTimersByTimeAsync(0);
+  expect(t.pushes).toHaveLength(1);
+  expect(q.configBusy).toBe(false);
+  t.releaseAll();
+  await q.idle();
+  q.enqueue({ reason: 'config', proxies: ['a'] });
+  q.enqueue({ reason: 'config', proxies: ['b'] }); // a burst: merged, waiting for quiet
+  expect(q.configBusy).toBe(true);
+  await jest.advanceTimersByTimeAsync(100);
+  expect(q.configBusy).toBe(true); // its push is under way
+  t.releaseAll();
+  await jest.advanceTimersByTimeAsync(0);
+  t.releaseAll();
+  await q.idle();
+  expect(q.configBusy).toBe(false);
+  q.close();
+});
