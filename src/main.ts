@@ -146,7 +146,7 @@ async function run(config: ControlPlaneConfig): Promise<void> {
         stallMs: config.watchStallMs,
         warnings: (c) => [...validationWarnings(c.kind, c.spec, c.namespace).map((w) => `${w.path}: ${w.message}`), ...meshWarnings(c, meshSource.current())],
         rollout: (c) => rollouts.rolloutOf(c.kind, c.namespace, c.name),
-        configBusy: () => pushes.configBusy,
+        configIdleForMs: () => pushes.configIdleForMs(),
       }),
   );
 

@@ -28,6 +28,11 @@ export const MAX_STATUS_WRITES = 8;
  * API server took, and slowed the burst's own (BENCHMARKS.md, vs-istiod).
  */
 export const STATUS_HOLD_MAX_MS = 2000;
+/**
+ * And for this long after the push: its responses are written when it ends, and the proxies are
+ * still taking them and sending their ACKs; statuses written then slowed that down.
+ */
+const STATUS_HOLD_SETTLE_MS = 500;
 const STATUS_HOLD_RECHECK_MS = 50;
 
 export const PLURALS: Record<ConfigKind, string> = {
@@ -113,11 +118,12 @@ export class NetworkingController {
       writeIntervalMs?: number;
       /** Status writes in flight at once (default 8). */
       maxStatusWrites?: number;
-      /** Whether configuration changes are being merged or pushed: status writes wait meanwhile. */
-      configBusy?: () => boolean;
+      /** How long configuration has been neither merged nor pushed (0 while it is): status writes wait meanwhile. */
+      configIdleForMs?: () => number;
     },
   ) {
-    const hold = deps.configBusy && { busy: deps.configBusy, maxMs: STATUS_HOLD_MAX_MS, recheckMs: STATUS_HOLD_RECHECK_MS };
+    const idleFor = deps.configIdleForMs;
+    const hold = idleFor && { busy: () => idleFor() < STATUS_HOLD_SETTLE_MS, maxMs: STATUS_HOLD_MAX_MS, recheckMs: STATUS_HOLD_RECHECK_MS };
     this.lane = new StatusLane({ intervalMs: deps.writeIntervalMs ?? STATUS_WRITE_INTERVAL_MS, maxInFlight: deps.maxStatusWrites ?? MAX_STATUS_WRITES, start: (key) => this.startWrite(key), hold });
     this.informer = new Informer<NetworkingObject>({ kc: deps.kc, path: `${apiPath(kind)}/${PLURALS[kind]}`, log: deps.log, stallMs: deps.stallMs, absentIsEmpty: true });
     this.informer.on((event, obj) => {

@@ -29,6 +29,7 @@ export class Debouncer<T> {
   /** The isolated flush in progress, called off if another change comes. */
   private isolatedFlush: AbortController | undefined;
   private idleWaiters: Array<() => void> = [];
+  private idleAt = 0;
   private closed = false;
 
   constructor(
@@ -61,6 +62,11 @@ export class Debouncer<T> {
   /** Whether changes are waiting or being flushed. */
   get busy(): boolean {
     return this.pending !== undefined || this.flushing !== undefined;
+  }
+
+  /** When the debouncer last became idle (0: never busy yet). */
+  get idleSince(): number {
+    return this.idleAt;
   }
 
   /** Resolves when nothing is pending or being flushed. */
@@ -118,6 +124,7 @@ export class Debouncer<T> {
   }
 
   private notifyIdle(): void {
+    this.idleAt = Date.now();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

@@ -85,6 +85,11 @@ export class PushQueue {
     return this.debouncer.busy;
   }
 
+  /** How long configuration has been neither merged nor pushed (0 while it is; ms). */
+  configIdleForMs(now = Date.now()): number {
+    return this.debouncer.busy ? 0 : now - this.debouncer.idleSince;
+  }
+
   /** Resolves once every enqueued change has been pushed. */
   async idle(): Promise<void> {
     while (this.endpointFlush || this.endpoints) {

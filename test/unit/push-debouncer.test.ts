@@ -300,7 +300,7 @@ test('only a change of endpoint assignments alone skips the debounce', () => {
   expect(endpointsOnly({ reason: 'x', types: [] })).toBe(false);
 });
 
-test('configBusy: true from a configuration change until its push ends; endpoint pushes do not count', async () => {
+test('configBusy: true from a configuration change until its push ends, then idle for as long as nothing comes; endpoint pushes do not count', async () => {
   const t = pushTarget();
   const q = new PushQueue(t.target, opts);
   expect(q.configBusy).toBe(false);
@@ -321,5 +321,8 @@ test('configBusy: true from a configuration change until its push ends; endpoint
   t.releaseAll();
   await q.idle();
   expect(q.configBusy).toBe(false);
+  expect(q.configIdleForMs(Date.now())).toBe(0);
+  await jest.advanceTimersByTimeAsync(300);
+  expect(q.configIdleForMs(Date.now())).toBe(300);
   q.close();
 });
