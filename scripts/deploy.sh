@@ -15,7 +15,17 @@ export KUBECONFIG="${KUBECONFIG:-$root/.devcluster/kubeconfig}"
 # The images the devcluster's node has: `devcluster up` (and `devcluster images`) built and
 # imported them with the tag IMAGE_TAG; nothing can be pulled.
 tag="${IMAGE_TAG:-dev}"
+image_ids() { for name in controller proxy; do buildah inspect --type image --format '{{.FromImageID}}' "trellis/$name:$tag" 2>/dev/null || echo none; done; }
+before="$(image_ids)"
 "$root/tools/devcluster/devcluster" images
+installed=""
+"$helm" status trellis --namespace trellis-system >/dev/null 2>&1 && installed=yes
 "$helm" upgrade --install trellis "$root/charts/trellis" --namespace trellis-system --create-namespace --wait --timeout 3m \
   --set "image.tag=$tag" --set "proxy.image=trellis/proxy:$tag" "$@"
+# The tag stays the same (dev): rebuilt images change no pod template, so Helm rolls nothing and
+# the running pods would keep the old code. Roll them when an image changed.
+if [[ -n "$installed" && "$(image_ids)" != "$before" ]]; then
+  echo "deploy: the images changed; restarting the control plane and gateway pods"
+  "$kubectl" -n trellis-system rollout restart deployment >/dev/null
+fi
 "$kubectl" -n trellis-system rollout status deployment/trellis --timeout 120s
