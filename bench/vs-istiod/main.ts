@@ -7,7 +7,7 @@
 //     [--clients 100,1000] [--services 200] [--rounds 30] [--burst 50] [--control-planes istiod,trellis]
 //     [--settle-ms 500] [--out FILE.json] [--keep] [--trellis-xds HOST:PORT --trellis-pid PID]
 //     [--client go|node] [--protocol sotw|delta] [--endpoints 2] [--churn-rate 50] [--churn-seconds 10]
-//     [--trellis-webhooks aside|kept]
+//     [--trellis-webhooks aside|kept] [--istiod-cpu-weight pod|host]
 //
 // Needs: the devcluster (or any cluster the KUBECONFIG names, with Trellis installed by its
 // chart in trellis-system), pilot-discovery built by build-istiod.sh. It scales Trellis to 0
@@ -23,6 +23,7 @@ import { kube, root } from '../../test/support/cluster.js';
 import { buildGoTool } from '../go-tool.js';
 import { BenchApi, now, WRITABLE_KINDS } from './api.js';
 import { SimulatedSidecars, type WireCounters } from './clients.js';
+import { placeLikeTrellisPod, release, TRELLIS_POD_SHARES } from './cpu-weight.js';
 import { Istiod } from './istiod.js';
 import { addressBytes, baseMarker, churnIp, edsClusterName, NAMESPACE } from './mesh.js';
 import { printReport, type Run } from './report.js';
@@ -62,6 +63,14 @@ let churnSeq = 0;
 /** A Trellis already running elsewhere (e.g. a host process for a dry run): its plaintext xDS address and PID; the Deployment is then left alone. */
 const TRELLIS_XDS = opt('trellis-xds', '');
 const TRELLIS_PID = Number(opt('trellis-pid', '0'));
+/**
+ * istiod's CPU weight: `pod` (the default when Trellis runs in its pod) moves istiod into a cgroup
+ * beside the pods with the shares of Trellis's pod (cpu-weight.ts: a host process otherwise weighs
+ * as much per busy thread as all the pods together); `host` leaves it a host process (the default
+ * with --trellis-xds, where Trellis is a host process too).
+ */
+const ISTIOD_CPU_WEIGHT = opt('istiod-cpu-weight', TRELLIS_XDS ? 'host' : 'pod');
+if (ISTIOD_CPU_WEIGHT !== 'pod' && ISTIOD_CPU_WEIGHT !== 'host') throw new Error(`--istiod-cpu-weight: "pod" or "host", not "${ISTIOD_CPU_WEIGHT}"`);
 const ISTIOD_NS = 'vs-istiod-system';
 const PORTS = { grpcPort: 18010, httpPort: 18080, monitoringPort: 18014 };
 
@@ -243,6 +252,14 @@ async function main(): Promise<void> {
   const replicas = found?.spec?.replicas ?? 0;
   let restoreFlags: (() => Promise<void>) | undefined;
   let istiod: Istiod | undefined;
+  /** The cgroup istiod was moved into (--istiod-cpu-weight pod), removed once it has stopped. */
+  let istiodCgroup: string | undefined;
+  const stopIstiod = async (): Promise<void> => {
+    await istiod?.stop();
+    istiod = undefined;
+    if (istiodCgroup) release(istiodCgroup);
+    istiodCgroup = undefined;
+  };
   const token = Date.now().toString(36);
   const changed = new Set<number>();
   const runs: Run[] = [];
@@ -251,7 +268,7 @@ async function main(): Promise<void> {
     if (cleaning) return;
     cleaning = true;
     api.stopWatching();
-    await istiod?.stop();
+    await stopIstiod();
     if (restoreFlags) {
       log('restoring the Trellis deployment\'s flags');
       await restoreFlags();
@@ -301,9 +318,15 @@ async function main(): Promise<void> {
           istiod = await Istiod.start({ binary, kubeconfig: kubeconfigFile(), namespace: ISTIOD_NS, workDir: path.join(root, '.devcluster/vs-istiod'), ...PORTS });
           target = `127.0.0.1:${PORTS.grpcPort}`;
           pid = istiod.pid;
+          if (ISTIOD_CPU_WEIGHT === 'pod') {
+            const placed = placeLikeTrellisPod(pid, 'vs-istiod');
+            if ('dir' in placed) {
+              istiodCgroup = placed.dir;
+              log(`istiod runs in ${placed.dir} (cpu.shares ${TRELLIS_POD_SHARES}, the CPU weight of Trellis's pod)`);
+            } else log(`istiod keeps a host process's CPU weight: ${placed.skipped}`);
+          }
         } else {
-          await istiod?.stop();
-          istiod = undefined;
+          await stopIstiod();
           if (TRELLIS_XDS) {
             target = TRELLIS_XDS;
             pid = TRELLIS_PID;
@@ -322,8 +345,7 @@ async function main(): Promise<void> {
         runs.push(run);
         printReport([run], false);
         if (plane === 'istiod') {
-          await istiod?.stop();
-          istiod = undefined;
+          await stopIstiod();
           const written = await api.writtenBy('pilot-discovery', WRITABLE_KINDS);
           log(`written by istiod (field manager pilot-discovery): ${written.length ? written.join(', ') : 'nothing'}`);
         }
