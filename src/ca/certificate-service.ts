@@ -8,7 +8,7 @@ import type { Logger } from '../util/logger.js';
 import { registry } from '../util/metrics.js';
 import { CsrRejected, type MeshCa } from './authority.js';
 import { certificateServiceDefinition, type CertificateRequest, type CertificateResponse } from './certificate-proto.js';
-import { CA_AUDIENCE, Unauthenticated, type TokenAuthenticator, type TokenIdentity } from './token-review.js';
+import { CA_AUDIENCE, CA_LATENCY_BUCKETS, Unauthenticated, type TokenAuthenticator, type TokenIdentity } from './token-review.js';
 
 export type CaResult = 'signed' | 'unauthenticated' | 'denied' | 'invalid' | 'error';
 
@@ -19,9 +19,6 @@ export const caRequests = new Counter({
   registers: [registry],
 });
 for (const result of ['signed', 'unauthenticated', 'denied', 'invalid', 'error'] satisfies CaResult[]) caRequests.inc({ result }, 0);
-
-/** The buckets of the CA's latencies: its target is 20 ms at the 99th percentile. */
-export const CA_LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export const caRequestSeconds = new Histogram({
   name: 'trellis_ca_request_duration_seconds',

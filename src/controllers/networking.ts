@@ -27,7 +27,7 @@ export const MAX_STATUS_WRITES = 8;
  * then the rollout's progress: about three writes per object) were two thirds of the writes the
  * API server took, and slowed the burst's own (BENCHMARKS.md, vs-istiod).
  */
-export const STATUS_HOLD_MAX_MS = 2000;
+const STATUS_HOLD_MAX_MS = 2000;
 /**
  * And for this long after the push: its responses are written when it ends, and the proxies are
  * still taking them and sending their ACKs; statuses written then slowed that down.

@@ -71,7 +71,7 @@ export class Debouncer<T> {
 
   /** Resolves when nothing is pending or being flushed. */
   idle(): Promise<void> {
-    if (this.pending === undefined && !this.flushing) return Promise.resolve();
+    if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

@@ -80,12 +80,7 @@ export class PushQueue {
     this.endpointFlush ??= this.flushEndpoints();
   }
 
-  /** Whether configuration changes are being merged (a burst) or pushed; endpoint pushes aside. */
-  get configBusy(): boolean {
-    return this.debouncer.busy;
-  }
-
-  /** How long configuration has been neither merged nor pushed (0 while it is; ms). */
+  /** How long configuration has been neither merged (a burst) nor pushed (0 while it is; ms); endpoint pushes aside. */
   configIdleForMs(now = Date.now()): number {
     return this.debouncer.busy ? 0 : now - this.debouncer.idleSince;
   }

@@ -2,7 +2,7 @@
 // successful reviews are reused until the token expires (capped), refusals only for seconds,
 // and both caches stay bounded. The API server is replaced by a function here (the cache logic);
 // test/integration/ca-token-review.test.ts runs the real TokenReview.
-import { TokenAuthenticator, tokenExpiry, Unauthenticated, type TokenReviewStatus } from '../../src/ca/token-review.js';
+import { TokenAuthenticator, tokenExpiry, tokenReviewSeconds, Unauthenticated, type TokenReviewStatus } from '../../src/ca/token-review.js';
 
 const b64url = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 /** A JWT-shaped token (the signature is not checked here: the API server does that). */
@@ -113,9 +113,13 @@ test('an API server that cannot answer is an error, not a refusal, and is not re
     if (down) throw new Error('connect ECONNREFUSED');
     return api.review(t, a);
   });
+  const reviews = async (outcome: string): Promise<number> => (await tokenReviewSeconds.get()).values.find((v) => v.metricName === 'trellis_token_review_duration_seconds_count' && v.labels.outcome === outcome)?.value ?? 0;
+  const before = { failed: await reviews('failed'), answered: await reviews('answered') };
   await expect(auth.authenticate(jwt(undefined), ['istio-ca'])).rejects.toThrow('ECONNREFUSED');
   down = false;
   await expect(auth.authenticate(jwt(undefined), ['istio-ca'])).resolves.toMatchObject({ namespace: 'shop' });
+  // Each review is timed, by whether the API server answered.
+  expect({ failed: await reviews('failed'), answered: await reviews('answered') }).toEqual({ failed: before.failed + 1, answered: before.answered + 1 });
 });
 
 test('concurrent requests with one token share one review', async () => {

@@ -300,28 +300,27 @@ test('only a change of endpoint assignments alone skips the debounce', () => {
   expect(endpointsOnly({ reason: 'x', types: [] })).toBe(false);
 });
 
-test('configBusy: true from a configuration change until its push ends, then idle for as long as nothing comes; endpoint pushes do not count', async () => {
+test('configIdleForMs: 0 from a configuration change until its push ends, then the time since; endpoint pushes do not count', async () => {
   const t = pushTarget();
   const q = new PushQueue(t.target, opts);
-  expect(q.configBusy).toBe(false);
+  expect(q.configIdleForMs(Date.now())).toBeGreaterThan(0);
   t.holdPushes(true);
   q.enqueue({ reason: 'endpoints', types: [EDS], proxies: ['c'] });
   await jest.advanceTimersByTimeAsync(0);
   expect(t.pushes).toHaveLength(1);
-  expect(q.configBusy).toBe(false);
+  expect(q.configIdleForMs(Date.now())).toBeGreaterThan(0); // an endpoint push is under way
   t.releaseAll();
   await q.idle();
   q.enqueue({ reason: 'config', proxies: ['a'] });
   q.enqueue({ reason: 'config', proxies: ['b'] }); // a burst: merged, waiting for quiet
-  expect(q.configBusy).toBe(true);
+  expect(q.configIdleForMs(Date.now())).toBe(0);
   await jest.advanceTimersByTimeAsync(100);
-  expect(q.configBusy).toBe(true); // its push is under way
+  expect(q.configIdleForMs(Date.now())).toBe(0); // its push is under way
   t.releaseAll();
   await jest.advanceTimersByTimeAsync(0);
   t.releaseAll();
   await q.idle();
-  expect(q.configBusy).toBe(false);
-  expect(q.configIdleForMs(Date.now())).toBe(0);
+  expect(q.configIdleForMs(Date.now())).toBe(0); // idle this very moment
   await jest.advanceTimersByTimeAsync(300);
   expect(q.configIdleForMs(Date.now())).toBe(300);
   q.close();
