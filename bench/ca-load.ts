@@ -162,10 +162,12 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-load-'));
   const trellis = new Trellis(apps, core, kc.makeApiClient(AdmissionregistrationV1Api), { namespace: 'trellis-system', name: 'trellis' });
   const plane = PLANE === 'istiod' ? await startIstiod(trellis, core) : await trellisCa(trellis, core);
-  const cpuMs = (): number => {
-    const f = fs.readFileSync(`/proc/${plane.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ 100
-  };
+  // utime + stime of every process of the control plane (each replica's), at USER_HZ 100.
+  const cpuMs = (): number =>
+    plane.pids.reduce((sum, pid) => {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return sum + ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    }, 0);
   process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes, ${RATE > 0 ? `${RATE}/s offered (open loop)` : `${CONCURRENCY} in flight each`}, ${TOKENS} tokens, the ${CLIENT} client, ${PLANE}'s CA; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   try {
     await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -251,20 +253,26 @@ interface CaUnderTest {
   address: string;
   serverName: string;
   rootPem: string;
-  pid: number;
+  /** The control plane's processes (one a replica), whose CPU is counted. */
+  pids: number[];
   stop: () => Promise<void>;
 }
 
 type Kube = ReturnType<typeof kube>;
 
-/** Trellis as deployed: its Service's cluster IP (the clients run on the node, where kube-proxy routes to the pod as for a pod's traffic). */
+/**
+ * Trellis as deployed: its Service's cluster IP (the clients run on the node, where kube-proxy
+ * routes to a pod as for a pod's traffic); with more than one replica, kube-proxy spreads the
+ * connections and every replica's CPU is counted.
+ */
 async function trellisCa(trellis: Trellis, core: Kube['core']): Promise<CaUnderTest> {
-  const { pod } = await trellis.running();
+  const pods = (await trellis.pods()).filter((p) => p.ip);
+  if (pods.length === 0) throw new Error('no running Trellis pod');
   const clusterIp = (await core.readNamespacedService({ namespace: 'trellis-system', name: 'trellis' })).spec?.clusterIP;
   if (!clusterIp) throw new Error('the Service trellis-system/trellis has no cluster IP');
   const rootPem = (await core.readNamespacedConfigMap({ namespace: 'trellis-system', name: 'istio-ca-root-cert' })).data?.['root-cert.pem'];
   if (!rootPem) throw new Error('trellis-system has no istio-ca-root-cert ConfigMap');
-  return { address: `${clusterIp}:15012`, serverName: 'trellis.trellis-system.svc', rootPem, pid: pidOfPod(pod), stop: async () => undefined };
+  return { address: `${clusterIp}:15012`, serverName: 'trellis.trellis-system.svc', rootPem, pids: pods.map((p) => pidOfPod(p.name)), stop: async () => undefined };
 }
 
 const ISTIOD_NS = 'ca-load-istiod-system';
@@ -302,7 +310,7 @@ async function startIstiod(trellis: Trellis, core: Kube['core']): Promise<CaUnde
   try {
     const secret = await waitFor('istiod\'s root (istio-ca-secret)', async () => (await core.readNamespacedSecret({ namespace: ISTIOD_NS, name: 'istio-ca-secret' }).catch(() => undefined))?.data?.['ca-cert.pem'], 60_000, 500);
     await new Promise((r) => setTimeout(r, 10_000)); // its start-up work (informers, the root ConfigMaps) done
-    return { address: `127.0.0.1:${ISTIOD_PORTS.securePort}`, serverName: `istiod.${ISTIOD_NS}.svc`, rootPem: Buffer.from(secret, 'base64').toString(), pid: istiod.pid, stop };
+    return { address: `127.0.0.1:${ISTIOD_PORTS.securePort}`, serverName: `istiod.${ISTIOD_NS}.svc`, rootPem: Buffer.from(secret, 'base64').toString(), pids: [istiod.pid], stop };
   } catch (err) {
     await stop();
     throw err;

@@ -47,8 +47,9 @@ test('the EndpointSlice of the Service lists both replicas as ready', async () =
 
 test('a client pod reaches the Service by DNS name and gets answers from both replicas', async () => {
   await waitFor('client pod ready', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'client' })));
-  // kube-proxy programs a new Service's rules within about a second (its min sync period).
-  await waitFor('the Service to answer', async () => (await echoFrom(`${ns}/client`, `http://echo.${ns}.svc.cluster.local/`, 1))[0]?.status === 200);
+  // kube-proxy programs a new Service's rules within about a second (its min sync period), and
+  // may program the first ready endpoint a sync before the second: wait for both to answer.
+  await waitFor('both replicas behind the Service', async () => new Set((await echoFrom(`${ns}/client`, `http://echo.${ns}.svc.cluster.local/`, 10)).filter((r) => r.status === 200).map((r) => r.pod)).size === 2);
   const replies = await echoFrom(`${ns}/client`, `http://echo.${ns}.svc.cluster.local/dns`, 30);
   expect(replies).toHaveLength(30);
   expect(replies.every((r) => r.status === 200)).toBe(true);
