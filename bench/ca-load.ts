@@ -3,10 +3,11 @@
 // pod on the isolated bridge), the pod's token and a CSR, every request with a distinct service
 // account token (so every request costs the control plane a TokenReview with the API server, as
 // a new pod does) or one shared token (`--tokens shared`: reviewed once, then cached). Reports
-// certificates per second, latency percentiles, the control plane process's CPU per certificate
-// (/proc/<pid>/stat of its container's process) and the clients', and with the Go client where a
-// request's time went: the client's own delay, TCP connect, the TLS handshake, and from the
-// request written to the answer's first byte (the CA's handler, TokenReview included).
+// certificates per second, latency percentiles, the CPU per certificate of the control plane
+// (/proc/<pid>/stat of its container's process, every replica's), of the clients and of the API
+// server, and with the Go client where a request's time went: the client's own delay, TCP
+// connect, the TLS handshake, and from the request written to the answer's first byte (the CA's
+// handler, TokenReview included).
 //
 // The clients run on this machine beside the control plane and the API server (real agents run
 // on their own pods' CPUs), so what they cost matters:
@@ -20,11 +21,13 @@
 //                                         [--tokens distinct|shared] [--client go|lean|agent]
 //                                         [--rate R] [--rounds K] [--warmup W]
 //                                         [--control-plane trellis|istiod] [--istiod-args "..."]
+//                                         [--istiod-cpu-weight pod|host]
 //
 // `--control-plane istiod` measures istiod's CA instead (bench/vs-istiod's build, a host process
 // on loopback: Trellis is scaled to 0 meanwhile); `--istiod-args` adds flags, e.g.
 // "--kubernetesApiQPS=2000 --kubernetesApiBurst=4000" (istiod's default is 80 requests/s to the
-// API server, its TokenReviews included). Each of the K rounds has fresh tokens; W requests
+// API server, its TokenReviews included); istiod gets the CPU weight of Trellis's pod
+// (`--istiod-cpu-weight pod`, the default; `host` leaves it a host process's). Each of the K rounds has fresh tokens; W requests
 // first warm the control plane up, not counted.
 //
 // Needs the devcluster with Trellis installed (make cluster-up && make deploy) and, for the Go
@@ -42,6 +45,7 @@ import { Rest } from '../src/kube/rest.js';
 import { clusterAvailable, devcluster, kube, root, run, testNamespace, waitFor } from '../test/support/cluster.js';
 import { buildGoTool } from './go-tool.js';
 import { createCertificateOverH2 } from './grpc-unary-h2.js';
+import { placeLikeTrellisPod, release, TRELLIS_POD_SHARES } from './vs-istiod/cpu-weight.js';
 import { Istiod } from './vs-istiod/istiod.js';
 import { pidOfPod, Trellis } from './vs-istiod/trellis.js';
 
@@ -156,18 +160,15 @@ async function main(): Promise<void> {
     process.stderr.write(`ca-load: --control-plane is trellis or istiod, not ${PLANE}\n`);
     process.exit(2);
   }
+  // The API server shares the machine and reviews every token: its CPU is part of each certificate's cost here.
+  const apiServer = pidOfCommand('kube-apiserver');
   const { kc, core, apps } = kube();
   const rest = new Rest(kc);
   const ns = testNamespace('bench-ca-load');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-load-'));
   const trellis = new Trellis(apps, core, kc.makeApiClient(AdmissionregistrationV1Api), { namespace: 'trellis-system', name: 'trellis' });
   const plane = PLANE === 'istiod' ? await startIstiod(trellis, core) : await trellisCa(trellis, core);
-  // utime + stime of every process of the control plane (each replica's), at USER_HZ 100.
-  const cpuMs = (): number =>
-    plane.pids.reduce((sum, pid) => {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return sum + ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-    }, 0);
+  const cpuMs = (): number => plane.pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   process.stdout.write(`ca-load: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ${new Date().toISOString()}; ${REQUESTS} requests from ${PROCESSES} processes, ${RATE > 0 ? `${RATE}/s offered (open loop)` : `${CONCURRENCY} in flight each`}, ${TOKENS} tokens, the ${CLIENT} client, ${PLANE}'s CA; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   try {
     await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
         return { file, from, to };
       });
       const cpu0 = cpuMs();
+      const api0 = apiServer ? processCpuMs(apiServer) : 0;
       const machine0 = machineTicks();
       const started = performance.now();
       const outputs = await Promise.all(
@@ -223,6 +225,7 @@ async function main(): Promise<void> {
       );
       const wall = (performance.now() - started) / 1000;
       const cpu = cpuMs() - cpu0;
+      const api = apiServer ? processCpuMs(apiServer) - api0 : undefined;
       const machine1 = machineTicks();
       const results = outputs.map((o) => JSON.parse(o.trim().split('\n').pop()!) as { lat: number[]; phases?: Phases[]; errors: string[]; ms: number; cpuMs: number });
       const lat = results.flatMap((r) => r.lat);
@@ -234,6 +237,7 @@ async function main(): Promise<void> {
           `(${slowest.toFixed(2)} s; ${wall.toFixed(2)} s with the clients' start), p50 ${pct(lat, 50).toFixed(1)} ms, p90 ${pct(lat, 90).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms; ` +
           `control plane CPU ${cpu.toFixed(0)} ms (${(cpu / Math.max(1, lat.length)).toFixed(2)} ms per certificate), ` +
           `clients' CPU ${(results.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, lat.length)).toFixed(2)} ms per certificate; ` +
+          (api === undefined ? '' : `API server CPU ${(api / Math.max(1, lat.length)).toFixed(2)} ms per certificate; `) +
           `machine busy ${pctOf(machine1.busy - machine0.busy, machine1.total - machine0.total)}, stolen by the hypervisor ${pctOf(machine1.steal - machine0.steal, machine1.total - machine0.total)}\n`,
       );
       const phases = results.flatMap((r) => r.phases ?? []);
@@ -294,8 +298,14 @@ async function startIstiod(trellis: Trellis, core: Kube['core']): Promise<CaUnde
   const kubeconfig = process.env.KUBECONFIG ?? path.join(root, '.devcluster/kubeconfig');
   const args = (arg('istiod-args', '') || '').split(/\s+/).filter(Boolean);
   const istiod = await Istiod.start({ binary, kubeconfig, namespace: ISTIOD_NS, workDir: path.join(root, '.devcluster/ca-load-istiod'), ...ISTIOD_PORTS, args });
+  // The CPU weight of Trellis's pod (vs-istiod/cpu-weight.ts): a host process outweighs the pods
+  // whenever the clients and the API server keep both CPUs busy.
+  const weight = arg('istiod-cpu-weight', 'pod');
+  const placed = weight === 'pod' ? placeLikeTrellisPod(istiod.pid, 'ca-load-istiod') : { skipped: '--istiod-cpu-weight host' };
+  process.stdout.write('dir' in placed ? `istiod runs in ${placed.dir} (cpu.shares ${TRELLIS_POD_SHARES}, the CPU weight of Trellis's pod)\n` : `istiod keeps a host process's CPU weight: ${placed.skipped}\n`);
   const stop = async (): Promise<void> => {
     await istiod.stop();
+    if ('dir' in placed) release(placed.dir);
     await core.deleteNamespace({ name: ISTIOD_NS }).catch(() => undefined);
     // What its CA wrote elsewhere: istio-ca-crl in every namespace, and istio-ca-root-cert where
     // Trellis publishes none (kube-system); Trellis puts its own root back in the others.
@@ -315,6 +325,24 @@ async function startIstiod(trellis: Trellis, core: Kube['core']): Promise<CaUnde
     await stop();
     throw err;
   }
+}
+
+/** A process's CPU time (utime + stime, at USER_HZ 100) in ms. */
+function processCpuMs(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+/** The PID of the one host process whose command is `name` (the devcluster runs its daemons on the host), if there is one. */
+function pidOfCommand(name: string): number | undefined {
+  const found = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e) && (() => {
+    try {
+      return fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim() === name;
+    } catch {
+      return false;
+    }
+  })());
+  return found.length === 1 ? Number(found[0]) : undefined;
 }
 
 /**

@@ -8,11 +8,24 @@
 // class, with the shares the chart's request gives Trellis's pod.
 import fs from 'node:fs';
 import path from 'node:path';
+import { root } from '../../test/support/cluster.js';
 
 /** The kubelet's cgroupRoot in tools/devcluster/devcluster. */
 const CGROUP_ROOT = '/trellis-devcluster';
-/** The chart's CPU request (charts/trellis/values.yaml, 100m) as the kubelet turns it into shares. */
-export const TRELLIS_POD_SHARES = Math.floor((100 * 1024) / 1000);
+/**
+ * The chart's CPU request for the control plane (`resources.requests.cpu` in
+ * charts/trellis/values.yaml) as the kubelet turns it into shares (milli-CPUs × 1024 / 1000, at
+ * least 2), so a change of the chart changes istiod's weight with it.
+ */
+export function chartPodShares(valuesFile = path.join(root, 'charts/trellis/values.yaml')): number {
+  const m = /^resources:\s*\n\s+requests:\s*\{[^}]*\bcpu:\s*['"]?(\d+(?:\.\d+)?)(m?)['"]?/m.exec(fs.readFileSync(valuesFile, 'utf8'));
+  if (!m) throw new Error(`${valuesFile}: no resources.requests.cpu for the control plane`);
+  const milli = m[2] === 'm' ? Number(m[1]) : Number(m[1]) * 1000;
+  return Math.max(2, Math.floor((milli * 1024) / 1000));
+}
+
+/** The shares of Trellis's pod as the chart asks for them. */
+export const TRELLIS_POD_SHARES = chartPodShares();
 
 /** The `cpu` hierarchy's mount (v1), if there is one. */
 function cpuMount(): string | undefined {

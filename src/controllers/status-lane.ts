@@ -11,7 +11,7 @@ export interface StatusHold {
   busy: () => boolean;
   /** The longest one object's write waits for `busy` to end. */
   maxMs: number;
-  /** How often a waiting write looks at `busy` again. */
+  /** How often the waiting writes look at `busy` again (one timer for all of them). */
   recheckMs: number;
 }
 
@@ -38,8 +38,11 @@ export class StatusLane {
   private readonly queued = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lastStart = new Map<string, number>();
+  /** Waiting for the hold to end, in the order asked; one timer looks at them all. */
+  private readonly held = new Set<string>();
   /** When each held object's write first waited for the hold. */
   private readonly heldSince = new Map<string, number>();
+  private holdTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
@@ -56,8 +59,10 @@ export class StatusLane {
       this.again.add(key);
       return;
     }
-    if (this.timers.has(key) || this.queued.has(key)) return;
-    const wait = Math.max((this.lastStart.get(key) ?? -Infinity) + this.opts.intervalMs - this.now(), this.holdFor(key));
+    if (this.timers.has(key) || this.queued.has(key) || this.held.has(key)) return;
+    // Asked now: the hold's maximum counts from here, even while the interval keeps it waiting.
+    const holding = this.holding(key);
+    const wait = (this.lastStart.get(key) ?? -Infinity) + this.opts.intervalMs - this.now();
     if (wait > 0) {
       this.timers.set(
         key,
@@ -66,6 +71,11 @@ export class StatusLane {
           this.request(key);
         }, wait),
       );
+      return;
+    }
+    if (holding) {
+      this.held.add(key);
+      this.armHoldTimer();
       return;
     }
     if (this.inFlight.size >= this.opts.maxInFlight) {
@@ -92,32 +102,60 @@ export class StatusLane {
     this.timers.delete(key);
     this.queued.delete(key);
     this.again.delete(key);
+    this.held.delete(key);
     this.lastStart.delete(key);
     this.heldSince.delete(key);
   }
 
-  /** How long the hold keeps this object's write waiting from now (0: not held). */
-  private holdFor(key: string): number {
+  /** Whether the hold keeps this object's write waiting now (busy, and its maximum not reached). */
+  private holding(key: string): boolean {
     const hold = this.opts.hold;
-    if (!hold?.busy()) return 0;
+    if (!hold?.busy()) return false;
     const now = this.now();
     let since = this.heldSince.get(key);
     if (since === undefined) this.heldSince.set(key, (since = now));
-    return Math.min(since + hold.maxMs - now, hold.recheckMs);
+    return now < since + hold.maxMs;
+  }
+
+  /**
+   * One timer for every held write, at the recheck interval or the first held write's maximum,
+   * whichever comes first: during a burst a thousand objects may wait, and a timer each, every
+   * recheck, would cost the push the CPU the hold is there to give it.
+   */
+  private armHoldTimer(): void {
+    const hold = this.opts.hold;
+    if (this.holdTimer !== undefined || this.held.size === 0 || !hold) return;
+    let first = Infinity;
+    for (const key of this.held) first = Math.min(first, this.heldSince.get(key) ?? this.now());
+    this.holdTimer = this.setTimer(
+      () => {
+        const keys = [...this.held];
+        this.held.clear();
+        // Asked again in the order first asked; those still held go back to waiting (the timer
+        // is re-armed once, after them all).
+        for (const key of keys) this.request(key);
+        this.holdTimer = undefined;
+        this.armHoldTimer();
+      },
+      Math.max(0, Math.min(hold.recheckMs, first + hold.maxMs - this.now())),
+    );
   }
 
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
     this.timers.clear();
     this.queued.clear();
     this.again.clear();
+    this.held.clear();
     this.heldSince.clear();
   }
 
   /** Writes in flight and waiting (for the tests and the metrics). */
-  get sizes(): { inFlight: number; queued: number; timed: number } {
-    return { inFlight: this.inFlight.size, queued: this.queued.size, timed: this.timers.size };
+  get sizes(): { inFlight: number; queued: number; timed: number; held: number } {
+    return { inFlight: this.inFlight.size, queued: this.queued.size, timed: this.timers.size, held: this.held.size };
   }
 
   private drain(): void {

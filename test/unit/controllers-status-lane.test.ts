@@ -57,7 +57,8 @@ function setup(opts: { intervalMs?: number; maxInFlight?: number; busy?: () => b
     }
   };
   const land = (key: string): Promise<void> => inFlight.find((p) => p.key === key)!.land();
-  return { lane, want, advance, land, written, inFlight };
+  const armedTimers = (): number => timers.length;
+  return { lane, want, advance, land, written, inFlight, armedTimers };
 }
 
 test('one write in flight per object: asks meanwhile fold into one write of the newest status, after the interval', async () => {
@@ -82,7 +83,7 @@ test('a slow API server: never more than maxInFlight writes out, the rest queue 
   for (const k of ['a', 'b', 'c', 'd']) t.want(k, `${k}1`);
   for (const k of ['a', 'b', 'c', 'd']) t.want(k, `${k}2`); // a, b in flight (again); c, d queued (folded)
   expect(t.inFlight.map((p) => p.key)).toEqual(['a', 'b']);
-  expect(t.lane.sizes).toEqual({ inFlight: 2, queued: 2, timed: 0 });
+  expect(t.lane.sizes).toEqual({ inFlight: 2, queued: 2, timed: 0, held: 0 });
   await t.land('a');
   // a's slot goes to c (queued first) with its newest status; a itself waits for its interval.
   expect(t.inFlight.map((p) => [p.key, p.wrote])).toEqual([
@@ -95,7 +96,7 @@ test('a slow API server: never more than maxInFlight writes out, the rest queue 
     ['d', 'd2'],
   ]);
   t.advance(1000); // a and b may go again: no slot free, so they queue
-  expect(t.lane.sizes).toEqual({ inFlight: 2, queued: 2, timed: 0 });
+  expect(t.lane.sizes).toEqual({ inFlight: 2, queued: 2, timed: 0, held: 0 });
   await t.land('c');
   await t.land('d');
   expect(t.inFlight.map((p) => [p.key, p.wrote])).toEqual([
@@ -105,7 +106,7 @@ test('a slow API server: never more than maxInFlight writes out, the rest queue 
   await t.land('a');
   await t.land('b');
   expect(t.written).toHaveLength(6); // 8 asks, 6 writes, every object's last status written
-  expect(t.lane.sizes).toEqual({ inFlight: 0, queued: 0, timed: 0 });
+  expect(t.lane.sizes).toEqual({ inFlight: 0, queued: 0, timed: 0, held: 0 });
 });
 
 test('nothing wanted any more by its turn: no write, and the next ask is not delayed', async () => {
@@ -199,6 +200,23 @@ test('a hold that never ends delays each write by at most its maximum', async ()
     ['ns/a', 'v1'],
     ['ns/a', 'v2'],
   ]);
+});
+
+test('a thousand held writes share one timer, and all go once the hold ends', () => {
+  let busy = true;
+  const t = setup({ busy: () => busy, maxInFlight: 2000 });
+  for (let i = 0; i < 1000; i++) t.want(`ns/o${i}`, 'v1');
+  const armed = t.armedTimers();
+  for (let i = 0; i < 10; i++) t.advance(50);
+  expect(t.written).toEqual([]);
+  expect(t.lane.sizes).toEqual({ inFlight: 0, queued: 0, timed: 0, held: 1000 });
+  // One recheck every 50 ms for all of them, not one a write.
+  expect(t.armedTimers() - armed).toBeLessThanOrEqual(11);
+  busy = false;
+  t.advance(50);
+  expect(t.written).toHaveLength(1000);
+  expect(t.written[0]).toEqual(['ns/o0', 'v1']);
+  expect(t.lane.sizes.held).toBe(0);
 });
 
 test('with nothing being pushed, a write goes at once', () => {
