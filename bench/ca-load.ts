@@ -67,12 +67,14 @@ interface Phases {
   connect: number;
   tls: number;
   answer: number;
+  rest: number;
 }
 const PHASES: [keyof Phases, string][] = [
   ['late', "the client's own delay in starting it"],
   ['connect', 'TCP connect'],
   ['tls', 'TLS handshake'],
   ['answer', 'request to first byte of the answer (the CA\'s handler, TokenReview included)'],
+  ['rest', "the answer's first byte to its trailers"],
 ];
 
 function arg(name: string, def: string): string {

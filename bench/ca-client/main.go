@@ -53,12 +53,14 @@ type job struct {
 
 // phases of one request (ms): late (its due time to its start: the client's own queue), connect
 // (TCP), tls (the handshake), answer (the request written to the first byte of the answer: the
-// server's handler, TokenReview included, and the wire) and the rest to the end of the call.
+// server's handler, TokenReview included, and the wire) and rest (the answer's first byte to
+// its trailers read: the message and the status).
 type phases struct {
 	Late    float64 `json:"late"`
 	Connect float64 `json:"connect"`
 	TLS     float64 `json:"tls"`
 	Answer  float64 `json:"answer"`
+	Rest    float64 `json:"rest"`
 }
 
 type result struct {
@@ -127,7 +129,7 @@ func createCertificate(j *job, roots *x509.CertPool, token, csr string, ph *phas
 	defer transport.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var connectStart, tlsStart, wrote time.Time
+	var connectStart, tlsStart, wrote, firstByte time.Time
 	since := func(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		ConnectStart:         func(string, string) { connectStart = time.Now() },
@@ -135,7 +137,7 @@ func createCertificate(j *job, roots *x509.CertPool, token, csr string, ph *phas
 		TLSHandshakeStart:    func() { tlsStart = time.Now() },
 		TLSHandshakeDone:     func(tls.ConnectionState, error) { ph.TLS = since(tlsStart) },
 		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
-		GotFirstResponseByte: func() { ph.Answer = since(wrote) },
+		GotFirstResponseByte: func() { firstByte = time.Now(); ph.Answer = since(wrote) },
 	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+j.Address+path, bytes.NewReader(request(csr)))
 	if err != nil {
@@ -153,6 +155,7 @@ func createCertificate(j *job, roots *x509.CertPool, token, csr string, ph *phas
 	if err != nil {
 		return err
 	}
+	ph.Rest = since(firstByte)
 	status := resp.Trailer.Get("grpc-status")
 	if status == "" {
 		status = resp.Header.Get("grpc-status") // a trailers-only answer (an error)
