@@ -190,7 +190,8 @@ export function egressHostProblem(value: unknown): string | undefined {
 function validateOutboundTrafficPolicy(e: ErrorList, p: string, policy: OutboundTrafficPolicy): void {
   if (isSet(policy.mode) && !OUTBOUND_TRAFFIC_POLICY_MODES.includes(policy.mode)) e.add(`${p}.mode`, `must be one of ${OUTBOUND_TRAFFIC_POLICY_MODES.join(', ')}, got ${JSON.stringify(policy.mode)}`);
   if (!isSet(policy.egressProxy)) return;
-  if ((policy.mode ?? 'ALLOW_ANY') !== 'ALLOW_ANY') {
+  // An unset mode is REGISTRY_ONLY (the enum's zero value), as Istio reads it.
+  if (policy.mode !== 'ALLOW_ANY') {
     e.add(`${p}.egressProxy`, 'may be set only with mode ALLOW_ANY');
     return;
   }

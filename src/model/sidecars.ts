@@ -11,6 +11,7 @@
 // a cluster the proxy lacks). A listener with a port imports each service on that port alone.
 import type { Labels } from '../api/common.js';
 import type { IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import type { Destination } from '../api/virtual-service.js';
 import { compareByAge } from './config-order.js';
 import type { Config } from './config-store.js';
 import { hostMatches, hostSubsetOf } from './hosts.js';
@@ -36,8 +37,13 @@ export interface SidecarScope {
   /** The namespace of the proxies it applies to (where `.` points). */
   namespace: string;
   egress: ScopedEgressListener[];
-  /** Undefined: the mesh's outboundTrafficPolicy. */
+  /**
+   * Undefined: the Sidecar sets no outboundTrafficPolicy, and the mesh's applies. A policy
+   * without a mode is REGISTRY_ONLY, as in Istio (the proto enum's zero value).
+   */
   outboundPolicy: OutboundTrafficPolicyMode | undefined;
+  /** Under ALLOW_ANY, where unknown traffic goes instead of passing through (TCP-level). */
+  egressProxy: Destination | undefined;
   ingress: readonly IstioIngressListener[];
 }
 
@@ -55,11 +61,13 @@ export function scopeOf(config: SidecarConfig, proxyNamespace: string): SidecarS
     }
     return { port: l.port?.number || undefined, hosts };
   });
+  const outbound = config.spec.outboundTrafficPolicy;
   return {
     ref: `${config.namespace}/${config.name}`,
     namespace: proxyNamespace,
     egress: egress.length > 0 ? egress : [IMPORT_ALL],
-    outboundPolicy: config.spec.outboundTrafficPolicy?.mode,
+    outboundPolicy: outbound ? (outbound.mode ?? 'REGISTRY_ONLY') : undefined,
+    egressProxy: outbound?.mode === 'ALLOW_ANY' ? outbound.egressProxy : undefined,
     ingress: config.spec.ingress ?? [],
   };
 }

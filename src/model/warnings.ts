@@ -167,7 +167,6 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
     if (l.connectionPool) unapplied(`spec.ingress[${i}].connectionPool`, 'a per-port inbound connection pool');
   });
   if (spec.inboundConnectionPool) unapplied('spec.inboundConnectionPool', 'an inbound connection pool');
-  if (spec.outboundTrafficPolicy?.egressProxy) unapplied('spec.outboundTrafficPolicy.egressProxy', 'forwarding unknown traffic to an egress proxy');
   return out;
 }
 

@@ -3,7 +3,7 @@
 import type { Labels } from '../api/common.js';
 import type { Mesh } from '../model/mesh.js';
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
-import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from './names.js';
+import { INBOUND_CAPTURE_PORT, outboundClusterName, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
 export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'visibleServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks' | 'accessLogsFor' | 'endpointsVersion' | 'hostsMovedSince'>;
@@ -13,6 +13,8 @@ export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
 
 export interface SidecarOptions {
   outboundPolicy: OutboundPolicy;
+  /** Under ALLOW_ANY, the egress proxy's cluster: what matches no service goes there, not through. */
+  egressCluster?: string;
   /** The virtual outbound listener's port (iptables redirects outbound traffic there). */
   outboundPort: number;
   /** The virtual inbound listener's port. */
@@ -53,12 +55,16 @@ export interface SidecarView {
   listed: ReadonlySet<string> | undefined;
   portOwners: ReadonlyMap<number, ReadonlySet<string>>;
   outboundPolicy: OutboundPolicy | undefined;
+  /** The cluster of the Sidecar's egressProxy (`outbound|<port>|<subset>|<host>`, the host as written, as Istio names it). */
+  egressCluster: string | undefined;
 }
 
 export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
   const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
-  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined };
-  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy };
+  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined };
+  const egress = scope.egressProxy;
+  const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
+  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy, egressCluster };
 }
 
 /** A visible service with the DestinationRule that applies to it from the proxy. */

@@ -3,34 +3,36 @@
 // (`use_original_dst`); those per-port listeners `0.0.0.0_<port>` are not bound. An HTTP port
 // routes through the HTTP connection manager with RDS `<port>`; a TCP service port matches the
 // service's ClusterIP and proxies to its cluster. What matches nothing goes to
-// PassthroughCluster (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY).
+// PassthroughCluster (ALLOW_ANY), the egress proxy's cluster (ALLOW_ANY with a Sidecar's
+// egressProxy) or BlackHoleCluster (REGISTRY_ONLY).
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Listener } from '../xds/types.js';
 import { listenerAccessLogs, NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { httpConnectionManagerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
-import { proxyNamespace, visibleServices, type MeshView, type OutboundPolicy, type SidecarOptions, type SidecarProxy } from './input.js';
+import { proxyNamespace, visibleServices, type MeshView, type SidecarOptions, type SidecarProxy } from './input.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, outboundListenerName, outboundRouteName, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
 import { tcpRouteTargets } from './tcp-routes.js';
 import { isTlsProtocol, tlsRoutes } from './tls-routes.js';
 
-export function fallbackCluster(policy: OutboundPolicy): string {
-  return policy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+/** Where what matches no service goes (Istio's outboundTrafficPolicy): a cluster name. */
+export function fallbackCluster(opts: Pick<SidecarOptions, 'outboundPolicy' | 'egressCluster'>): string {
+  if (opts.outboundPolicy === 'REGISTRY_ONLY') return BLACKHOLE_CLUSTER;
+  return opts.egressCluster ?? PASSTHROUGH_CLUSTER;
 }
 
-function fallbackChain(policy: OutboundPolicy, logs: ListenerAccessLogs): FilterChain {
-  const cluster = fallbackCluster(policy);
-  return { name: cluster === PASSTHROUGH_CLUSTER ? 'PassthroughFilterChain' : 'BlackHoleFilterChain', filters: [tcpProxyFilter(cluster, cluster, logs)] };
+function fallbackChain(cluster: string, logs: ListenerAccessLogs): FilterChain {
+  return { name: cluster === BLACKHOLE_CLUSTER ? 'BlackHoleFilterChain' : 'PassthroughFilterChain', filters: [tcpProxyFilter(cluster, cluster, logs)] };
 }
 
-export function virtualOutboundListener(opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy'>, logs: ListenerAccessLogs = NO_ACCESS_LOGS): Listener {
+export function virtualOutboundListener(opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy' | 'egressCluster'>, logs: ListenerAccessLogs = NO_ACCESS_LOGS): Listener {
   return {
     name: VIRTUAL_OUTBOUND_LISTENER,
     address: { socket_address: { address: '0.0.0.0', port_value: opts.outboundPort } },
     use_original_dst: { value: true },
     traffic_direction: 'OUTBOUND',
-    default_filter_chain: fallbackChain(opts.outboundPolicy, logs),
+    default_filter_chain: fallbackChain(fallbackCluster(opts), logs),
   };
 }
 
@@ -63,7 +65,8 @@ export function outboundPortListener(
   proxy: SidecarProxy,
   portNumber: number,
   entries: ReadonlyArray<{ service: MeshService; port: MeshServicePort }>,
-  policy: OutboundPolicy,
+  /** What matches no service goes to this cluster (fallbackCluster). */
+  fallback: string,
   logs: ListenerAccessLogs = NO_ACCESS_LOGS,
 ): Listener {
   const name = outboundListenerName(portNumber);
@@ -102,7 +105,7 @@ export function outboundPortListener(
     addChain(cluster, ranges, [], cluster, tcpRouteTargets(mesh, proxy, service, port.number) ?? cluster);
   }
   const statPrefix = `outbound_0.0.0.0_${portNumber}`;
-  const fallback: FilterChain = http ? { name: `${name}_http`, filters: [httpConnectionManagerFilter(statPrefix, outboundRouteName(portNumber), 'outbound', [], logs)] } : fallbackChain(policy, logs);
+  const unmatched: FilterChain = http ? { name: `${name}_http`, filters: [httpConnectionManagerFilter(statPrefix, outboundRouteName(portNumber), 'outbound', [], logs)] } : fallbackChain(fallback, logs);
   return {
     name,
     address: { socket_address: { address: '0.0.0.0', port_value: portNumber } },
@@ -113,14 +116,14 @@ export function outboundPortListener(
       ? { listener_filters: [tlsInspectorListenerFilter()], listener_filters_timeout: { seconds: 0, nanos: 100_000_000 }, continue_on_listener_filters_timeout: true }
       : {}),
     filter_chains: chains,
-    default_filter_chain: fallback,
+    default_filter_chain: unmatched,
   };
 }
 
 export function outboundListeners(
   mesh: MeshView,
   proxy: SidecarProxy,
-  opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy'>,
+  opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy' | 'egressCluster'>,
   ports = servicePortsByNumber(mesh, proxy),
 ): Listener[] {
   // The workload is the client here (Telemetry's CLIENT mode).
@@ -128,7 +131,7 @@ export function outboundListeners(
   const out: Listener[] = [virtualOutboundListener(opts, logs)];
   for (const [portNumber, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     if (portNumber === opts.outboundPort) continue;
-    out.push(outboundPortListener(mesh, proxy, portNumber, entries, opts.outboundPolicy, logs));
+    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallbackCluster(opts), logs));
   }
   return out;
 }

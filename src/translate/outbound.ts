@@ -16,7 +16,7 @@ import type { MeshService } from '../model/mesh-services.js';
 import { inboundHttpPorts, inboundRouteConfiguration, PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 import { NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
-import { outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
+import { fallbackCluster, outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
 import { outboundRouteConfigurations } from './routes.js';
 import { sidecarEndpoints } from './endpoints.js';
 import { byName, once, withResources } from './resources.js';
@@ -116,7 +116,8 @@ const localityKey = (l: Locality): string => JSON.stringify(l ? [l.region, l.zon
 export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: SidecarOptions, inboundParts?: InboundParts): OutboundConfig {
   const services = once(() => visibleServices(mesh, scope));
   const view = sidecarView(mesh, scope, services());
-  const opts: SidecarOptions = { ...options, outboundPolicy: view.outboundPolicy ?? options.outboundPolicy };
+  const outboundPolicy = view.outboundPolicy ?? options.outboundPolicy;
+  const opts: SidecarOptions = { ...options, outboundPolicy, egressCluster: outboundPolicy === 'ALLOW_ANY' ? view.egressCluster : undefined };
   const visible = once(() => visibleDestinations(mesh, scope, view.services));
   const clusterList = once(() => outboundClusters(mesh, scope, visible()));
   const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));
@@ -124,7 +125,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
   const listeners = once(() => outboundListeners(mesh, scope, opts, ports()));
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
-  const routes = once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, opts.outboundPolicy, ports())));
+  const routes = once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, fallbackCluster(opts), ports())));
   return {
     services,
     visible,

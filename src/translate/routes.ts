@@ -2,14 +2,14 @@
 // virtual host per service on that port (domains: every name the service answers to from the
 // proxy's namespace, with and without the port, and its addresses) routing by the service's
 // VirtualService, or to the service itself; and a catch-all virtual host: PassthroughCluster
-// under ALLOW_ANY, a 502 under REGISTRY_ONLY.
+// (or the Sidecar's egress proxy) under ALLOW_ANY, a 502 under REGISTRY_ONLY.
 import type { MeshService } from '../model/mesh-services.js';
 import type { VirtualHost } from '../xds/generated/envoy/config/route/v3/VirtualHost.js';
 import type { RouteConfiguration } from '../xds/types.js';
 import { defaultRoute, hashPolicyFor, SIDECAR_GATEWAYS, virtualServiceRoutes } from './http-routes.js';
-import { proxyNamespace, type MeshView, type OutboundPolicy, type SidecarProxy } from './input.js';
+import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
 import { servicePortsByNumber } from './listeners-outbound.js';
-import { outboundClusterName, outboundRouteName, PASSTHROUGH_CLUSTER } from './names.js';
+import { BLACKHOLE_CLUSTER, outboundClusterName, outboundRouteName } from './names.js';
 import { listenerProtocol } from './protocol.js';
 
 /** The names a service answers to from `clientNamespace`, each with and without `:port`. */
@@ -25,15 +25,16 @@ export function serviceDomains(service: MeshService, port: number, clientNamespa
   return names.flatMap((n) => [n, `${n.includes(':') ? `[${n}]` : n}:${port}`]);
 }
 
-function catchAll(policy: OutboundPolicy): VirtualHost {
-  if (policy === 'REGISTRY_ONLY') {
+/** The virtual host of what no service claims; `fallback` as listeners-outbound's fallbackCluster gives it. */
+function catchAll(fallback: string): VirtualHost {
+  if (fallback === BLACKHOLE_CLUSTER) {
     return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] };
   }
-  return { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: { seconds: 0, nanos: 0 } } }] };
+  return { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: fallback, timeout: { seconds: 0, nanos: 0 } } }] };
 }
 
 /** RouteConfiguration `<port>` for one HTTP port. */
-export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, port: number, services: readonly MeshService[], policy: OutboundPolicy): RouteConfiguration {
+export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, port: number, services: readonly MeshService[], fallback: string): RouteConfiguration {
   const ns = proxyNamespace(proxy);
   const used = new Set<string>();
   const vhosts: VirtualHost[] = [];
@@ -47,16 +48,16 @@ export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, 
     const routes = vs ? virtualServiceRoutes(ctx, vs) : [defaultRoute(cluster, hashPolicyFor(ctx, { host: service.hostname, port, subset: undefined }))];
     vhosts.push({ name: `${service.hostname}:${port}`, domains, routes, include_request_attempt_count: true });
   }
-  vhosts.push(catchAll(policy));
+  vhosts.push(catchAll(fallback));
   return { name: outboundRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
 }
 
 /** The route configurations of every outbound HTTP port. */
-export function outboundRouteConfigurations(mesh: MeshView, proxy: SidecarProxy, policy: OutboundPolicy, ports = servicePortsByNumber(mesh, proxy)): RouteConfiguration[] {
+export function outboundRouteConfigurations(mesh: MeshView, proxy: SidecarProxy, fallback: string, ports = servicePortsByNumber(mesh, proxy)): RouteConfiguration[] {
   const out: RouteConfiguration[] = [];
   for (const [port, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     const http = entries.filter((e) => listenerProtocol(e.port.protocol) === 'http').map((e) => e.service);
-    if (http.length > 0) out.push(outboundRouteConfiguration(mesh, proxy, port, http, policy));
+    if (http.length > 0) out.push(outboundRouteConfiguration(mesh, proxy, port, http, fallback));
   }
   return out;
 }

@@ -2,8 +2,7 @@
 // with it blocks a destination that is neither a Service nor a ServiceEntry, lets Services
 // through, and lets a host through once a ServiceEntry names it.
 import type { V1Pod } from '@kubernetes/client-node';
-import { injectPod } from '../../src/webhooks/inject.js';
-import { clientPod, clusterAvailable, PROXY_IMAGE, createIstioObject, echoDeployment, echoFrom, applyAll, kube, testNamespace, waitFor } from '../support/cluster.js';
+import { applyAll, clusterAvailable, createInjectedClient, createIstioObject, echoDeployment, echoFrom, kube, readyPodOf, testNamespace, waitFor } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 const ns = testNamespace('registry');
@@ -22,9 +21,7 @@ beforeAll(async () => {
     echoDeployment(ns, 'unknown', 1), // no Service
   ]);
   // The client gets a sidecar pointed at this control plane (the webhook's own code).
-  const injected = injectPod(clientPod(ns) as V1Pod, { proxyImage: PROXY_IMAGE, discoveryAddress: cp.discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' });
-  if (!('injected' in injected)) throw new Error('not injected');
-  await core.createNamespacedPod({ namespace: ns, body: injected.injected });
+  await createInjectedClient(ns, cp.discoveryAddress);
 });
 
 afterAll(async () => {
@@ -33,10 +30,7 @@ afterAll(async () => {
 });
 
 test('Services pass, an unknown destination is blocked, a ServiceEntry host passes', async () => {
-  const unknown = await waitFor('the unknown pod', async () => {
-    const [p] = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=unknown' })).items;
-    return p && ready(p) ? p : undefined;
-  });
+  const unknown = await readyPodOf(ns, 'unknown');
   await waitFor('the client with its sidecar', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'client' })), 120_000);
   const client = `${ns}/client`;
   const known = await waitFor('the Service through the sidecar', async () => {

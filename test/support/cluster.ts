@@ -215,6 +215,22 @@ export function clientPod(ns: string, name = 'client'): KubernetesObject {
   } as KubernetesObject;
 }
 
+/** Creates the client pod with a sidecar pointed at `discoveryAddress` (the webhook's own injection code). */
+export async function createInjectedClient(ns: string, discoveryAddress: string): Promise<void> {
+  const injected = injectPod(clientPod(ns) as V1Pod, { proxyImage: PROXY_IMAGE, discoveryAddress, proxyUid: 1337, clusterDomain: 'cluster.local' });
+  if (!('injected' in injected)) throw new Error('not injected');
+  await kube().core.createNamespacedPod({ namespace: ns, body: injected.injected });
+}
+
+/** The first pod labelled app=<app> once it is Ready. */
+export function readyPodOf(ns: string, app: string, timeoutMs = 60_000): Promise<V1Pod> {
+  const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return waitFor(`a ready pod of ${ns}/${app}`, async () => {
+    const [p] = (await kube().core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` })).items;
+    return p && ready(p) ? p : undefined;
+  }, timeoutMs);
+}
+
 /**
  * A pod that runs only the Trellis proxy (a gateway, or the agent on its own): the container
  * and volumes are the ones the injector adds to meshed pods (src/webhooks/inject.ts), run as

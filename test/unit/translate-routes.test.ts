@@ -6,6 +6,8 @@ import { durationProblem } from '../../src/api/validate-primitives.js';
 import type { HTTPMatchRequest, HTTPRoute } from '../../src/api/virtual-service.js';
 import { routeMatch } from '../../src/translate/http-match.js';
 import { retryPolicy } from '../../src/translate/route-policies.js';
+import { fallbackCluster } from '../../src/translate/listeners-outbound.js';
+import { PASSTHROUGH_CLUSTER } from '../../src/translate/names.js';
 import { outboundRouteConfigurations, serviceDomains } from '../../src/translate/routes.js';
 import { buildMesh, config, decoded, sidecar } from '../support/mesh-fixtures.js';
 import type { RouteConfiguration } from '../../src/xds/types.js';
@@ -23,7 +25,7 @@ function routeConfigs(http: HTTPRoute[] | undefined, opts: { labels?: Record<str
     ...(opts.dr ? [config('DestinationRule', 'prod', 'reviews', { host: 'reviews', ...opts.dr })] : []),
   ];
   const mesh = buildMesh(SERVICES, configs);
-  return new Map(outboundRouteConfigurations(mesh, sidecar(opts.namespace ?? 'prod', opts.labels ?? {}), opts.policy ?? 'ALLOW_ANY').map((r) => [r.name ?? '', r]));
+  return new Map(outboundRouteConfigurations(mesh, sidecar(opts.namespace ?? 'prod', opts.labels ?? {}), fallbackCluster({ outboundPolicy: opts.policy ?? 'ALLOW_ANY' })).map((r) => [r.name ?? '', r]));
 }
 
 function reviewsRoutes(http: HTTPRoute[], opts: Parameters<typeof routeConfigs>[1] = {}) {
@@ -243,7 +245,7 @@ describe('delegate VirtualServices', () => {
       ],
     }),
   ]);
-  const routes = outboundRouteConfigurations(mesh, sidecar('prod'), 'ALLOW_ANY')
+  const routes = outboundRouteConfigurations(mesh, sidecar('prod'), PASSTHROUGH_CLUSTER)
     .find((r) => r.name === '9080')
     ?.virtual_hosts?.find((v) => v.name === `${REVIEWS}:9080`)?.routes ?? [];
 

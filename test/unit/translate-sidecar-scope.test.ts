@@ -9,7 +9,7 @@ import { SidecarShare } from '../../src/translate/outbound.js';
 import { sidecarSnapshot } from '../../src/translate/snapshot.js';
 import { gatewaySnapshot } from '../../src/translate/gateway.js';
 import { TypeUrl, type Listener, type RouteConfiguration } from '../../src/xds/types.js';
-import { buildMesh, config, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
+import { buildMesh, config, decoded, sidecar, type ServiceFixture } from '../support/mesh-fixtures.js';
 
 const services: ServiceFixture[] = [
   { namespace: 'a', name: 'web', clusterIP: '10.96.1.1', ports: [{ name: 'http', port: 80, targetPort: 8080 }], selector: { app: 'web' } },
@@ -134,6 +134,48 @@ describe('outboundTrafficPolicy', () => {
     expect(vhosts(scoped[TypeUrl.Route]?.get('8080')).at(-1)).toBe('block_all');
     const other = snapshotOf([sc], 'b', {});
     expect(passthrough(other[TypeUrl.Listener]?.get('virtualOutbound'))).toBe('PassthroughFilterChain');
+  });
+
+  test('a policy without a mode is REGISTRY_ONLY, as Istio reads the enum; no policy at all leaves the mesh its say', () => {
+    const empty = snapshotOf([config('Sidecar', 'a', 'default', { outboundTrafficPolicy: {}, egress: [{ hosts: ['./*'] }] })]);
+    expect(passthrough(empty[TypeUrl.Listener]?.get('virtualOutbound'))).toBe('BlackHoleFilterChain');
+    const none = snapshotOf([config('Sidecar', 'a', 'default', { egress: [{ hosts: ['./*'] }] })]);
+    expect(passthrough(none[TypeUrl.Listener]?.get('virtualOutbound'))).toBe('PassthroughFilterChain');
+  });
+
+  describe('egressProxy', () => {
+    const EGRESS = 'outbound|5432||api.a.svc.cluster.local';
+    const sc = config('Sidecar', 'a', 'default', {
+      outboundTrafficPolicy: { mode: 'ALLOW_ANY', egressProxy: { host: 'api.a.svc.cluster.local', port: { number: 5432 } } },
+      egress: [{ hosts: ['./*'] }],
+    });
+    const tcpCluster = (l: Listener | undefined) => decoded(l?.default_filter_chain?.filters?.[0]?.typed_config ?? {}) as { cluster?: string; stat_prefix?: string };
+
+    test('what matches no service goes to the egress proxy, by TCP and by HTTP, where ALLOW_ANY would pass it through', () => {
+      const snap = snapshotOf([sc]);
+      const virtual = snap[TypeUrl.Listener]?.get('virtualOutbound');
+      expect(passthrough(virtual)).toBe('PassthroughFilterChain');
+      expect(tcpCluster(virtual)).toMatchObject({ cluster: EGRESS, stat_prefix: EGRESS });
+      // A TCP port's listener: its services by address, the rest to the egress proxy.
+      expect(tcpCluster(snap[TypeUrl.Listener]?.get('0.0.0.0_5432'))).toMatchObject({ cluster: EGRESS });
+      const allowAny = snap[TypeUrl.Route]?.get('8080')?.virtual_hosts?.at(-1);
+      expect(allowAny?.name).toBe('allow_any');
+      expect(allowAny?.routes?.[0]?.route?.cluster).toBe(EGRESS);
+      // The egress proxy's own cluster is there: it is a service the Sidecar imports.
+      expect(snap[TypeUrl.Cluster]?.has(EGRESS)).toBe(true);
+    });
+
+    test('with a subset, the subset cluster; other namespaces keep the passthrough', () => {
+      const subset = config('Sidecar', 'a', 'default', {
+        outboundTrafficPolicy: { mode: 'ALLOW_ANY', egressProxy: { host: 'api.a.svc.cluster.local', subset: 'v1', port: { number: 8080 } } },
+      });
+      expect(tcpCluster(snapshotOf([subset])[TypeUrl.Listener]?.get('virtualOutbound')).cluster).toBe('outbound|8080|v1|api.a.svc.cluster.local');
+      expect(tcpCluster(snapshotOf([sc], 'b', {})[TypeUrl.Listener]?.get('virtualOutbound')).cluster).toBe('PassthroughCluster');
+    });
+
+    test('the egress proxy is applied: no warning says otherwise', () => {
+      expect(warningsFor(sc, buildMesh(services, [sc])).filter((w) => w.includes('egressProxy'))).toEqual([]);
+    });
   });
 });
 
