@@ -11,6 +11,7 @@
 // a cluster the proxy lacks). A listener with a port imports each service on that port alone.
 import type { Labels } from '../api/common.js';
 import type { IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { Destination } from '../api/virtual-service.js';
 import { compareByAge } from './config-order.js';
 import type { Config } from './config-store.js';
@@ -45,6 +46,8 @@ export interface SidecarScope {
   /** Under ALLOW_ANY, where unknown traffic goes instead of passing through (TCP-level). */
   egressProxy: Destination | undefined;
   ingress: readonly IstioIngressListener[];
+  /** The inbound clusters' connection pool, where an ingress listener of the port sets none. */
+  inboundConnectionPool: ConnectionPoolSettings | undefined;
 }
 
 /** Istio's default when a Sidecar sets no egress: one catch-all listener importing `*∕*`. */
@@ -69,6 +72,7 @@ export function scopeOf(config: SidecarConfig, proxyNamespace: string): SidecarS
     outboundPolicy: outbound ? (outbound.mode ?? 'REGISTRY_ONLY') : undefined,
     egressProxy: outbound?.mode === 'ALLOW_ANY' ? outbound.egressProxy : undefined,
     ingress: config.spec.ingress ?? [],
+    inboundConnectionPool: config.spec.inboundConnectionPool,
   };
 }
 

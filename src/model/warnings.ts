@@ -164,9 +164,7 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
     if (l.bind) unapplied(`spec.ingress[${i}].bind`, 'binding an ingress listener to an address');
     if (l.captureMode && l.captureMode !== 'DEFAULT') unapplied(`spec.ingress[${i}].captureMode`, `captureMode ${l.captureMode}`);
     if (l.tls) unapplied(`spec.ingress[${i}].tls`, 'TLS termination on an ingress listener');
-    if (l.connectionPool) unapplied(`spec.ingress[${i}].connectionPool`, 'a per-port inbound connection pool');
   });
-  if (spec.inboundConnectionPool) unapplied('spec.inboundConnectionPool', 'an inbound connection pool');
   return out;
 }
 

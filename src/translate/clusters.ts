@@ -5,7 +5,8 @@
 // InboundPassthroughCluster; and `inbound|<port>||` for each port of the proxy's own workload.
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import type { Cluster } from '../xds/types.js';
-import { DEFAULT_CONNECT_TIMEOUT, isPassthroughLb, policyFields } from './cluster-settings.js';
+import type { ConnectionPoolSettings } from '../api/destination-rule.js';
+import { connectionPoolFields, DEFAULT_CONNECT_TIMEOUT, isPassthroughLb, policyFields } from './cluster-settings.js';
 import { endpointsFor } from './endpoints.js';
 import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
 import { inboundPorts, type InboundPort } from './inbound-ports.js';
@@ -49,9 +50,20 @@ export function inboundCluster(p: InboundPort): Cluster {
     type: 'STATIC',
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+    ...(p.pool ? inboundPoolFields(p.pool) : {}),
     ...bind,
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
   };
+}
+
+/**
+ * A Sidecar's connection pool on an inbound cluster: circuit breakers, connect timeout,
+ * keepalive and HTTP connection limits, as on an outbound one; an HTTP/2 upgrade is an outbound
+ * matter (Istio applies h2UpgradePolicy to outbound clusters only).
+ */
+function inboundPoolFields(pool: ConnectionPoolSettings): ReturnType<typeof connectionPoolFields> {
+  const http = pool.http ? { ...pool.http, h2UpgradePolicy: undefined } : undefined;
+  return connectionPoolFields({ ...pool, http }, false);
 }
 
 /** One outbound cluster: a service port, maybe a subset, with the DestinationRule's policy. */

@@ -3,6 +3,7 @@
 // targetPort, or the named port resolved through the proxy's own endpoint), with its protocol.
 // A Sidecar with ingress listeners replaces them (Istio: the listeners, not the Services, then
 // say what the workload accepts, and where the app listens: defaultEndpoint).
+import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { IstioIngressListener } from '../api/sidecar.js';
 import { labelsMatch } from '../model/labels.js';
 import type { MeshService } from '../model/mesh-services.js';
@@ -19,6 +20,8 @@ export interface InboundPort {
   servicePort: number;
   /** Where the app listens when not on 127.0.0.1:<port>: a Sidecar ingress listener's defaultEndpoint. */
   endpoint?: InboundEndpoint;
+  /** The Sidecar's connection pool for the port (its ingress listener's, else inboundConnectionPool). */
+  pool?: ConnectionPoolSettings;
 }
 
 export type InboundEndpoint = { address: string; port: number } | { pipe: string };
@@ -51,8 +54,22 @@ export function ingressListenerPorts(listeners: readonly IstioIngressListener[])
 
 /** `services`: what the proxy sees (visibleServices), when already known. */
 export function inboundPorts(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[] = visibleServices(mesh, proxy)): InboundPort[] {
+  const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
+  const ports = portsOf(mesh, proxy, services, scope?.ingress ?? []);
+  return scope ? ports.map((p) => withPool(p, scope.ingress, scope.inboundConnectionPool)) : ports;
+}
+
+/**
+ * Istio's InboundConnectionPoolForPort: the pool of the port's ingress listener, else the
+ * Sidecar's inboundConnectionPool. It replaces the inbound cluster's connection pool whole.
+ */
+function withPool(p: InboundPort, ingress: readonly IstioIngressListener[], fallback: ConnectionPoolSettings | undefined): InboundPort {
+  const pool = ingress.find((l) => l.port.number === p.port && l.connectionPool)?.connectionPool ?? fallback;
+  return pool ? { ...p, pool } : p;
+}
+
+function portsOf(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[], ingress: readonly IstioIngressListener[]): InboundPort[] {
   const ns = proxyNamespace(proxy);
-  const ingress = mesh.sidecarScope(ns, proxy.labels)?.ingress ?? [];
   if (ingress.length > 0) return ingressListenerPorts(ingress);
   const ips = new Set([proxy.ip, ...(proxy.ips ?? [])].filter((x): x is string => !!x));
   const byPort = new Map<number, InboundPort>();

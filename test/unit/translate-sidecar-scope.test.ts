@@ -201,10 +201,39 @@ describe('ingress listeners', () => {
     // HTTP ports get inbound routes; the Service's own port 8080 is no longer an inbound port.
     expect([...(snap[TypeUrl.Route]?.keys() ?? [])].filter((n) => n.startsWith('inbound'))).toEqual(['inbound|7070||', 'inbound|9080||']);
   });
+
+  test("connection pools: a port's ingress listener's, else inboundConnectionPool, else none", () => {
+    const thresholds = (snap: ReturnType<typeof snapshotOf>, name: string) => clusterOf(snap, name)?.circuit_breakers?.thresholds?.[0];
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      inboundConnectionPool: { tcp: { maxConnections: 100, connectTimeout: '3s' }, http: { http1MaxPendingRequests: 10, idleTimeout: '30s', h2UpgradePolicy: 'UPGRADE' } },
+      ingress: [
+        { port: { number: 9080, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '127.0.0.1:8080', connectionPool: { tcp: { maxConnections: 1 } } },
+        { port: { number: 9090, protocol: 'HTTP', name: 'http-b' }, defaultEndpoint: '127.0.0.1:8081' },
+      ],
+    });
+    const snap = snapshotOf([sc]);
+    // The listener's own pool replaces the Sidecar's whole: no pending limit or timeout from it.
+    expect(thresholds(snap, 'inbound|9080||')).toMatchObject({ max_connections: { value: 1 }, max_pending_requests: { value: 4294967295 } });
+    expect(clusterOf(snap, 'inbound|9080||')?.connect_timeout).toEqual({ seconds: 10, nanos: 0 });
+    expect(thresholds(snap, 'inbound|9090||')).toMatchObject({ max_connections: { value: 100 }, max_pending_requests: { value: 10 } });
+    expect(clusterOf(snap, 'inbound|9090||')?.connect_timeout).toEqual({ seconds: 3, nanos: 0 });
+    // The idle timeout applies; the HTTP/2 upgrade is an outbound setting and does not.
+    const options = decoded(Object.values(clusterOf(snap, 'inbound|9090||')?.typed_extension_protocol_options ?? {})[0] ?? {}) as { common_http_protocol_options?: unknown; explicit_http_config?: Record<string, unknown> };
+    expect(options.common_http_protocol_options).toMatchObject({ idle_timeout: { seconds: '30', nanos: 0 } });
+    expect(options.explicit_http_config).toHaveProperty('http_protocol_options');
+    expect(options.explicit_http_config).not.toHaveProperty('http2_protocol_options');
+    // The Service-derived inbound ports of a Sidecar without ingress take inboundConnectionPool too.
+    const nsWide = snapshotOf([config('Sidecar', 'a', 'default', { inboundConnectionPool: { tcp: { maxConnections: 7 } } })]);
+    expect(thresholds(nsWide, 'inbound|8080||')).toMatchObject({ max_connections: { value: 7 } });
+    // No Sidecar pool: the inbound cluster has no circuit breakers of its own (Envoy's defaults).
+    expect(clusterOf(snapshotOf([]), 'inbound|8080||')?.circuit_breakers).toBeUndefined();
+    expect(warningsFor(sc, buildMesh(services, [sc])).filter((w) => w.includes('onnectionPool'))).toEqual([]);
+  });
 });
 
 describe('what Trellis does not apply yet is said on the object', () => {
-  test('bind, captureMode, ingress TLS and connection pools, egressProxy', () => {
+  test('bind, captureMode and ingress TLS', () => {
     const sc = config('Sidecar', 'a', 'x', {
       ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '0.0.0.0' }],
       egress: [{ port: { number: 3306, protocol: 'MYSQL', name: 'db' }, bind: '127.0.0.1', captureMode: 'NONE', hosts: ['*/mysql.foo.com'] }],
@@ -215,7 +244,6 @@ describe('what Trellis does not apply yet is said on the object', () => {
       'spec.egress[0].captureMode: captureMode NONE is not applied by Trellis yet',
       'spec.ingress[0].bind: binding an ingress listener to an address is not applied by Trellis yet',
       'spec.ingress[0].captureMode: captureMode NONE is not applied by Trellis yet',
-      'spec.inboundConnectionPool: an inbound connection pool is not applied by Trellis yet',
     ]);
     expect(warningsFor(config('Sidecar', 'a', 'y', { egress: [{ hosts: ['./*'] }] }), buildMesh(services, []))).toEqual([]);
   });
