@@ -163,7 +163,8 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
   (spec.ingress ?? []).forEach((l, i) => {
     if (l.bind) unapplied(`spec.ingress[${i}].bind`, 'binding an ingress listener to an address');
     if (l.captureMode && l.captureMode !== 'DEFAULT') unapplied(`spec.ingress[${i}].captureMode`, `captureMode ${l.captureMode}`);
-    if (l.tls) unapplied(`spec.ingress[${i}].tls`, 'TLS termination on an ingress listener');
+    // Istio too applies it only with its experimental ENABLE_TLS_ON_SIDECAR_INGRESS (off by default).
+    if (l.tls) unapplied(`spec.ingress[${i}].tls`, "TLS termination on an ingress listener (Istio's experimental ENABLE_TLS_ON_SIDECAR_INGRESS)");
   });
   return out;
 }
