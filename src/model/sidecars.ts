@@ -10,7 +10,7 @@
 // selected VirtualService routes to are added too (Istio's inference, so a route never points at
 // a cluster the proxy lacks). A listener with a port imports each service on that port alone.
 import type { Labels } from '../api/common.js';
-import type { IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import type { CaptureMode, IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
 import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { Destination } from '../api/virtual-service.js';
 import { compareByAge } from './config-order.js';
@@ -29,6 +29,9 @@ export interface ScopedEgressListener {
   /** The port the listener serves; undefined for the catch-all. */
   port: number | undefined;
   hosts: HostsByNamespace;
+  /** Where the listener is bound (an IP, or `unix://…`); undefined: as Istio infers it. */
+  bind?: string;
+  captureMode?: CaptureMode;
 }
 
 /** One Sidecar as it applies to the proxies of one namespace. */
@@ -62,7 +65,7 @@ export function scopeOf(config: SidecarConfig, proxyNamespace: string): SidecarS
       const ns = h.slice(0, slash) === '.' ? proxyNamespace : h.slice(0, slash);
       hosts.set(ns, [...(hosts.get(ns) ?? []), h.slice(slash + 1)]);
     }
-    return { port: l.port?.number || undefined, hosts };
+    return { port: l.port?.number || undefined, hosts, ...(l.bind ? { bind: l.bind } : {}), ...(l.captureMode ? { captureMode: l.captureMode } : {}) };
   });
   const outbound = config.spec.outboundTrafficPolicy;
   return {

@@ -157,8 +157,10 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
     out.push(`${path}: ${what} is not applied by Trellis yet`);
   };
   (spec.egress ?? []).forEach((l, i) => {
-    if (l.bind) unapplied(`spec.egress[${i}].bind`, 'binding an egress listener to an address or socket (its hosts are served to captured traffic)');
-    if (l.captureMode && l.captureMode !== 'DEFAULT') unapplied(`spec.egress[${i}].captureMode`, `captureMode ${l.captureMode}`);
+    // Applied for a listener with a port bound to an IP (translate's egressBinds); not without a port, nor to a Unix socket.
+    const applied = !!l.port?.number && !l.bind?.startsWith('unix://');
+    if (l.bind && !applied) unapplied(`spec.egress[${i}].bind`, l.bind.startsWith('unix://') ? 'binding an egress listener to a Unix domain socket' : 'binding an egress listener without a port (for every port of its services)');
+    if (l.captureMode === 'NONE' && !applied) unapplied(`spec.egress[${i}].captureMode`, 'captureMode NONE on an egress listener without a port or on a Unix socket');
   });
   (spec.ingress ?? []).forEach((l, i) => {
     if (l.bind) unapplied(`spec.ingress[${i}].bind`, 'binding an ingress listener to an address');

@@ -57,14 +57,38 @@ export interface SidecarView {
   outboundPolicy: OutboundPolicy | undefined;
   /** The cluster of the Sidecar's egressProxy (`outbound|<port>|<subset>|<host>`, the host as written, as Istio names it). */
   egressCluster: string | undefined;
+  /** The ports whose egress listener is bound to an address of its own (egressBinds). */
+  portBinds: ReadonlyMap<number, PortBind>;
+}
+
+/**
+ * An egress listener's own address, as Istio binds it: its `bind`, or 127.0.0.1 when its
+ * captureMode is NONE; bound to the port itself (`bindToPort`) only with captureMode NONE, where
+ * the app calls the address directly rather than being captured by iptables.
+ */
+export interface PortBind {
+  address: string;
+  bindToPort: boolean;
+}
+
+/** The port-specific egress listeners of a scope with an address of their own (Unix sockets are not served). */
+export function egressBinds(egress: ReadonlyArray<{ port: number | undefined; bind?: string; captureMode?: string }>): Map<number, PortBind> {
+  const out = new Map<number, PortBind>();
+  for (const l of egress) {
+    if (l.port === undefined || l.bind?.startsWith('unix://')) continue;
+    const bindToPort = l.captureMode === 'NONE';
+    const address = l.bind ?? (bindToPort ? '127.0.0.1' : undefined);
+    if (address !== undefined && !out.has(l.port)) out.set(l.port, { address, bindToPort });
+  }
+  return out;
 }
 
 export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
   const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
-  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined };
+  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined, portBinds: new Map() };
   const egress = scope.egressProxy;
   const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
-  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy, egressCluster };
+  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy, egressCluster, portBinds: egressBinds(scope.egress) };
 }
 
 /** A visible service with the DestinationRule that applies to it from the proxy. */

@@ -10,7 +10,7 @@ import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/Filt
 import type { Listener } from '../xds/types.js';
 import { listenerAccessLogs, NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { httpConnectionManagerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
-import { proxyNamespace, visibleServices, type MeshView, type SidecarOptions, type SidecarProxy } from './input.js';
+import { proxyNamespace, visibleServices, type MeshView, type PortBind, type SidecarOptions, type SidecarProxy } from './input.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, outboundListenerName, outboundRouteName, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
 import { tcpRouteTargets } from './tcp-routes.js';
@@ -68,8 +68,10 @@ export function outboundPortListener(
   /** What matches no service goes to this cluster (fallbackCluster). */
   fallback: string,
   logs: ListenerAccessLogs = NO_ACCESS_LOGS,
+  /** The port's egress listener's own address: the listener is `<address>_<port>` and its services are not told apart by address. */
+  bind?: PortBind,
 ): Listener {
-  const name = outboundListenerName(portNumber);
+  const name = bind ? `${bind.address}_${portNumber}` : outboundListenerName(portNumber);
   const chains: FilterChain[] = [];
   let http = false;
   const chainKeys = new Set<string>();
@@ -92,7 +94,8 @@ export function outboundPortListener(
       continue;
     }
     const cluster = outboundClusterName(port.number, service.hostname);
-    const ranges = service.addresses.map(cidr);
+    // A listener of its own address serves whatever reaches it: no match on the service's address.
+    const ranges = bind ? [] : service.addresses.map(cidr);
     if (isTlsProtocol(port.protocol)) {
       for (const r of tlsRoutes(mesh, proxy, service, port.number)) {
         addChain(cluster, r.subnets.length > 0 ? r.subnets.map(cidr) : ranges, r.serverNames, cluster, r.targets);
@@ -101,15 +104,15 @@ export function outboundPortListener(
       addChain(cluster, ranges, ranges.length > 0 ? [] : [service.hostname], cluster, tcpRouteTargets(mesh, proxy, service, port.number) ?? cluster);
       continue;
     }
-    if (ranges.length === 0) continue;
+    if (ranges.length === 0 && !bind) continue;
     addChain(cluster, ranges, [], cluster, tcpRouteTargets(mesh, proxy, service, port.number) ?? cluster);
   }
-  const statPrefix = `outbound_0.0.0.0_${portNumber}`;
+  const statPrefix = `outbound_${name}`;
   const unmatched: FilterChain = http ? { name: `${name}_http`, filters: [httpConnectionManagerFilter(statPrefix, outboundRouteName(portNumber), 'outbound', [], logs)] } : fallbackChain(fallback, logs);
   return {
     name,
-    address: { socket_address: { address: '0.0.0.0', port_value: portNumber } },
-    bind_to_port: { value: false },
+    address: { socket_address: { address: bind?.address ?? '0.0.0.0', port_value: portNumber } },
+    bind_to_port: { value: bind?.bindToPort ?? false },
     traffic_direction: 'OUTBOUND',
     // SNI matching needs the TLS inspector; a server-first protocol on the port must not wait for it.
     ...(chains.some((c) => (c.filter_chain_match?.server_names ?? []).length > 0)
@@ -125,13 +128,14 @@ export function outboundListeners(
   proxy: SidecarProxy,
   opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy' | 'egressCluster'>,
   ports = servicePortsByNumber(mesh, proxy),
+  binds: ReadonlyMap<number, PortBind> = new Map(),
 ): Listener[] {
   // The workload is the client here (Telemetry's CLIENT mode).
   const logs = listenerAccessLogs(mesh.accessLogsFor(proxyNamespace(proxy), { ...proxy.labels }, 'CLIENT'));
   const out: Listener[] = [virtualOutboundListener(opts, logs)];
   for (const [portNumber, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     if (portNumber === opts.outboundPort) continue;
-    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallbackCluster(opts), logs));
+    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallbackCluster(opts), logs, binds.get(portNumber)));
   }
   return out;
 }

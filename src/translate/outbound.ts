@@ -123,7 +123,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));
   const endpointsByLocality = new Map<string, { version: number; map: ReadonlyMap<string, ClusterLoadAssignment> }>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
-  const listeners = once(() => outboundListeners(mesh, scope, opts, ports()));
+  const listeners = once(() => outboundListeners(mesh, scope, opts, ports(), view.portBinds));
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
   const routes = once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, fallbackCluster(opts), ports())));
   return {

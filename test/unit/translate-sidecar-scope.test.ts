@@ -179,6 +179,42 @@ describe('outboundTrafficPolicy', () => {
   });
 });
 
+describe('egress listeners with an address of their own (bind, captureMode)', () => {
+  const listener = (snap: ReturnType<typeof snapshotOf>, name: string) => snap[TypeUrl.Listener]?.get(name);
+
+  test('captureMode NONE: the port is served on 127.0.0.1, bound, for the app to call; its TCP service without an address match', () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      egress: [
+        { port: { number: 8080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', hosts: ['./api.a.svc.cluster.local'] },
+        { port: { number: 5432, protocol: 'TCP', name: 'tcp' }, captureMode: 'NONE', hosts: ['./api.a.svc.cluster.local'] },
+        { hosts: ['*/*'] },
+      ],
+    });
+    const snap = snapshotOf([sc]);
+    const http = listener(snap, '127.0.0.1_8080');
+    expect(http?.address?.socket_address).toMatchObject({ address: '127.0.0.1', port_value: 8080 });
+    expect(http?.bind_to_port).toEqual({ value: true });
+    expect(decoded(http?.default_filter_chain?.filters?.[0]?.typed_config ?? {})).toMatchObject({ rds: { route_config_name: '8080' } });
+    const tcp = listener(snap, '127.0.0.1_5432');
+    expect(tcp?.filter_chains?.map((c) => c.filter_chain_match?.prefix_ranges)).toEqual([undefined]);
+    expect(decoded(tcp?.filter_chains?.[0]?.filters?.[0]?.typed_config ?? {})).toMatchObject({ cluster: 'outbound|5432||api.a.svc.cluster.local' });
+    expect(listener(snap, '0.0.0.0_8080')).toBeUndefined();
+    // The catch-all listener's ports are as before.
+    expect(listener(snap, '0.0.0.0_9080')?.bind_to_port).toEqual({ value: false });
+  });
+
+  test('a bind IP with the default captureMode: a listener of that address for captured traffic, not bound', () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      egress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, bind: '10.1.2.3', hosts: ['b/*'] }],
+    });
+    const l = listener(snapshotOf([sc]), '10.1.2.3_9080');
+    expect(l?.address?.socket_address).toMatchObject({ address: '10.1.2.3', port_value: 9080 });
+    expect(l?.bind_to_port).toEqual({ value: false });
+  });
+});
+
 describe('ingress listeners', () => {
   const clusterOf = (snap: ReturnType<typeof snapshotOf>, name: string) => snap[TypeUrl.Cluster]?.get(name);
 
@@ -233,15 +269,18 @@ describe('ingress listeners', () => {
 });
 
 describe('what Trellis does not apply yet is said on the object', () => {
-  test('bind, captureMode and ingress TLS', () => {
+  test('ingress bind and captureMode, egress bind to a Unix socket or without a port', () => {
     const sc = config('Sidecar', 'a', 'x', {
       ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '0.0.0.0' }],
-      egress: [{ port: { number: 3306, protocol: 'MYSQL', name: 'db' }, bind: '127.0.0.1', captureMode: 'NONE', hosts: ['*/mysql.foo.com'] }],
+      egress: [
+        { port: { number: 3306, protocol: 'MYSQL', name: 'db' }, bind: '127.0.0.1', captureMode: 'NONE', hosts: ['*/mysql.foo.com'] },
+        { port: { number: 0, protocol: 'HTTP', name: 'uds' }, bind: 'unix:///var/run/app.sock', captureMode: 'NONE', hosts: ['./*'] },
+      ],
       inboundConnectionPool: { tcp: { maxConnections: 10 } },
     });
     expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
-      'spec.egress[0].bind: binding an egress listener to an address or socket (its hosts are served to captured traffic) is not applied by Trellis yet',
-      'spec.egress[0].captureMode: captureMode NONE is not applied by Trellis yet',
+      'spec.egress[1].bind: binding an egress listener to a Unix domain socket is not applied by Trellis yet',
+      'spec.egress[1].captureMode: captureMode NONE on an egress listener without a port or on a Unix socket is not applied by Trellis yet',
       'spec.ingress[0].bind: binding an ingress listener to an address is not applied by Trellis yet',
       'spec.ingress[0].captureMode: captureMode NONE is not applied by Trellis yet',
     ]);
