@@ -50,16 +50,18 @@ export function inboundCluster(p: InboundPort): Cluster {
     type: 'STATIC',
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-    ...(p.pool ? inboundPoolFields(p.pool) : {}),
+    // Always: Istio gives every inbound cluster its connection pool, the defaults when none is set
+    // (circuit breakers at their maximum, not Envoy's 1,024).
+    ...inboundPoolFields(p.pool ?? {}),
     ...bind,
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
   };
 }
 
 /**
- * A Sidecar's connection pool on an inbound cluster: circuit breakers, connect timeout,
- * keepalive and HTTP connection limits, as on an outbound one; an HTTP/2 upgrade is an outbound
- * matter (Istio applies h2UpgradePolicy to outbound clusters only).
+ * A connection pool on an inbound cluster (the Sidecar's, else the DestinationRule's): circuit
+ * breakers, connect timeout, keepalive and HTTP connection limits, as on an outbound one; an
+ * HTTP/2 upgrade is an outbound matter (Istio applies h2UpgradePolicy to outbound clusters only).
  */
 function inboundPoolFields(pool: ConnectionPoolSettings): ReturnType<typeof connectionPoolFields> {
   const http = pool.http ? { ...pool.http, h2UpgradePolicy: undefined } : undefined;

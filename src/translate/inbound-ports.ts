@@ -9,6 +9,7 @@ import { labelsMatch } from '../model/labels.js';
 import type { MeshService } from '../model/mesh-services.js';
 import { endpointPort } from './endpoints.js';
 import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
+import { clusterPolicy } from './traffic-policy.js';
 
 export interface InboundPort {
   /** The container port. */
@@ -54,18 +55,31 @@ export function ingressListenerPorts(listeners: readonly IstioIngressListener[])
 
 /** `services`: what the proxy sees (visibleServices), when already known. */
 export function inboundPorts(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[] = visibleServices(mesh, proxy)): InboundPort[] {
-  const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
-  const ports = portsOf(mesh, proxy, services, scope?.ingress ?? []);
-  return scope ? ports.map((p) => withPool(p, scope.ingress, scope.inboundConnectionPool)) : ports;
+  const ns = proxyNamespace(proxy);
+  const scope = mesh.sidecarScope(ns, proxy.labels);
+  return portsOf(mesh, proxy, services, scope?.ingress ?? []).map((p) => {
+    const pool = sidecarPool(p, scope?.ingress ?? [], scope?.inboundConnectionPool) ?? rulePool(mesh, p, ns);
+    return pool ? { ...p, pool } : p;
+  });
 }
 
 /**
  * Istio's InboundConnectionPoolForPort: the pool of the port's ingress listener, else the
- * Sidecar's inboundConnectionPool. It replaces the inbound cluster's connection pool whole.
+ * Sidecar's inboundConnectionPool. It replaces the DestinationRule's whole.
  */
-function withPool(p: InboundPort, ingress: readonly IstioIngressListener[], fallback: ConnectionPoolSettings | undefined): InboundPort {
-  const pool = ingress.find((l) => l.port.number === p.port && l.connectionPool)?.connectionPool ?? fallback;
-  return pool ? { ...p, pool } : p;
+function sidecarPool(p: InboundPort, ingress: readonly IstioIngressListener[], fallback: ConnectionPoolSettings | undefined): ConnectionPoolSettings | undefined {
+  return ingress.find((l) => l.port.number === p.port && l.connectionPool)?.connectionPool ?? fallback;
+}
+
+/**
+ * The connection pool of the DestinationRule for the port's service, as the workload's own
+ * namespace sees it, at the service port's level; inbound, Istio reads only a rule without a
+ * workload selector (selectors pick a client's rule, outbound).
+ */
+function rulePool(mesh: MeshView, p: InboundPort, ns: string): ConnectionPoolSettings | undefined {
+  if (!p.hostname) return undefined;
+  const rule = mesh.destinationRulesFor(p.hostname, ns).find((r) => r.workloadSelector === undefined);
+  return rule ? clusterPolicy(rule.spec, p.servicePort).connectionPool : undefined;
 }
 
 function portsOf(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[], ingress: readonly IstioIngressListener[]): InboundPort[] {

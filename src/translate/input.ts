@@ -6,7 +6,7 @@ import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import { INBOUND_CAPTURE_PORT, outboundClusterName, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
-export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'visibleServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks' | 'accessLogsFor' | 'endpointsVersion' | 'hostsMovedSince'>;
+export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'destinationRulesFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'visibleServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks' | 'accessLogsFor' | 'endpointsVersion' | 'hostsMovedSince'>;
 
 /** Istio's outboundTrafficPolicy: unknown destinations pass through, or are refused. */
 export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';

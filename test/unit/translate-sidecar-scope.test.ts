@@ -262,8 +262,20 @@ describe('ingress listeners', () => {
     // The Service-derived inbound ports of a Sidecar without ingress take inboundConnectionPool too.
     const nsWide = snapshotOf([config('Sidecar', 'a', 'default', { inboundConnectionPool: { tcp: { maxConnections: 7 } } })]);
     expect(thresholds(nsWide, 'inbound|8080||')).toMatchObject({ max_connections: { value: 7 } });
-    // No Sidecar pool: the inbound cluster has no circuit breakers of its own (Envoy's defaults).
-    expect(clusterOf(snapshotOf([]), 'inbound|8080||')?.circuit_breakers).toBeUndefined();
+    // No pool anywhere: Istio's defaults, circuit breakers at their maximum (not Envoy's 1,024).
+    expect(thresholds(snapshotOf([]), 'inbound|8080||')).toMatchObject({ max_connections: { value: 4294967295 }, max_requests: { value: 4294967295 } });
+    // A DestinationRule for the workload's own service (no selector): its port-level pool, under the Sidecar's.
+    const rule = config('DestinationRule', 'a', 'api', {
+      host: 'api.a.svc.cluster.local',
+      trafficPolicy: { connectionPool: { tcp: { maxConnections: 50 } }, portLevelSettings: [{ port: { number: 8080 }, connectionPool: { tcp: { maxConnections: 20 } } }] },
+    });
+    const byRule = snapshotOf([rule], 'a', { app: 'api' });
+    expect(thresholds(byRule, 'inbound|8080||')).toMatchObject({ max_connections: { value: 20 } });
+    expect(thresholds(byRule, 'inbound|5432||')).toMatchObject({ max_connections: { value: 50 } });
+    const selected = config('DestinationRule', 'a', 'api-selected', { host: 'api.a.svc.cluster.local', workloadSelector: { matchLabels: { app: 'api' } }, trafficPolicy: { connectionPool: { tcp: { maxConnections: 3 } } } });
+    expect(thresholds(snapshotOf([selected], 'a', { app: 'api' }), 'inbound|8080||')).toMatchObject({ max_connections: { value: 4294967295 } });
+    const overridden = snapshotOf([rule, config('Sidecar', 'a', 'default', { inboundConnectionPool: { tcp: { maxConnections: 7 } } })], 'a', { app: 'api' });
+    expect(thresholds(overridden, 'inbound|8080||')).toMatchObject({ max_connections: { value: 7 } });
     expect(warningsFor(sc, buildMesh(services, [sc])).filter((w) => w.includes('onnectionPool'))).toEqual([]);
   });
 });
