@@ -10,7 +10,8 @@
 // selected VirtualService routes to are added too (Istio's inference, so a route never points at
 // a cluster the proxy lacks). A listener with a port imports each service on that port alone.
 import type { Labels } from '../api/common.js';
-import type { CaptureMode, IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import type { IstioEgressListener, IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import { PROXY_PORTS } from '../sidecar/iptables.js';
 import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { Destination } from '../api/virtual-service.js';
 import { compareByAge } from './config-order.js';
@@ -29,9 +30,43 @@ export interface ScopedEgressListener {
   /** The port the listener serves; undefined for the catch-all. */
   port: number | undefined;
   hosts: HostsByNamespace;
-  /** Where the listener is bound (an IP, or `unix://…`); undefined: as Istio infers it. */
-  bind?: string;
-  captureMode?: CaptureMode;
+  /** The listener's own address (egressListenerAddress); undefined: the port's captured listener. */
+  address?: PortBind;
+}
+
+/**
+ * An egress listener's own address, as Istio binds it: its `bind`, or 127.0.0.1 when its
+ * captureMode is NONE; bound to the port itself (`bindToPort`) only with captureMode NONE, where
+ * the app calls the address directly rather than being captured by iptables.
+ */
+export interface PortBind {
+  address: string;
+  bindToPort: boolean;
+}
+
+export const UNIX_ADDRESS_PREFIX = 'unix://';
+
+/**
+ * Ports the sidecar's Envoy cannot bind: privileged ones (it runs as 1337 without capabilities)
+ * and its own (admin, capture, agent, stats, readiness). Istio skips such a listener too
+ * (CanBindToPort); served anyway, Envoy would refuse the whole listener update.
+ */
+export function sidecarCannotBind(port: number): boolean {
+  return port < 1024 || port === PROXY_ADMIN_PORT || PROXY_PORTS.includes(port);
+}
+const PROXY_ADMIN_PORT = 15000;
+
+/**
+ * The address of its own an egress listener has, if any: only a listener with a port, not bound
+ * to a Unix socket (not served), and not asking to bind a port the sidecar cannot.
+ */
+export function egressListenerAddress(l: Pick<IstioEgressListener, 'port' | 'bind' | 'captureMode'>): PortBind | undefined {
+  const port = l.port?.number;
+  if (!port || l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) return undefined;
+  const bindToPort = l.captureMode === 'NONE';
+  if (bindToPort && sidecarCannotBind(port)) return undefined;
+  const address = l.bind ?? (bindToPort ? '127.0.0.1' : undefined);
+  return address === undefined ? undefined : { address, bindToPort };
 }
 
 /** One Sidecar as it applies to the proxies of one namespace. */
@@ -65,7 +100,8 @@ export function scopeOf(config: SidecarConfig, proxyNamespace: string): SidecarS
       const ns = h.slice(0, slash) === '.' ? proxyNamespace : h.slice(0, slash);
       hosts.set(ns, [...(hosts.get(ns) ?? []), h.slice(slash + 1)]);
     }
-    return { port: l.port?.number || undefined, hosts, ...(l.bind ? { bind: l.bind } : {}), ...(l.captureMode ? { captureMode: l.captureMode } : {}) };
+    const address = egressListenerAddress(l);
+    return { port: l.port?.number || undefined, hosts, ...(address ? { address } : {}) };
   });
   const outbound = config.spec.outboundTrafficPolicy;
   return {

@@ -19,6 +19,7 @@ import { envoyJwksProblem } from './jwks-keys.js';
 import { sameLabels } from './labels.js';
 import type { Mesh } from './mesh.js';
 import type { MeshService } from './mesh-services.js';
+import { egressListenerAddress, sidecarCannotBind, UNIX_ADDRESS_PREFIX } from './sidecars.js';
 import { namespaceWide } from './telemetry.js';
 import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
 
@@ -157,10 +158,14 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
     out.push(`${path}: ${what} is not applied by Trellis yet`);
   };
   (spec.egress ?? []).forEach((l, i) => {
-    // Applied for a listener with a port bound to an IP (translate's egressBinds); not without a port, nor to a Unix socket.
-    const applied = !!l.port?.number && !l.bind?.startsWith('unix://');
-    if (l.bind && !applied) unapplied(`spec.egress[${i}].bind`, l.bind.startsWith('unix://') ? 'binding an egress listener to a Unix domain socket' : 'binding an egress listener without a port (for every port of its services)');
-    if (l.captureMode === 'NONE' && !applied) unapplied(`spec.egress[${i}].captureMode`, 'captureMode NONE on an egress listener without a port or on a Unix socket');
+    if (egressListenerAddress(l)) return;
+    const port = l.port?.number;
+    if (l.captureMode === 'NONE' && port && sidecarCannotBind(port)) {
+      out.push(`spec.egress[${i}].captureMode: the sidecar cannot bind port ${port} (a privileged port or one of its own), so Trellis serves this listener to captured traffic only (Istio leaves it out)`);
+      return;
+    }
+    if (l.bind) unapplied(`spec.egress[${i}].bind`, l.bind.startsWith(UNIX_ADDRESS_PREFIX) ? 'binding an egress listener to a Unix domain socket' : 'binding an egress listener without a port (for every port of its services)');
+    if (l.captureMode === 'NONE') unapplied(`spec.egress[${i}].captureMode`, 'captureMode NONE on an egress listener without a port or on a Unix socket');
   });
   (spec.ingress ?? []).forEach((l, i) => {
     if (l.bind) unapplied(`spec.ingress[${i}].bind`, 'binding an ingress listener to an address');

@@ -49,9 +49,8 @@ export function inboundCluster(p: InboundPort): Cluster {
     name,
     type: 'STATIC',
     lb_policy: 'ROUND_ROBIN',
-    connect_timeout: DEFAULT_CONNECT_TIMEOUT,
     // Always: Istio gives every inbound cluster its connection pool, the defaults when none is set
-    // (circuit breakers at their maximum, not Envoy's 1,024).
+    // (connect timeout, circuit breakers at their maximum rather than Envoy's 1,024).
     ...inboundPoolFields(p.pool ?? {}),
     ...bind,
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },

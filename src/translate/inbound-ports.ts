@@ -6,6 +6,7 @@
 import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { IstioIngressListener } from '../api/sidecar.js';
 import { labelsMatch } from '../model/labels.js';
+import { UNIX_ADDRESS_PREFIX } from '../model/sidecars.js';
 import type { MeshService } from '../model/mesh-services.js';
 import { endpointPort } from './endpoints.js';
 import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
@@ -27,7 +28,6 @@ export interface InboundPort {
 
 export type InboundEndpoint = { address: string; port: number } | { pipe: string };
 
-const UNIX = 'unix://';
 
 /**
  * A defaultEndpoint as an address: `127.0.0.1:<port>` and `[::1]:<port>` as written; the
@@ -36,7 +36,7 @@ const UNIX = 'unix://';
  */
 export function inboundEndpoint(defaultEndpoint: string | undefined, port: number): InboundEndpoint | undefined {
   if (!defaultEndpoint) return undefined;
-  if (defaultEndpoint.startsWith(UNIX)) return { pipe: defaultEndpoint.slice(UNIX.length) };
+  if (defaultEndpoint.startsWith(UNIX_ADDRESS_PREFIX)) return { pipe: defaultEndpoint.slice(UNIX_ADDRESS_PREFIX.length) };
   const colon = defaultEndpoint.lastIndexOf(':');
   const host = defaultEndpoint.slice(0, colon).replace(/^\[|\]$/g, '');
   const target = Number(defaultEndpoint.slice(colon + 1));

@@ -3,6 +3,7 @@
 import type { Labels } from '../api/common.js';
 import type { Mesh } from '../model/mesh.js';
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
+import type { PortBind } from '../model/sidecars.js';
 import { INBOUND_CAPTURE_PORT, outboundClusterName, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
@@ -50,6 +51,8 @@ export function visibleServices(mesh: MeshView, proxy: SidecarProxy): MeshServic
  * undefined for all), the ports a port-specific egress listener owns (only the hostnames it
  * imported are served there), and the Sidecar's outboundTrafficPolicy.
  */
+export type { PortBind };
+
 export interface SidecarView {
   services: MeshService[];
   listed: ReadonlySet<string> | undefined;
@@ -57,38 +60,18 @@ export interface SidecarView {
   outboundPolicy: OutboundPolicy | undefined;
   /** The cluster of the Sidecar's egressProxy (`outbound|<port>|<subset>|<host>`, the host as written, as Istio names it). */
   egressCluster: string | undefined;
-  /** The ports whose egress listener is bound to an address of its own (egressBinds). */
+  /** The ports whose egress listener has an address of its own (model/sidecars' egressListenerAddress). */
   portBinds: ReadonlyMap<number, PortBind>;
 }
 
-/**
- * An egress listener's own address, as Istio binds it: its `bind`, or 127.0.0.1 when its
- * captureMode is NONE; bound to the port itself (`bindToPort`) only with captureMode NONE, where
- * the app calls the address directly rather than being captured by iptables.
- */
-export interface PortBind {
-  address: string;
-  bindToPort: boolean;
-}
-
-/** The port-specific egress listeners of a scope with an address of their own (Unix sockets are not served). */
-export function egressBinds(egress: ReadonlyArray<{ port: number | undefined; bind?: string; captureMode?: string }>): Map<number, PortBind> {
-  const out = new Map<number, PortBind>();
-  for (const l of egress) {
-    if (l.port === undefined || l.bind?.startsWith('unix://')) continue;
-    const bindToPort = l.captureMode === 'NONE';
-    const address = l.bind ?? (bindToPort ? '127.0.0.1' : undefined);
-    if (address !== undefined && !out.has(l.port)) out.set(l.port, { address, bindToPort });
-  }
-  return out;
-}
 
 export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
   const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
   if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined, portBinds: new Map() };
   const egress = scope.egressProxy;
   const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
-  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy, egressCluster, portBinds: egressBinds(scope.egress) };
+  const portBinds = new Map(scope.egress.flatMap((l): Array<[number, PortBind]> => (l.port !== undefined && l.address ? [[l.port, l.address]] : [])));
+  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy, egressCluster, portBinds };
 }
 
 /** A visible service with the DestinationRule that applies to it from the proxy. */

@@ -133,9 +133,10 @@ export function outboundListeners(
   // The workload is the client here (Telemetry's CLIENT mode).
   const logs = listenerAccessLogs(mesh.accessLogsFor(proxyNamespace(proxy), { ...proxy.labels }, 'CLIENT'));
   const out: Listener[] = [virtualOutboundListener(opts, logs)];
+  const fallback = fallbackCluster(opts);
   for (const [portNumber, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     if (portNumber === opts.outboundPort) continue;
-    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallbackCluster(opts), logs, binds.get(portNumber)));
+    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallback, logs, binds.get(portNumber)));
   }
   return out;
 }

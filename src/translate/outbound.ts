@@ -116,8 +116,8 @@ const localityKey = (l: Locality): string => JSON.stringify(l ? [l.region, l.zon
 export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: SidecarOptions, inboundParts?: InboundParts): OutboundConfig {
   const services = once(() => visibleServices(mesh, scope));
   const view = sidecarView(mesh, scope, services());
-  const outboundPolicy = view.outboundPolicy ?? options.outboundPolicy;
-  const opts: SidecarOptions = { ...options, outboundPolicy, egressCluster: outboundPolicy === 'ALLOW_ANY' ? view.egressCluster : undefined };
+  // An egressProxy comes only with the Sidecar's ALLOW_ANY (model/sidecars), and fallbackCluster reads it under ALLOW_ANY alone.
+  const opts: SidecarOptions = { ...options, outboundPolicy: view.outboundPolicy ?? options.outboundPolicy, egressCluster: view.egressCluster };
   const visible = once(() => visibleDestinations(mesh, scope, view.services));
   const clusterList = once(() => outboundClusters(mesh, scope, visible()));
   const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));

@@ -204,6 +204,25 @@ describe('egress listeners with an address of their own (bind, captureMode)', ()
     expect(listener(snap, '0.0.0.0_9080')?.bind_to_port).toEqual({ value: false });
   });
 
+  test('a port the sidecar cannot bind (privileged, or its own) is not bound: its captured listener serves it, and the object says why', () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      egress: [
+        { port: { number: 80, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', hosts: ['./*'] },
+        { port: { number: 15001, protocol: 'TCP', name: 'tcp' }, captureMode: 'NONE', hosts: ['./*'] },
+        { hosts: ['*/*'] },
+      ],
+    });
+    const snap = snapshotOf([sc]);
+    // Envoy runs without capabilities: a bound listener on 80 would make it refuse the whole listener update.
+    expect([...(snap[TypeUrl.Listener]?.keys() ?? [])].filter((n) => n.startsWith('127.0.0.1_'))).toEqual([]);
+    expect(listener(snap, '0.0.0.0_80')?.bind_to_port).toEqual({ value: false });
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
+      'spec.egress[0].captureMode: the sidecar cannot bind port 80 (a privileged port or one of its own), so Trellis serves this listener to captured traffic only (Istio leaves it out)',
+      'spec.egress[1].captureMode: the sidecar cannot bind port 15001 (a privileged port or one of its own), so Trellis serves this listener to captured traffic only (Istio leaves it out)',
+    ]);
+  });
+
   test('a bind IP with the default captureMode: a listener of that address for captured traffic, not bound', () => {
     const sc = config('Sidecar', 'a', 'web', {
       workloadSelector: { labels: { app: 'web' } },
