@@ -57,16 +57,20 @@ export function sidecarCannotBind(port: number): boolean {
 const PROXY_ADMIN_PORT = 15000;
 
 /**
- * The address of its own an egress listener has, if any: only a listener with a port, not bound
- * to a Unix socket (not served), and not asking to bind a port the sidecar cannot.
+ * The address of its own an egress listener has, if any: not bound to a Unix socket (not
+ * served), and, on a port-specific listener, not asking to bind a port the sidecar cannot. A
+ * listener without a port lends its address to each port of its services (bindAt).
  */
 export function egressListenerAddress(l: Pick<IstioEgressListener, 'port' | 'bind' | 'captureMode'>): PortBind | undefined {
-  const port = l.port?.number;
-  if (!port || l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) return undefined;
+  if (l.port?.number === 0 || l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) return undefined;
   const bindToPort = l.captureMode === 'NONE';
-  if (bindToPort && sidecarCannotBind(port)) return undefined;
   const address = l.bind ?? (bindToPort ? '127.0.0.1' : undefined);
-  return address === undefined ? undefined : { address, bindToPort };
+  return address === undefined ? undefined : bindAt({ address, bindToPort }, l.port?.number);
+}
+
+/** A listener's address on one port: none where binding would take a port the sidecar cannot bind. */
+export function bindAt(bind: PortBind, port: number | undefined): PortBind | undefined {
+  return bind.bindToPort && port !== undefined && sidecarCannotBind(port) ? undefined : bind;
 }
 
 /** One Sidecar as it applies to the proxies of one namespace. */

@@ -164,12 +164,13 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
       out.push(`spec.egress[${i}].captureMode: the sidecar cannot bind port ${port} (a privileged port or one of its own), so Trellis serves this listener to captured traffic only (Istio leaves it out)`);
       return;
     }
-    if (l.bind) unapplied(`spec.egress[${i}].bind`, l.bind.startsWith(UNIX_ADDRESS_PREFIX) ? 'binding an egress listener to a Unix domain socket' : 'binding an egress listener without a port (for every port of its services)');
-    if (l.captureMode === 'NONE') unapplied(`spec.egress[${i}].captureMode`, 'captureMode NONE on an egress listener without a port or on a Unix socket');
+    if (l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) unapplied(`spec.egress[${i}].bind`, 'binding an egress listener to a Unix domain socket');
   });
   (spec.ingress ?? []).forEach((l, i) => {
-    if (l.bind) unapplied(`spec.ingress[${i}].bind`, 'binding an ingress listener to an address');
-    if (l.captureMode && l.captureMode !== 'DEFAULT') unapplied(`spec.ingress[${i}].captureMode`, `captureMode ${l.captureMode}`);
+    const port = l.port?.number;
+    if (l.captureMode === 'NONE' && port && sidecarCannotBind(port)) {
+      out.push(`spec.ingress[${i}].captureMode: the sidecar cannot bind port ${port} (a privileged port or one of its own), so this listener is left out, as Istio does`);
+    }
     // Istio too applies it only with its experimental ENABLE_TLS_ON_SIDECAR_INGRESS (off by default).
     if (l.tls) unapplied(`spec.ingress[${i}].tls`, "TLS termination on an ingress listener (Istio's experimental ENABLE_TLS_ON_SIDECAR_INGRESS)");
   });

@@ -3,10 +3,11 @@
 // targetPort, or the named port resolved through the proxy's own endpoint), with its protocol.
 // A Sidecar with ingress listeners replaces them (Istio: the listeners, not the Services, then
 // say what the workload accepts, and where the app listens: defaultEndpoint).
+import { BlockList, isIPv6 } from 'node:net';
 import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { IstioIngressListener } from '../api/sidecar.js';
 import { labelsMatch } from '../model/labels.js';
-import { UNIX_ADDRESS_PREFIX } from '../model/sidecars.js';
+import { sidecarCannotBind, UNIX_ADDRESS_PREFIX } from '../model/sidecars.js';
 import type { MeshService } from '../model/mesh-services.js';
 import { endpointPort } from './endpoints.js';
 import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
@@ -24,6 +25,11 @@ export interface InboundPort {
   endpoint?: InboundEndpoint;
   /** The Sidecar's connection pool for the port (its ingress listener's, else inboundConnectionPool). */
   pool?: ConnectionPoolSettings;
+  /**
+   * A Sidecar ingress listener with captureMode NONE: the address Envoy binds the port on, a
+   * listener of its own for traffic iptables does not capture, rather than a chain of virtualInbound.
+   */
+  bind?: string;
 }
 
 export type InboundEndpoint = { address: string; port: number } | { pipe: string };
@@ -44,13 +50,37 @@ export function inboundEndpoint(defaultEndpoint: string | undefined, port: numbe
   return address === '127.0.0.1' && target === port ? undefined : { address, port: target };
 }
 
-/** The inbound ports a Sidecar's ingress listeners declare. */
-export function ingressListenerPorts(listeners: readonly IstioIngressListener[]): InboundPort[] {
-  return listeners
-    .map((l) => ({ port: l.port.number ?? 0, protocol: (l.port.protocol ?? 'TCP').toUpperCase(), hostname: '', servicePort: l.port.number ?? 0, endpoint: inboundEndpoint(l.defaultEndpoint, l.port.number ?? 0) }))
-    .filter((p) => p.port > 0)
-    .map((p) => (p.endpoint ? p : { port: p.port, protocol: p.protocol, hostname: p.hostname, servicePort: p.servicePort }))
-    .sort((a, b) => a.port - b.port);
+/**
+ * The inbound ports a Sidecar's ingress listeners declare. `proxyIps`: the proxy's addresses, the
+ * first global unicast one is where a captureMode NONE listener binds when it names no address
+ * (Istio's getSidecarInboundBindIP), else the wildcard. Such a listener on a port the sidecar
+ * cannot bind is left out, as Istio does (CanBindToPort); bound anyway, Envoy would refuse the
+ * proxy's whole listener update.
+ */
+export function ingressListenerPorts(listeners: readonly IstioIngressListener[], proxyIps: readonly string[] = []): InboundPort[] {
+  const ports: InboundPort[] = [];
+  for (const l of listeners) {
+    const port = l.port.number ?? 0;
+    const bound = l.captureMode === 'NONE';
+    if (port <= 0 || (bound && sidecarCannotBind(port))) continue;
+    const p: InboundPort = { port, protocol: (l.port.protocol ?? 'TCP').toUpperCase(), hostname: '', servicePort: port };
+    const endpoint = inboundEndpoint(l.defaultEndpoint, port);
+    if (endpoint) p.endpoint = endpoint;
+    if (bound) p.bind = l.bind || (proxyIps.find(isGlobalUnicast) ?? '0.0.0.0');
+    ports.push(p);
+  }
+  return ports.sort((a, b) => a.port - b.port);
+}
+
+const NOT_UNICAST = new BlockList();
+for (const [net, prefix] of [['127.0.0.0', 8], ['169.254.0.0', 16], ['224.0.0.0', 4]] as const) NOT_UNICAST.addSubnet(net, prefix, 'ipv4');
+NOT_UNICAST.addAddress('0.0.0.0', 'ipv4');
+NOT_UNICAST.addAddress('255.255.255.255', 'ipv4');
+for (const [net, prefix] of [['::', 127], ['fe80::', 10], ['ff00::', 8]] as const) NOT_UNICAST.addSubnet(net, prefix, 'ipv6');
+
+/** Go's net.IP.IsGlobalUnicast: not unspecified, loopback, link-local, multicast or broadcast. */
+export function isGlobalUnicast(ip: string): boolean {
+  return !NOT_UNICAST.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
 }
 
 /** `services`: what the proxy sees (visibleServices), when already known. */
@@ -84,8 +114,8 @@ function rulePool(mesh: MeshView, p: InboundPort, ns: string): ConnectionPoolSet
 
 function portsOf(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[], ingress: readonly IstioIngressListener[]): InboundPort[] {
   const ns = proxyNamespace(proxy);
-  if (ingress.length > 0) return ingressListenerPorts(ingress);
   const ips = new Set([proxy.ip, ...(proxy.ips ?? [])].filter((x): x is string => !!x));
+  if (ingress.length > 0) return ingressListenerPorts(ingress, [...ips]);
   const byPort = new Map<number, InboundPort>();
   const labels = { ...proxy.labels };
   for (const svc of services) {

@@ -3,7 +3,7 @@
 import type { Labels } from '../api/common.js';
 import type { Mesh } from '../model/mesh.js';
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
-import type { PortBind } from '../model/sidecars.js';
+import { bindAt, type PortBind } from '../model/sidecars.js';
 import { INBOUND_CAPTURE_PORT, outboundClusterName, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
@@ -60,18 +60,26 @@ export interface SidecarView {
   outboundPolicy: OutboundPolicy | undefined;
   /** The cluster of the Sidecar's egressProxy (`outbound|<port>|<subset>|<host>`, the host as written, as Istio names it). */
   egressCluster: string | undefined;
-  /** The ports whose egress listener has an address of its own (model/sidecars' egressListenerAddress). */
-  portBinds: ReadonlyMap<number, PortBind>;
+  /**
+   * A port's own address, if its egress listener has one (model/sidecars' egressListenerAddress):
+   * the port-specific listener's, else, for a port no such listener owns, the catch-all's.
+   */
+  bindOf(port: number): PortBind | undefined;
 }
+
+const NO_BIND = (): undefined => undefined;
 
 
 export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
   const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
-  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined, portBinds: new Map() };
+  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined, bindOf: NO_BIND };
   const egress = scope.egressProxy;
   const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
   const portBinds = new Map(scope.egress.flatMap((l): Array<[number, PortBind]> => (l.port !== undefined && l.address ? [[l.port, l.address]] : [])));
-  return { ...mesh.sidecarServices(scope, visible), outboundPolicy: scope.outboundPolicy, egressCluster, portBinds };
+  const catchAll = scope.egress.find((l) => l.port === undefined)?.address;
+  const served = mesh.sidecarServices(scope, visible);
+  const bindOf = portBinds.size === 0 && !catchAll ? NO_BIND : (port: number) => (served.portOwners.has(port) ? portBinds.get(port) : catchAll && bindAt(catchAll, port));
+  return { ...served, outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
 }
 
 /** A visible service with the DestinationRule that applies to it from the proxy. */

@@ -15,6 +15,11 @@
 // The workload's authorization (and, on HTTP ports, JWT authentication) runs on every chain that
 // forwards to the app or passes through: HTTP filters before routing, network filters before
 // tcp_proxy (workload-security.ts).
+//
+// A Sidecar ingress listener with captureMode NONE is served by a listener of its own, bound to
+// its address and port (`<bind>_<port>`), for traffic iptables does not capture (the port
+// excluded from capture, or a pod without it): the same chains, mTLS mode and authorization as
+// in virtualInbound, which then has no chain for the port (Istio's inboundCustomListener).
 import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/FilterChain.js';
 import type { Filter } from '../xds/generated/envoy/config/listener/v3/Filter.js';
 import type { Listener, RouteConfiguration } from '../xds/types.js';
@@ -103,7 +108,7 @@ export function virtualInboundListener(
   security: WorkloadSecurity = NO_SECURITY,
   logs: ListenerAccessLogs = NO_ACCESS_LOGS,
 ): Listener {
-  const chains = ports.filter((p) => p.port !== inboundPort).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomains, security, logs));
+  const chains = ports.filter((p) => p.port !== inboundPort && p.bind === undefined).flatMap((p) => inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomains, security, logs));
   const passthrough = [...security.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, logs)];
   const strict = mtls.mode === 'STRICT';
   if (strict) {
@@ -128,4 +133,29 @@ export function virtualInboundListener(
       ? { name: 'InboundPassthroughFilterChain-refused', filters: [tcpProxyFilter('InboundPassthroughFilterChain-refused', BLACKHOLE_CLUSTER, logs)] }
       : { name: 'InboundPassthroughFilterChain', filters: passthrough },
   };
+}
+
+/** The listeners of the ports a Sidecar ingress listener binds (captureMode NONE). */
+export function boundInboundListeners(
+  ports: readonly InboundPort[],
+  mtls: InboundMtls = PERMISSIVE_MTLS,
+  security: WorkloadSecurity = NO_SECURITY,
+  logs: ListenerAccessLogs = NO_ACCESS_LOGS,
+): Listener[] {
+  return ports.flatMap((p) =>
+    p.bind === undefined
+      ? []
+      : [
+          {
+            name: `${p.bind}_${p.port}`,
+            address: { socket_address: { address: p.bind, port_value: p.port } },
+            traffic_direction: 'INBOUND',
+            // Bound, the connection's own address is its destination: no original_dst.
+            listener_filters: [tlsInspectorListenerFilter()],
+            listener_filters_timeout: { seconds: 5, nanos: 0 },
+            continue_on_listener_filters_timeout: true,
+            filter_chains: inboundFilterChains(p, mtls.ports.get(p.port) ?? mtls.mode, mtls.trustDomains, security, logs),
+          },
+        ],
+  );
 }

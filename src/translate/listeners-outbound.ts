@@ -128,7 +128,7 @@ export function outboundListeners(
   proxy: SidecarProxy,
   opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy' | 'egressCluster'>,
   ports = servicePortsByNumber(mesh, proxy),
-  binds: ReadonlyMap<number, PortBind> = new Map(),
+  bindOf: (port: number) => PortBind | undefined = () => undefined,
 ): Listener[] {
   // The workload is the client here (Telemetry's CLIENT mode).
   const logs = listenerAccessLogs(mesh.accessLogsFor(proxyNamespace(proxy), { ...proxy.labels }, 'CLIENT'));
@@ -136,7 +136,7 @@ export function outboundListeners(
   const fallback = fallbackCluster(opts);
   for (const [portNumber, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     if (portNumber === opts.outboundPort) continue;
-    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallback, logs, binds.get(portNumber)));
+    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallback, logs, bindOf(portNumber)));
   }
   return out;
 }

@@ -13,7 +13,7 @@ import { blackholeCluster, inboundCluster, inboundPassthroughCluster, outboundCl
 import type { InboundPort } from './inbound-ports.js';
 import { sidecarView, visibleDestinations, visibleServices, type MeshView, type SidecarOptions, type SidecarProxy, type SidecarView, type VisibleService } from './input.js';
 import type { MeshService } from '../model/mesh-services.js';
-import { inboundHttpPorts, inboundRouteConfiguration, PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
+import { boundInboundListeners, inboundHttpPorts, inboundRouteConfiguration, PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 import { NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { fallbackCluster, outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
@@ -35,7 +35,8 @@ export const NO_INBOUND_LOGS: InboundAccessLogs = { key: '', entries: () => NO_A
 /** A workload's own resources: a pure function of the key withInbound names them by. */
 interface InboundResources {
   readonly clusters: readonly Cluster[];
-  readonly listener: Listener;
+  /** virtualInbound, then the listeners of ports bound by the Sidecar (boundInboundListeners). */
+  readonly listeners: readonly Listener[];
   readonly routes: readonly RouteConfiguration[];
 }
 
@@ -123,7 +124,7 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));
   const endpointsByLocality = new Map<string, { version: number; map: ReadonlyMap<string, ClusterLoadAssignment> }>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
-  const listeners = once(() => outboundListeners(mesh, scope, opts, ports(), view.portBinds));
+  const listeners = once(() => outboundListeners(mesh, scope, opts, ports(), view.bindOf));
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
   const routes = once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, fallbackCluster(opts), ports())));
   return {
@@ -134,15 +135,24 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
       const key = JSON.stringify([inbound, opts.inboundPort, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key, logs.key]);
       let m = byInbound.get(key);
       if (!m) {
-        const build = (): InboundResources => ({
-          clusters: inbound.map(inboundCluster),
-          listener: virtualInboundListener(inbound, opts.inboundPort, mtls, security, logs.entries()),
-          routes: inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security)),
-        });
+        const build = (): InboundResources => {
+          const entries = logs.entries();
+          return {
+            clusters: inbound.map(inboundCluster),
+            listeners: [virtualInboundListener(inbound, opts.inboundPort, mtls, security, entries), ...boundInboundListeners(inbound, mtls, security, entries)],
+            routes: inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security)),
+          };
+        };
         const own = once(() => (inboundParts ? inboundParts.get(key, build) : build()));
         // Each type built when first asked for: a route change does not copy every cluster.
         const withClusters = once(() => withResources(TypeUrl.Cluster, clusters(), own().clusters));
-        const withListeners = once(() => byName(TypeUrl.Listener, [...listeners(), own().listener]));
+        // A port the workload binds is its own: an outbound listener of the same name (an egress
+        // bind on the same address and port) gives way, as Envoy cannot serve both.
+        const withListeners = once(() => {
+          const mine = own().listeners;
+          const taken = new Set(mine.map((l) => l.name));
+          return byName(TypeUrl.Listener, [...listeners().filter((l) => !taken.has(l.name)), ...mine]);
+        });
         const withRoutes = once(() => withResources(TypeUrl.Route, routes(), own().routes));
         m = {
           get clusters() {

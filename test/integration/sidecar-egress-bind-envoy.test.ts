@@ -2,7 +2,8 @@
 // listener's port on 127.0.0.1 for the app to call directly (nothing captures it), an HTTP port
 // routed by its hosts' virtual hosts and a TCP port proxied to its service, both to an app on
 // loopback. Before the Sidecar asks for it nothing listens on those ports (the per-port outbound
-// listeners are not bound; iptables would hand them connections).
+// listeners are not bound; iptables would hand them connections). A listener without a port lends
+// its captureMode and bind to every port of its services.
 import { jest } from '@jest/globals';
 import http from 'node:http';
 import type net from 'node:net';
@@ -97,4 +98,20 @@ test('with captureMode NONE, the app calls 127.0.0.1:<port> and reaches the serv
   const listeners = await envoy.admin('/listeners');
   expect(listeners).toContain(`127.0.0.1_${httpPort}::127.0.0.1:${httpPort}`);
   expect(listeners).toContain(`127.0.0.1_${tcpPort}::127.0.0.1:${tcpPort}`);
+});
+
+test('a listener without a port binds every port of its services on its address', async () => {
+  // Back to no Sidecar first: the ports are let go.
+  mesh = meshWith([]);
+  await server.push({ reason: 'config' });
+  await envoy.eventually('the ports let go', async () => ('error' in (await get(httpPort, 'web')) ? true : undefined));
+  expect(await get(tcpPort, 'db')).toEqual({ error: 'ECONNREFUSED' });
+  mesh = meshWith([config('Sidecar', NS, 'client', { workloadSelector: { labels: { app: 'client' } }, egress: [{ captureMode: 'NONE', hosts: ['./*'] }] })]);
+  await server.push({ reason: 'config' });
+  const viaHttp = await envoy.eventually('the HTTP port on 127.0.0.1', async () => {
+    const r = await get(httpPort, 'web');
+    return 'status' in r && r.status === 200 ? r : undefined;
+  });
+  expect(viaHttp).toMatchObject({ body: 'app', routed: true });
+  expect(await get(tcpPort, 'anything')).toMatchObject({ status: 200, body: 'app', routed: false });
 });

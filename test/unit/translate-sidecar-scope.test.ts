@@ -223,6 +223,26 @@ describe('egress listeners with an address of their own (bind, captureMode)', ()
     ]);
   });
 
+  test("a listener without a port lends its bind to each port of its services a port-specific listener does not own", () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      egress: [
+        { port: { number: 5432, protocol: 'TCP', name: 'tcp' }, hosts: ['./api.a.svc.cluster.local'] },
+        { captureMode: 'NONE', hosts: ['./*'] },
+      ],
+    });
+    const snap = snapshotOf([sc]);
+    expect(listener(snap, '127.0.0.1_8080')).toMatchObject({ address: { socket_address: { address: '127.0.0.1', port_value: 8080 } }, bind_to_port: { value: true } });
+    // Owned by the port-specific listener, which has no address: captured as before.
+    expect(listener(snap, '0.0.0.0_5432')?.bind_to_port).toEqual({ value: false });
+    // Port 80 cannot be bound by the sidecar: served to captured traffic only.
+    expect(listener(snap, '0.0.0.0_80')?.bind_to_port).toEqual({ value: false });
+    expect(listener(snap, '0.0.0.0_8080')).toBeUndefined();
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([]);
+    const bound = snapshotOf([config('Sidecar', 'a', 'web', { workloadSelector: { labels: { app: 'web' } }, egress: [{ bind: '10.1.2.3', hosts: ['./*'] }] })]);
+    expect(listener(bound, '10.1.2.3_80')).toMatchObject({ address: { socket_address: { address: '10.1.2.3', port_value: 80 } }, bind_to_port: { value: false } });
+  });
+
   test('a bind IP with the default captureMode: a listener of that address for captured traffic, not bound', () => {
     const sc = config('Sidecar', 'a', 'web', {
       workloadSelector: { labels: { app: 'web' } },
@@ -299,8 +319,76 @@ describe('ingress listeners', () => {
   });
 });
 
+describe('ingress listeners with captureMode NONE: a listener of their own, bound', () => {
+  const listener = (snap: ReturnType<typeof snapshotOf>, name: string) => snap[TypeUrl.Listener]?.get(name);
+  const chainNames = (l: Listener | undefined) => (l?.filter_chains ?? []).map((c) => c.name);
+
+  test("bound on the pod's address by default, or on its bind; virtualInbound has no chain for the port", () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      ingress: [
+        { port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', defaultEndpoint: '127.0.0.1:8080' },
+        { port: { number: 9090, protocol: 'TCP', name: 'tcp' }, captureMode: 'NONE', bind: '10.1.2.3', defaultEndpoint: 'unix:///var/run/app.sock' },
+        { port: { number: 7070, protocol: 'HTTP', name: 'http-c' }, captureMode: 'IPTABLES', bind: '10.1.2.3' },
+      ],
+    });
+    const snap = snapshotOf([sc]);
+    const http = listener(snap, '10.0.0.99_9080');
+    expect(http?.address?.socket_address).toEqual({ address: '10.0.0.99', port_value: 9080 });
+    expect(http?.traffic_direction).toBe('INBOUND');
+    expect(http?.bind_to_port).toBeUndefined();
+    // Bound, not redirected: no original destination to recover.
+    expect(http?.listener_filters?.map((f) => f.name)).toEqual(['envoy.filters.listener.tls_inspector']);
+    expect(chainNames(http)).toEqual(['inbound|9080||-mtls', 'inbound|9080||', 'inbound|9080||-tls']);
+    expect(decoded(http?.filter_chains?.[1]?.filters?.[0]?.typed_config ?? {})).toMatchObject({ rds: { route_config_name: 'inbound|9080||' } });
+    const tcp = listener(snap, '10.1.2.3_9090');
+    expect(tcp?.address?.socket_address).toEqual({ address: '10.1.2.3', port_value: 9090 });
+    expect(decoded(tcp?.filter_chains?.[1]?.filters?.[0]?.typed_config ?? {})).toMatchObject({ cluster: 'inbound|9090||' });
+    // captureMode IPTABLES (as the default): a chain of virtualInbound, whatever its bind.
+    expect(listener(snap, '10.1.2.3_7070')).toBeUndefined();
+    const ports = new Set(listener(snap, 'virtualInbound')?.filter_chains?.map((c) => c.filter_chain_match?.destination_port?.value));
+    expect([...ports]).toEqual([7070]);
+    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])].filter((n) => n.startsWith('inbound|')).sort()).toEqual(['inbound|7070||', 'inbound|9080||', 'inbound|9090||']);
+  });
+
+  test('they take the port\'s mTLS mode: under STRICT plaintext is refused there as in virtualInbound', () => {
+    const sc = config('Sidecar', 'a', 'web', { workloadSelector: { labels: { app: 'web' } }, ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', defaultEndpoint: '127.0.0.1:8080' }] });
+    const strict = config('PeerAuthentication', 'a', 'default', { mtls: { mode: 'STRICT' } });
+    expect(chainNames(listener(snapshotOf([sc, strict]), '10.0.0.99_9080'))).toEqual(['inbound|9080||-mtls', 'inbound|9080||-refused']);
+  });
+
+  test('a pod address that is not global unicast binds the wildcard (Istio); a port the sidecar cannot bind is left out, and said', () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      ingress: [
+        { port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', defaultEndpoint: '127.0.0.1:8080' },
+        { port: { number: 80, protocol: 'HTTP', name: 'http-80' }, captureMode: 'NONE', defaultEndpoint: '127.0.0.1:8081' },
+        { port: { number: 15006, protocol: 'TCP', name: 'tcp' }, captureMode: 'NONE' },
+      ],
+    });
+    const mesh = buildMesh(services, [sc]);
+    const snap = sidecarSnapshot(mesh, sidecar('a', { app: 'web' }, '127.0.0.1'));
+    expect(snap[TypeUrl.Listener]?.get('0.0.0.0_9080')).toMatchObject({ traffic_direction: 'INBOUND', address: { socket_address: { address: '0.0.0.0', port_value: 9080 } } });
+    expect([...(snap[TypeUrl.Listener]?.values() ?? [])].filter((l) => l.traffic_direction === 'INBOUND').map((l) => l.name)).toEqual(['virtualInbound', '0.0.0.0_9080']);
+    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])].filter((n) => n.startsWith('inbound|'))).toEqual(['inbound|9080||']);
+    expect(warningsFor(sc, mesh)).toEqual([
+      'spec.ingress[1].captureMode: the sidecar cannot bind port 80 (a privileged port or one of its own), so this listener is left out, as Istio does',
+      'spec.ingress[2].captureMode: the sidecar cannot bind port 15006 (a privileged port or one of its own), so this listener is left out, as Istio does',
+    ]);
+  });
+
+  test('an egress listener bound on the same address and port gives way to the workload\'s own', () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '127.0.0.1', defaultEndpoint: 'unix:///var/run/app.sock' }],
+      egress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', hosts: ['b/*'] }],
+    });
+    expect(listener(snapshotOf([sc]), '127.0.0.1_9080')?.traffic_direction).toBe('INBOUND');
+  });
+});
+
 describe('what Trellis does not apply yet is said on the object', () => {
-  test('ingress bind and captureMode, egress bind to a Unix socket or without a port', () => {
+  test('egress bind to a Unix socket', () => {
     const sc = config('Sidecar', 'a', 'x', {
       ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '0.0.0.0' }],
       egress: [
@@ -311,9 +399,6 @@ describe('what Trellis does not apply yet is said on the object', () => {
     });
     expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
       'spec.egress[1].bind: binding an egress listener to a Unix domain socket is not applied by Trellis yet',
-      'spec.egress[1].captureMode: captureMode NONE on an egress listener without a port or on a Unix socket is not applied by Trellis yet',
-      'spec.ingress[0].bind: binding an ingress listener to an address is not applied by Trellis yet',
-      'spec.ingress[0].captureMode: captureMode NONE is not applied by Trellis yet',
     ]);
     expect(warningsFor(config('Sidecar', 'a', 'y', { egress: [{ hosts: ['./*'] }] }), buildMesh(services, []))).toEqual([]);
   });
