@@ -30,14 +30,15 @@ export interface ScopedEgressListener {
   /** The port the listener serves; undefined for the catch-all. */
   port: number | undefined;
   hosts: HostsByNamespace;
-  /** The listener's own address (egressListenerAddress); undefined: the port's captured listener. */
-  address?: PortBind;
+  /** Where the listener's traffic arrives, as written (egressListenerAddress reads them with the proxy's capture). */
+  bind?: string;
+  captureMode?: IstioEgressListener['captureMode'];
 }
 
 /**
- * An egress listener's own address, as Istio binds it: its `bind`, or 127.0.0.1 when its
- * captureMode is NONE; bound to the port itself (`bindToPort`) only with captureMode NONE, where
- * the app calls the address directly rather than being captured by iptables.
+ * An egress listener's own address, as Istio binds it: its `bind`, or 127.0.0.1 when bound to
+ * the port itself (`bindToPort`): with captureMode NONE, or, for a proxy without iptables capture
+ * (interceptionMode NONE), unless IPTABLES; the app then calls the address directly.
  */
 export interface PortBind {
   address: string;
@@ -59,12 +60,13 @@ const PROXY_ADMIN_PORT = 15000;
 /**
  * The address of its own an egress listener has, if any: not bound to a Unix socket (not
  * served), and, on a port-specific listener, not asking to bind a port the sidecar cannot. A
- * listener without a port lends its address to each port of its services (bindAt).
+ * listener without a port lends its address to each port of its services (bindAt). `captured`:
+ * the proxy's traffic is captured by iptables (interceptionMode REDIRECT, the default).
  */
-export function egressListenerAddress(l: Pick<IstioEgressListener, 'port' | 'bind' | 'captureMode'>): PortBind | undefined {
+export function egressListenerAddress(l: Pick<IstioEgressListener, 'port' | 'bind' | 'captureMode'>, captured = true): PortBind | undefined {
   if (l.port?.number === 0 || l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) return undefined;
-  const bindToPort = l.captureMode === 'NONE';
-  const address = l.bind ?? (bindToPort ? '127.0.0.1' : undefined);
+  const bindToPort = l.captureMode === 'NONE' || (!captured && l.captureMode !== 'IPTABLES');
+  const address = l.bind || (bindToPort ? '127.0.0.1' : undefined);
   return address === undefined ? undefined : bindAt({ address, bindToPort }, l.port?.number);
 }
 
@@ -104,8 +106,7 @@ export function scopeOf(config: SidecarConfig, proxyNamespace: string): SidecarS
       const ns = h.slice(0, slash) === '.' ? proxyNamespace : h.slice(0, slash);
       hosts.set(ns, [...(hosts.get(ns) ?? []), h.slice(slash + 1)]);
     }
-    const address = egressListenerAddress(l);
-    return { port: l.port?.number || undefined, hosts, ...(address ? { address } : {}) };
+    return { port: l.port?.number || undefined, hosts, ...(l.bind ? { bind: l.bind } : {}), ...(l.captureMode ? { captureMode: l.captureMode } : {}) };
   });
   const outbound = config.spec.outboundTrafficPolicy;
   return {

@@ -25,6 +25,7 @@ Usage: trellis-bootstrap      (configured by the environment the injector sets; 
   TRELLIS_SDS_SOCKET            the agent's SDS socket (default ${DEFAULT_SDS_SOCKET})
   TRELLIS_CONFIG_DIR            where the bootstrap is written (default /etc/trellis/proxy)
   TRELLIS_LABELS_FILE           the pod's labels (downward API; default /etc/trellis/pod/labels)
+  TRELLIS_INTERCEPTION_MODE     REDIRECT (default: iptables captures the pod's traffic) or NONE
   -h, --help                    this help
 `;
 if (process.argv.slice(2).some((a) => a === '-h' || a === '--help')) {
@@ -65,6 +66,7 @@ const config = bootstrap({
   // Delta xDS by default, as Istio's proxies today; TRELLIS_ADS_API=GRPC asks for state of the world.
   adsApi: process.env.TRELLIS_ADS_API === 'GRPC' ? 'GRPC' : 'DELTA_GRPC',
   sdsSocket: env('TRELLIS_SDS_SOCKET', DEFAULT_SDS_SOCKET),
+  interceptionMode: process.env.TRELLIS_INTERCEPTION_MODE === 'NONE' ? 'NONE' : 'REDIRECT',
   xdsTls: env('TRELLIS_XDS_TLS', 'true') !== 'false' ? { token: fs.readFileSync(env('TRELLIS_TOKEN_FILE', '/var/run/secrets/tokens/istio-token'), 'utf8').trim() } : undefined,
   ...DEFAULT_PORTS,
 });

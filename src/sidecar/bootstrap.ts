@@ -29,6 +29,8 @@ export interface BootstrapInput {
    * token on the first connection. Undefined: plaintext (a debugging control plane only).
    */
   xdsTls?: { token: string };
+  /** NONE: the pod has no iptables capture (Istio's interceptionMode; default REDIRECT). */
+  interceptionMode?: 'REDIRECT' | 'NONE';
 }
 
 export const DEFAULT_PORTS = { adminPort: 15000, statsPort: 15090, readinessPort: 15021 };
@@ -138,6 +140,7 @@ export function bootstrap(i: BootstrapInput): Record<string, unknown> {
         SERVICE_ACCOUNT: i.serviceAccount ?? 'default',
         PROXY_TYPE: i.kind,
         CLUSTER_ID: 'Kubernetes',
+        INTERCEPTION_MODE: i.interceptionMode ?? 'REDIRECT',
         TRELLIS: 'true',
       },
     },

@@ -10,7 +10,7 @@ import { labelsMatch } from '../model/labels.js';
 import { sidecarCannotBind, UNIX_ADDRESS_PREFIX } from '../model/sidecars.js';
 import type { MeshService } from '../model/mesh-services.js';
 import { endpointPort } from './endpoints.js';
-import { proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
+import { captured, proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
 import { clusterPolicy } from './traffic-policy.js';
 
 export interface InboundPort {
@@ -51,17 +51,19 @@ export function inboundEndpoint(defaultEndpoint: string | undefined, port: numbe
 }
 
 /**
- * The inbound ports a Sidecar's ingress listeners declare. `proxyIps`: the proxy's addresses, the
+ * The inbound ports a Sidecar's ingress listeners declare. `capture`: iptables captures the pod's
+ * traffic (interceptionMode other than NONE). `proxyIps`: the proxy's addresses, the
  * first global unicast one is where a captureMode NONE listener binds when it names no address
  * (Istio's getSidecarInboundBindIP), else the wildcard. Such a listener on a port the sidecar
  * cannot bind is left out, as Istio does (CanBindToPort); bound anyway, Envoy would refuse the
  * proxy's whole listener update.
  */
-export function ingressListenerPorts(listeners: readonly IstioIngressListener[], proxyIps: readonly string[] = []): InboundPort[] {
+export function ingressListenerPorts(listeners: readonly IstioIngressListener[], proxyIps: readonly string[] = [], capture = true): InboundPort[] {
   const ports: InboundPort[] = [];
   for (const l of listeners) {
     const port = l.port.number ?? 0;
-    const bound = l.captureMode === 'NONE';
+    // Istio's getBindToPort: NONE binds; so does the default on a pod without capture.
+    const bound = l.captureMode === 'NONE' || (!capture && l.captureMode !== 'IPTABLES');
     if (port <= 0 || (bound && sidecarCannotBind(port))) continue;
     const p: InboundPort = { port, protocol: (l.port.protocol ?? 'TCP').toUpperCase(), hostname: '', servicePort: port };
     const endpoint = inboundEndpoint(l.defaultEndpoint, port);
@@ -115,7 +117,10 @@ function rulePool(mesh: MeshView, p: InboundPort, ns: string): ConnectionPoolSet
 function portsOf(mesh: MeshView, proxy: SidecarProxy, services: readonly MeshService[], ingress: readonly IstioIngressListener[]): InboundPort[] {
   const ns = proxyNamespace(proxy);
   const ips = new Set([proxy.ip, ...(proxy.ips ?? [])].filter((x): x is string => !!x));
-  if (ingress.length > 0) return ingressListenerPorts(ingress, [...ips]);
+  if (ingress.length > 0) return ingressListenerPorts(ingress, [...ips], captured(proxy));
+  // Without capture and without ingress listeners nothing would reach the proxy: Istio builds no
+  // inbound side then (the app's ports are its own).
+  if (!captured(proxy)) return [];
   const byPort = new Map<number, InboundPort>();
   const labels = { ...proxy.labels };
   for (const svc of services) {

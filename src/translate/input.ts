@@ -3,7 +3,7 @@
 import type { Labels } from '../api/common.js';
 import type { Mesh } from '../model/mesh.js';
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
-import { bindAt, type PortBind } from '../model/sidecars.js';
+import { bindAt, egressListenerAddress, type PortBind } from '../model/sidecars.js';
 import { INBOUND_CAPTURE_PORT, outboundClusterName, OUTBOUND_CAPTURE_PORT } from './names.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
@@ -32,6 +32,16 @@ export interface SidecarProxy {
   readonly labels: Readonly<Labels>;
   /** The proxy's locality (node.locality), for locality failover. */
   readonly locality?: { readonly region: string; readonly zone: string; readonly subZone: string } | undefined;
+  /**
+   * NONE: the pod has no iptables capture (Istio's interceptionMode NONE, node metadata
+   * INTERCEPTION_MODE); its listeners are bound to ports for the app and its peers to call.
+   */
+  readonly interception?: 'NONE';
+}
+
+/** Whether iptables captures the proxy's traffic (every interception mode but NONE). */
+export function captured(proxy: SidecarProxy): boolean {
+  return proxy.interception !== 'NONE';
 }
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -68,17 +78,27 @@ export interface SidecarView {
 }
 
 const NO_BIND = (): undefined => undefined;
-
+/** A proxy without iptables capture, and no Sidecar: each port on 127.0.0.1, as the egress listener Istio imports everything with. */
+const LOOPBACK_BOUND: PortBind = { address: '127.0.0.1', bindToPort: true };
 
 export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
   const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
-  if (!scope) return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined, bindOf: NO_BIND };
+  const capture = captured(proxy);
+  if (!scope) {
+    const bindOf = capture ? NO_BIND : (port: number) => bindAt(LOOPBACK_BOUND, port);
+    return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined, bindOf };
+  }
   const egress = scope.egressProxy;
   const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
-  const portBinds = new Map(scope.egress.flatMap((l): Array<[number, PortBind]> => (l.port !== undefined && l.address ? [[l.port, l.address]] : [])));
-  const catchAll = scope.egress.find((l) => l.port === undefined)?.address;
+  const address = (l: (typeof scope.egress)[number]): PortBind | undefined => egressListenerAddress({ port: { number: l.port }, bind: l.bind, captureMode: l.captureMode }, capture);
+  const portBinds = new Map(scope.egress.flatMap((l): Array<[number, PortBind]> => {
+    const a = l.port !== undefined ? address(l) : undefined;
+    return a ? [[l.port!, a]] : [];
+  }));
+  const catchAll = scope.egress.find((l) => l.port === undefined);
+  const catchAllBind = catchAll && address(catchAll);
   const served = mesh.sidecarServices(scope, visible);
-  const bindOf = portBinds.size === 0 && !catchAll ? NO_BIND : (port: number) => (served.portOwners.has(port) ? portBinds.get(port) : catchAll && bindAt(catchAll, port));
+  const bindOf = portBinds.size === 0 && !catchAllBind ? NO_BIND : (port: number) => (served.portOwners.has(port) ? portBinds.get(port) : catchAllBind && bindAt(catchAllBind, port));
   return { ...served, outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
 }
 

@@ -10,7 +10,7 @@ import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/Filt
 import type { Listener } from '../xds/types.js';
 import { listenerAccessLogs, NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { httpConnectionManagerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
-import { proxyNamespace, visibleServices, type MeshView, type PortBind, type SidecarOptions, type SidecarProxy } from './input.js';
+import { captured, proxyNamespace, visibleServices, type MeshView, type PortBind, type SidecarOptions, type SidecarProxy } from './input.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, outboundListenerName, outboundRouteName, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER } from './names.js';
 import { listenerProtocol } from './protocol.js';
 import { tcpRouteTargets } from './tcp-routes.js';
@@ -132,11 +132,16 @@ export function outboundListeners(
 ): Listener[] {
   // The workload is the client here (Telemetry's CLIENT mode).
   const logs = listenerAccessLogs(mesh.accessLogsFor(proxyNamespace(proxy), { ...proxy.labels }, 'CLIENT'));
-  const out: Listener[] = [virtualOutboundListener(opts, logs)];
+  // Without capture nothing reaches virtualOutbound or a listener not bound to its port: the app
+  // calls the bound ones (Istio builds neither for interceptionMode NONE).
+  const capture = captured(proxy);
+  const out: Listener[] = capture ? [virtualOutboundListener(opts, logs)] : [];
   const fallback = fallbackCluster(opts);
   for (const [portNumber, entries] of [...ports].sort((a, b) => a[0] - b[0])) {
     if (portNumber === opts.outboundPort) continue;
-    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallback, logs, bindOf(portNumber)));
+    const bind = bindOf(portNumber);
+    if (!capture && !bind?.bindToPort) continue;
+    out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallback, logs, bind));
   }
   return out;
 }

@@ -11,7 +11,7 @@ import type { Labels } from '../api/common.js';
 import { TypeUrl, type Cluster, type ClusterLoadAssignment, type Listener, type RouteConfiguration, type Secret } from '../xds/types.js';
 import { blackholeCluster, inboundCluster, inboundPassthroughCluster, outboundClusters, passthroughCluster } from './clusters.js';
 import type { InboundPort } from './inbound-ports.js';
-import { sidecarView, visibleDestinations, visibleServices, type MeshView, type SidecarOptions, type SidecarProxy, type SidecarView, type VisibleService } from './input.js';
+import { captured, sidecarView, visibleDestinations, visibleServices, type MeshView, type SidecarOptions, type SidecarProxy, type SidecarView, type VisibleService } from './input.js';
 import type { MeshService } from '../model/mesh-services.js';
 import { boundInboundListeners, inboundHttpPorts, inboundRouteConfiguration, PERMISSIVE_MTLS, virtualInboundListener, type InboundMtls } from './listeners-inbound.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
@@ -86,8 +86,8 @@ export interface OutboundConfig {
 }
 
 /**
- * The proxy as its outbound configuration may see it: namespace and the labels selectors read,
- * nothing else (so a translation that read more would differ between proxies, and tests would
+ * The proxy as its outbound configuration may see it: namespace, the labels selectors read and
+ * whether iptables captures its traffic, nothing else (so a translation that read more would differ between proxies, and tests would
  * see it); and the key naming that scope.
  */
 export function outboundScope(mesh: MeshView, proxy: SidecarProxy): { key: string; proxy: SidecarProxy } {
@@ -98,7 +98,8 @@ export function outboundScope(mesh: MeshView, proxy: SidecarProxy): { key: strin
   }
   // JSON, not joined strings: namespace and labels come from the proxy's own metadata, and no
   // choice of them may produce another scope's key (and so another proxy's configuration).
-  return { key: JSON.stringify([proxy.namespace ?? null, labels]), proxy: { namespace: proxy.namespace, ip: undefined, labels } };
+  const interception = proxy.interception === 'NONE' ? { interception: 'NONE' as const } : {};
+  return { key: JSON.stringify([proxy.namespace ?? null, labels, proxy.interception ?? null]), proxy: { namespace: proxy.namespace, ip: undefined, labels, ...interception } };
 }
 
 /** A port a port-specific egress listener owns serves only the hostnames that listener imported. */
@@ -132,14 +133,15 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
     visible,
     withInbound: (inbound, mtls = PERMISSIVE_MTLS, security = NO_SECURITY, logs = NO_INBOUND_LOGS) => {
       // Everything the inbound resources are built from: the key is their identity across snapshots.
-      const key = JSON.stringify([inbound, opts.inboundPort, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key, logs.key]);
+      const key = JSON.stringify([inbound, opts.inboundPort, mtls.mode, [...mtls.ports], mtls.trustDomains, security.key, logs.key, captured(scope)]);
       let m = byInbound.get(key);
       if (!m) {
         const build = (): InboundResources => {
           const entries = logs.entries();
           return {
             clusters: inbound.map(inboundCluster),
-            listeners: [virtualInboundListener(inbound, opts.inboundPort, mtls, security, entries), ...boundInboundListeners(inbound, mtls, security, entries)],
+            // Without capture nothing reaches virtualInbound: only the ports bound are served.
+            listeners: [...(captured(scope) ? [virtualInboundListener(inbound, opts.inboundPort, mtls, security, entries)] : []), ...boundInboundListeners(inbound, mtls, security, entries)],
             routes: inboundHttpPorts(inbound, opts.inboundPort).map((p) => inboundRouteConfiguration(p, security)),
           };
         };

@@ -111,6 +111,22 @@ function workloadCertTtl(pod: V1Pod): string | undefined {
   return String(Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h']);
 }
 
+/**
+ * `sidecar.istio.io/interceptionMode`: REDIRECT (the default) or NONE, the pod without iptables
+ * capture: no init container, and the proxy's listeners bound for the app and its peers to call
+ * (Istio's Sidecar `captureMode` examples). TPROXY is captured with REDIRECT, and said.
+ */
+function interceptionMode(pod: V1Pod): { mode: 'REDIRECT' | 'NONE'; warnings: string[] } {
+  const a = annotation(pod, 'interceptionMode', SIDECAR);
+  const value = a?.value.trim();
+  if (!a || value === 'REDIRECT') return { mode: 'REDIRECT', warnings: [] };
+  if (value === 'NONE') return { mode: 'NONE', warnings: [] };
+  if (value === 'TPROXY') {
+    return { mode: 'REDIRECT', warnings: [`annotation ${a.name}: TPROXY is captured with REDIRECT by Trellis: the app sees its inbound connections come from 127.0.0.6, not from the client's address`] };
+  }
+  throw new CaptureOptionError(`annotation ${a.name}: "${a.value}" is not an interception mode (REDIRECT, TPROXY or NONE)`);
+}
+
 const STATUS_ANNOTATIONS = [STATUS_ANNOTATION, 'sidecar.istio.io/status'];
 
 const proxyContainers = (pod: V1Pod): string[] =>
@@ -139,7 +155,9 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
   let resources: NonNullable<V1Container['resources']>;
   let certTtl: string | undefined;
   let metrics: PrometheusMerge;
+  let interception: ReturnType<typeof interceptionMode>;
   try {
+    interception = interceptionMode(pod);
     args = captureArgs(pod);
     resources = proxyResources(pod);
     certTtl = workloadCertTtl(pod);
@@ -185,6 +203,7 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
       { name: 'TRELLIS_ROOT_CERT', value: `${ROOT_CERT_DIR}/root-cert.pem` },
       { name: 'TRELLIS_SDS_SOCKET', value: `${SDS_SOCKET_DIR}/socket` },
       ...(certTtl ? [{ name: 'TRELLIS_CERT_TTL_SECONDS', value: certTtl }] : []),
+      ...(interception.mode === 'NONE' ? [{ name: 'TRELLIS_INTERCEPTION_MODE', value: 'NONE' }] : []),
       ...(hasProbers ? [{ name: APP_PROBERS_ENV, value: JSON.stringify(probes.probers) }] : []),
       ...metrics.env,
     ],
@@ -220,15 +239,17 @@ export function injectPod(pod: V1Pod, o: InjectOptions): InjectResult {
   ];
   const injected: V1Pod = structuredClone(pod);
   injected.spec = injected.spec ?? { containers: [] };
-  injected.spec.initContainers = [init, proxy, ...(injected.spec.initContainers ?? [])];
+  // Without capture there are no rules to install, and no NET_ADMIN to grant.
+  const ours = interception.mode === 'NONE' ? [proxy] : [init, proxy];
+  injected.spec.initContainers = [...ours, ...(injected.spec.initContainers ?? [])];
   injected.spec.containers = structuredClone(probes.containers);
   injected.spec.volumes = [...(injected.spec.volumes ?? []), ...volumes];
   injected.metadata = injected.metadata ?? {};
   injected.metadata.labels = { ...(injected.metadata.labels ?? {}), [TLS_MODE_LABEL]: 'istio' };
   injected.metadata.annotations = {
     ...metrics.annotations,
-    [STATUS_ANNOTATION]: JSON.stringify({ initContainers: [INIT_NAME, PROXY_NAME], volumes: volumes.map((v) => v.name), image: o.proxyImage }),
+    [STATUS_ANNOTATION]: JSON.stringify({ initContainers: ours.map((c) => c.name), volumes: volumes.map((v) => v.name), image: o.proxyImage }),
     'kubectl.kubernetes.io/default-container': injected.metadata.annotations?.['kubectl.kubernetes.io/default-container'] ?? injected.spec.containers[0]?.name ?? '',
   };
-  return { injected, warnings: [] };
+  return { injected, warnings: interception.warnings };
 }

@@ -35,7 +35,7 @@ export function injectionHandler(opts: InjectOptions, log: Logger, observe: (sec
       }
       const patch = jsonpatch.compare(pod, result.injected);
       log.info('sidecar injected', { namespace: req.namespace, pod: name });
-      return { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') };
+      return { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64'), ...(result.warnings.length ? { warnings: result.warnings } : {}) };
     } finally {
       observe((performance.now() - start) / 1000);
     }

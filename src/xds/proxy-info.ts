@@ -29,6 +29,8 @@ export interface ProxyInfo {
   /** Metadata GENERATOR (Istio uses `grpc` for proxyless gRPC clients). */
   readonly generator: string | undefined;
   readonly clientFeatures: readonly string[];
+  /** Metadata INTERCEPTION_MODE NONE: the pod's traffic is not captured by iptables. */
+  readonly interception?: 'NONE';
   /**
    * The workload identity the stream proved (see access.ts); undefined on an unauthenticated
    * port. Only a proxy with an identity is sent Secrets, and only its own namespace's.
@@ -113,5 +115,6 @@ export function parseNode(node: Node__Output | null | undefined): ProxyInfo {
     userAgent: userAgentVersion ? `${userAgentName}/${userAgentVersion}` : userAgentName,
     generator,
     clientFeatures: node?.client_features ?? [],
+    ...(str(metadata.INTERCEPTION_MODE) === 'NONE' ? { interception: 'NONE' as const } : {}),
   };
 }

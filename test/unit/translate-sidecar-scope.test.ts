@@ -387,6 +387,47 @@ describe('ingress listeners with captureMode NONE: a listener of their own, boun
   });
 });
 
+describe('a pod without iptables capture (interceptionMode NONE)', () => {
+  const uncaptured = { ...sidecar('a', { app: 'web' }), interception: 'NONE' as const };
+  const inbound = (l: Listener) => l.traffic_direction === 'INBOUND';
+
+  test('without a Sidecar: each service port bound on 127.0.0.1 (not the privileged ones), no virtual listeners, no inbound side', () => {
+    const snap = sidecarSnapshot(buildMesh(services, []), uncaptured);
+    const listeners = [...(snap[TypeUrl.Listener]?.values() ?? [])];
+    expect(listeners.map((l) => l.name).sort()).toEqual(['127.0.0.1_15012', '127.0.0.1_5432', '127.0.0.1_8080', '127.0.0.1_9080']);
+    expect(listeners.every((l) => l.bind_to_port?.value === true && l.address?.socket_address?.address === '127.0.0.1')).toBe(true);
+    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])].filter((n) => n.startsWith('inbound|'))).toEqual([]);
+    // A captured proxy of the same namespace and labels keeps its virtual listeners: the two never share a configuration.
+    const mesh = buildMesh(services, []);
+    const share = new SidecarShare(DEFAULT_SIDECAR_OPTIONS);
+    const names = (proxy: ReturnType<typeof sidecar>) => [...(sidecarSnapshot(mesh, proxy, {}, new Set([TypeUrl.Listener]), share)[TypeUrl.Listener]?.keys() ?? [])];
+    expect(names(uncaptured)).not.toContain('virtualOutbound');
+    expect(names(sidecar('a', { app: 'web' }))).toEqual(expect.arrayContaining(['virtualOutbound', 'virtualInbound', '0.0.0.0_8080']));
+    expect(names(uncaptured)).not.toContain('virtualOutbound');
+  });
+
+  test("Istio's example Sidecar: the ingress port bound on the pod's address, the egress ports on 127.0.0.1", () => {
+    const sc = config('Sidecar', 'a', 'no-ip-tables', {
+      workloadSelector: { labels: { app: 'web' } },
+      ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'somename' }, defaultEndpoint: '127.0.0.1:8080' }],
+      egress: [
+        { port: { number: 5432, protocol: 'TCP', name: 'db' }, bind: '127.0.0.1', hosts: ['./api.a.svc.cluster.local'] },
+        { hosts: ['b/*'] },
+      ],
+    });
+    const snap = sidecarSnapshot(buildMesh(services, [sc]), uncaptured);
+    const listeners = [...(snap[TypeUrl.Listener]?.values() ?? [])];
+    expect(listeners.filter(inbound).map((l) => [l.name, l.address?.socket_address?.address])).toEqual([['10.0.0.99_9080', '10.0.0.99']]);
+    expect(listeners.filter((l) => !inbound(l)).map((l) => [l.name, l.bind_to_port?.value])).toEqual([
+      ['127.0.0.1_5432', true],
+      ['127.0.0.1_9080', true],
+    ]);
+    // IPTABLES asks for capture the pod does not have: nothing serves it (Istio's getBindToPort).
+    const iptables = config('Sidecar', 'a', 'no-ip-tables', { workloadSelector: { labels: { app: 'web' } }, egress: [{ captureMode: 'IPTABLES', hosts: ['b/*'] }] });
+    expect([...(sidecarSnapshot(buildMesh(services, [iptables]), uncaptured)[TypeUrl.Listener]?.keys() ?? [])]).toEqual([]);
+  });
+});
+
 describe('what Trellis does not apply yet is said on the object', () => {
   test('egress bind to a Unix socket', () => {
     const sc = config('Sidecar', 'a', 'x', {

@@ -53,10 +53,36 @@ test('proxy resources come from annotations with sane defaults', () => {
   expect(r.injected.spec!.initContainers![1].resources).toEqual({ requests: { cpu: '200m', memory: '40Mi' }, limits: { memory: '256Mi' } });
 });
 
+test('interceptionMode NONE: no init container (no capture, no NET_ADMIN), and the proxy told so', () => {
+  for (const key of ['sidecar.istio.io/interceptionMode', 'sidecar.trellis.io/interceptionMode']) {
+    const r = injectPod(pod({ [key]: 'NONE' }), opts);
+    if (!('injected' in r)) throw new Error('not injected');
+    expect(r.injected.spec!.initContainers!.map((c) => c.name)).toEqual([PROXY_NAME]);
+    expect(r.injected.spec!.initContainers![0].env).toContainEqual({ name: 'TRELLIS_INTERCEPTION_MODE', value: 'NONE' });
+    expect(JSON.parse(r.injected.metadata!.annotations![STATUS_ANNOTATION])).toMatchObject({ initContainers: [PROXY_NAME] });
+    expect(r.warnings).toEqual([]);
+  }
+  const redirect = injectPod(pod({ 'sidecar.istio.io/interceptionMode': 'REDIRECT' }), opts);
+  if (!('injected' in redirect)) throw new Error('not injected');
+  expect(redirect.injected.spec!.initContainers!.map((c) => c.name)).toEqual([INIT_NAME, PROXY_NAME]);
+  expect(redirect.injected.spec!.initContainers![1].env?.map((e) => e.name)).not.toContain('TRELLIS_INTERCEPTION_MODE');
+});
+
+test('interceptionMode TPROXY is captured with REDIRECT, and the handler says so to kubectl', () => {
+  const r = injectPod(pod({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }), opts);
+  if (!('injected' in r)) throw new Error('not injected');
+  expect(r.injected.spec!.initContainers!.map((c) => c.name)).toEqual([INIT_NAME, PROXY_NAME]);
+  const warning = 'annotation sidecar.istio.io/interceptionMode: TPROXY is captured with REDIRECT by Trellis: the app sees its inbound connections come from 127.0.0.6, not from the client\'s address';
+  expect(r.warnings).toEqual([warning]);
+  const res = injectionHandler(opts, loggerFor('test'))({ uid: 'u3', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'ns', object: pod({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }) });
+  expect(res).toMatchObject({ allowed: true, patchType: 'JSONPatch', warnings: [warning] });
+});
+
 test.each([
   ['traffic.sidecar.istio.io/excludeInboundPorts', 'http', 'annotation traffic.sidecar.istio.io/excludeInboundPorts: "http" is not a port (1-65535)'],
   ['traffic.sidecar.istio.io/excludeOutboundIPRanges', '10.0.0.0/99', 'annotation traffic.sidecar.istio.io/excludeOutboundIPRanges: "10.0.0.0/99" is not an IPv4 address or CIDR'],
   ['sidecar.istio.io/proxyMemory', 'lots', 'annotation sidecar.istio.io/proxyMemory: "lots" is not a resource quantity (e.g. 100m, 128Mi)'],
+  ['sidecar.istio.io/interceptionMode', 'none', 'annotation sidecar.istio.io/interceptionMode: "none" is not an interception mode (REDIRECT, TPROXY or NONE)'],
 ])('an unusable %s rejects the pod, naming the annotation (never admitted outside the mesh)', (key, value, message) => {
   expect(injectPod(pod({ [key]: value }), opts)).toEqual({ rejected: `${message}; fix or remove it, or opt the pod out with the label sidecar.istio.io/inject: "false"` });
 });

@@ -52,3 +52,10 @@ test('a proxyless gRPC client is recognised by GENERATOR or its user agent; othe
   expect(parseNode(node({ id: 'test-envoy' }))).toMatchObject({ kind: 'unknown', ip: undefined, podName: undefined });
   expect(parseNode(undefined).id).toBe('');
 });
+
+test("INTERCEPTION_MODE NONE marks a pod without capture; Istio's other modes (and none) are captured", () => {
+  const id = 'sidecar~10.0.0.6~app.ns~ns.svc.cluster.local';
+  expect(parseNode(node({ id, metadata: struct({ INTERCEPTION_MODE: 'NONE' }) })).interception).toBe('NONE');
+  for (const mode of ['REDIRECT', 'TPROXY', '']) expect(parseNode(node({ id, metadata: struct({ INTERCEPTION_MODE: mode }) })).interception).toBeUndefined();
+  expect(parseNode(node({ id })).interception).toBeUndefined();
+});

@@ -14,6 +14,8 @@ const ports = (process.env.ECHO_PORTS ?? process.env.PORT ?? '8080')
   .map((p) => Number(p.trim()))
   .filter((p) => Number.isInteger(p) && p > 0);
 const labelsFile = process.env.ECHO_LABELS_FILE ?? '/etc/podinfo/labels';
+// ECHO_ADDRESS: where the HTTP ports listen; 127.0.0.1 for an app reached only through its sidecar.
+const address = process.env.ECHO_ADDRESS || '0.0.0.0';
 const failures = new Map<string, number>();
 
 function podLabels(): Record<string, string> {
@@ -97,7 +99,7 @@ function handle(port: number, req: http.IncomingMessage, res: http.ServerRespons
 const servers: (http.Server | https.Server)[] = ports.map((port) => {
   const server = http.createServer((req, res) => handle(port, req, res));
   server.keepAliveTimeout = 65_000;
-  server.listen(port, '0.0.0.0', () => process.stdout.write(`echo listening on :${port}\n`));
+  server.listen(port, address, () => process.stdout.write(`echo listening on ${address}:${port}\n`));
   return server;
 });
 
