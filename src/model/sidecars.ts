@@ -33,6 +33,11 @@ export interface ScopedEgressListener {
   /** Where the listener's traffic arrives, as written (egressListenerAddress reads them with the proxy's capture). */
   bind?: string;
   captureMode?: IstioEgressListener['captureMode'];
+  /**
+   * A listener on a Unix domain socket (`bind: unix://…`, port 0): its port's protocol. It
+   * imports its hosts on every port and serves them on the socket alone, not on their ports.
+   */
+  socketProtocol?: string;
 }
 
 /**
@@ -106,7 +111,8 @@ export function scopeOf(config: SidecarConfig, proxyNamespace: string): SidecarS
       const ns = h.slice(0, slash) === '.' ? proxyNamespace : h.slice(0, slash);
       hosts.set(ns, [...(hosts.get(ns) ?? []), h.slice(slash + 1)]);
     }
-    return { port: l.port?.number || undefined, hosts, ...(l.bind ? { bind: l.bind } : {}), ...(l.captureMode ? { captureMode: l.captureMode } : {}) };
+    const socket = l.bind?.startsWith(UNIX_ADDRESS_PREFIX) ? { socketProtocol: (l.port?.protocol ?? 'TCP').toUpperCase() } : {};
+    return { port: l.port?.number || undefined, hosts, ...(l.bind ? { bind: l.bind } : {}), ...(l.captureMode ? { captureMode: l.captureMode } : {}), ...socket };
   });
   const outbound = config.spec.outboundTrafficPolicy;
   return {
@@ -202,6 +208,8 @@ export interface ScopedServices {
   listed: ReadonlySet<string>;
   /** For the ports a port-specific egress listener serves: the hostnames it imported there. */
   portOwners: ReadonlyMap<number, ReadonlySet<string>>;
+  /** For each listener on a Unix domain socket (its `bind`): the hostnames it imported. */
+  sockets: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /**
@@ -219,9 +227,11 @@ export function scopedServices(
   const byHost = new Map<string, MeshService>();
   const listed = new Set<string>();
   const portOwners = new Map<number, Set<string>>();
+  const sockets = new Map<string, Set<string>>();
   const add = (service: MeshService | undefined, listener: ScopedEgressListener, inferred = false): void => {
     if (!service) return;
-    if (!inferred) listed.add(service.hostname);
+    if (!inferred && listener.socketProtocol !== undefined && listener.bind) sockets.set(listener.bind, (sockets.get(listener.bind) ?? new Set()).add(service.hostname));
+    else if (!inferred) listed.add(service.hostname);
     if (!inferred && listener.port !== undefined) portOwners.set(listener.port, (portOwners.get(listener.port) ?? new Set()).add(service.hostname));
     const found = byHost.get(service.hostname);
     if (!found) byHost.set(service.hostname, service);
@@ -243,7 +253,7 @@ export function scopedServices(
     }
   }
   const services = [...byHost.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
-  return { services, listed, portOwners };
+  return { services, listed, portOwners, sockets };
 }
 
 /** A change to a VirtualService, ServiceEntry or DestinationRule, as a Sidecar scope sees it. */

@@ -19,6 +19,7 @@ import { envoyJwksProblem } from './jwks-keys.js';
 import { sameLabels } from './labels.js';
 import type { Mesh } from './mesh.js';
 import type { MeshService } from './mesh-services.js';
+import { listenerProtocol } from './protocol.js';
 import { egressListenerAddress, sidecarCannotBind, UNIX_ADDRESS_PREFIX } from './sidecars.js';
 import { namespaceWide } from './telemetry.js';
 import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
@@ -164,7 +165,9 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
       out.push(`spec.egress[${i}].captureMode: the sidecar cannot bind port ${port} (a privileged port or one of its own), so Trellis serves this listener to captured traffic only (Istio leaves it out)`);
       return;
     }
-    if (l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) unapplied(`spec.egress[${i}].bind`, 'binding an egress listener to a Unix domain socket');
+    if (l.bind?.startsWith(UNIX_ADDRESS_PREFIX) && listenerProtocol((l.port?.protocol ?? 'TCP').toUpperCase()) !== 'http') {
+      unapplied(`spec.egress[${i}].bind`, `a ${l.port?.protocol ?? 'TCP'} egress listener on a Unix domain socket (HTTP ones are served)`);
+    }
   });
   (spec.ingress ?? []).forEach((l, i) => {
     const port = l.port?.number;

@@ -11,7 +11,7 @@ import { endpointsFor } from './endpoints.js';
 import { visibleDestinations, type MeshView, type SidecarProxy } from './input.js';
 import { inboundPorts, type InboundPort } from './inbound-ports.js';
 import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_BIND_ADDRESS, INBOUND_PASSTHROUGH_CLUSTER, outboundClusterName, PASSTHROUGH_CLUSTER } from './names.js';
-import { isHttp2 } from './protocol.js';
+import { isHttp2 } from '../model/protocol.js';
 import { clusterPolicy } from './traffic-policy.js';
 import { meshSni, meshTlsFields } from './mtls.js';
 import { spiffeId } from '../api/mesh-identity.js';

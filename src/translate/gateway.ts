@@ -19,7 +19,7 @@ import { gatewayPassthroughListeners } from './gateway-passthrough.js';
 import { gatewayListenerName, gatewaysFor, listenPorts, type GatewayMeshView } from './gateway-proxy.js';
 import { credentialSecrets, downstreamTls, type ServerTlsMode } from './gateway-tls.js';
 import { httpRoutes } from './http-routes.js';
-import { isHttp } from './protocol.js';
+import { isHttp } from '../model/protocol.js';
 import { visibleDestinations, type SidecarProxy } from './input.js';
 import { sidecarEndpoints } from './endpoints.js';
 import { byName, once, pickTypes } from './resources.js';

@@ -5,6 +5,7 @@ import type { Mesh } from '../model/mesh.js';
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import { bindAt, egressListenerAddress, type PortBind } from '../model/sidecars.js';
 import { INBOUND_CAPTURE_PORT, outboundClusterName, OUTBOUND_CAPTURE_PORT } from './names.js';
+import { listenerProtocol } from '../model/protocol.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
 export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'destinationRulesFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'visibleServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks' | 'accessLogsFor' | 'endpointsVersion' | 'hostsMovedSince'>;
@@ -67,6 +68,8 @@ export interface SidecarView {
   services: MeshService[];
   listed: ReadonlySet<string> | undefined;
   portOwners: ReadonlyMap<number, ReadonlySet<string>>;
+  /** The egress listeners on a Unix domain socket served (HTTP ones): the socket (`unix://…`) and the hostnames imported there. */
+  sockets: ReadonlyArray<{ bind: string; hosts: ReadonlySet<string> }>;
   outboundPolicy: OutboundPolicy | undefined;
   /** The cluster of the Sidecar's egressProxy (`outbound|<port>|<subset>|<host>`, the host as written, as Istio names it). */
   egressCluster: string | undefined;
@@ -86,7 +89,7 @@ export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visib
   const capture = captured(proxy);
   if (!scope) {
     const bindOf = capture ? NO_BIND : (port: number) => bindAt(LOOPBACK_BOUND, port);
-    return { services: visible, listed: undefined, portOwners: new Map(), outboundPolicy: undefined, egressCluster: undefined, bindOf };
+    return { services: visible, listed: undefined, portOwners: new Map(), sockets: [], outboundPolicy: undefined, egressCluster: undefined, bindOf };
   }
   const egress = scope.egressProxy;
   const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
@@ -95,11 +98,13 @@ export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visib
     const a = l.port !== undefined ? address(l) : undefined;
     return a ? [[l.port!, a]] : [];
   }));
-  const catchAll = scope.egress.find((l) => l.port === undefined);
+  const catchAll = scope.egress.find((l) => l.port === undefined && l.socketProtocol === undefined);
   const catchAllBind = catchAll && address(catchAll);
-  const served = mesh.sidecarServices(scope, visible);
+  const { sockets: socketHosts, ...served } = mesh.sidecarServices(scope, visible);
   const bindOf = portBinds.size === 0 && !catchAllBind ? NO_BIND : (port: number) => (served.portOwners.has(port) ? portBinds.get(port) : catchAllBind && bindAt(catchAllBind, port));
-  return { ...served, outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
+  // Only HTTP is served on a socket (routed by Host); TCP has no port to pick a service by.
+  const sockets = scope.egress.flatMap((l) => (l.bind && l.socketProtocol && listenerProtocol(l.socketProtocol) === 'http' ? [{ bind: l.bind, hosts: socketHosts.get(l.bind) ?? new Set<string>() }] : []));
+  return { ...served, sockets, outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
 }
 
 /** A visible service with the DestinationRule that applies to it from the proxy. */

@@ -29,7 +29,7 @@ import type { InboundPort } from './inbound-ports.js';
 import type { EffectiveMtls, EffectiveMtlsMode as MtlsMode } from '../model/peer-authentication.js';
 import { MESH_ALPN, meshServerSocket } from './mtls.js';
 import { BLACKHOLE_CLUSTER, inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND_LISTENER } from './names.js';
-import { listenerProtocol } from './protocol.js';
+import { listenerProtocol } from '../model/protocol.js';
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 
 /** The mTLS modes of a workload (PeerAuthentication resolved) and the mesh's trust domain and its aliases. */

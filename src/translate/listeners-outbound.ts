@@ -10,9 +10,10 @@ import type { FilterChain } from '../xds/generated/envoy/config/listener/v3/Filt
 import type { Listener } from '../xds/types.js';
 import { listenerAccessLogs, NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { httpConnectionManagerFilter, tcpProxyFilter, tlsInspectorListenerFilter } from './filters.js';
+import { UNIX_ADDRESS_PREFIX } from '../model/sidecars.js';
 import { captured, proxyNamespace, visibleServices, type MeshView, type PortBind, type SidecarOptions, type SidecarProxy } from './input.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, outboundListenerName, outboundRouteName, PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND_LISTENER } from './names.js';
-import { listenerProtocol } from './protocol.js';
+import { listenerProtocol } from '../model/protocol.js';
 import { tcpRouteTargets } from './tcp-routes.js';
 import { isTlsProtocol, tlsRoutes } from './tls-routes.js';
 
@@ -129,6 +130,8 @@ export function outboundListeners(
   opts: Pick<SidecarOptions, 'outboundPort' | 'outboundPolicy' | 'egressCluster'>,
   ports = servicePortsByNumber(mesh, proxy),
   bindOf: (port: number) => PortBind | undefined = () => undefined,
+  /** The Unix domain sockets of egress listeners served (`unix://…`). */
+  sockets: readonly string[] = [],
 ): Listener[] {
   // The workload is the client here (Telemetry's CLIENT mode).
   const logs = listenerAccessLogs(mesh.accessLogsFor(proxyNamespace(proxy), { ...proxy.labels }, 'CLIENT'));
@@ -143,5 +146,20 @@ export function outboundListeners(
     if (!capture && !bind?.bindToPort) continue;
     out.push(outboundPortListener(mesh, proxy, portNumber, entries, fallback, logs, bind));
   }
+  for (const socket of sockets) out.push(outboundSocketListener(socket, logs));
   return out;
+}
+
+/**
+ * `unix://<path>_0`, an egress listener on a Unix domain socket (HTTP): the app connects to the
+ * socket (`@name`: the abstract namespace) and is routed by Host over RDS `unix://<path>`.
+ */
+function outboundSocketListener(bind: string, logs: ListenerAccessLogs): Listener {
+  const name = `${bind}_0`;
+  return {
+    name,
+    address: { pipe: { path: bind.slice(UNIX_ADDRESS_PREFIX.length) } },
+    traffic_direction: 'OUTBOUND',
+    filter_chains: [{ name: `${name}_http`, filters: [httpConnectionManagerFilter(`outbound_${name}`, bind, 'outbound', [], logs)] }],
+  };
 }

@@ -17,7 +17,7 @@ import { boundInboundListeners, inboundHttpPorts, inboundRouteConfiguration, PER
 import { NO_SECURITY, type WorkloadSecurity } from './workload-security.js';
 import { NO_ACCESS_LOGS, type ListenerAccessLogs } from './access-log.js';
 import { fallbackCluster, outboundListeners, servicePortsByNumber } from './listeners-outbound.js';
-import { outboundRouteConfigurations } from './routes.js';
+import { outboundRouteConfigurations, socketRouteConfiguration } from './routes.js';
 import { sidecarEndpoints } from './endpoints.js';
 import { byName, once, withResources } from './resources.js';
 import { sidecarSecrets } from './secrets.js';
@@ -125,9 +125,13 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));
   const endpointsByLocality = new Map<string, { version: number; map: ReadonlyMap<string, ClusterLoadAssignment> }>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
-  const listeners = once(() => outboundListeners(mesh, scope, opts, ports(), view.bindOf));
+  const listeners = once(() => outboundListeners(mesh, scope, opts, ports(), view.bindOf, view.sockets.map((s) => s.bind)));
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
-  const routes = once(() => byName(TypeUrl.Route, outboundRouteConfigurations(mesh, scope, fallbackCluster(opts), ports())));
+  const routes = once(() => {
+    const fallback = fallbackCluster(opts);
+    const onSockets = view.sockets.map((s) => socketRouteConfiguration(mesh, scope, s.bind, view.services.filter((v) => s.hosts.has(v.hostname)), fallback));
+    return byName(TypeUrl.Route, [...outboundRouteConfigurations(mesh, scope, fallback, ports()), ...onSockets]);
+  });
   return {
     services,
     visible,

@@ -9,8 +9,8 @@ import type { RouteConfiguration } from '../xds/types.js';
 import { defaultRoute, hashPolicyFor, SIDECAR_GATEWAYS, virtualServiceRoutes } from './http-routes.js';
 import { proxyNamespace, type MeshView, type SidecarProxy } from './input.js';
 import { servicePortsByNumber } from './listeners-outbound.js';
-import { BLACKHOLE_CLUSTER, outboundClusterName, outboundRouteName } from './names.js';
-import { listenerProtocol } from './protocol.js';
+import { BLACKHOLE_CLUSTER, outboundClusterName, outboundRouteName, PASSTHROUGH_CLUSTER } from './names.js';
+import { listenerProtocol } from '../model/protocol.js';
 
 /** The names a service answers to from `clientNamespace`, each with and without `:port`. */
 export function serviceDomains(service: MeshService, port: number, clientNamespace: string, domain: string): string[] {
@@ -35,10 +35,24 @@ function catchAll(fallback: string): VirtualHost {
 
 /** RouteConfiguration `<port>` for one HTTP port. */
 export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, port: number, services: readonly MeshService[], fallback: string): RouteConfiguration {
+  return routeConfiguration(mesh, proxy, outboundRouteName(port), services.map((service) => ({ service, port })), fallback);
+}
+
+/**
+ * RouteConfiguration `unix://<path>` of an egress listener on a Unix domain socket: a virtual host
+ * for every HTTP port of its services (Istio's listener port 0), the names without a port for
+ * the lowest. No catch-all passes through: a socket has no original destination to pass to.
+ */
+export function socketRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, bind: string, services: readonly MeshService[], fallback: string): RouteConfiguration {
+  const entries = services.flatMap((service) => service.ports.filter((p) => listenerProtocol(p.protocol) === 'http').map((p) => ({ service, port: p.number })));
+  return routeConfiguration(mesh, proxy, bind, entries.sort((a, b) => a.port - b.port), fallback === PASSTHROUGH_CLUSTER ? undefined : fallback);
+}
+
+function routeConfiguration(mesh: MeshView, proxy: SidecarProxy, name: string, entries: ReadonlyArray<{ service: MeshService; port: number }>, fallback: string | undefined): RouteConfiguration {
   const ns = proxyNamespace(proxy);
   const used = new Set<string>();
   const vhosts: VirtualHost[] = [];
-  for (const service of services) {
+  for (const { service, port } of entries) {
     const domains = serviceDomains(service, port, ns, mesh.domain).filter((d) => !used.has(d));
     if (domains.length === 0) continue;
     for (const d of domains) used.add(d);
@@ -48,8 +62,8 @@ export function outboundRouteConfiguration(mesh: MeshView, proxy: SidecarProxy, 
     const routes = vs ? virtualServiceRoutes(ctx, vs) : [defaultRoute(cluster, hashPolicyFor(ctx, { host: service.hostname, port, subset: undefined }))];
     vhosts.push({ name: `${service.hostname}:${port}`, domains, routes, include_request_attempt_count: true });
   }
-  vhosts.push(catchAll(fallback));
-  return { name: outboundRouteName(port), virtual_hosts: vhosts, validate_clusters: { value: false } };
+  if (fallback !== undefined) vhosts.push(catchAll(fallback));
+  return { name, virtual_hosts: vhosts, validate_clusters: { value: false } };
 }
 
 /** The route configurations of every outbound HTTP port. */

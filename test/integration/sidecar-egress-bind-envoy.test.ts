@@ -3,10 +3,14 @@
 // routed by its hosts' virtual hosts and a TCP port proxied to its service, both to an app on
 // loopback. Before the Sidecar asks for it nothing listens on those ports (the per-port outbound
 // listeners are not bound; iptables would hand them connections). A listener without a port lends
-// its captureMode and bind to every port of its services.
+// its captureMode and bind to every port of its services; an HTTP listener on a Unix domain socket
+// serves its hosts there, routed by Host.
 import { jest } from '@jest/globals';
+import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import type { ConfigStore } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
@@ -32,6 +36,19 @@ let services: ServiceFixture[];
 function get(port: number, host: string): Promise<{ status: number; body: string; routed: boolean } | { error: string }> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 5000, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, routed: res.headers['x-envoy-upstream-service-time'] !== undefined }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
+  });
+}
+
+/** GET / over a Unix domain socket with Host `host`. */
+function getOnSocket(socketPath: string, host: string): Promise<{ status: number; body: string; routed: boolean } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath, path: '/', agent: false, timeout: 5000, headers: { host } }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, routed: res.headers['x-envoy-upstream-service-time'] !== undefined }));
@@ -114,4 +131,30 @@ test('a listener without a port binds every port of its services on its address'
   });
   expect(viaHttp).toMatchObject({ body: 'app', routed: true });
   expect(await get(tcpPort, 'anything')).toMatchObject({ status: 200, body: 'app', routed: false });
+});
+
+test('an HTTP listener on a Unix domain socket routes the app by Host', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-egress-uds-'));
+  const file = path.join(dir, 'egress.sock');
+  try {
+    mesh = meshWith([
+      config('Sidecar', NS, 'client', {
+        workloadSelector: { labels: { app: 'client' } },
+        egress: [
+          { port: { number: 0, protocol: 'HTTP', name: 'uds' }, bind: `unix://${file}`, hosts: [`./web.${NS}.svc.cluster.local`] },
+        ],
+      }),
+    ]);
+    await server.push({ reason: 'config' });
+    const viaFile = await envoy.eventually('the socket file', async () => {
+      const r = await getOnSocket(file, `web.${NS}.svc.cluster.local:${httpPort}`);
+      return 'status' in r && r.status === 200 ? r : undefined;
+    });
+    expect(viaFile).toEqual({ status: 200, body: 'app', routed: true });
+    expect(await getOnSocket(file, 'web')).toEqual({ status: 200, body: 'app', routed: true });
+    // A host the socket's listener did not import: no virtual host (no original destination to pass to).
+    expect(await getOnSocket(file, 'elsewhere.example')).toMatchObject({ status: 404, routed: false });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -3,7 +3,7 @@
 import { duration } from '../../src/translate/duration.js';
 import { inboundClusterName, outboundClusterName, outboundListenerName, outboundRouteName } from '../../src/translate/names.js';
 import { fractionalPercent } from '../../src/translate/percent.js';
-import { isHttp2, listenerProtocol } from '../../src/translate/protocol.js';
+import { isHttp2, listenerProtocol } from '../../src/model/protocol.js';
 import { clusterPolicy } from '../../src/translate/traffic-policy.js';
 import { protocolOfServicePort } from '../../src/model/mesh-services.js';
 

@@ -243,6 +243,35 @@ describe('egress listeners with an address of their own (bind, captureMode)', ()
     expect(listener(bound, '10.1.2.3_80')).toMatchObject({ address: { socket_address: { address: '10.1.2.3', port_value: 80 } }, bind_to_port: { value: false } });
   });
 
+  test('a listener on a Unix domain socket serves its hosts there alone, every HTTP port routed by Host', () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      egress: [
+        { port: { number: 0, protocol: 'HTTP', name: 'uds' }, bind: 'unix:///var/run/app.sock', hosts: ['./api.a.svc.cluster.local'] },
+        { port: { number: 0, protocol: 'TCP', name: 'uds-tcp' }, bind: 'unix://@tcp', hosts: ['./api.a.svc.cluster.local'] },
+        { hosts: ['b/*'] },
+      ],
+    });
+    const snap = snapshotOf([sc]);
+    const uds = listener(snap, 'unix:///var/run/app.sock_0');
+    expect(uds?.address).toEqual({ pipe: { path: '/var/run/app.sock' } });
+    expect(decoded(uds?.filter_chains?.[0]?.filters?.[0]?.typed_config ?? {})).toMatchObject({ rds: { route_config_name: 'unix:///var/run/app.sock' } });
+    const routes = snap[TypeUrl.Route]?.get('unix:///var/run/app.sock');
+    // Its HTTP port only (5432 is TCP), the short names with and without the port; no passthrough catch-all.
+    expect(vhosts(routes)).toEqual(['api.a.svc.cluster.local:8080']);
+    expect(routes?.virtual_hosts?.[0]?.domains).toEqual(expect.arrayContaining(['api', 'api:8080', 'api.a.svc.cluster.local']));
+    // Imported for the socket alone: clusters, but no listener or route on the service's own ports.
+    expect(clusters([sc])).toEqual(expect.arrayContaining(['outbound|8080||api.a.svc.cluster.local', 'outbound|5432||api.a.svc.cluster.local']));
+    expect(listener(snap, '0.0.0.0_8080')).toBeUndefined();
+    expect(listener(snap, '0.0.0.0_5432')).toBeUndefined();
+    // A TCP listener on a socket has no port to pick a service by: not served, and said.
+    expect(listener(snap, 'unix://@tcp_0')).toBeUndefined();
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual(['spec.egress[1].bind: a TCP egress listener on a Unix domain socket (HTTP ones are served) is not applied by Trellis yet']);
+    // REGISTRY_ONLY: what no service claims is refused on the socket too.
+    const blocked = snapshotOf([config('Sidecar', 'a', 'web', { ...sc.spec, outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } })]);
+    expect(vhosts(blocked[TypeUrl.Route]?.get('unix:///var/run/app.sock'))).toEqual(['api.a.svc.cluster.local:8080', 'block_all']);
+  });
+
   test('a bind IP with the default captureMode: a listener of that address for captured traffic, not bound', () => {
     const sc = config('Sidecar', 'a', 'web', {
       workloadSelector: { labels: { app: 'web' } },
@@ -429,17 +458,17 @@ describe('a pod without iptables capture (interceptionMode NONE)', () => {
 });
 
 describe('what Trellis does not apply yet is said on the object', () => {
-  test('egress bind to a Unix socket', () => {
+  test('a TCP egress listener on a Unix socket', () => {
     const sc = config('Sidecar', 'a', 'x', {
       ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '0.0.0.0' }],
       egress: [
         { port: { number: 3306, protocol: 'MYSQL', name: 'db' }, bind: '127.0.0.1', captureMode: 'NONE', hosts: ['*/mysql.foo.com'] },
-        { port: { number: 0, protocol: 'HTTP', name: 'uds' }, bind: 'unix:///var/run/app.sock', captureMode: 'NONE', hosts: ['./*'] },
+        { port: { number: 0, protocol: 'TCP', name: 'uds' }, bind: 'unix:///var/run/app.sock', captureMode: 'NONE', hosts: ['./*'] },
       ],
       inboundConnectionPool: { tcp: { maxConnections: 10 } },
     });
     expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
-      'spec.egress[1].bind: binding an egress listener to a Unix domain socket is not applied by Trellis yet',
+      'spec.egress[1].bind: a TCP egress listener on a Unix domain socket (HTTP ones are served) is not applied by Trellis yet',
     ]);
     expect(warningsFor(config('Sidecar', 'a', 'y', { egress: [{ hosts: ['./*'] }] }), buildMesh(services, []))).toEqual([]);
   });
