@@ -10,7 +10,9 @@
 // selected VirtualService routes to are added too (Istio's inference, so a route never points at
 // a cluster the proxy lacks). A listener with a port imports each service on that port alone.
 import type { Labels } from '../api/common.js';
-import type { IstioEgressListener, IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import type { CaptureMode, IstioEgressListener, IstioIngressListener, OutboundTrafficPolicyMode, SidecarSpec } from '../api/sidecar.js';
+import { isIPAddress } from '../api/validate-primitives.js';
+import { isHttp } from './protocol.js';
 import { PROXY_PORTS } from '../sidecar/iptables.js';
 import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { Destination } from '../api/virtual-service.js';
@@ -63,14 +65,27 @@ export function sidecarCannotBind(port: number): boolean {
 const PROXY_ADMIN_PORT = 15000;
 
 /**
- * The address of its own an egress listener has, if any: not bound to a Unix socket (not
- * served), and, on a port-specific listener, not asking to bind a port the sidecar cannot. A
- * listener without a port lends its address to each port of its services (bindAt). `captured`:
- * the proxy's traffic is captured by iptables (interceptionMode REDIRECT, the default).
+ * Istio's bindToPort: a listener bound to its port for callers to reach directly, rather than fed
+ * by iptables. captureMode NONE binds; on a pod without capture (`captured` false) every egress
+ * listener binds, and an ingress listener unless it asks for IPTABLES (Istio's getBindToPort for
+ * ingress, buildSidecarOutboundListeners for egress).
+ */
+export function bindsToPort(captureMode: CaptureMode | undefined, captured: boolean, direction: 'egress' | 'ingress'): boolean {
+  if (captureMode === 'NONE') return true;
+  if (captured) return false;
+  return direction === 'egress' || captureMode !== 'IPTABLES';
+}
+
+/**
+ * The address of its own an egress listener has, if any: its `bind` (an IP address; a Unix
+ * socket is served by a listener of its own, anything else by none), else 127.0.0.1 when bound
+ * to the port; on a port-specific listener, not a port the sidecar cannot bind. A listener
+ * without a port lends its address to each port of its services (bindAt). `captured`: iptables
+ * captures the proxy's traffic (interceptionMode REDIRECT, the default).
  */
 export function egressListenerAddress(l: Pick<IstioEgressListener, 'port' | 'bind' | 'captureMode'>, captured = true): PortBind | undefined {
-  if (l.port?.number === 0 || l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) return undefined;
-  const bindToPort = l.captureMode === 'NONE' || (!captured && l.captureMode !== 'IPTABLES');
+  if (l.bind && !isIPAddress(l.bind)) return undefined;
+  const bindToPort = bindsToPort(l.captureMode, captured, 'egress');
   const address = l.bind || (bindToPort ? '127.0.0.1' : undefined);
   return address === undefined ? undefined : bindAt({ address, bindToPort }, l.port?.number);
 }
@@ -208,7 +223,7 @@ export interface ScopedServices {
   listed: ReadonlySet<string>;
   /** For the ports a port-specific egress listener serves: the hostnames it imported there. */
   portOwners: ReadonlyMap<number, ReadonlySet<string>>;
-  /** For each listener on a Unix domain socket (its `bind`): the hostnames it imported. */
+  /** For each HTTP listener on a Unix domain socket (its `bind`): the hostnames it imported. */
   sockets: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
@@ -230,6 +245,7 @@ export function scopedServices(
   const sockets = new Map<string, Set<string>>();
   const add = (service: MeshService | undefined, listener: ScopedEgressListener, inferred = false): void => {
     if (!service) return;
+    // A socket's hosts are served on the socket alone.
     if (!inferred && listener.socketProtocol !== undefined && listener.bind) sockets.set(listener.bind, (sockets.get(listener.bind) ?? new Set()).add(service.hostname));
     else if (!inferred) listed.add(service.hostname);
     if (!inferred && listener.port !== undefined) portOwners.set(listener.port, (portOwners.get(listener.port) ?? new Set()).add(service.hostname));
@@ -242,6 +258,8 @@ export function scopedServices(
     }
   };
   for (const listener of scope.egress) {
+    // A socket is served over HTTP only (TCP has no port to pick a service by): a TCP one imports nothing.
+    if (listener.socketProtocol !== undefined && !isHttp(listener.socketProtocol)) continue;
     for (const s of visible) if (importsService(listener, s)) add(onPort(s, listener.port), listener);
     // Requested hosts take priority: inferred destinations only fill in hostnames not yet present.
     for (const vs of virtualServices) {

@@ -19,7 +19,7 @@ import { envoyJwksProblem } from './jwks-keys.js';
 import { sameLabels } from './labels.js';
 import type { Mesh } from './mesh.js';
 import type { MeshService } from './mesh-services.js';
-import { listenerProtocol } from './protocol.js';
+import { isHttp } from './protocol.js';
 import { egressListenerAddress, sidecarCannotBind, UNIX_ADDRESS_PREFIX } from './sidecars.js';
 import { namespaceWide } from './telemetry.js';
 import { destinationsOf, resolveVirtualService, shadowingOf, type ResolvedVirtualService, type Shadowing } from './virtual-services.js';
@@ -159,14 +159,22 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
     out.push(`${path}: ${what} is not applied by Trellis yet`);
   };
   (spec.egress ?? []).forEach((l, i) => {
-    if (egressListenerAddress(l)) return;
     const port = l.port?.number;
+    const address = egressListenerAddress(l);
+    if (address?.bindToPort && !isLoopback(address.address)) {
+      // A listener bound on an address other pods reach (where the port escapes capture) relays
+      // their requests with this workload's identity.
+      out.push(`spec.egress[${i}].bind: ${address.address} is not a loopback address: where the port is not captured, other pods can call through this listener with the workload's identity`);
+    }
+    if (address) return;
     if (l.captureMode === 'NONE' && port && sidecarCannotBind(port)) {
       out.push(`spec.egress[${i}].captureMode: the sidecar cannot bind port ${port} (a privileged port or one of its own), so Trellis serves this listener to captured traffic only (Istio leaves it out)`);
-      return;
-    }
-    if (l.bind?.startsWith(UNIX_ADDRESS_PREFIX) && listenerProtocol((l.port?.protocol ?? 'TCP').toUpperCase()) !== 'http') {
-      unapplied(`spec.egress[${i}].bind`, `a ${l.port?.protocol ?? 'TCP'} egress listener on a Unix domain socket (HTTP ones are served)`);
+    } else if (l.bind?.startsWith(UNIX_ADDRESS_PREFIX)) {
+      const protocol = (l.port?.protocol ?? 'TCP').toUpperCase();
+      if (!isHttp(protocol)) unapplied(`spec.egress[${i}].bind`, `a ${protocol} egress listener on a Unix domain socket (HTTP ones are served; this one's hosts are served by no listener of it)`);
+    } else if (l.bind) {
+      // Istio does not validate a port-less listener's bind; Envoy would refuse every listener it reached.
+      out.push(`spec.egress[${i}].bind: ${JSON.stringify(l.bind)} is not an IP address, so Trellis binds no listener to it`);
     }
   });
   (spec.ingress ?? []).forEach((l, i) => {
@@ -174,11 +182,16 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
     if (l.captureMode === 'NONE' && port && sidecarCannotBind(port)) {
       out.push(`spec.ingress[${i}].captureMode: the sidecar cannot bind port ${port} (a privileged port or one of its own), so this listener is left out, as Istio does`);
     }
+    if (l.captureMode === 'NONE' && l.bind === '0.0.0.0') {
+      out.push(`spec.ingress[${i}].bind: ${l.bind} names this listener as the outbound listener of port ${port} is named; where the proxy sees a service on that port the outbound one is kept and this one left out (leave bind empty to bind the pod's address)`);
+    }
     // Istio too applies it only with its experimental ENABLE_TLS_ON_SIDECAR_INGRESS (off by default).
     if (l.tls) unapplied(`spec.ingress[${i}].tls`, "TLS termination on an ingress listener (Istio's experimental ENABLE_TLS_ON_SIDECAR_INGRESS)");
   });
   return out;
 }
+
+const isLoopback = (ip: string): boolean => ip === '::1' || ip.startsWith('127.');
 
 const list = (items: readonly string[]): string => items.join(', ');
 

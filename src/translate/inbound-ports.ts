@@ -3,11 +3,11 @@
 // targetPort, or the named port resolved through the proxy's own endpoint), with its protocol.
 // A Sidecar with ingress listeners replaces them (Istio: the listeners, not the Services, then
 // say what the workload accepts, and where the app listens: defaultEndpoint).
-import { BlockList, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv6 } from 'node:net';
 import type { ConnectionPoolSettings } from '../api/destination-rule.js';
 import type { IstioIngressListener } from '../api/sidecar.js';
 import { labelsMatch } from '../model/labels.js';
-import { sidecarCannotBind, UNIX_ADDRESS_PREFIX } from '../model/sidecars.js';
+import { bindsToPort, sidecarCannotBind, UNIX_ADDRESS_PREFIX } from '../model/sidecars.js';
 import type { MeshService } from '../model/mesh-services.js';
 import { endpointPort } from './endpoints.js';
 import { captured, proxyNamespace, visibleServices, type MeshView, type SidecarProxy } from './input.js';
@@ -53,8 +53,8 @@ export function inboundEndpoint(defaultEndpoint: string | undefined, port: numbe
 /**
  * The inbound ports a Sidecar's ingress listeners declare. `capture`: iptables captures the pod's
  * traffic (interceptionMode other than NONE). `proxyIps`: the proxy's addresses, the
- * first global unicast one is where a captureMode NONE listener binds when it names no address
- * (Istio's getSidecarInboundBindIP), else the wildcard. Such a listener on a port the sidecar
+ * first global unicast one is where a bound listener binds when it names no address (Istio's
+ * getSidecarInboundBindIP), else the wildcard (`::` for a proxy with IPv6 addresses alone). Such a listener on a port the sidecar
  * cannot bind is left out, as Istio does (CanBindToPort); bound anyway, Envoy would refuse the
  * proxy's whole listener update.
  */
@@ -62,13 +62,12 @@ export function ingressListenerPorts(listeners: readonly IstioIngressListener[],
   const ports: InboundPort[] = [];
   for (const l of listeners) {
     const port = l.port.number ?? 0;
-    // Istio's getBindToPort: NONE binds; so does the default on a pod without capture.
-    const bound = l.captureMode === 'NONE' || (!capture && l.captureMode !== 'IPTABLES');
+    const bound = bindsToPort(l.captureMode, capture, 'ingress');
     if (port <= 0 || (bound && sidecarCannotBind(port))) continue;
     const p: InboundPort = { port, protocol: (l.port.protocol ?? 'TCP').toUpperCase(), hostname: '', servicePort: port };
     const endpoint = inboundEndpoint(l.defaultEndpoint, port);
     if (endpoint) p.endpoint = endpoint;
-    if (bound) p.bind = l.bind || (proxyIps.find(isGlobalUnicast) ?? '0.0.0.0');
+    if (bound) p.bind = l.bind || (proxyIps.find(isGlobalUnicast) ?? wildcardFor(proxyIps));
     ports.push(p);
   }
   return ports.sort((a, b) => a.port - b.port);
@@ -80,9 +79,16 @@ NOT_UNICAST.addAddress('0.0.0.0', 'ipv4');
 NOT_UNICAST.addAddress('255.255.255.255', 'ipv4');
 for (const [net, prefix] of [['::', 127], ['fe80::', 10], ['ff00::', 8]] as const) NOT_UNICAST.addSubnet(net, prefix, 'ipv6');
 
-/** Go's net.IP.IsGlobalUnicast: not unspecified, loopback, link-local, multicast or broadcast. */
+/** Go's net.IP.IsGlobalUnicast: an IP address, not unspecified, loopback, link-local, multicast or broadcast. */
 export function isGlobalUnicast(ip: string): boolean {
-  return !NOT_UNICAST.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+  const family = isIP(ip);
+  return family !== 0 && !NOT_UNICAST.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Istio's getActualWildcardAndLocalHost: IPv4's unless the proxy has IPv6 addresses alone. */
+function wildcardFor(proxyIps: readonly string[]): string {
+  const ips = proxyIps.filter((ip) => isIP(ip) !== 0);
+  return ips.length > 0 && ips.every(isIPv6) ? '::' : '0.0.0.0';
 }
 
 /** `services`: what the proxy sees (visibleServices), when already known. */

@@ -5,7 +5,6 @@ import type { Mesh } from '../model/mesh.js';
 import type { MeshService, MeshServicePort } from '../model/mesh-services.js';
 import { bindAt, egressListenerAddress, type PortBind } from '../model/sidecars.js';
 import { INBOUND_CAPTURE_PORT, outboundClusterName, OUTBOUND_CAPTURE_PORT } from './names.js';
-import { listenerProtocol } from '../model/protocol.js';
 
 /** The parts of the Mesh the translation uses (a Mesh is one; tests may pass a plain object). */
 export type MeshView = Pick<Mesh, 'domain' | 'services' | 'endpoints' | 'destinationRuleFor' | 'destinationRulesFor' | 'sidecarVirtualServiceFor' | 'sidecarScope' | 'sidecarServices' | 'visibleServices' | 'virtualService' | 'httpRoutes' | 'l4Routes' | 'resolveHost' | 'tlsSecret' | 'proxyLabelKeys' | 'trustDomain' | 'trustDomains' | 'mtlsFor' | 'rootNamespace' | 'authorizationPoliciesFor' | 'requestAuthenticationsFor' | 'extensionProviders' | 'jwks' | 'accessLogsFor' | 'endpointsVersion' | 'hostsMovedSince'>;
@@ -81,30 +80,30 @@ export interface SidecarView {
 }
 
 const NO_BIND = (): undefined => undefined;
-/** A proxy without iptables capture, and no Sidecar: each port on 127.0.0.1, as the egress listener Istio imports everything with. */
-const LOOPBACK_BOUND: PortBind = { address: '127.0.0.1', bindToPort: true };
 
 export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visibleServices(mesh, proxy)): SidecarView {
   const scope = mesh.sidecarScope(proxyNamespace(proxy), proxy.labels);
   const capture = captured(proxy);
   if (!scope) {
-    const bindOf = capture ? NO_BIND : (port: number) => bindAt(LOOPBACK_BOUND, port);
+    // Without capture, each port as the listener Istio imports everything with binds it.
+    const loopback = capture ? undefined : egressListenerAddress({}, false);
+    const bindOf = loopback ? (port: number) => bindAt(loopback, port) : NO_BIND;
     return { services: visible, listed: undefined, portOwners: new Map(), sockets: [], outboundPolicy: undefined, egressCluster: undefined, bindOf };
   }
   const egress = scope.egressProxy;
   const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
   const address = (l: (typeof scope.egress)[number]): PortBind | undefined => egressListenerAddress({ port: { number: l.port }, bind: l.bind, captureMode: l.captureMode }, capture);
-  const portBinds = new Map(scope.egress.flatMap((l): Array<[number, PortBind]> => {
-    const a = l.port !== undefined ? address(l) : undefined;
-    return a ? [[l.port!, a]] : [];
-  }));
+  const portBinds = new Map<number, PortBind>();
+  for (const l of scope.egress) {
+    if (l.port === undefined) continue;
+    const a = address(l);
+    if (a) portBinds.set(l.port, a);
+  }
   const catchAll = scope.egress.find((l) => l.port === undefined && l.socketProtocol === undefined);
   const catchAllBind = catchAll && address(catchAll);
-  const { sockets: socketHosts, ...served } = mesh.sidecarServices(scope, visible);
+  const { sockets, ...served } = mesh.sidecarServices(scope, visible);
   const bindOf = portBinds.size === 0 && !catchAllBind ? NO_BIND : (port: number) => (served.portOwners.has(port) ? portBinds.get(port) : catchAllBind && bindAt(catchAllBind, port));
-  // Only HTTP is served on a socket (routed by Host); TCP has no port to pick a service by.
-  const sockets = scope.egress.flatMap((l) => (l.bind && l.socketProtocol && listenerProtocol(l.socketProtocol) === 'http' ? [{ bind: l.bind, hosts: socketHosts.get(l.bind) ?? new Set<string>() }] : []));
-  return { ...served, sockets, outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
+  return { ...served, sockets: [...sockets].map(([bind, hosts]) => ({ bind, hosts })), outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
 }
 
 /** A visible service with the DestinationRule that applies to it from the proxy. */

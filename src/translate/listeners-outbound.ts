@@ -160,6 +160,7 @@ function outboundSocketListener(bind: string, logs: ListenerAccessLogs): Listene
     name,
     address: { pipe: { path: bind.slice(UNIX_ADDRESS_PREFIX.length) } },
     traffic_direction: 'OUTBOUND',
-    filter_chains: [{ name: `${name}_http`, filters: [httpConnectionManagerFilter(`outbound_${name}`, bind, 'outbound', [], logs)] }],
+    // A stat prefix of the path's characters, not its slashes and colons (Envoy's stat names are dotted).
+    filter_chains: [{ name: `${name}_http`, filters: [httpConnectionManagerFilter(`outbound_uds${name.slice(UNIX_ADDRESS_PREFIX.length).replace(/[^A-Za-z0-9_-]/g, '_')}`, bind, 'outbound', [], logs)] }],
   };
 }

@@ -1,10 +1,12 @@
 // A sidecar's outbound configuration (clusters, endpoints, outbound listeners, routes, secrets)
 // depends on the proxy only through its namespace, its values of the label keys some selector
-// reads (Mesh.proxyLabelKeys) and, for endpoints, its locality. Sidecars alike in those get the
+// reads (Mesh.proxyLabelKeys), whether iptables captures its traffic (interceptionMode) and, for
+// endpoints, its locality. Sidecars alike in those get the
 // same outbound configuration: SidecarShare translates it once per mesh snapshot and scope and
 // hands every such proxy the same objects, so the xDS server's ResourceCache encodes each
 // resource once per push rather than once per proxy. The inbound side (the pod's own ports) is
-// added per set of inbound ports, which replicas of one workload share, and kept from one mesh
+// added per set of inbound ports, which replicas of one workload share (but for an ingress port
+// bound on each pod's own address, which sets them apart), and kept from one mesh
 // snapshot to the next (InboundParts): a route change leaves every workload's inbound side as
 // it was, so it is neither translated nor encoded again.
 import type { Labels } from '../api/common.js';
@@ -72,7 +74,8 @@ export interface OutboundConfig {
   /**
    * The clusters and listeners of a proxy of this scope whose own workload has `inbound` ports:
    * the outbound ones plus `inbound|<port>||` clusters and virtualInbound. Replicas of one
-   * workload have the same ports, so they get the same maps.
+   * workload have the same ports, so they get the same maps (unless a port is bound on the pod's
+   * own address).
    */
   withInbound(
     inbound: readonly InboundPort[],
@@ -152,12 +155,13 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
         const own = once(() => (inboundParts ? inboundParts.get(key, build) : build()));
         // Each type built when first asked for: a route change does not copy every cluster.
         const withClusters = once(() => withResources(TypeUrl.Cluster, clusters(), own().clusters));
-        // A port the workload binds is its own: an outbound listener of the same name (an egress
-        // bind on the same address and port) gives way, as Envoy cannot serve both.
+        // An ingress listener bound on the wildcard shares its name, `0.0.0.0_<port>`, with the
+        // port's outbound listener: the outbound one stays, or virtualOutbound would hand the
+        // workload's calls to every service on that port to its own app (the Sidecar's warning says so).
         const withListeners = once(() => {
-          const mine = own().listeners;
-          const taken = new Set(mine.map((l) => l.name));
-          return byName(TypeUrl.Listener, [...listeners().filter((l) => !taken.has(l.name)), ...mine]);
+          const outbound = listeners();
+          const taken = new Set(outbound.map((l) => l.name));
+          return byName(TypeUrl.Listener, [...outbound, ...own().listeners.filter((l) => !taken.has(l.name ?? ''))]);
         });
         const withRoutes = once(() => withResources(TypeUrl.Route, routes(), own().routes));
         m = {

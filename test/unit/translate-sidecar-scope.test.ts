@@ -266,10 +266,27 @@ describe('egress listeners with an address of their own (bind, captureMode)', ()
     expect(listener(snap, '0.0.0.0_5432')).toBeUndefined();
     // A TCP listener on a socket has no port to pick a service by: not served, and said.
     expect(listener(snap, 'unix://@tcp_0')).toBeUndefined();
-    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual(['spec.egress[1].bind: a TCP egress listener on a Unix domain socket (HTTP ones are served) is not applied by Trellis yet']);
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual(["spec.egress[1].bind: a TCP egress listener on a Unix domain socket (HTTP ones are served; this one's hosts are served by no listener of it) is not applied by Trellis yet"]);
     // REGISTRY_ONLY: what no service claims is refused on the socket too.
     const blocked = snapshotOf([config('Sidecar', 'a', 'web', { ...sc.spec, outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } })]);
     expect(vhosts(blocked[TypeUrl.Route]?.get('unix:///var/run/app.sock'))).toEqual(['api.a.svc.cluster.local:8080', 'block_all']);
+  });
+
+  test("a bound address other pods may reach is said (they could call through it with the workload's identity); a bind that is no address binds nothing", () => {
+    const sc = config('Sidecar', 'a', 'web', {
+      workloadSelector: { labels: { app: 'web' } },
+      egress: [
+        { port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '10.0.0.99', hosts: ['b/*'] },
+        { captureMode: 'NONE', bind: 'foo', hosts: ['./*'] },
+      ],
+    });
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
+      "spec.egress[0].bind: 10.0.0.99 is not a loopback address: where the port is not captured, other pods can call through this listener with the workload's identity",
+      'spec.egress[1].bind: "foo" is not an IP address, so Trellis binds no listener to it',
+    ]);
+    const snap = snapshotOf([sc]);
+    expect(listener(snap, '10.0.0.99_9080')?.bind_to_port).toEqual({ value: true });
+    expect(listener(snap, '0.0.0.0_8080')?.bind_to_port).toEqual({ value: false });
   });
 
   test('a bind IP with the default captureMode: a listener of that address for captured traffic, not bound', () => {
@@ -390,29 +407,37 @@ describe('ingress listeners with captureMode NONE: a listener of their own, boun
     const sc = config('Sidecar', 'a', 'web', {
       workloadSelector: { labels: { app: 'web' } },
       ingress: [
-        { port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', defaultEndpoint: '127.0.0.1:8080' },
+        { port: { number: 9095, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', defaultEndpoint: '127.0.0.1:8080' },
         { port: { number: 80, protocol: 'HTTP', name: 'http-80' }, captureMode: 'NONE', defaultEndpoint: '127.0.0.1:8081' },
         { port: { number: 15006, protocol: 'TCP', name: 'tcp' }, captureMode: 'NONE' },
       ],
     });
     const mesh = buildMesh(services, [sc]);
     const snap = sidecarSnapshot(mesh, sidecar('a', { app: 'web' }, '127.0.0.1'));
-    expect(snap[TypeUrl.Listener]?.get('0.0.0.0_9080')).toMatchObject({ traffic_direction: 'INBOUND', address: { socket_address: { address: '0.0.0.0', port_value: 9080 } } });
-    expect([...(snap[TypeUrl.Listener]?.values() ?? [])].filter((l) => l.traffic_direction === 'INBOUND').map((l) => l.name)).toEqual(['virtualInbound', '0.0.0.0_9080']);
-    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])].filter((n) => n.startsWith('inbound|'))).toEqual(['inbound|9080||']);
+    expect(snap[TypeUrl.Listener]?.get('0.0.0.0_9095')).toMatchObject({ traffic_direction: 'INBOUND', address: { socket_address: { address: '0.0.0.0', port_value: 9095 } } });
+    expect([...(snap[TypeUrl.Listener]?.values() ?? [])].filter((l) => l.traffic_direction === 'INBOUND').map((l) => l.name)).toEqual(['virtualInbound', '0.0.0.0_9095']);
+    expect([...(snap[TypeUrl.Cluster]?.keys() ?? [])].filter((n) => n.startsWith('inbound|'))).toEqual(['inbound|9095||']);
+    // An IPv6-only proxy binds IPv6's wildcard; what is not an address is no global unicast one.
+    const v6 = sidecarSnapshot(mesh, { ...sidecar('a', { app: 'web' }, 'fe80::1'), ips: ['fe80::1', 'not-an-ip'] });
+    expect(v6[TypeUrl.Listener]?.get('::_9095')?.address?.socket_address).toEqual({ address: '::', port_value: 9095 });
     expect(warningsFor(sc, mesh)).toEqual([
       'spec.ingress[1].captureMode: the sidecar cannot bind port 80 (a privileged port or one of its own), so this listener is left out, as Istio does',
       'spec.ingress[2].captureMode: the sidecar cannot bind port 15006 (a privileged port or one of its own), so this listener is left out, as Istio does',
     ]);
   });
 
-  test('an egress listener bound on the same address and port gives way to the workload\'s own', () => {
+  test("bound on the wildcard, it would take the port's outbound listener's name: the outbound one is kept, and the object says so", () => {
     const sc = config('Sidecar', 'a', 'web', {
       workloadSelector: { labels: { app: 'web' } },
-      ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '127.0.0.1', defaultEndpoint: 'unix:///var/run/app.sock' }],
-      egress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', hosts: ['b/*'] }],
+      ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'NONE', bind: '0.0.0.0', defaultEndpoint: 'unix:///var/run/app.sock' }],
     });
-    expect(listener(snapshotOf([sc]), '127.0.0.1_9080')?.traffic_direction).toBe('INBOUND');
+    // Else virtualOutbound would hand the workload's calls to reviews, ratings and details (9080) to its own app.
+    const l = listener(snapshotOf([sc]), '0.0.0.0_9080');
+    expect(l?.traffic_direction).toBe('OUTBOUND');
+    expect(decoded(l?.default_filter_chain?.filters?.[0]?.typed_config ?? {})).toMatchObject({ rds: { route_config_name: '9080' } });
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
+      "spec.ingress[0].bind: 0.0.0.0 names this listener as the outbound listener of port 9080 is named; where the proxy sees a service on that port the outbound one is kept and this one left out (leave bind empty to bind the pod's address)",
+    ]);
   });
 });
 
@@ -451,9 +476,14 @@ describe('a pod without iptables capture (interceptionMode NONE)', () => {
       ['127.0.0.1_5432', true],
       ['127.0.0.1_9080', true],
     ]);
-    // IPTABLES asks for capture the pod does not have: nothing serves it (Istio's getBindToPort).
-    const iptables = config('Sidecar', 'a', 'no-ip-tables', { workloadSelector: { labels: { app: 'web' } }, egress: [{ captureMode: 'IPTABLES', hosts: ['b/*'] }] });
-    expect([...(sidecarSnapshot(buildMesh(services, [iptables]), uncaptured)[TypeUrl.Listener]?.keys() ?? [])]).toEqual([]);
+    // Without capture every egress listener binds, whatever its captureMode (Istio's buildSidecarOutboundListeners);
+    // an ingress listener asking for IPTABLES is served by nothing.
+    const iptables = config('Sidecar', 'a', 'no-ip-tables', {
+      workloadSelector: { labels: { app: 'web' } },
+      ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, captureMode: 'IPTABLES', defaultEndpoint: '127.0.0.1:8080' }],
+      egress: [{ captureMode: 'IPTABLES', hosts: ['b/*'] }],
+    });
+    expect([...(sidecarSnapshot(buildMesh(services, [iptables]), uncaptured)[TypeUrl.Listener]?.keys() ?? [])]).toEqual(['127.0.0.1_9080']);
   });
 });
 
@@ -468,7 +498,8 @@ describe('what Trellis does not apply yet is said on the object', () => {
       inboundConnectionPool: { tcp: { maxConnections: 10 } },
     });
     expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([
-      'spec.egress[1].bind: a TCP egress listener on a Unix domain socket (HTTP ones are served) is not applied by Trellis yet',
+      "spec.egress[1].bind: a TCP egress listener on a Unix domain socket (HTTP ones are served; this one's hosts are served by no listener of it) is not applied by Trellis yet",
+      "spec.ingress[0].bind: 0.0.0.0 names this listener as the outbound listener of port 9080 is named; where the proxy sees a service on that port the outbound one is kept and this one left out (leave bind empty to bind the pod's address)",
     ]);
     expect(warningsFor(config('Sidecar', 'a', 'y', { egress: [{ hosts: ['./*'] }] }), buildMesh(services, []))).toEqual([]);
   });
