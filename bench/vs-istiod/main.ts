@@ -30,6 +30,50 @@ import { printReport, type Run } from './report.js';
 import { maxOf, percentile, sampleProcess, summarize, type ProcessSample } from './stats.js';
 import { Trellis } from './trellis.js';
 
+const USAGE = `bench/vs-istiod: Trellis and istiod side by side on the devcluster (BENCHMARKS.md, "vs-istiod")
+
+  KUBECONFIG=.devcluster/kubeconfig node dist/bench/vs-istiod/main.js [options]
+
+It scales the chart's Trellis to 0 while istiod runs and puts it back; it creates and deletes the
+namespaces vs-istiod and vs-istiod-system. Needs Trellis installed by its chart (make deploy) and
+pilot-discovery (bench/vs-istiod/build-istiod.sh).
+
+  --clients 100,1000           simulated sidecars per run (one run each)
+  --services 200               Services, EndpointSlices and VirtualServices created
+  --rounds 30                  single VirtualService changes timed
+  --burst 50                   changes in the burst
+  --control-planes istiod,trellis   which, in this order
+  --settle-ms 500              quiet time before each timed change
+  --out FILE.json              the results, for --report
+  --report FILE.json           print a saved run's tables and exit
+  --keep                       leave the objects and namespaces in place
+  --client go|node             the simulated sidecars (default go)
+  --protocol sotw|delta        their xDS (delta: Go clients only)
+  --endpoints 2                endpoints per service
+  --churn-rate 50 --churn-seconds 10   endpoint churn after the burst (Go clients; 0 seconds: none)
+  --trellis-webhooks aside|kept       Trellis's admission webhooks during its turn
+  --trellis-xds HOST:PORT --trellis-pid PID   a Trellis run by hand instead of the chart's
+  --istiod-cpu-weight pod|host  istiod's cgroup weight: the Trellis pod's (default) or the host's
+  -h, --help                   this help
+`;
+const FLAGS = new Set(['--keep', '--help', '-h']);
+const OPTIONS = new Set(['clients', 'services', 'rounds', 'burst', 'control-planes', 'settle-ms', 'out', 'report', 'client', 'protocol', 'endpoints', 'churn-rate', 'churn-seconds', 'trellis-webhooks', 'trellis-xds', 'trellis-pid', 'istiod-cpu-weight'].map((o) => `--${o}`));
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+// A mistyped option must not start a run that scales the installed control plane down.
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  if (FLAGS.has(a)) continue;
+  if (OPTIONS.has(a) && i + 1 < process.argv.length) {
+    i++;
+    continue;
+  }
+  process.stderr.write(`vs-istiod: ${OPTIONS.has(a) ? `${a} needs a value` : `unknown argument ${JSON.stringify(a)}`} (see --help)\n`);
+  process.exit(2);
+}
+
 function opt(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
