@@ -120,7 +120,11 @@ function interceptionMode(pod: V1Pod): { mode: 'REDIRECT' | 'NONE'; warnings: st
   const a = annotation(pod, 'interceptionMode', SIDECAR);
   const value = a?.value.trim();
   if (!a || value === 'REDIRECT') return { mode: 'REDIRECT', warnings: [] };
-  if (value === 'NONE') return { mode: 'NONE', warnings: [] };
+  if (value === 'NONE') {
+    // Capture annotations configure rules a pod without capture never gets: said, not dropped in silence.
+    const ignored = Object.keys(pod.metadata?.annotations ?? {}).filter((k) => TRAFFIC.some((p) => k.startsWith(`${p}/`)));
+    return { mode: 'NONE', warnings: ignored.map((k) => `annotation ${k} has no effect: ${a.name} is NONE, so the pod's traffic is not captured`) };
+  }
   if (value === 'TPROXY') {
     return { mode: 'REDIRECT', warnings: [`annotation ${a.name}: TPROXY is captured with REDIRECT by Trellis: the app sees its inbound connections come from 127.0.0.6, not from the client's address`] };
   }

@@ -62,6 +62,8 @@ test('interceptionMode NONE: no init container (no capture, no NET_ADMIN), and t
     expect(JSON.parse(r.injected.metadata!.annotations![STATUS_ANNOTATION])).toMatchObject({ initContainers: [PROXY_NAME] });
     expect(r.warnings).toEqual([]);
   }
+  const withCapture = injectPod(pod({ 'sidecar.istio.io/interceptionMode': 'NONE', 'traffic.sidecar.istio.io/excludeInboundPorts': '9000' }), opts);
+  expect(withCapture).toMatchObject({ warnings: ['annotation traffic.sidecar.istio.io/excludeInboundPorts has no effect: sidecar.istio.io/interceptionMode is NONE, so the pod\'s traffic is not captured'] });
   const redirect = injectPod(pod({ 'sidecar.istio.io/interceptionMode': 'REDIRECT' }), opts);
   if (!('injected' in redirect)) throw new Error('not injected');
   expect(redirect.injected.spec!.initContainers!.map((c) => c.name)).toEqual([INIT_NAME, PROXY_NAME]);
