@@ -43,9 +43,8 @@ export interface ScopedEgressListener {
 }
 
 /**
- * An egress listener's own address, as Istio binds it: its `bind`, or 127.0.0.1 when bound to
- * the port itself (`bindToPort`): with captureMode NONE, or, for a proxy without iptables capture
- * (interceptionMode NONE), unless IPTABLES; the app then calls the address directly.
+ * An egress listener's own address (egressListenerAddress), and whether it is bound to the port
+ * itself (`bindToPort`, Istio's), for the app to call directly rather than being captured.
  */
 export interface PortBind {
   address: string;
@@ -83,11 +82,11 @@ export function bindsToPort(captureMode: CaptureMode | undefined, captured: bool
  * without a port lends its address to each port of its services (bindAt). `captured`: iptables
  * captures the proxy's traffic (interceptionMode REDIRECT, the default).
  */
-export function egressListenerAddress(l: Pick<IstioEgressListener, 'port' | 'bind' | 'captureMode'>, captured = true): PortBind | undefined {
+export function egressListenerAddress(l: Pick<ScopedEgressListener, 'port' | 'bind' | 'captureMode'>, captured = true): PortBind | undefined {
   if (l.bind && !isIPAddress(l.bind)) return undefined;
   const bindToPort = bindsToPort(l.captureMode, captured, 'egress');
   const address = l.bind || (bindToPort ? '127.0.0.1' : undefined);
-  return address === undefined ? undefined : bindAt({ address, bindToPort }, l.port?.number);
+  return address === undefined ? undefined : bindAt({ address, bindToPort }, l.port);
 }
 
 /** A listener's address on one port: none where binding would take a port the sidecar cannot bind. */

@@ -160,7 +160,7 @@ function sidecarWarnings(spec: SidecarSpec): string[] {
   };
   (spec.egress ?? []).forEach((l, i) => {
     const port = l.port?.number;
-    const address = egressListenerAddress(l);
+    const address = egressListenerAddress({ port, bind: l.bind, captureMode: l.captureMode });
     if (address?.bindToPort && !isLoopback(address.address)) {
       // A listener bound on an address other pods reach (where the port escapes capture) relays
       // their requests with this workload's identity.

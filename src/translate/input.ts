@@ -68,7 +68,7 @@ export interface SidecarView {
   listed: ReadonlySet<string> | undefined;
   portOwners: ReadonlyMap<number, ReadonlySet<string>>;
   /** The egress listeners on a Unix domain socket served (HTTP ones): the socket (`unix://…`) and the hostnames imported there. */
-  sockets: ReadonlyArray<{ bind: string; hosts: ReadonlySet<string> }>;
+  sockets: ReadonlyMap<string, ReadonlySet<string>>;
   outboundPolicy: OutboundPolicy | undefined;
   /** The cluster of the Sidecar's egressProxy (`outbound|<port>|<subset>|<host>`, the host as written, as Istio names it). */
   egressCluster: string | undefined;
@@ -86,24 +86,23 @@ export function sidecarView(mesh: MeshView, proxy: SidecarProxy, visible = visib
   const capture = captured(proxy);
   if (!scope) {
     // Without capture, each port as the listener Istio imports everything with binds it.
-    const loopback = capture ? undefined : egressListenerAddress({}, false);
+    const loopback = capture ? undefined : egressListenerAddress({ port: undefined }, false);
     const bindOf = loopback ? (port: number) => bindAt(loopback, port) : NO_BIND;
-    return { services: visible, listed: undefined, portOwners: new Map(), sockets: [], outboundPolicy: undefined, egressCluster: undefined, bindOf };
+    return { services: visible, listed: undefined, portOwners: new Map(), sockets: new Map(), outboundPolicy: undefined, egressCluster: undefined, bindOf };
   }
   const egress = scope.egressProxy;
   const egressCluster = egress?.port?.number !== undefined ? outboundClusterName(egress.port.number, egress.host, egress.subset) : undefined;
-  const address = (l: (typeof scope.egress)[number]): PortBind | undefined => egressListenerAddress({ port: { number: l.port }, bind: l.bind, captureMode: l.captureMode }, capture);
   const portBinds = new Map<number, PortBind>();
   for (const l of scope.egress) {
     if (l.port === undefined) continue;
-    const a = address(l);
+    const a = egressListenerAddress(l, capture);
     if (a) portBinds.set(l.port, a);
   }
   const catchAll = scope.egress.find((l) => l.port === undefined && l.socketProtocol === undefined);
-  const catchAllBind = catchAll && address(catchAll);
-  const { sockets, ...served } = mesh.sidecarServices(scope, visible);
+  const catchAllBind = catchAll && egressListenerAddress(catchAll, capture);
+  const served = mesh.sidecarServices(scope, visible);
   const bindOf = portBinds.size === 0 && !catchAllBind ? NO_BIND : (port: number) => (served.portOwners.has(port) ? portBinds.get(port) : catchAllBind && bindAt(catchAllBind, port));
-  return { ...served, sockets: [...sockets].map(([bind, hosts]) => ({ bind, hosts })), outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
+  return { ...served, outboundPolicy: scope.outboundPolicy, egressCluster, bindOf };
 }
 
 /** A visible service with the DestinationRule that applies to it from the proxy. */

@@ -128,11 +128,11 @@ export function outboundConfig(mesh: MeshView, scope: SidecarProxy, options: Sid
   const ports = once(() => portsServed(servicePortsByNumber(mesh, scope, view.listed ? view.services.filter((s) => view.listed!.has(s.hostname)) : view.services), view.portOwners));
   const endpointsByLocality = new Map<string, { version: number; map: ReadonlyMap<string, ClusterLoadAssignment> }>();
   const clusters = once(() => byName(TypeUrl.Cluster, [...clusterList(), passthroughCluster(), blackholeCluster(), inboundPassthroughCluster()]));
-  const listeners = once(() => outboundListeners(mesh, scope, opts, ports(), view.bindOf, view.sockets.map((s) => s.bind)));
+  const listeners = once(() => outboundListeners(mesh, scope, opts, ports(), view.bindOf, [...view.sockets.keys()]));
   const byInbound = new Map<string, { clusters: ReadonlyMap<string, Cluster>; listeners: ReadonlyMap<string, Listener>; routes: ReadonlyMap<string, RouteConfiguration> }>();
   const routes = once(() => {
     const fallback = fallbackCluster(opts);
-    const onSockets = view.sockets.map((s) => socketRouteConfiguration(mesh, scope, s.bind, view.services.filter((v) => s.hosts.has(v.hostname)), fallback));
+    const onSockets = [...view.sockets].map(([bind, hosts]) => socketRouteConfiguration(mesh, scope, bind, view.services.filter((v) => hosts.has(v.hostname)), fallback));
     return byName(TypeUrl.Route, [...outboundRouteConfigurations(mesh, scope, fallback, ports()), ...onSockets]);
   });
   return {

@@ -3,7 +3,6 @@
 // to that proxy instead: over TCP where no listener takes the port, and through the HTTP catch-all
 // where an HTTP service shares the port (Istio's PassthroughCluster replaced by the proxy's
 // cluster in both places).
-import type { V1Pod } from '@kubernetes/client-node';
 import { applyAll, applyIstioObject, clusterAvailable, createInjectedClient, echoDeployment, echoFrom, kube, readyPodOf, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
@@ -11,7 +10,6 @@ const ns = testNamespace('egressproxy');
 const { core } = kube();
 let cp: RunningControlPlane;
 
-const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const service = (name: string, app: string, port: { name: string; port: number }): never =>
   ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app }, ports: [{ ...port, targetPort: 8080 }] } }) as never;
 
@@ -24,6 +22,7 @@ beforeAll(async () => {
     echoDeployment(ns, 'proxy', 1),
     service('egress-proxy', 'proxy', { name: 'tcp', port: 3128 }),
     echoDeployment(ns, 'unknown', 1), // no Service: a destination the mesh does not know
+    echoDeployment(ns, 'web', 1), // the HTTP service below: its own pods, so a reply from them is told apart
   ]);
   // Only this namespace's services, so no other test's Service puts a listener on port 8080.
   await applyIstioObject(ns, 'Sidecar', 'default', { egress: [{ hosts: ['./*'] }] });
@@ -38,7 +37,7 @@ afterAll(async () => {
 test('unknown destinations go to the egress proxy once the Sidecar names one, by TCP and through the HTTP catch-all', async () => {
   const unknown = await readyPodOf(ns, 'unknown');
   await readyPodOf(ns, 'proxy');
-  await waitFor('the client with its sidecar', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'client' })), 120_000);
+  await readyPodOf(ns, 'client', 120_000); // the client and its sidecar
   const client = `${ns}/client`;
   const target = `http://${unknown.status?.podIP}:8080/`;
   const from = async (url: string): Promise<EchoReply | undefined> => (await echoFrom(client, url, 1))[0];
@@ -65,7 +64,7 @@ test('unknown destinations go to the egress proxy once the Sidecar names one, by
 
   // An HTTP service on port 8080: now the port's HTTP listener takes it, and its catch-all
   // virtual host routes to the egress proxy.
-  await applyAll([service('web', 'proxy', { name: 'http', port: 8080 })]);
+  await applyAll([service('web', 'web', { name: 'http', port: 8080 })]);
   const viaHttp = await waitFor('the egress proxy through the HTTP catch-all', async () => {
     const r = await from(target);
     return r?.pod?.startsWith('proxy-') && r.headers?.['x-envoy-upstream-service-time'] !== undefined ? r : undefined;

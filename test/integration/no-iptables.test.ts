@@ -7,7 +7,7 @@
 // client without a sidecar is refused.
 import type { V1Pod } from '@kubernetes/client-node';
 import { INIT_NAME, injectPod, PROXY_NAME } from '../../src/webhooks/inject.js';
-import { applyAll, applyIstioObject, clusterAvailable, createInjectedClient, echoDeployment, echoFrom, kube, PROXY_IMAGE, readyPodOf, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
+import { applyAll, applyIstioObject, clusterAvailable, createInjectedClient, echoDeployment, echoFrom, inPodNetwork, kube, PROXY_IMAGE, readyPodOf, testNamespace, waitFor, type EchoReply } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
 const ns = testNamespace('noiptables');
@@ -16,7 +16,6 @@ let cp: RunningControlPlane;
 let server: V1Pod;
 let backend: V1Pod;
 
-const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const service = (name: string, app: string, port: number, targetPort: number): never =>
   ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app }, ports: [{ name: 'http', port, targetPort }] } }) as never;
 
@@ -47,7 +46,7 @@ beforeAll(async () => {
   await createInjectedClient(ns, cp.discoveryAddress);
   backend = await readyPodOf(ns, 'backend', 120_000);
   server = await readyPodOf(ns, 'server', 120_000);
-  await waitFor('the client with its sidecar', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'client' })), 120_000);
+  await readyPodOf(ns, 'client', 120_000); // the client and its sidecar
 }, 300_000);
 
 afterAll(async () => {
@@ -55,10 +54,14 @@ afterAll(async () => {
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
-test('the pod has its proxy and no capture: no init container', () => {
+test('the pod has its proxy and no capture: no init container, no capture rules in its network', async () => {
   const names = (server.spec?.initContainers ?? []).map((c) => c.name);
   expect(names).toEqual([PROXY_NAME]);
   expect(names).not.toContain(INIT_NAME);
+  const nat = async (pod: string): Promise<string> => (await inPodNetwork(`${ns}/${pod}`, ['iptables-save', '-t', 'nat'])).stdout;
+  expect(await nat('server')).not.toContain('TRELLIS_');
+  // The captured client beside it has them (the check can tell).
+  expect(await nat('client')).toContain('TRELLIS_INBOUND');
 });
 
 test('a meshed client reaches the app through the bound port, over mTLS with its identity', async () => {
@@ -78,6 +81,9 @@ test('the app calls 127.0.0.1:<port> and its proxy routes it to the service', as
   }, 60_000);
   expect(reply.pod).toMatch(/^backend-/);
   expect(reply.headers?.['x-envoy-upstream-service-time']).toBeDefined();
+  // Bound on loopback: another pod cannot call through it with the server's identity.
+  const [fromOutside] = await echoFrom(`${ns}/${backend.metadata?.name}`, `http://${server.status?.podIP}:7000/`, 1, [`Host: backend.${ns}.svc.cluster.local:7000`]);
+  expect(fromOutside?.error).toMatch(/ECONNREFUSED/);
 });
 
 test('under STRICT mTLS, a client without a sidecar is refused at the bound port; the app itself is not reachable from outside', async () => {
@@ -95,7 +101,8 @@ test('under STRICT mTLS, a client without a sidecar is refused at the bound port
     const [r] = await plain(9080);
     return r?.error ? r : undefined;
   }, 60_000);
-  expect(refused.status).toBeUndefined();
+  // Reset by the bound listener's refusing chain (not a timeout, nor nothing listening).
+  expect(refused.error).toMatch(/ECONNRESET|socket hang up/);
   // The meshed client still gets through, by mTLS.
   const [meshed] = await echoFrom(`${ns}/client`, `http://server.${ns}.svc.cluster.local:9080/`);
   expect(meshed).toMatchObject({ status: 200, pod: 'server' });

@@ -1,7 +1,6 @@
 // Outbound traffic policy REGISTRY_ONLY, end to end with a real sidecar: a control plane run
 // with it blocks a destination that is neither a Service nor a ServiceEntry, lets Services
 // through, and lets a host through once a ServiceEntry names it.
-import type { V1Pod } from '@kubernetes/client-node';
 import { applyAll, clusterAvailable, createInjectedClient, createIstioObject, echoDeployment, echoFrom, kube, readyPodOf, testNamespace, waitFor } from '../support/cluster.js';
 import { startControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 
@@ -9,7 +8,6 @@ const ns = testNamespace('registry');
 const { core } = kube();
 let cp: RunningControlPlane;
 
-const ready = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 beforeAll(async () => {
   if (!clusterAvailable()) throw new Error('no cluster: run `make cluster-up` (or set KUBECONFIG)');
@@ -31,7 +29,7 @@ afterAll(async () => {
 
 test('Services pass, an unknown destination is blocked, a ServiceEntry host passes', async () => {
   const unknown = await readyPodOf(ns, 'unknown');
-  await waitFor('the client with its sidecar', async () => ready(await core.readNamespacedPod({ namespace: ns, name: 'client' })), 120_000);
+  await readyPodOf(ns, 'client', 120_000); // the client and its sidecar
   const client = `${ns}/client`;
   const known = await waitFor('the Service through the sidecar', async () => {
     const [r] = await echoFrom(client, 'http://known:8080/', 1);

@@ -11,13 +11,13 @@ import http from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConfigStore } from '../../src/model/config-store.js';
-import { Mesh } from '../../src/model/mesh.js';
+import type { Mesh } from '../../src/model/mesh.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { bootstrap, Envoy, freePort } from '../support/envoy.js';
-import { buildSources, config, type ServiceFixture } from '../support/mesh-fixtures.js';
+import { plainGet } from '../support/mesh-client.js';
+import { buildMesh, config, type ServiceFixture } from '../support/mesh-fixtures.js';
 
 jest.setTimeout(120_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
@@ -32,35 +32,12 @@ let envoy: Envoy;
 let mesh: Mesh;
 let services: ServiceFixture[];
 
-/** GET http://127.0.0.1:<port>/ with Host `host`: the status and whether Envoy's router answered, or the error. */
-function get(port: number, host: string): Promise<{ status: number; body: string; routed: boolean } | { error: string }> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 5000, headers: { host } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, routed: res.headers['x-envoy-upstream-service-time'] !== undefined }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
-  });
-}
+type Routed = { status: number; body: string; routed: boolean } | { error: string };
 
-/** GET / over a Unix domain socket with Host `host`. */
-function getOnSocket(socketPath: string, host: string): Promise<{ status: number; body: string; routed: boolean } | { error: string }> {
-  return new Promise((resolve) => {
-    const req = http.get({ socketPath, path: '/', agent: false, timeout: 5000, headers: { host } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, routed: res.headers['x-envoy-upstream-service-time'] !== undefined }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
-  });
-}
-
-function meshWith(configs: Parameters<typeof buildSources>[1]): Mesh {
-  const { store, registry } = buildSources(services, configs);
-  return new Mesh(store as ConfigStore, registry);
+/** GET / with Host `host` on a loopback port or a Unix socket: the answer, and whether Envoy's router gave it. */
+async function get(where: number | string, host: string): Promise<Routed> {
+  const a = await plainGet(typeof where === 'number' ? { port: where, headers: { host } } : { socketPath: where, headers: { host } });
+  return 'status' in a ? { status: a.status, body: a.body, routed: a.headers['x-envoy-upstream-service-time'] !== undefined } : a;
 }
 
 beforeAll(async () => {
@@ -73,7 +50,7 @@ beforeAll(async () => {
     { namespace: NS, name: 'web', clusterIP: '10.96.0.80', selector: { app: 'web' }, ports: [{ name: 'http', port: httpPort, targetPort: appPort }], endpoints: [{ address: '127.0.0.1', labels: { app: 'web' } }] },
     { namespace: NS, name: 'db', clusterIP: '10.96.0.81', selector: { app: 'db' }, ports: [{ name: 'tcp', port: tcpPort, targetPort: appPort }], endpoints: [{ address: '127.0.0.1', labels: { app: 'db' } }] },
   ];
-  mesh = meshWith([]);
+  mesh = buildMesh(services, []);
   const sidecars = new MeshSnapshotProvider(() => mesh, { inboundPort: await freePort(), outboundPort: await freePort() });
   server = new XdsServer({ provider: sidecars });
   const boot = bootstrap({ nodeId: NODE_ID, xdsPort: await server.listen('127.0.0.1:0') });
@@ -94,7 +71,7 @@ test('without the Sidecar, nothing listens on the ports: the outbound listeners 
 });
 
 test('with captureMode NONE, the app calls 127.0.0.1:<port> and reaches the service, by HTTP route and by TCP', async () => {
-  mesh = meshWith([
+  mesh = buildMesh(services, [
     config('Sidecar', NS, 'client', {
       workloadSelector: { labels: { app: 'client' } },
       egress: [
@@ -119,11 +96,11 @@ test('with captureMode NONE, the app calls 127.0.0.1:<port> and reaches the serv
 
 test('a listener without a port binds every port of its services on its address', async () => {
   // Back to no Sidecar first: the ports are let go.
-  mesh = meshWith([]);
+  mesh = buildMesh(services, []);
   await server.push({ reason: 'config' });
   await envoy.eventually('the ports let go', async () => ('error' in (await get(httpPort, 'web')) ? true : undefined));
   expect(await get(tcpPort, 'db')).toEqual({ error: 'ECONNREFUSED' });
-  mesh = meshWith([config('Sidecar', NS, 'client', { workloadSelector: { labels: { app: 'client' } }, egress: [{ captureMode: 'NONE', hosts: ['./*'] }] })]);
+  mesh = buildMesh(services, [config('Sidecar', NS, 'client', { workloadSelector: { labels: { app: 'client' } }, egress: [{ captureMode: 'NONE', hosts: ['./*'] }] })]);
   await server.push({ reason: 'config' });
   const viaHttp = await envoy.eventually('the HTTP port on 127.0.0.1', async () => {
     const r = await get(httpPort, 'web');
@@ -131,13 +108,17 @@ test('a listener without a port binds every port of its services on its address'
   });
   expect(viaHttp).toMatchObject({ body: 'app', routed: true });
   expect(await get(tcpPort, 'anything')).toMatchObject({ status: 200, body: 'app', routed: false });
+  // On the listener's default address, 127.0.0.1, for the app alone.
+  const listeners = await envoy.admin('/listeners');
+  expect(listeners).toContain(`127.0.0.1_${httpPort}::127.0.0.1:${httpPort}`);
+  expect(listeners).toContain(`127.0.0.1_${tcpPort}::127.0.0.1:${tcpPort}`);
 });
 
 test('an HTTP listener on a Unix domain socket routes the app by Host', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-egress-uds-'));
   const file = path.join(dir, 'egress.sock');
   try {
-    mesh = meshWith([
+    mesh = buildMesh(services, [
       config('Sidecar', NS, 'client', {
         workloadSelector: { labels: { app: 'client' } },
         egress: [
@@ -147,13 +128,13 @@ test('an HTTP listener on a Unix domain socket routes the app by Host', async ()
     ]);
     await server.push({ reason: 'config' });
     const viaFile = await envoy.eventually('the socket file', async () => {
-      const r = await getOnSocket(file, `web.${NS}.svc.cluster.local:${httpPort}`);
+      const r = await get(file, `web.${NS}.svc.cluster.local:${httpPort}`);
       return 'status' in r && r.status === 200 ? r : undefined;
     });
     expect(viaFile).toEqual({ status: 200, body: 'app', routed: true });
-    expect(await getOnSocket(file, 'web')).toEqual({ status: 200, body: 'app', routed: true });
+    expect(await get(file, 'web')).toEqual({ status: 200, body: 'app', routed: true });
     // A host the socket's listener did not import: no virtual host (no original destination to pass to).
-    expect(await getOnSocket(file, 'elsewhere.example')).toMatchObject({ status: 404, routed: false });
+    expect(await get(file, 'elsewhere.example')).toMatchObject({ status: 404, routed: false });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -2,21 +2,22 @@
 // listener's port on its own address (the `bind`, else the pod's address, else the wildcard) for
 // traffic iptables does not capture, and forwards it to the app's defaultEndpoint, a TCP port or a
 // Unix socket. Binding a port is no way around the workload's policies: under STRICT mTLS a
-// plaintext client is refused there, and an AuthorizationPolicy denies there as it does in
-// virtualInbound.
+// plaintext client is refused there while a client sidecar's mTLS gets in, and an
+// AuthorizationPolicy refuses another namespace's identity there as it does in virtualInbound.
 import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConfigStore } from '../../src/model/config-store.js';
-import { Mesh } from '../../src/model/mesh.js';
+import type { AnyConfig } from '../../src/model/config-store.js';
+import type { Mesh } from '../../src/model/mesh.js';
 import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { bootstrap, Envoy, freePort } from '../support/envoy.js';
-import { buildSources, config } from '../support/mesh-fixtures.js';
+import { meshGet, plainGet, workloadCert, type WorkloadCert } from '../support/mesh-client.js';
+import { buildMesh, config } from '../support/mesh-fixtures.js';
 
 jest.setTimeout(120_000);
 beforeAll(() => setLogLevel(process.env.TRELLIS_LOG_LEVEL ?? 'error'));
@@ -28,37 +29,26 @@ const BIND = '127.0.0.3';
 let tmp: string;
 let app: http.Server;
 let socketApp: http.Server;
-let appPort: number;
 let httpPort: number;
 let tcpPort: number;
 let server: XdsServer;
 let envoy: Envoy;
 let mesh: Mesh;
-let sidecar: ReturnType<typeof config>;
-
-type Answer = { status: number; body: string } | { error: string };
-
-/** GET http://<host>:<port>/: the status and body, or the error. */
-function get(host: string, port: number): Promise<Answer> {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
-  });
-}
+let sidecar: AnyConfig;
+let client: WorkloadCert;
+let stranger: WorkloadCert;
 
 /** An app answering who it is and whether Envoy's HTTP connection manager handled the request. */
 function echo(name: string): http.Server {
   return http.createServer((req, res) => res.writeHead(200).end(`${name} proto=${req.headers['x-forwarded-proto'] ?? '-'}`));
 }
 
-async function apply(configs: Parameters<typeof buildSources>[1]): Promise<void> {
-  const { store, registry } = buildSources([], configs);
-  mesh = new Mesh(store as ConfigStore, registry);
+const onHttp = { host: BIND, port: 0 };
+const onTcp = { host: '127.0.0.1', port: 0 };
+const statusOf = (a: Awaited<ReturnType<typeof plainGet>>): number | string => ('status' in a ? a.status : a.error);
+
+async function apply(configs: AnyConfig[]): Promise<void> {
+  mesh = buildMesh([], configs);
   await server.push({ reason: 'config' });
 }
 
@@ -66,11 +56,13 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-ingress-bind-'));
   app = echo('tcp-app');
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-  appPort = (app.address() as net.AddressInfo).port;
+  const appPort = (app.address() as net.AddressInfo).port;
   socketApp = echo('socket-app');
   await new Promise<void>((r) => socketApp.listen(path.join(tmp, 'app.sock'), r));
-  httpPort = await freePort();
-  tcpPort = await freePort();
+  onHttp.port = httpPort = await freePort();
+  onTcp.port = tcpPort = await freePort();
+  client = await workloadCert({ namespace: NS, serviceAccount: 'client' });
+  stranger = await workloadCert({ namespace: 'other', serviceAccount: 'client' });
   sidecar = config('Sidecar', NS, 'server', {
     workloadSelector: { labels: { app: 'server' } },
     ingress: [
@@ -78,8 +70,7 @@ beforeAll(async () => {
       { port: { number: tcpPort, protocol: 'TCP', name: 'tcp' }, captureMode: 'NONE', defaultEndpoint: `unix://${path.join(tmp, 'app.sock')}` },
     ],
   });
-  const empty = buildSources([], []);
-  mesh = new Mesh(empty.store as ConfigStore, empty.registry);
+  mesh = buildMesh([], []);
   const sidecars = new MeshSnapshotProvider(() => mesh, { inboundPort: await freePort(), outboundPort: await freePort() });
   server = new XdsServer({ provider: sidecars });
   const boot = bootstrap({ nodeId: NODE_ID, xdsPort: await server.listen('127.0.0.1:0') });
@@ -97,40 +88,58 @@ afterAll(async () => {
 });
 
 test('without the Sidecar, nothing listens on the ports', async () => {
-  expect(await get(BIND, httpPort)).toEqual({ error: 'ECONNREFUSED' });
-  expect(await get('127.0.0.1', tcpPort)).toEqual({ error: 'ECONNREFUSED' });
+  expect(await plainGet(onHttp)).toEqual({ error: 'ECONNREFUSED' });
+  expect(await plainGet(onTcp)).toEqual({ error: 'ECONNREFUSED' });
 });
 
 test('with captureMode NONE, the port is bound on its address and reaches the app at its defaultEndpoint', async () => {
   await apply([sidecar]);
   const viaHttp = await envoy.eventually('the HTTP port on its bind', async () => {
-    const r = await get(BIND, httpPort);
+    const r = await plainGet(onHttp);
     return 'status' in r ? r : undefined;
   });
   // Through Envoy's HTTP connection manager (it set x-forwarded-proto) to the app on 127.0.0.1:<appPort>.
-  expect(viaHttp).toEqual({ status: 200, body: 'tcp-app proto=http' });
+  expect(viaHttp).toMatchObject({ status: 200, body: 'tcp-app proto=http' });
   // The TCP port, bound on the wildcard, proxied byte for byte to the app's Unix socket.
-  expect(await get('127.0.0.1', tcpPort)).toEqual({ status: 200, body: 'socket-app proto=-' });
+  expect(await plainGet(onTcp)).toMatchObject({ status: 200, body: 'socket-app proto=-' });
   const listeners = await envoy.admin('/listeners');
   expect(listeners).toContain(`${BIND}_${httpPort}::${BIND}:${httpPort}`);
   expect(listeners).toContain(`0.0.0.0_${tcpPort}::0.0.0.0:${tcpPort}`);
 });
 
-test('an AuthorizationPolicy denies on the bound port as in virtualInbound', async () => {
+test('an AuthorizationPolicy denies on the bound ports as in virtualInbound', async () => {
   await apply([sidecar, config('AuthorizationPolicy', NS, 'deny-all', { selector: { matchLabels: { app: 'server' } }, action: 'DENY', rules: [{}] })]);
   const denied = await envoy.eventually('the deny', async () => {
-    const r = await get(BIND, httpPort);
+    const r = await plainGet(onHttp);
     return 'status' in r && r.status === 403 ? r : undefined;
   });
   expect(denied).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+  // The TCP port: the network RBAC filter closes the connection before the app answers.
+  expect(statusOf(await plainGet(onTcp))).toMatch(/ECONNRESET|socket hang up/);
 });
 
-test('under STRICT mTLS, a plaintext client is refused on the bound ports', async () => {
-  await apply([sidecar, config('PeerAuthentication', NS, 'default', { mtls: { mode: 'STRICT' } })]);
-  const refused = await envoy.eventually('the refusal', async () => {
-    const r = await get(BIND, httpPort);
-    return 'error' in r ? r : undefined;
+describe('under STRICT mTLS with an ALLOW policy for one identity', () => {
+  beforeAll(async () => {
+    await apply([
+      sidecar,
+      config('PeerAuthentication', NS, 'default', { mtls: { mode: 'STRICT' } }),
+      config('AuthorizationPolicy', NS, 'client-only', { selector: { matchLabels: { app: 'server' } }, rules: [{ from: [{ source: { principals: [`cluster.local/ns/${NS}/sa/client`] } }] }] }),
+    ]);
+    await envoy.eventually('the client through the bound port', async () => statusOf(await meshGet({ ...onHttp, who: client })) === 200);
   });
-  expect(refused).toEqual({ error: 'ECONNRESET' });
-  expect(await get('127.0.0.1', tcpPort)).toEqual({ error: 'ECONNRESET' });
+
+  test("a client sidecar's mTLS with the allowed identity gets in, on both bound ports", async () => {
+    expect(await meshGet({ ...onHttp, who: client })).toMatchObject({ status: 200, body: 'tcp-app proto=https' });
+    expect(await meshGet({ ...onTcp, who: client })).toMatchObject({ status: 200, body: 'socket-app proto=-' });
+  });
+
+  test("another namespace's identity is refused: 403 on HTTP, the connection closed on TCP", async () => {
+    expect(await meshGet({ ...onHttp, who: stranger })).toMatchObject({ status: 403 });
+    expect(statusOf(await meshGet({ ...onTcp, who: stranger }))).toMatch(/ECONNRESET|socket hang up/);
+  });
+
+  test('a plaintext client is refused on the bound ports', async () => {
+    expect(await plainGet(onHttp)).toEqual({ error: 'ECONNRESET' });
+    expect(await plainGet(onTcp)).toEqual({ error: 'ECONNRESET' });
+  });
 });

@@ -7,10 +7,7 @@
 // not even complete the handshake.
 import { jest } from '@jest/globals';
 import http from 'node:http';
-import https from 'node:https';
 import type net from 'node:net';
-import { MeshCa } from '../../src/ca/authority.js';
-import { createCsr, spiffeId } from '../../src/ca/csr.js';
 import { ConfigStore } from '../../src/model/config-store.js';
 import { Mesh } from '../../src/model/mesh.js';
 import { buildSources, config } from '../support/mesh-fixtures.js';
@@ -18,7 +15,8 @@ import { MeshSnapshotProvider } from '../../src/translate/provider.js';
 import { inboundClusterName } from '../../src/translate/names.js';
 import { setLogLevel } from '../../src/util/logger.js';
 import { XdsServer } from '../../src/xds/server.js';
-import { bootstrap, Envoy, freePort, testMeshCa } from '../support/envoy.js';
+import { bootstrap, Envoy, freePort } from '../support/envoy.js';
+import { meshGet, workloadCert, type WorkloadCert } from '../support/mesh-client.js';
 import { withInboundChainOnLoopback } from '../support/inbound-chain.js';
 
 jest.setTimeout(120_000);
@@ -31,43 +29,12 @@ let appPort: number;
 let testPort: number;
 let server: XdsServer;
 let envoy: Envoy;
-let rootPem: string;
-const clients = new Map<string, { cert: string; key: string }>();
-
-/** A workload certificate of `trustDomain` from the test mesh's root (the one the sidecar trusts). */
-async function workloadCert(trustDomain: string, serviceAccount: string): Promise<{ cert: string; key: string }> {
-  const root = await testMeshCa();
-  const ca = await MeshCa.fromPem({ caCertPem: root.signingCertPem, caKeyPem: root.signingKeyPem, rootCertPem: root.rootPem }, { trustDomain });
-  const identity = { trustDomain, namespace: 'shop', serviceAccount };
-  const { csrPem, keyPem } = createCsr(spiffeId(identity));
-  return { cert: (await ca.sign(csrPem, identity, 3600)).slice(0, -1).join(''), key: keyPem };
-}
+const clients = new Map<string, WorkloadCert>();
 
 /** A request over mesh mTLS (ALPN istio, as a client sidecar) with `who`'s certificate: its status, or the error. */
-function call(who: string): Promise<number | string> {
-  const c = clients.get(who)!;
-  return new Promise((resolve) => {
-    // ALPN is a TLS option https passes through (its RequestOptions type does not list it).
-    const options: https.RequestOptions & { ALPNProtocols: string[] } = {
-      host: '127.0.0.1',
-      port: testPort,
-      path: '/',
-      agent: false,
-      timeout: 5000,
-      ca: rootPem,
-      cert: c.cert,
-      key: c.key,
-      ALPNProtocols: ['istio'],
-      rejectUnauthorized: false,
-      headers: { host: 'web' },
-    };
-    const req = https.get(options, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve(`error: ${err.message}`));
-  });
+async function call(who: string): Promise<number | string> {
+  const r = await meshGet({ port: testPort, who: clients.get(who)!, headers: { host: 'web' } });
+  return 'status' in r ? r.status : `error: ${r.error}`;
 }
 
 beforeAll(async () => {
@@ -75,14 +42,13 @@ beforeAll(async () => {
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   appPort = (app.address() as net.AddressInfo).port;
   testPort = await freePort();
-  rootPem = (await testMeshCa()).rootPem;
   for (const [name, td, sa] of [
     ['buyer@new-td', 'new-td', 'buyer'],
     ['buyer@old-td', 'old-td', 'buyer'],
     ['seller@old-td', 'old-td', 'seller'],
     ['buyer@other-td', 'other-td', 'buyer'],
   ] as const) {
-    clients.set(name, await workloadCert(td, sa));
+    clients.set(name, await workloadCert({ trustDomain: td, namespace: 'shop', serviceAccount: sa }));
   }
   const { store, registry } = buildSources(
     [{ namespace: NS, name: 'web', clusterIP: '10.96.0.80', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: appPort }], endpoints: [{ address: '127.0.0.1', labels: { app: 'web' } }] }],

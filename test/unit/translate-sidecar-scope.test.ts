@@ -174,7 +174,7 @@ describe('outboundTrafficPolicy', () => {
     });
 
     test('the egress proxy is applied: no warning says otherwise', () => {
-      expect(warningsFor(sc, buildMesh(services, [sc])).filter((w) => w.includes('egressProxy'))).toEqual([]);
+      expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([]);
     });
   });
 });
@@ -361,7 +361,7 @@ describe('ingress listeners', () => {
     expect(thresholds(snapshotOf([selected], 'a', { app: 'api' }), 'inbound|8080||')).toMatchObject({ max_connections: { value: 4294967295 } });
     const overridden = snapshotOf([rule, config('Sidecar', 'a', 'default', { inboundConnectionPool: { tcp: { maxConnections: 7 } } })], 'a', { app: 'api' });
     expect(thresholds(overridden, 'inbound|8080||')).toMatchObject({ max_connections: { value: 7 } });
-    expect(warningsFor(sc, buildMesh(services, [sc])).filter((w) => w.includes('onnectionPool'))).toEqual([]);
+    expect(warningsFor(sc, buildMesh(services, [sc]))).toEqual([]);
   });
 });
 

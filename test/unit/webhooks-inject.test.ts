@@ -58,6 +58,7 @@ test('interceptionMode NONE: no init container (no capture, no NET_ADMIN), and t
     const r = injectPod(pod({ [key]: 'NONE' }), opts);
     if (!('injected' in r)) throw new Error('not injected');
     expect(r.injected.spec!.initContainers!.map((c) => c.name)).toEqual([PROXY_NAME]);
+    expect(JSON.stringify(r.injected)).not.toContain('NET_ADMIN');
     expect(r.injected.spec!.initContainers![0].env).toContainEqual({ name: 'TRELLIS_INTERCEPTION_MODE', value: 'NONE' });
     expect(JSON.parse(r.injected.metadata!.annotations![STATUS_ANNOTATION])).toMatchObject({ initContainers: [PROXY_NAME] });
     expect(r.warnings).toEqual([]);
